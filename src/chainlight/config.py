@@ -1,0 +1,117 @@
+"""One typed configuration: defaults → YAML file → environment → CLI flags (later wins).
+
+Every setting has a default that runs the whole system offline (DuckDB, no LLM). Environment
+variables are ``CHAINLIGHT_<SECTION>__<FIELD>`` (e.g. ``CHAINLIGHT_LLM__BASE_URL``). The README's
+settings table is generated from these models, and a test fails when a setting has no description.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chainlight.errors import InputError
+
+ENV_PREFIX = "CHAINLIGHT_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EngineSettings(_Section):
+    name: Literal["duckdb", "spark"] = Field("duckdb", description="Batch engine: embedded DuckDB or Apache Spark.")
+    threads: int | None = Field(None, ge=1, description="Worker threads for DuckDB (default: all cores).")
+    memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '8GB' (default: DuckDB's 80% of RAM).")
+
+
+class IngestSettings(_Section):
+    max_future_days: int = Field(1, ge=0, description="Dates more than this many days after today are impossible and quarantined.")
+    min_year: int = Field(1949, description="Dates before this year are impossible and quarantined.")
+
+
+class LLMSettings(_Section):
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; unset = offline extractor only.")
+    model: str = Field("smollm2-135m-instruct", description="Model name sent to the endpoint.")
+    api_key: str | None = Field(None, description="Bearer key for the endpoint (never logged).")
+    max_calls: int = Field(200, ge=0, description="Call budget per run; the cascade stops asking the LLM beyond it.")
+    max_tokens: int = Field(200_000, ge=0, description="Token budget per run (prompt + completion).")
+    concurrency: int = Field(2, ge=1, description="Concurrent LLM requests.")
+    timeout_s: float = Field(60.0, gt=0, description="Per-request timeout in seconds.")
+    retries: int = Field(4, ge=0, description="Retries on 429, 5xx and timeouts, with exponential back-off.")
+
+
+class ServeSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port the HTTP API listens on.")
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest accepted request body.")
+    rate_limit_per_minute: int = Field(600, ge=1, description="Requests per API key per minute.")
+
+
+class Config(_Section):
+    engine: EngineSettings = Field(default_factory=EngineSettings, description="Batch engine.")
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description="Input checks.")
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="Optional LLM endpoint.")
+    serve: ServeSettings = Field(default_factory=ServeSettings, description="HTTP service.")
+    ontology: Path | None = Field(None, description="Chain ontology YAML; unset = the 9 default chains.")
+    seed: int = Field(42, description="Seed for every random choice a stage makes (reproducible runs).")
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        path = key[len(ENV_PREFIX):].lower().split("__")
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        elif value is not None:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Build the config; a bad file or value is an InputError naming the setting."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(f"cannot read config: {exc}", file=str(path)) from exc
+        if not isinstance(loaded, dict):
+            raise InputError("config must be a YAML mapping", file=str(path))
+        data = loaded
+    data = _merge(data, _env_overrides(os.environ if environ is None else environ))
+    data = _merge(data, overrides or {})
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise InputError(first["msg"], file=str(path) if path else "config", field=field) from exc
+
+
+def iter_settings(model: type[BaseModel] = Config, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
+    """(dotted name, default, help) of every leaf setting: drives the README table and its test."""
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from iter_settings(annotation, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", field.default, field.description or ""

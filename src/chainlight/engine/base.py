@@ -1,0 +1,151 @@
+"""The engine interface, after splink's DatabaseAPI: shared steps are final here, backends fill in a few.
+
+Stage code talks only to ``Engine``: it runs ``.sql`` files (identifiers substituted from a checked
+allow-list, values bound as parameters), reads results as Arrow, writes Arrow tables, and swaps a
+stage's new tables in atomically. Spelling differences between SQL dialects live in ``Dialect``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import pyarrow as pa
+
+from chainlight.errors import StageError
+
+log = logging.getLogger(__name__)
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs in spelling between engines; stage SQL asks, never branches on engine names."""
+
+    name: str
+    supports_transactions: bool
+    string_agg: str = "string_agg"
+
+
+def check_identifier(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return name
+
+
+def render(sql: str, identifiers: Mapping[str, str] | None = None) -> str:
+    """Substitute ``{{ name }}`` with checked identifiers; values must go through parameters."""
+    identifiers = identifiers or {}
+
+    def sub(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in identifiers:
+            raise KeyError(f"SQL placeholder {{{{ {key} }}}} has no value")
+        return check_identifier(identifiers[key])
+
+    return _PLACEHOLDER.sub(sub, sql)
+
+
+def load_sql(package: str, name: str) -> str:
+    """Read ``sql/<name>.sql`` shipped next to a stage package."""
+    return (resources.files(package) / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+class Engine(ABC):
+    dialect: Dialect
+
+    # -- shared steps (final) ---------------------------------------------------------------
+    def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None, *,
+                table: str | None = None) -> None:
+        log.debug("SQL%s:\n%s", f" -> {table}" if table else "", sql)
+        try:
+            self._execute(sql, params)
+        except Exception as exc:  # wrap with the table and the SQL, like splink does
+            raise StageError(f"{type(exc).__name__}: {exc}", table=table, sql=sql) from exc
+
+    def query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> pa.Table:
+        log.debug("SQL query:\n%s", sql)
+        try:
+            return self._query(sql, params)
+        except Exception as exc:
+            raise StageError(f"{type(exc).__name__}: {exc}", sql=sql) from exc
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> Any:
+        result = self.query(sql, params)
+        return result.column(0)[0].as_py() if result.num_rows else None
+
+    def run_script(self, sql: str, params: Mapping[str, Any] | None = None, *,
+                   identifiers: Mapping[str, str] | None = None) -> None:
+        """Run a ``;``-separated script; each statement gets the parameters it names."""
+        for statement in split_statements(render(sql, identifiers)):
+            used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
+            self.execute(statement, used or None)
+
+    # -- backend-specific -------------------------------------------------------------------
+    @abstractmethod
+    def _execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> None: ...
+
+    @abstractmethod
+    def _query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> pa.Table: ...
+
+    @abstractmethod
+    def write_arrow(self, name: str, data: pa.Table, *, replace: bool = True) -> None:
+        """Create (or replace) a table from Arrow data."""
+
+    @abstractmethod
+    def register_arrow(self, name: str, data: pa.Table) -> None:
+        """Expose Arrow data as a temporary view for the next queries."""
+
+    @abstractmethod
+    def read_parquet_view(self, name: str, paths: Sequence[str]) -> None:
+        """Expose Parquet files as a view."""
+
+    @abstractmethod
+    def table_exists(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def columns(self, name: str) -> list[tuple[str, str]]:
+        """(column, type) pairs of a table."""
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing block; a backend without transactions emulates the swap itself."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def split_statements(script: str) -> list[str]:
+    """Split on ``;`` outside quotes and comments; our SQL files never need more than that."""
+    statements, current, quote = [], [], ""
+    i = 0
+    while i < len(script):
+        ch = script[i]
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in ("'", '"'):
+            quote = ch
+            current.append(ch)
+        elif script.startswith("--", i):
+            end = script.find("\n", i)
+            i = len(script) if end < 0 else end
+            continue
+        elif ch == ";":
+            statements.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    statements.append("".join(current))
+    return [s.strip() for s in statements if s.strip()]

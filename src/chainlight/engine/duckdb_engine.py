@@ -1,0 +1,79 @@
+"""The embedded default engine: one DuckDB database file per workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from chainlight.engine.base import Dialect, Engine, check_identifier
+
+DUCKDB_DIALECT = Dialect(name="duckdb", supports_transactions=True)
+
+
+class DuckDBEngine(Engine):
+    dialect = DUCKDB_DIALECT
+
+    def __init__(self, path: Path | str = ":memory:", *, threads: int | None = None,
+                 memory_limit: str | None = None, read_only: bool = False) -> None:
+        config: dict[str, Any] = {}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self.con = duckdb.connect(str(path), read_only=read_only, config=config)
+
+    def _execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> None:
+        self.con.execute(sql, params)
+
+    def _query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> pa.Table:
+        relation = self.con.sql(sql, params=params)
+        if relation is None:  # a statement that returns nothing
+            return pa.table({})
+        # DuckDB 1.4 renamed arrow() to to_arrow_table()
+        return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
+
+    def write_arrow(self, name: str, data: pa.Table, *, replace: bool = True) -> None:
+        check_identifier(name)
+        view = f"__arrow_{name}"
+        self.con.register(view, data)
+        try:
+            verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
+            self.con.execute(f"{verb} {name} AS SELECT * FROM {view}")
+        finally:
+            self.con.unregister(view)
+
+    def register_arrow(self, name: str, data: pa.Table) -> None:
+        self.con.register(check_identifier(name), data)
+
+    def read_parquet_view(self, name: str, paths: Sequence[str]) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {check_identifier(name)} AS "
+                         "SELECT * FROM read_parquet($paths)", {"paths": list(paths)})
+
+    def table_exists(self, name: str) -> bool:
+        return bool(self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = $n AND NOT temporary",
+            {"n": name}).fetchone()[0])  # type: ignore[index]
+
+    def columns(self, name: str) -> list[tuple[str, str]]:
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = $n "
+            "ORDER BY column_index", {"n": name}).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        self.con.close()
