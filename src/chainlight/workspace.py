@@ -85,7 +85,7 @@ class Workspace:
             self.engine.execute(f"CREATE TABLE IF NOT EXISTS {spec.name} ({cols}{extra})")
 
     # -- runs -----------------------------------------------------------------------------------
-    def _record_run(self, run_id: str, stage: str, status: str, started: datetime,
+    def record_run(self, run_id: str, stage: str, status: str, started: datetime,
                     stats: Mapping[str, Any] | None = None) -> None:
         self.engine.execute("DELETE FROM runs WHERE run_id = $id", {"id": run_id})
         self.engine.execute(
@@ -123,11 +123,11 @@ class Workspace:
             writer.commit()
         except BaseException as exc:
             writer.discard()
-            self._record_run(writer.run_id, name, "failed", started, {"error": str(exc)[:500]})
+            self.record_run(writer.run_id, name, "failed", started, {"error": str(exc)[:500]})
             if isinstance(exc, ChainlightError | KeyboardInterrupt):
                 raise
             raise StageError(f"{type(exc).__name__}: {exc}", stage=name) from exc
-        self._record_run(writer.run_id, name, "ok", started, {**writer.stats, "tables": writer.counts})
+        self.record_run(writer.run_id, name, "ok", started, {**writer.stats, "tables": writer.counts})
 
 
 class StageWriter:

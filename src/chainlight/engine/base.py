@@ -12,7 +12,6 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -26,13 +25,32 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
-@dataclass(frozen=True)
 class Dialect:
-    """What differs in spelling between engines; stage SQL asks, never branches on engine names."""
+    """What differs in spelling between engines; stage SQL asks, never branches on engine names.
 
-    name: str
-    supports_transactions: bool
-    string_agg: str = "string_agg"
+    The methods return SQL fragments; the arguments are SQL expressions or trusted literals.
+    """
+
+    name = "ansi"
+    supports_transactions = True
+    date_formats = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d")
+    timestamp_formats = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d")
+
+    def regexp_full_match(self, expr: str, pattern: str) -> str:
+        raise NotImplementedError
+
+    def try_double(self, expr: str) -> str:
+        return f"TRY_CAST({expr} AS DOUBLE)"
+
+    def try_date(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def try_timestamp(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def json_record(self, columns: Sequence[str], alias: str) -> str:
+        """A JSON object text of the named columns of table ``alias`` (for quarantined rows)."""
+        raise NotImplementedError
 
 
 def check_identifier(name: str) -> str:

@@ -12,7 +12,30 @@ import pyarrow as pa
 
 from chainlight.engine.base import Dialect, Engine, check_identifier
 
-DUCKDB_DIALECT = Dialect(name="duckdb", supports_transactions=True)
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+class DuckDBDialect(Dialect):
+    name = "duckdb"
+
+    def regexp_full_match(self, expr: str, pattern: str) -> str:
+        return f"regexp_full_match({expr}, '{pattern}')"
+
+    def try_date(self, expr: str) -> str:
+        return f"CAST(try_strptime({expr}, {_sql_list(self.date_formats)}) AS DATE)"
+
+    def try_timestamp(self, expr: str) -> str:
+        return f"try_strptime({expr}, {_sql_list(self.timestamp_formats)})"
+
+    def json_record(self, columns: Sequence[str], alias: str) -> str:
+        pairs = ", ".join(f'"{c}" := {alias}."{c}"' for c in columns)
+        return f"CAST(to_json(struct_pack({pairs})) AS VARCHAR)"
+
+
+DUCKDB_DIALECT = DuckDBDialect()
 
 
 class DuckDBEngine(Engine):
@@ -28,7 +51,7 @@ class DuckDBEngine(Engine):
         self.con = duckdb.connect(str(path), read_only=read_only, config=config)
 
     def _execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> None:
-        self.con.execute(sql, params)
+        self.con.execute(sql, params).fetchall()  # DuckDB 2 wants every result consumed
 
     def _query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> pa.Table:
         relation = self.con.sql(sql, params=params)
@@ -55,9 +78,9 @@ class DuckDBEngine(Engine):
                          "SELECT * FROM read_parquet($paths)", {"paths": list(paths)})
 
     def table_exists(self, name: str) -> bool:
-        return bool(self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = $n AND NOT temporary",
-            {"n": name}).fetchone()[0])  # type: ignore[index]
+        rows = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = $n AND NOT temporary", {"n": name}).fetchall()
+        return bool(rows[0][0])
 
     def columns(self, name: str) -> list[tuple[str, str]]:
         rows = self.con.execute(
