@@ -48,6 +48,18 @@ class Dialect:
     def try_timestamp(self, expr: str) -> str:
         raise NotImplementedError
 
+    def row_ordinal(self, table: str) -> str:
+        """1-based position of a row of ``table`` in insertion (file) order."""
+        raise NotImplementedError
+
+    def csv_source(self, columns: Sequence[str], delimiter: str) -> str:
+        """A relation reading the CSV file ``$path`` with every column as text, keeping rejects."""
+        raise NotImplementedError
+
+    def parquet_source(self, columns: Sequence[tuple[str, str]]) -> str:
+        """A relation reading Parquet file ``$path`` with (raw name, clean name) columns as text."""
+        raise NotImplementedError
+
     def json_record(self, columns: Sequence[str], alias: str) -> str:
         """A JSON object text of the named columns of table ``alias`` (for quarantined rows)."""
         raise NotImplementedError

@@ -18,8 +18,26 @@ def _sql_list(values: Sequence[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 class DuckDBDialect(Dialect):
     name = "duckdb"
+
+    def row_ordinal(self, table: str) -> str:
+        return f"({table}.rowid + 1)"
+
+    def csv_source(self, columns: Sequence[str], delimiter: str) -> str:
+        spec = "{" + ", ".join("'" + c.replace("'", "''") + "': 'VARCHAR'" for c in columns) + "}"
+        delim = "\\t" if delimiter == "\t" else delimiter
+        return (f"read_csv($path, header = true, auto_detect = false, columns = {spec}, delim = '{delim}', "
+                "quote = '\"', escape = '\"', store_rejects = true, rejects_table = 'reject_errors', "
+                "rejects_scan = 'reject_scans', max_line_size = 10000000)")
+
+    def parquet_source(self, columns: Sequence[tuple[str, str]]) -> str:
+        select = ", ".join(f"CAST({_quote(raw)} AS VARCHAR) AS {_quote(clean)}" for raw, clean in columns)
+        return f"(SELECT {select} FROM read_parquet($path))"
 
     def regexp_full_match(self, expr: str, pattern: str) -> str:
         return f"regexp_full_match({expr}, '{pattern}')"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from chainlight import tables
 from chainlight.config import Config
 from chainlight.errors import ChainlightError, InputError, StageError
 from chainlight.ingest.checks import validation_select
-from chainlight.ingest.readers import RAW, Staged, stage_file
+from chainlight.ingest.readers import Reject, Source, open_csv, open_source
 from chainlight.workspace import Workspace, new_run_id
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,12 @@ def run(ws: Workspace, cfg: Config, paths: list[Path],
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)  # releases the GIL: runs beside the engine's read
     return digest.hexdigest()
+
+
+CHECKED = "_ingest_checked"
 
 
 def ingest_file(ws: Workspace, cfg: Config, path: Path, run_id: str) -> FileResult:
@@ -121,92 +125,116 @@ def ingest_file(ws: Workspace, cfg: Config, path: Path, run_id: str) -> FileResu
     file_key = str(path.resolve())
     tmp_dir = ws.root / "tmp"
     tmp_dir.mkdir(exist_ok=True)
-    staged = stage_file(engine, path, tmp_dir)
-    missing = [c for c in spec.column_names if c not in staged.columns]
-    if missing:
-        raise InputError(f"missing required column(s) {', '.join(missing)} for table {table}", file=str(path))
-    _number_rows(ws, staged)
-    engine.execute("CREATE OR REPLACE TEMP TABLE _ingest_checked AS "
-                   + validation_select(spec, engine.dialect, cfg.ingest), table=table)
-    _mark_duplicates(ws, spec, file_key)
-
-    loaded = int(engine.scalar("SELECT count(*) FROM _ingest_checked WHERE _reason IS NULL"))
-    bad = int(engine.scalar("SELECT count(*) FROM _ingest_checked WHERE _reason IS NOT NULL"))
-    result = FileResult(file=str(path), table=table, rows_in=staged.rows + len(staged.rejects),
-                        rows_loaded=loaded, rows_quarantined=bad + len(staged.rejects), format=staged.format,
-                        encoding=staged.encoding,
-                        ignored_columns=[c for c in staged.columns if c not in spec.column_names])
-    if result.rows_in != result.rows_loaded + result.rows_quarantined:  # the promise, checked every time
-        raise StageError(f"row accounting broken for {path}: {result}", stage="ingest", table=table)
-
-    columns = ", ".join(f'"{c}"' for c in spec.column_names)
-    record = engine.dialect.json_record(staged.columns, "t")
-    with engine.transaction():
-        engine.execute(f"DELETE FROM {table} WHERE _file = $file", {"file": file_key}, table=table)
-        engine.execute("DELETE FROM quarantine WHERE file = $file", {"file": file_key}, table="quarantine")
-        engine.execute("DELETE FROM ingest_files WHERE file = $file", {"file": file_key}, table="ingest_files")
-        engine.execute(f"INSERT INTO {table} ({columns}, _file, _row) SELECT {columns}, $file, _row "
-                       "FROM _ingest_checked WHERE _reason IS NULL ORDER BY _ord", {"file": file_key}, table=table)
-        engine.execute(
-            f"INSERT INTO quarantine SELECT $run, $table, $file, c._row, c._field, c._reason, {record} "
-            f"FROM _ingest_checked c JOIN {RAW} t ON t._ord = c._ord WHERE c._reason IS NOT NULL ORDER BY c._row",
-            {"run": run_id, "table": table, "file": file_key}, table="quarantine")
-        if staged.rejects:
-            engine.register_arrow("_ingest_rejects_rows", pa.table({
-                "row": pa.array([r[0] for r in staged.rejects], pa.int64()),
-                "reason": [r[1] for r in staged.rejects], "raw": [r[2] for r in staged.rejects]}))
-            engine.execute("INSERT INTO quarantine SELECT $run, $table, $file, row, NULL, reason, raw "
-                           "FROM _ingest_rejects_rows", {"run": run_id, "table": table, "file": file_key},
-                           table="quarantine")
-        engine.execute("INSERT INTO ingest_files VALUES ($file, $table, $sha, $format, $encoding, $rows_in, "
-                       "$rows_loaded, $rows_quarantined, $run)",
-                       {"file": file_key, "table": table, "sha": _sha256(path), "format": staged.format,
-                        "encoding": staged.encoding, "rows_in": result.rows_in, "rows_loaded": loaded,
-                        "rows_quarantined": result.rows_quarantined, "run": run_id}, table="ingest_files")
-    for temp in (RAW, "_ingest_checked"):
-        engine.execute(f"DROP TABLE IF EXISTS {temp}")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        content_hash = pool.submit(_sha256, path)
+        source = open_source(engine, path, tmp_dir)
+        try:
+            missing = [c for c in spec.column_names if c not in source.columns]
+            if missing:
+                raise InputError(f"missing required column(s) {', '.join(missing)} for table {table}", file=str(path))
+            source = _materialise_checked(ws, cfg, spec, source, path, tmp_dir)
+            rejects = source.rejects + (source.collect_rejects(engine) if source.collect_rejects else [])
+            row_of = _row_numbering(ws, rejects)
+            _mark_duplicates(ws, spec, file_key, row_of)
+            result = _insert(ws, spec, source, rejects, row_of, path, file_key, run_id, content_hash.result())
+        finally:
+            source.cleanup()
+            engine.execute(f"DROP TABLE IF EXISTS {CHECKED}")
     return result
 
 
-def _number_rows(ws: Workspace, staged: Staged) -> None:
-    """Add ``_row``, the file's data-row number, to the staged table.
+def _materialise_checked(ws: Workspace, cfg: Config, spec: tables.TableSpec, source: Source, path: Path,
+                         tmp_dir: Path) -> Source:
+    """Run the checks in one pass into ``_ingest_checked``; a UTF-8 CSV with GBK further down is retried."""
+    def build(src: Source) -> None:
+        select = validation_select(spec, src.sql, src.columns, ws.engine.dialect, cfg.ingest)
+        ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {CHECKED} AS {select}", src.params, table=spec.name)
 
-    The CSV reader numbers only the records it parsed; a rejected line shifts every later record by one.
-    With rejects at rows r_1 < r_2 < …, the k-th parsed record sits at row k + #{j : r_j − j < k}.
+    try:
+        build(source)
+        return source
+    except StageError as exc:
+        message = str(exc).lower()
+        if source.format == "csv" and source.encoding == "utf-8" and "unicode" in message:
+            source.cleanup()
+            retry = open_csv(ws.engine, path, tmp_dir, force_encoding="gb18030")
+            build(retry)
+            return retry
+        raise InputError(f"cannot read {source.format}: {str(exc).splitlines()[0][:300]}", file=str(path)) from exc
+
+
+def _row_numbering(ws: Workspace, rejects: list[Reject]) -> Callable[[str], str]:
+    """SQL for the file data-row number of the record at a given ordinal.
+
+    The reader numbers only records it parsed; a rejected line shifts every later record by one. With
+    rejects at rows r_1 < r_2 < …, the k-th parsed record sits at row k + #{j : r_j − j < k}.
     """
+    if not rejects:
+        return lambda ordinal: ordinal
+    gaps = [row - j for j, (row, _, _) in enumerate(sorted(rejects), start=1)]
+    ws.engine.write_arrow("_ingest_gaps", pa.table({"gap": pa.array(gaps, pa.int64())}))
+    return lambda ordinal: f"({ordinal} + (SELECT count(*) FROM _ingest_gaps g WHERE g.gap < {ordinal}))"
+
+
+def _mark_duplicates(ws: Workspace, spec: tables.TableSpec, file_key: str, row_of: Callable[[str], str]) -> None:
+    """Quarantine repeated keys: keys another file already loaded, then later rows of the same key."""
     engine = ws.engine
-    if staged.ordinal_is_row or not staged.rejects:
-        engine.execute(f"CREATE OR REPLACE TEMP TABLE {RAW}_n AS SELECT _ord AS _row, * FROM {RAW}")
-    else:
-        gaps = [row - j for j, (row, _, _) in enumerate(staged.rejects, start=1)]
-        engine.register_arrow("_ingest_gaps", pa.table({"gap": pa.array(gaps, pa.int64())}))
-        engine.execute(f"CREATE OR REPLACE TEMP TABLE {RAW}_n AS SELECT _ord + "
-                       f"(SELECT count(*) FROM _ingest_gaps g WHERE g.gap < r._ord) AS _row, r.* FROM {RAW} r")
-    engine.execute(f"DROP TABLE {RAW}")
-    engine.execute(f"ALTER TABLE {RAW}_n RENAME TO {RAW}")
-
-
-def _mark_duplicates(ws: Workspace, spec: tables.TableSpec, file_key: str) -> None:
-    """Quarantine repeated keys: later rows of the same file, and keys another file already loaded."""
-    if not spec.key:
-        return
+    ordinal = engine.dialect.row_ordinal(CHECKED)
     keys = ", ".join(f'"{k}"' for k in spec.key)
-    on = " AND ".join(f'e."{k}" = c."{k}"' for k in spec.key)
+    match = " AND ".join(f'd."{k}" = {CHECKED}."{k}"' for k in spec.key)
     label = "+".join(spec.key)
-    ws.engine.execute(
+    record = engine.dialect.json_record(spec.column_names, CHECKED)
+    if engine.scalar(f"SELECT count(*) FROM {spec.name} WHERE _file <> $file", {"file": file_key}):
+        engine.execute(
+            f"""UPDATE {CHECKED} SET _field = '{label}', _record = {record},
+                   _reason = 'duplicate {label}: already loaded from ' || d._file
+            FROM (SELECT {keys}, min(_file) AS _file FROM {spec.name} WHERE _file <> $file GROUP BY {keys}) d
+            WHERE {match} AND {CHECKED}._reason IS NULL""", {"file": file_key}, table=spec.name)
+    engine.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ingest_dups AS
-        SELECT c._ord,
-               min(c._row) OVER (PARTITION BY {', '.join(f'c."{k}"' for k in spec.key)}) AS first_row,
-               e._file AS other_file
-        FROM _ingest_checked c
-        LEFT JOIN (SELECT DISTINCT {keys}, _file FROM {spec.name} WHERE _file <> $file) e ON {on}
-        WHERE c._reason IS NULL""", {"file": file_key}, table=spec.name)
-    ws.engine.execute(
-        f"""UPDATE _ingest_checked SET _field = '{label}',
-               _reason = CASE WHEN d.other_file IS NOT NULL
-                              THEN 'duplicate {label}: already loaded from ' || d.other_file
-                              ELSE 'duplicate {label}: first seen at row ' || CAST(d.first_row AS VARCHAR) END
-        FROM _ingest_dups d
-        WHERE _ingest_checked._ord = d._ord AND (d.other_file IS NOT NULL OR d.first_row <> _ingest_checked._row)""",
-        table=spec.name)
-    ws.engine.execute("DROP TABLE _ingest_dups")
+        SELECT {keys}, min(_ordinal) AS first_ordinal FROM (SELECT {keys}, {ordinal} AS _ordinal
+            FROM {CHECKED} WHERE _reason IS NULL) k GROUP BY {keys} HAVING count(*) > 1""", table=spec.name)
+    if engine.scalar("SELECT count(*) FROM _ingest_dups"):
+        engine.execute(
+            f"""UPDATE {CHECKED} SET _field = '{label}', _record = {record},
+                   _reason = 'duplicate {label}: first seen at row ' || CAST({row_of('d.first_ordinal')} AS VARCHAR)
+            FROM _ingest_dups d
+            WHERE {match} AND {CHECKED}._reason IS NULL AND {ordinal} <> d.first_ordinal""", table=spec.name)
+    engine.execute("DROP TABLE _ingest_dups")
+
+
+def _insert(ws: Workspace, spec: tables.TableSpec, source: Source, rejects: list[Reject],
+            row_of: Callable[[str], str], path: Path, file_key: str, run_id: str, sha: str) -> FileResult:
+    """Swap this file's rows in: one transaction removes what it loaded before and adds the new rows."""
+    engine = ws.engine
+    counts = engine.query(f"SELECT count(*) FILTER (WHERE _reason IS NULL) AS good, "
+                          f"count(*) FILTER (WHERE _reason IS NOT NULL) AS bad FROM {CHECKED}").to_pylist()[0]
+    result = FileResult(file=str(path), table=spec.name, rows_in=counts["good"] + counts["bad"] + len(rejects),
+                        rows_loaded=counts["good"], rows_quarantined=counts["bad"] + len(rejects),
+                        format=source.format, encoding=source.encoding,
+                        ignored_columns=[c for c in source.columns if c not in spec.column_names])
+    if result.rows_in != result.rows_loaded + result.rows_quarantined:  # the promise, checked every time
+        raise StageError(f"row accounting broken for {path}", stage="ingest", table=spec.name)
+    columns = ", ".join(f'"{c}"' for c in spec.column_names)
+    row = row_of(engine.dialect.row_ordinal(CHECKED))
+    params = {"file": file_key, "run": run_id, "table": spec.name}
+    with engine.transaction():
+        engine.execute(f"DELETE FROM {spec.name} WHERE _file = $file", {"file": file_key}, table=spec.name)
+        engine.execute("DELETE FROM quarantine WHERE file = $file", {"file": file_key}, table="quarantine")
+        engine.execute("DELETE FROM ingest_files WHERE file = $file", {"file": file_key}, table="ingest_files")
+        engine.execute(f"INSERT INTO {spec.name} ({columns}, _file, _row) SELECT {columns}, $file, {row} "
+                       f"FROM {CHECKED} WHERE _reason IS NULL", {"file": file_key}, table=spec.name)
+        engine.execute(f"INSERT INTO quarantine SELECT $run, $table, $file, {row}, _field, _reason, _record "
+                       f"FROM {CHECKED} WHERE _reason IS NOT NULL", params, table="quarantine")
+        if rejects:
+            engine.register_arrow("_ingest_rejects", pa.table({
+                "row": pa.array([r[0] for r in rejects], pa.int64()), "reason": [r[1] for r in rejects],
+                "raw": [r[2] for r in rejects]}))
+            engine.execute("INSERT INTO quarantine SELECT $run, $table, $file, row, NULL, reason, raw "
+                           "FROM _ingest_rejects", params, table="quarantine")
+        engine.execute("INSERT INTO ingest_files VALUES ($file, $table, $sha, $format, $encoding, $rows_in, "
+                       "$rows_loaded, $rows_quarantined, $run)",
+                       {**params, "sha": sha, "format": source.format, "encoding": source.encoding,
+                        "rows_in": result.rows_in, "rows_loaded": result.rows_loaded,
+                        "rows_quarantined": result.rows_quarantined}, table="ingest_files")
+    return result
