@@ -35,7 +35,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(ontology_app, name="ontology")
 
 console = Console()
-err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -86,16 +85,15 @@ def handles_errors(func: F) -> F:
         except ChainlightError as exc:
             if State.debug:
                 raise
-            err_console.print(f"error: {_one_line(str(exc))}", markup=False, highlight=False)
+            _error(str(exc))
             raise typer.Exit(2 if isinstance(exc, NotBuiltYet) else 1) from None
         except KeyboardInterrupt:
-            err_console.print("error: interrupted", markup=False)
+            _error("interrupted")
             raise typer.Exit(130) from None
         except Exception as exc:  # an unexpected failure still gets one line
             if State.debug:
                 raise
-            err_console.print(f"error: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
-                              "(run with --debug for the traceback)", markup=False, highlight=False)
+            _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -103,6 +101,10 @@ def handles_errors(func: F) -> F:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:2000]
+
+
+def _error(message: str) -> None:
+    typer.echo(f"error: {_one_line(message)}", err=True)
 
 
 @app.callback()
@@ -172,7 +174,7 @@ def ingest(
         report = _ingest(ws, cfg, paths)
     if report.errors:
         for failed in report.errors:
-            err_console.print(f"error: {_one_line(failed.error or '')}", markup=False, highlight=False)
+            _error(failed.error or "")
         raise typer.Exit(1)
 
 

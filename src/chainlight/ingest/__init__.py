@@ -133,7 +133,7 @@ def ingest_file(ws: Workspace, cfg: Config, path: Path, run_id: str) -> FileResu
             if missing:
                 raise InputError(f"missing required column(s) {', '.join(missing)} for table {table}", file=str(path))
             source = _materialise_checked(ws, cfg, spec, source, path, tmp_dir)
-            rejects = source.rejects + (source.collect_rejects(engine) if source.collect_rejects else [])
+            rejects = source.rejects
             row_of = _row_numbering(ws, rejects)
             _mark_duplicates(ws, spec, file_key, row_of)
             result = _insert(ws, spec, source, rejects, row_of, path, file_key, run_id, content_hash.result())
@@ -146,21 +146,25 @@ def ingest_file(ws: Workspace, cfg: Config, path: Path, run_id: str) -> FileResu
 def _materialise_checked(ws: Workspace, cfg: Config, spec: tables.TableSpec, source: Source, path: Path,
                          tmp_dir: Path) -> Source:
     """Run the checks in one pass into ``_ingest_checked``; a UTF-8 CSV with GBK further down is retried."""
-    def build(src: Source) -> None:
+    def build(src: Source) -> Source:
         select = validation_select(spec, src.sql, src.columns, ws.engine.dialect, cfg.ingest)
         ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {CHECKED} AS {select}", src.params, table=spec.name)
+        if src.collect_rejects:
+            src.rejects = src.collect_rejects(ws.engine)
+            src.collect_rejects = None
+        return src
 
     try:
-        build(source)
-        return source
+        built = build(source)
+        unicode_trouble = any("invalid encoding" in reason or "unicode" in reason for _, reason, _ in built.rejects)
     except StageError as exc:
-        message = str(exc).lower()
-        if source.format == "csv" and source.encoding == "utf-8" and "unicode" in message:
-            source.cleanup()
-            retry = open_csv(ws.engine, path, tmp_dir, force_encoding="gb18030")
-            build(retry)
-            return retry
-        raise InputError(f"cannot read {source.format}: {str(exc).splitlines()[0][:300]}", file=str(path)) from exc
+        unicode_trouble = "unicode" in str(exc).lower()
+        if not unicode_trouble or source.format != "csv":
+            raise InputError(f"cannot read {source.format}: {str(exc).splitlines()[0][:300]}", file=str(path)) from exc
+    if unicode_trouble and source.format == "csv" and source.encoding == "utf-8":
+        source.cleanup()  # looked like UTF-8 in the first MiB, GBK further down: read it all as GBK
+        return build(open_csv(ws.engine, path, tmp_dir, force_encoding="gb18030"))
+    return source
 
 
 def _row_numbering(ws: Workspace, rejects: list[Reject]) -> Callable[[str], str]:

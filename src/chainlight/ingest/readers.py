@@ -117,6 +117,8 @@ def open_csv(engine: Engine, path: Path, tmp_dir: Path, *, force_encoding: str |
     encoding = force_encoding or detect_encoding(path)
     readable = path if encoding == "utf-8" else transcode_to_utf8(path, encoding, tmp_dir)
     columns = read_header(readable, delimiter)
+    for table in ("reject_errors", "reject_scans"):  # the reader appends to these; start each file empty
+        engine.execute(f"DROP TABLE IF EXISTS {table}")
 
     def collect(engine: Engine) -> list[Reject]:
         rows = engine.query(

@@ -1,0 +1,3 @@
+from chainlight.cli import app
+
+app(prog_name="chainlight")

@@ -1,0 +1,67 @@
+"""The CLI as a user runs it: a real subprocess, checking exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+A, B = "914403001922038216", "91440300708461136T"
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "chainlight", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120, check=False)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert lines, result.stderr
+    for fragment in fragments:
+        assert any(fragment in line for line in lines), (fragment, result.stderr)
+
+
+def test_help_lists_the_design_commands() -> None:
+    result = cli("--help")
+    assert result.returncode == 0
+    for command in ("demo", "synth", "ingest", "run", "eval", "decide", "serve", "audit", "ontology"):
+        assert command in result.stdout
+
+
+def test_ingest_mixed_folder_then_eval_json(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bureau.csv").write_text(
+        "uscc,max_overdue_days,open_litigations,tax_arrears,blacklisted\n"
+        f"{A},0,0,false,false\n{B},-3,0,false,false\nbad-code,0,0,false,false\n", encoding="utf-8")
+    (folder / "applications.csv").write_text("application_id,uscc\nX1,{A}\n", encoding="utf-8")
+    ws = tmp_path / "ws"
+    result = cli("--quiet", "ingest", "--workspace", str(ws), str(folder))
+    assert_one_line_error(result, "applications.csv", "missing required column(s) amount, applied_at")
+    report = json.loads(cli("eval", "--workspace", str(ws), "--json").stdout)
+    assert report == {"ingest": {"rows_in": 3, "rows_loaded": 1, "rows_quarantined": 2}}
+
+
+def test_missing_path_and_unknown_stage_are_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(cli("ingest", "--workspace", str(tmp_path / "ws"), str(tmp_path / "nope")), "no such file")
+    assert_one_line_error(cli("run", "--workspace", str(tmp_path / "ws"), "--stage", "nonsense"), "unknown stage")
+
+
+def test_workspace_must_exist_for_eval(tmp_path: Path) -> None:
+    assert_one_line_error(cli("eval", "--workspace", str(tmp_path / "missing")), "workspace does not exist")
+
+
+def test_unbuilt_commands_say_so_and_exit_2(tmp_path: Path) -> None:
+    tmp_path.joinpath("ws").mkdir()
+    result = cli("decide", "--workspace", str(tmp_path / "ws"), "--uscc", A, "--amount", "100")
+    assert result.returncode == 2
+    assert_one_line_error(result, "not built yet")
+
+
+def test_bad_config_file_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("serve:\n  port: nope\n")
+    assert_one_line_error(cli("--config", str(config), "eval", "--workspace", str(tmp_path)), "serve.port")
