@@ -13,7 +13,6 @@ import pyarrow as pa
 from chainlight.engine.base import Dialect, Engine, check_identifier
 
 
-
 def _sql_list(values: Sequence[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
