@@ -39,6 +39,12 @@ class Dialect:
     def regexp_full_match(self, expr: str, pattern: str) -> str:
         raise NotImplementedError
 
+    def uscc_checksum_ok(self, expr: str) -> str:
+        """GB 32100 check character in plain SQL (17 weighted terms); engines with UDFs do better."""
+        from chainlight.uscc import ALPHABET
+        total = " + ".join(f"(instr('{ALPHABET}', substr({expr}, {i + 1}, 1)) - 1) * {pow(3, i, 31)}" for i in range(17))
+        return f"(substr('{ALPHABET}', ((31 - ({total}) % 31) % 31) + 1, 1) = substr({expr}, 18, 1))"
+
     def try_double(self, expr: str) -> str:
         return f"TRY_CAST({expr} AS DOUBLE)"
 

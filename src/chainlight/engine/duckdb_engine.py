@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from chainlight import uscc
 from chainlight.engine.base import Dialect, Engine, check_identifier
 
 
@@ -41,8 +42,12 @@ class DuckDBDialect(Dialect):
     def regexp_full_match(self, expr: str, pattern: str) -> str:
         return f"regexp_full_match({expr}, '{pattern}')"
 
+    def uscc_checksum_ok(self, expr: str) -> str:
+        return f"chainlight_uscc_ok({expr})"  # vectorised Python UDF registered on every connection
+
     def try_date(self, expr: str) -> str:
-        return f"CAST(try_strptime({expr}, {_sql_list(self.date_formats)}) AS DATE)"
+        # ISO dates take the fast cast; other spellings fall back to the format list.
+        return f"coalesce(TRY_CAST({expr} AS DATE), CAST(try_strptime({expr}, {_sql_list(self.date_formats)}) AS DATE))"
 
     def try_timestamp(self, expr: str) -> str:
         return f"try_strptime({expr}, {_sql_list(self.timestamp_formats)})"
@@ -66,6 +71,8 @@ class DuckDBEngine(Engine):
         if memory_limit:
             config["memory_limit"] = memory_limit
         self.con = duckdb.connect(str(path), read_only=read_only, config=config)
+        self.con.create_function("chainlight_uscc_ok", uscc.checksum_ok_arrow, ["VARCHAR"], "BOOLEAN",
+                                 type="arrow", null_handling="special", side_effects=False)
 
     def _execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> None:
         self.con.execute(sql, params).fetchall()  # DuckDB 2 wants every result consumed

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chainlight import uscc
 from chainlight.config import IngestSettings
 from chainlight.engine import Dialect
 from chainlight.tables import Column, TableSpec
@@ -28,7 +27,8 @@ USCC_PATTERN = "[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}"
 @dataclass(frozen=True)
 class CheckSQL:
     value: str  # cleaned, typed value over {t}
-    failures: list[tuple[str, str]]  # (SQL condition over {t} and {v}, true when bad; reason)
+    failures: list[tuple[str, str]]  # (SQL condition over {t}, {v} and {f}, true when bad; reason)
+    flag: str | None = None  # an expensive test over {v}, computed once per row as {f}
 
 
 def _words(values: tuple[str, ...] | list[str]) -> str:
@@ -40,20 +40,15 @@ def _mapping(mapping: dict[str, str]) -> str:
     return f"(CASE lower({{t}}) {cases} END)"
 
 
-def uscc_checksum_ok(v: str) -> str:
-    """GB 32100 check character in plain SQL (17 weighted terms), portable across engines."""
-    alphabet = uscc.ALPHABET
-    total = " + ".join(f"(instr('{alphabet}', substr({v}, {i + 1}, 1)) - 1) * {pow(3, i, 31)}" for i in range(17))
-    return f"substr('{alphabet}', ((31 - ({total}) % 31) % 31) + 1, 1) = substr({v}, 18, 1)"
-
-
 def _date_range(d: str, name: str, settings: IngestSettings) -> list[tuple[str, str]]:
     return [(f"{d} < DATE '{settings.min_year:04d}-01-01'", f"{name} before {settings.min_year}"),
             (f"{d} > current_date + {settings.max_future_days}", f"{name} is in the future")]
 
 
 def _number(name: str, dialect: Dialect, *, allow_negative: bool, positive: bool = False) -> CheckSQL:
-    value = dialect.try_double("replace(replace(replace({t}, ',', ''), '¥', ''), '￥', '')")
+    # Plain numbers take the fast cast; only the rest pay for stripping separators and currency signs.
+    stripped = dialect.try_double("replace(replace(replace({t}, ',', ''), '¥', ''), '￥', '')")
+    value = f"coalesce({dialect.try_double('{t}')}, {stripped})"
     failures = [("{v} IS NULL", f"{name} is not a number"),
                 ("isnan({v}) OR isinf({v})", f"{name} is not a finite number")]
     if not allow_negative:
@@ -72,14 +67,16 @@ def _count(name: str, dialect: Dialect) -> CheckSQL:
 def column_check(col: Column, dialect: Dialect, settings: IngestSettings) -> CheckSQL:
     builders: dict[str, Callable[[], CheckSQL]] = {
         "text": lambda: CheckSQL("{t}", []),
+        # The checksum test (cheap) runs on every row; the pattern only explains the rows it failed.
         "uscc": lambda: CheckSQL("upper({t})", [
             ("length({v}) <> 18", "USCC must have 18 characters"),
-            (f"NOT {dialect.regexp_full_match('{v}', USCC_PATTERN)}", "USCC has characters outside GB 32100"),
-            (f"NOT ({uscc_checksum_ok('{v}')})", "USCC checksum mismatch")]),
+            (f"NOT {{f}} AND NOT {dialect.regexp_full_match('{v}', USCC_PATTERN)}",
+             "USCC has characters outside GB 32100 or a non-numeric division code"),
+            ("NOT {f}", "USCC checksum mismatch")], flag=dialect.uscc_checksum_ok("{v}")),
         "industry_code": lambda: CheckSQL("upper({t})", [
             (f"NOT {dialect.regexp_full_match('{v}', '[A-T]?[0-9]{2,4}')}", "industry_code is not a GB/T 4754 code")]),
         "tax_code": lambda: CheckSQL("{t}", [
-            (f"NOT {dialect.regexp_full_match('{v}', '[0-9]{1,19}')}", "tax_code must be up to 19 digits")]),
+            ("length({v}) > 19 OR translate({v}, '0123456789', '') <> ''", "tax_code must be up to 19 digits")]),
         "ipc": lambda: CheckSQL("upper({t})", [
             (f"NOT {dialect.regexp_full_match('{v}', '[A-H][0-9]{2}[A-Z].*')}", "ipc is not an IPC code")]),
         "date": lambda: CheckSQL(dialect.try_date("{t}"), [
@@ -129,6 +126,8 @@ def validation_select(spec: TableSpec, source: str, raw_columns: list[str], dial
     trimmed = ", ".join(f"nullif(trim({_q(c)}), '') AS {_q(c)}" for c in raw_columns)
     checks = {c.name: column_check(c, dialect, settings) for c in spec.columns}
     typed = ", ".join(f"{_fill(check.value, t=_q(name))} AS {_q('v_' + name)}" for name, check in checks.items())
+    flags = "".join(f", {_fill(check.flag, v=_q('v_' + name))} AS {_q('f_' + name)}"
+                    for name, check in checks.items() if check.flag)
 
     arms: list[tuple[str, str]] = []
     for col in spec.columns:
@@ -136,7 +135,8 @@ def validation_select(spec: TableSpec, source: str, raw_columns: list[str], dial
         if not col.nullable:
             arms.append((f"{text} IS NULL", f"{col.name}|{col.name} is required"))
         for cond, reason in checks[col.name].failures:
-            arms.append((f"{text} IS NOT NULL AND ({_fill(cond, t=text, v=value)})", f"{col.name}|{reason}"))
+            filled = _fill(cond, t=text, v=value, f=_q("f_" + col.name))
+            arms.append((f"{text} IS NOT NULL AND ({filled})", f"{col.name}|{reason}"))
     for field, cond, reason in row_rules(spec):
         filled = _fill(cond, **{c.name: _q("v_" + c.name) for c in spec.columns})
         arms.append((f"coalesce({filled}, FALSE)", f"{field}|{reason}"))
@@ -150,4 +150,4 @@ def validation_select(spec: TableSpec, source: str, raw_columns: list[str], dial
                substr(_problem, instr(_problem, '|') + 1) AS _reason,
                CASE WHEN _problem IS NOT NULL THEN {record} END AS _record
         FROM (SELECT l2.*, {problem} AS _problem
-              FROM (SELECT l1.*, {typed} FROM (SELECT {trimmed} FROM {source}) l1) l2) l3"""
+              FROM (SELECT l1_5.*{flags} FROM (SELECT l1.*, {typed} FROM (SELECT {trimmed} FROM {source}) l1) l1_5) l2) l3"""
