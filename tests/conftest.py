@@ -31,3 +31,29 @@ def ws(tmp_path: Path) -> Iterator[Workspace]:
     workspace = Workspace(tmp_path / "ws", Config())
     yield workspace
     workspace.close()
+
+
+TINY_FIRMS = 1500
+TINY_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def tiny_economy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small synthetic economy (inputs + truth/), generated once per test session."""
+    synth = pytest.importorskip("chainlight.synth", reason="the synthetic economy generator is not built yet")
+    out = tmp_path_factory.mktemp("tiny_economy")
+    synth.generate(out, firms=TINY_FIRMS, seed=TINY_SEED)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_workspace(tiny_economy: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """The tiny economy ingested and run through every built stage; shared read-mostly by tests."""
+    from chainlight import ingest, pipeline
+    cfg = Config()
+    workspace = Workspace(tmp_path_factory.mktemp("tiny_ws"), cfg)
+    report = ingest.run(workspace, cfg, [tiny_economy])
+    assert not report.errors, report.errors
+    pipeline.run_stages(workspace, cfg)
+    yield workspace
+    workspace.close()
