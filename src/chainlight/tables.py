@@ -79,15 +79,22 @@ INPUT_TABLES: dict[str, TableSpec] = {t.name: t for t in [
 ]}
 
 SYSTEM_TABLES: dict[str, TableSpec] = {t.name: t for t in [
-    TableSpec("quarantine", "ingest", (
+    TableSpec("quarantine", "ingest", (  # a view over every file's failed rows and ingest_rejects
         Column("run_id", "VARCHAR"), Column("table_name", "VARCHAR"), Column("file", "VARCHAR"),
         Column("row", "BIGINT"), Column("field", "VARCHAR"), Column("reason", "VARCHAR"),
         Column("record", "VARCHAR")), description="Input rows not loaded, with the reason."),
     TableSpec("ingest_files", "ingest", (
         Column("file", "VARCHAR"), Column("table_name", "VARCHAR"), Column("content_sha256", "VARCHAR"),
         Column("format", "VARCHAR"), Column("encoding", "VARCHAR"), Column("rows_in", "BIGINT"),
-        Column("rows_loaded", "BIGINT"), Column("rows_quarantined", "BIGINT"), Column("run_id", "VARCHAR")),
-        key=("file",), description="One row per ingested file: the row accounting."),
+        Column("rows_loaded", "BIGINT"), Column("rows_quarantined", "BIGINT"), Column("run_id", "VARCHAR"),
+        Column("storage_table", "VARCHAR")),
+        key=("file",), description="One row per ingested file: the row accounting and where its rows live."),
+    TableSpec("ingest_rejects", "ingest", (
+        Column("file", "VARCHAR"), Column("table_name", "VARCHAR"), Column("row", "BIGINT"),
+        Column("reason", "VARCHAR"), Column("raw", "VARCHAR")),
+        description="Lines the reader could not parse (part of the quarantine view)."),
+    TableSpec("ingest_row_gaps", "ingest", (Column("file", "VARCHAR"), Column("gap", "BIGINT")),
+              description="Per file, where rejected lines shift later rows' numbers."),
     TableSpec("runs", "workspace", (
         Column("run_id", "VARCHAR"), Column("stage", "VARCHAR"), Column("status", "VARCHAR"),
         Column("started_at", "TIMESTAMP"), Column("finished_at", "TIMESTAMP"), Column("stats", "VARCHAR")),

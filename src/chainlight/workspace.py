@@ -79,10 +79,12 @@ class Workspace:
         self.close()
 
     def _ensure_system_tables(self) -> None:
-        for spec in [*tables.SYSTEM_TABLES.values(), *tables.INPUT_TABLES.values()]:
-            extra = ", _file VARCHAR, _row BIGINT" if spec.name in tables.INPUT_TABLES else ""
-            cols = ", ".join(f'"{c.name}" {c.type}' for c in spec.columns)
-            self.engine.execute(f"CREATE TABLE IF NOT EXISTS {spec.name} ({cols}{extra})")
+        from chainlight.ingest import storage  # input tables are views over ingested files
+
+        runs = tables.SYSTEM_TABLES["runs"]
+        cols = ", ".join(f'"{c.name}" {c.type}' for c in runs.columns)
+        self.engine.execute(f"CREATE TABLE IF NOT EXISTS runs ({cols})")
+        storage.create_system_tables(self.engine)
 
     # -- runs -----------------------------------------------------------------------------------
     def record_run(self, run_id: str, stage: str, status: str, started: datetime,

@@ -103,7 +103,8 @@ class DuckDBEngine(Engine):
 
     def table_exists(self, name: str) -> bool:
         rows = self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = $n AND NOT temporary", {"n": name}).fetchall()
+            "SELECT (SELECT count(*) FROM duckdb_tables() WHERE table_name = $n AND NOT temporary) + "
+            "(SELECT count(*) FROM duckdb_views() WHERE view_name = $n AND NOT temporary)", {"n": name}).fetchall()
         return bool(rows[0][0])
 
     def columns(self, name: str) -> list[tuple[str, str]]:

@@ -4,6 +4,9 @@ Reads CSV (UTF-8 with or without BOM, GBK/GB18030; detected), TSV, Parquet and J
 after its table (``invoices.csv``, ``invoices.2024.parquet``). Writes the input tables, ``quarantine``
 (file, row, field, reason, raw record) and ``ingest_files`` (row accounting per file).
 
+Storage: each file's checked rows live in one table of their own; the input tables and ``quarantine``
+are views over them (see ``storage``), so loading a file writes its data once.
+
 Guarantees: every input row is loaded or quarantined with a reason (``rows_in = rows_loaded +
 rows_quarantined`` per file, asserted); a file that cannot be read at all (unknown table, wrong
 format, missing required column, undecodable text) raises one InputError naming it and loads nothing;
@@ -29,7 +32,8 @@ import pyarrow as pa
 from chainlight import tables
 from chainlight.config import Config
 from chainlight.errors import ChainlightError, InputError, StageError
-from chainlight.ingest.checks import validation_select
+from chainlight.ingest import storage
+from chainlight.ingest.checks import distinct_value_checks, validation_select
 from chainlight.ingest.readers import Reject, Source, open_csv, open_source
 from chainlight.workspace import Workspace, new_run_id
 
@@ -115,14 +119,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-CHECKED = "_ingest_checked"
-
-
 def ingest_file(ws: Workspace, cfg: Config, path: Path, run_id: str) -> FileResult:
     table = table_for(path)
     spec = tables.INPUT_TABLES[table]
     engine = ws.engine
     file_key = str(path.resolve())
+    target = storage.storage_table(table, file_key)
+    staging = f"{target}__new"
     tmp_dir = ws.root / "tmp"
     tmp_dir.mkdir(exist_ok=True)
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -132,23 +135,28 @@ def ingest_file(ws: Workspace, cfg: Config, path: Path, run_id: str) -> FileResu
             missing = [c for c in spec.column_names if c not in source.columns]
             if missing:
                 raise InputError(f"missing required column(s) {', '.join(missing)} for table {table}", file=str(path))
-            source = _materialise_checked(ws, cfg, spec, source, path, tmp_dir)
-            rejects = source.rejects
-            row_of = _row_numbering(ws, rejects)
-            _mark_duplicates(ws, spec, file_key, row_of)
-            result = _insert(ws, spec, source, rejects, row_of, path, file_key, run_id, content_hash.result())
+            source = _materialise_checked(ws, cfg, spec, source, path, tmp_dir, staging)
+            row_of = _row_numbering(ws, source.rejects)
+            _mark_duplicates(ws, spec, staging, file_key, row_of)
+            return _publish(ws, spec, source, staging, target, path, file_key, run_id, content_hash.result())
+        except BaseException:
+            engine.execute(f"DROP TABLE IF EXISTS {staging}")
+            raise
         finally:
             source.cleanup()
-            engine.execute(f"DROP TABLE IF EXISTS {CHECKED}")
-    return result
 
 
 def _materialise_checked(ws: Workspace, cfg: Config, spec: tables.TableSpec, source: Source, path: Path,
-                         tmp_dir: Path) -> Source:
-    """Run the checks in one pass into ``_ingest_checked``; a UTF-8 CSV with GBK further down is retried."""
+                         tmp_dir: Path, staging: str) -> Source:
+    """Run the checks in one pass into the file's new table; a UTF-8 CSV with GBK further down is retried."""
     def build(src: Source) -> Source:
         select = validation_select(spec, src.sql, src.columns, ws.engine.dialect, cfg.ingest)
-        ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {CHECKED} AS {select}", src.params, table=spec.name)
+        ws.engine.execute(f"CREATE OR REPLACE TABLE {staging} AS {select}", src.params, table=spec.name)
+        for distinct, find_bad, quarantine_bad in distinct_value_checks(spec, staging, ws.engine.dialect, cfg.ingest):
+            ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE _ingest_values AS {distinct}", table=spec.name)
+            ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE _ingest_bad_values AS {find_bad}", table=spec.name)
+            if ws.engine.scalar("SELECT count(*) FROM _ingest_bad_values"):
+                ws.engine.execute(quarantine_bad, table=spec.name)
         if src.collect_rejects:
             src.rejects = src.collect_rejects(ws.engine)
             src.collect_rejects = None
@@ -167,78 +175,82 @@ def _materialise_checked(ws: Workspace, cfg: Config, spec: tables.TableSpec, sou
     return source
 
 
-def _row_numbering(ws: Workspace, rejects: list[Reject]) -> Callable[[str], str]:
-    """SQL for the file data-row number of the record at a given ordinal.
+def _row_gaps(rejects: list[Reject]) -> list[int]:
+    """The reader numbers only records it parsed; a rejected line shifts every later record by one.
 
-    The reader numbers only records it parsed; a rejected line shifts every later record by one. With
-    rejects at rows r_1 < r_2 < …, the k-th parsed record sits at row k + #{j : r_j − j < k}.
+    With rejects at rows r_1 < r_2 < …, the k-th parsed record sits at row k + #{j : r_j − j < k}.
     """
+    return [row - j for j, (row, _, _) in enumerate(sorted(rejects), start=1)]
+
+
+def _row_numbering(ws: Workspace, rejects: list[Reject]) -> Callable[[str], str]:
+    """SQL for the file data-row number of the record at a given ordinal (before publishing)."""
     if not rejects:
         return lambda ordinal: ordinal
-    gaps = [row - j for j, (row, _, _) in enumerate(sorted(rejects), start=1)]
-    ws.engine.write_arrow("_ingest_gaps", pa.table({"gap": pa.array(gaps, pa.int64())}))
+    ws.engine.write_arrow("_ingest_gaps", pa.table({"gap": pa.array(_row_gaps(rejects), pa.int64())}))
     return lambda ordinal: f"({ordinal} + (SELECT count(*) FROM _ingest_gaps g WHERE g.gap < {ordinal}))"
 
 
-def _mark_duplicates(ws: Workspace, spec: tables.TableSpec, file_key: str, row_of: Callable[[str], str]) -> None:
+def _mark_duplicates(ws: Workspace, spec: tables.TableSpec, staging: str, file_key: str,
+                     row_of: Callable[[str], str]) -> None:
     """Quarantine repeated keys: keys another file already loaded, then later rows of the same key."""
     engine = ws.engine
-    ordinal = engine.dialect.row_ordinal(CHECKED)
+    ordinal = engine.dialect.row_ordinal(staging)
     keys = ", ".join(f'"{k}"' for k in spec.key)
-    match = " AND ".join(f'd."{k}" = {CHECKED}."{k}"' for k in spec.key)
+    match = " AND ".join(f'd."{k}" = {staging}."{k}"' for k in spec.key)
     label = "+".join(spec.key)
-    record = engine.dialect.json_record(spec.column_names, CHECKED)
+    record = engine.dialect.json_record(spec.column_names, staging)
     if engine.scalar(f"SELECT count(*) FROM {spec.name} WHERE _file <> $file", {"file": file_key}):
         engine.execute(
-            f"""UPDATE {CHECKED} SET _field = '{label}', _record = {record},
+            f"""UPDATE {staging} SET _field = '{label}', _record = {record},
                    _reason = 'duplicate {label}: already loaded from ' || d._file
             FROM (SELECT {keys}, min(_file) AS _file FROM {spec.name} WHERE _file <> $file GROUP BY {keys}) d
-            WHERE {match} AND {CHECKED}._reason IS NULL""", {"file": file_key}, table=spec.name)
+            WHERE {match} AND {staging}._reason IS NULL""", {"file": file_key}, table=spec.name)
     engine.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ingest_dups AS
         SELECT {keys}, min(_ordinal) AS first_ordinal FROM (SELECT {keys}, {ordinal} AS _ordinal
-            FROM {CHECKED} WHERE _reason IS NULL) k GROUP BY {keys} HAVING count(*) > 1""", table=spec.name)
+            FROM {staging} WHERE _reason IS NULL) k GROUP BY {keys} HAVING count(*) > 1""", table=spec.name)
     if engine.scalar("SELECT count(*) FROM _ingest_dups"):
         engine.execute(
-            f"""UPDATE {CHECKED} SET _field = '{label}', _record = {record},
+            f"""UPDATE {staging} SET _field = '{label}', _record = {record},
                    _reason = 'duplicate {label}: first seen at row ' || CAST({row_of('d.first_ordinal')} AS VARCHAR)
             FROM _ingest_dups d
-            WHERE {match} AND {CHECKED}._reason IS NULL AND {ordinal} <> d.first_ordinal""", table=spec.name)
+            WHERE {match} AND {staging}._reason IS NULL AND {ordinal} <> d.first_ordinal""", table=spec.name)
     engine.execute("DROP TABLE _ingest_dups")
 
 
-def _insert(ws: Workspace, spec: tables.TableSpec, source: Source, rejects: list[Reject],
-            row_of: Callable[[str], str], path: Path, file_key: str, run_id: str, sha: str) -> FileResult:
-    """Swap this file's rows in: one transaction removes what it loaded before and adds the new rows."""
+def _publish(ws: Workspace, spec: tables.TableSpec, source: Source, staging: str, target: str, path: Path,
+             file_key: str, run_id: str, sha: str) -> FileResult:
+    """Swap this file's table in: one transaction replaces its previous table, rejects and views."""
     engine = ws.engine
+    rejects = source.rejects
     counts = engine.query(f"SELECT count(*) FILTER (WHERE _reason IS NULL) AS good, "
-                          f"count(*) FILTER (WHERE _reason IS NOT NULL) AS bad FROM {CHECKED}").to_pylist()[0]
+                          f"count(*) FILTER (WHERE _reason IS NOT NULL) AS bad FROM {staging}").to_pylist()[0]
     result = FileResult(file=str(path), table=spec.name, rows_in=counts["good"] + counts["bad"] + len(rejects),
                         rows_loaded=counts["good"], rows_quarantined=counts["bad"] + len(rejects),
                         format=source.format, encoding=source.encoding,
                         ignored_columns=[c for c in source.columns if c not in spec.column_names])
     if result.rows_in != result.rows_loaded + result.rows_quarantined:  # the promise, checked every time
         raise StageError(f"row accounting broken for {path}", stage="ingest", table=spec.name)
-    columns = ", ".join(f'"{c}"' for c in spec.column_names)
-    row = row_of(engine.dialect.row_ordinal(CHECKED))
-    params = {"file": file_key, "run": run_id, "table": spec.name}
+    params = {"file": file_key, "table": spec.name}
     with engine.transaction():
-        engine.execute(f"DELETE FROM {spec.name} WHERE _file = $file", {"file": file_key}, table=spec.name)
-        engine.execute("DELETE FROM quarantine WHERE file = $file", {"file": file_key}, table="quarantine")
-        engine.execute("DELETE FROM ingest_files WHERE file = $file", {"file": file_key}, table="ingest_files")
-        engine.execute(f"INSERT INTO {spec.name} ({columns}, _file, _row) SELECT {columns}, $file, {row} "
-                       f"FROM {CHECKED} WHERE _reason IS NULL", {"file": file_key}, table=spec.name)
-        engine.execute(f"INSERT INTO quarantine SELECT $run, $table, $file, {row}, _field, _reason, _record "
-                       f"FROM {CHECKED} WHERE _reason IS NOT NULL", params, table="quarantine")
+        engine.execute(f"DROP TABLE IF EXISTS {target}", table=target)
+        engine.execute(f"ALTER TABLE {staging} RENAME TO {target}", table=target)
+        for bookkeeping in ("ingest_rejects", "ingest_row_gaps", "ingest_files"):
+            engine.execute(f"DELETE FROM {bookkeeping} WHERE file = $file", {"file": file_key}, table=bookkeeping)
         if rejects:
             engine.register_arrow("_ingest_rejects", pa.table({
                 "row": pa.array([r[0] for r in rejects], pa.int64()), "reason": [r[1] for r in rejects],
-                "raw": [r[2] for r in rejects]}))
-            engine.execute("INSERT INTO quarantine SELECT $run, $table, $file, row, NULL, reason, raw "
-                           "FROM _ingest_rejects", params, table="quarantine")
+                "raw": [r[2] for r in rejects], "gap": pa.array(_row_gaps(rejects), pa.int64())}))
+            engine.execute("INSERT INTO ingest_rejects SELECT $file, $table, row, reason, raw FROM _ingest_rejects",
+                           params, table="ingest_rejects")
+            engine.execute("INSERT INTO ingest_row_gaps SELECT $file, gap FROM _ingest_rejects",
+                           {"file": file_key}, table="ingest_row_gaps")
         engine.execute("INSERT INTO ingest_files VALUES ($file, $table, $sha, $format, $encoding, $rows_in, "
-                       "$rows_loaded, $rows_quarantined, $run)",
+                       "$rows_loaded, $rows_quarantined, $run, $storage)",
                        {**params, "sha": sha, "format": source.format, "encoding": source.encoding,
                         "rows_in": result.rows_in, "rows_loaded": result.rows_loaded,
-                        "rows_quarantined": result.rows_quarantined}, table="ingest_files")
+                        "rows_quarantined": result.rows_quarantined, "run": run_id, "storage": target},
+                       table="ingest_files")
+        storage.refresh_views(engine)
     return result

@@ -27,8 +27,8 @@ USCC_PATTERN = "[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}"
 @dataclass(frozen=True)
 class CheckSQL:
     value: str  # cleaned, typed value over {t}
-    failures: list[tuple[str, str]]  # (SQL condition over {t}, {v} and {f}, true when bad; reason)
-    flag: str | None = None  # an expensive test over {v}, computed once per row as {f}
+    failures: list[tuple[str, str]]  # (SQL condition over {t} and {v}, true when bad; reason)
+    per_distinct: bool = False  # failures are tested once per distinct value, after the row pass
 
 
 def _words(values: tuple[str, ...] | list[str]) -> str:
@@ -67,12 +67,12 @@ def _count(name: str, dialect: Dialect) -> CheckSQL:
 def column_check(col: Column, dialect: Dialect, settings: IngestSettings) -> CheckSQL:
     builders: dict[str, Callable[[], CheckSQL]] = {
         "text": lambda: CheckSQL("{t}", []),
-        # The checksum test (cheap) runs on every row; the pattern only explains the rows it failed.
+        # Codes repeat across rows (a seller on every invoice it issues): test each distinct code once.
         "uscc": lambda: CheckSQL("upper({t})", [
             ("length({v}) <> 18", "USCC must have 18 characters"),
-            (f"NOT {{f}} AND NOT {dialect.regexp_full_match('{v}', USCC_PATTERN)}",
+            (f"NOT {dialect.uscc_checksum_ok('{v}')} AND NOT {dialect.regexp_full_match('{v}', USCC_PATTERN)}",
              "USCC has characters outside GB 32100 or a non-numeric division code"),
-            ("NOT {f}", "USCC checksum mismatch")], flag=dialect.uscc_checksum_ok("{v}")),
+            (f"NOT {dialect.uscc_checksum_ok('{v}')}", "USCC checksum mismatch")], per_distinct=True),
         "industry_code": lambda: CheckSQL("upper({t})", [
             (f"NOT {dialect.regexp_full_match('{v}', '[A-T]?[0-9]{2,4}')}", "industry_code is not a GB/T 4754 code")]),
         "tax_code": lambda: CheckSQL("{t}", [
@@ -126,17 +126,16 @@ def validation_select(spec: TableSpec, source: str, raw_columns: list[str], dial
     trimmed = ", ".join(f"nullif(trim({_q(c)}), '') AS {_q(c)}" for c in raw_columns)
     checks = {c.name: column_check(c, dialect, settings) for c in spec.columns}
     typed = ", ".join(f"{_fill(check.value, t=_q(name))} AS {_q('v_' + name)}" for name, check in checks.items())
-    flags = "".join(f", {_fill(check.flag, v=_q('v_' + name))} AS {_q('f_' + name)}"
-                    for name, check in checks.items() if check.flag)
 
     arms: list[tuple[str, str]] = []
     for col in spec.columns:
         text, value = _q(col.name), _q("v_" + col.name)
         if not col.nullable:
             arms.append((f"{text} IS NULL", f"{col.name}|{col.name} is required"))
+        if checks[col.name].per_distinct:
+            continue
         for cond, reason in checks[col.name].failures:
-            filled = _fill(cond, t=text, v=value, f=_q("f_" + col.name))
-            arms.append((f"{text} IS NOT NULL AND ({filled})", f"{col.name}|{reason}"))
+            arms.append((f"{text} IS NOT NULL AND ({_fill(cond, t=text, v=value)})", f"{col.name}|{reason}"))
     for field, cond, reason in row_rules(spec):
         filled = _fill(cond, **{c.name: _q("v_" + c.name) for c in spec.columns})
         arms.append((f"coalesce({filled}, FALSE)", f"{field}|{reason}"))
@@ -150,4 +149,29 @@ def validation_select(spec: TableSpec, source: str, raw_columns: list[str], dial
                substr(_problem, instr(_problem, '|') + 1) AS _reason,
                CASE WHEN _problem IS NOT NULL THEN {record} END AS _record
         FROM (SELECT l2.*, {problem} AS _problem
-              FROM (SELECT l1_5.*{flags} FROM (SELECT l1.*, {typed} FROM (SELECT {trimmed} FROM {source}) l1) l1_5) l2) l3"""
+              FROM (SELECT l1.*, {typed} FROM (SELECT {trimmed} FROM {source}) l1) l2) l3"""
+
+
+def distinct_value_checks(spec: TableSpec, table: str, dialect: Dialect,
+                          settings: IngestSettings) -> list[tuple[str, str, str]]:
+    """Per column with per-distinct checks: its distinct values (to materialise as ``_ingest_values``),
+    the bad ones among them with a reason (as ``_ingest_bad_values``), and the UPDATE quarantining the
+    rows that hold them. Materialising the distinct values first keeps the check off the row path.
+
+    Runs after the row pass, in column order, on rows that passed it; the record shown is the cleaned row.
+    """
+    steps = []
+    record = dialect.json_record(spec.column_names, table)
+    for col in spec.columns:
+        check = column_check(col, dialect, settings)
+        if not check.per_distinct:
+            continue
+        arms = " ".join(f"WHEN {_fill(cond, v='v')} THEN '{reason}'" for cond, reason in check.failures)
+        distinct = f"SELECT DISTINCT {_q(col.name)} AS v FROM {table} WHERE {_q(col.name)} IS NOT NULL"
+        find = f"SELECT v, reason FROM (SELECT v, CASE {arms} END AS reason FROM _ingest_values) b " \
+               "WHERE reason IS NOT NULL"
+        update = f"""UPDATE {table} SET _field = '{col.name}', _reason = bad.reason, _record = {record}
+                     FROM _ingest_bad_values bad
+                     WHERE {table}.{_q(col.name)} = bad.v AND {table}._reason IS NULL"""
+        steps.append((distinct, find, update))
+    return steps
