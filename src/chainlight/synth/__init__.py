@@ -1,0 +1,294 @@
+"""The synthetic chain economy: realistic input files with ground truth, from one seed, at any scale.
+
+``generate(out, firms, seed)`` writes every input table of the data contract (Parquet, or CSV in
+UTF-8/GBK) plus ``truth/`` (Parquet) for scoring every later stage. The same seed and size give
+byte-identical files; invoices are generated and written in batches so memory stays flat in their
+number (firm-level arrays grow with the number of firms, a few hundred bytes each).
+
+How the world works (and why it is hard):
+- 9 chains, 60 segments (the default ontology); firms per segment by tier; 3 anchors per chain on
+  its assembly tier (¥20bn turnover); a heavy-tailed long tail of SMEs (lognormal, σ = 1.15 around a
+  tier median of ¥3–30M); 7% of material/component firms have a second, cross-chain business; a
+  quarter of each segment's firms sit in its cluster city (嘉兴 for engineering plastics).
+- 30% of firms are misregistered: half with a vague scope and code (general machinery, tech
+  services, trading), half with a plausible but wrong segment of the same tier — the registry
+  alone mounts badly. Industry codes are shared between segments, as in GB/T 4754.
+- Invoices follow the ontology's upstream edges; buyers are chosen ∝ turnover^0.75·e^(0.3·health),
+  so suppliers concentrate on anchors and healthier firms win more large customers. About 20
+  invoices per firm over 36 months; 15% extra noise edges (services, one-off buys); 10% of firms
+  also sell to buyers outside the registry; 2% voided (more for weak firms), 1% red-letter
+  reversals; buyer names as written (exact 55%, legal-form swaps, short and former names, typos,
+  homophones, brackets, branch suffixes) and a buyer USCC on 60% of invoices.
+- Latent health h ~ N(0, 1) drives sales growth (+6%/yr per σ), churn (weak firms lose customers
+  twice as often), voids, patents, bureau records and default. Default within 12 months of each
+  quarterly observation date (2024-03-31 … 2025-12-31): logit PD = α − 0.9·h_t − 0.5·[≥ 2 stable
+  ties to large firms], h_t = h + 0.35·ε, α set so the mean SME rate is 4% (a few percent, as for
+  SME loan books). Firms with ≥ 2 stable large-firm ties default at about half the base rate
+  (measured by the tests), partly through their better health and partly directly — so the chain
+  view helps about as much as reported for trade-tie information, not more.
+- Reports (3 per segment) state trends with figures, sometimes disagree, make true and false
+  claims about firms, and 12% carry a prompt-injection sentence; all spans are in truth.
+- The story firm 嘉兴丞达新材料科技有限公司 is planted in every economy: registered as general
+  machinery (3499), really makes high-temperature nylon, sells to a component maker that sells
+  to an automotive anchor, 12 patents, high-tech, in the Jiaxing new-materials cluster, ¥10M a year.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from chainlight.errors import InputError
+from chainlight.ontology.model import load_default
+from chainlight.synth import texts, trade
+from chainlight.synth.firms import STORY_FIRM_NAME, Firms, make_firms, segment_table
+
+__all__ = ["STORY_FIRM_NAME", "SynthSummary", "generate"]
+
+OBSERVATION_DATES = [np.datetime64(d) for d in ("2024-03-31", "2024-06-30", "2024-09-30", "2024-12-31",
+                                                "2025-03-31", "2025-06-30", "2025-09-30", "2025-12-31")]
+BASE_DEFAULT_RATE = 0.04
+EDGE_BATCH = 100_000
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class SynthSummary:
+    out: Path
+    firms: int
+    seed: int
+    story_uscc: str
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+class _Writer:
+    """One output table, written in batches: Parquet (deterministic settings) or CSV in UTF-8/GBK."""
+
+    def __init__(self, path: Path, fmt: str, encoding: str) -> None:
+        self.path, self.fmt, self.encoding = path, fmt, encoding
+        self.parquet: pq.ParquetWriter | None = None
+        self.csv_started = False
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        if self.fmt == "parquet":
+            if self.parquet is None:
+                self.parquet = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            self.parquet.write_table(table.cast(self.parquet.schema))
+            return
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=not self.csv_started))
+        data = buffer.getvalue().decode("utf-8").encode(self.encoding)
+        with self.path.open("ab" if self.csv_started else "wb") as handle:
+            handle.write(data)
+        self.csv_started = True
+
+    def close(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+
+
+def _write_one(folder: Path, name: str, table: pa.Table, fmt: str, encoding: str) -> int:
+    writer = _Writer(folder / f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}", fmt, encoding)
+    writer.write(table)
+    writer.close()
+    return table.num_rows
+
+
+def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet", encoding: str = "utf-8",
+             progress: Progress | None = None) -> SynthSummary:
+    """Write the economy's input files into ``out`` and its ground truth into ``out/truth``."""
+    if fmt not in ("parquet", "csv"):
+        raise InputError(f"format must be parquet or csv, not {fmt!r}", field="--format")
+    if encoding.lower() not in ("utf-8", "gbk"):
+        raise InputError(f"encoding must be utf-8 or gbk, not {encoding!r}", field="--encoding")
+    if firms < 100:
+        raise InputError("an economy needs at least 100 firms (3 anchors per chain plus suppliers)", field="--firms")
+    say = progress or (lambda text, fraction: None)
+    out = Path(out)
+    truth_dir = out / "truth"
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    streams = np.random.SeedSequence(seed).spawn(6)
+    rng_firms, rng_trend, rng_edges, rng_texts, rng_credit, rng_counts = (np.random.default_rng(s) for s in streams)
+
+    ontology = load_default()
+    segments = segment_table(ontology)
+    say("firms", 0.02)
+    world = make_firms(ontology, firms, rng_firms)
+    directions, growth = texts.segment_trends(segments, rng_trend)
+    say("trade relations", 0.15)
+    edges = trade.make_edges(ontology, segments, world, growth, rng_edges)
+    counts = trade.invoice_counts(edges, firms, rng_counts)
+
+    summary = SynthSummary(out, firms, seed, str(world.uscc[0]))
+    write = lambda name, table: summary.rows.__setitem__(name, _write_one(out, name, table, fmt, encoding))  # noqa: E731
+    truth = lambda name, table: _write_one(truth_dir, name, table, "parquet", "utf-8")  # noqa: E731
+
+    # invoices, streamed; per-edge totals for the truth table accumulate as we go
+    invoice_writer = _Writer(out / f"invoices.{'parquet' if fmt == 'parquet' else 'csv'}", fmt, encoding)
+    mention_writer = _Writer(truth_dir / "mentions.parquet", "parquet", "utf-8")
+    normal_amount = np.zeros(len(edges))
+    normal_count = np.zeros(len(edges), np.int64)
+    first_day = np.full(len(edges), np.iinfo(np.int64).max)
+    last_day = np.full(len(edges), np.iinfo(np.int64).min)
+    item_truth: dict[tuple[str, str], str] = {}
+    batches = max(1, -(-len(edges) // EDGE_BATCH))
+    for number, (invoices, mentions, row_edge) in enumerate(
+            trade.invoice_batches(edges, counts, world, segments, seed, EDGE_BATCH)):
+        say(f"invoices batch {number + 1}/{batches}", 0.2 + 0.6 * number / batches)
+        invoice_writer.write(invoices)
+        mention_writer.write(mentions)
+        status = invoices.column("status").to_numpy(zero_copy_only=False)
+        amount = invoices.column("amount").to_numpy()
+        days = invoices.column("issue_date").cast(pa.int32()).to_numpy()
+        counted = status != "voided"
+        np.add.at(normal_amount, row_edge[counted], amount[counted])
+        np.add.at(normal_count, row_edge[status == "normal"], 1)
+        np.minimum.at(first_day, row_edge[counted], days[counted])
+        np.maximum.at(last_day, row_edge[counted], days[counted])
+        _collect_items(item_truth, invoices, row_edge, edges, segments)
+    invoice_writer.close()
+    summary.rows["invoices"] = invoice_writer.rows
+
+    say("registry and texts", 0.85)
+    downstream_names = {src: "、".join(segments[t].name for t in targets[:2])
+                        for src, (targets, _) in trade.downstream_map(ontology, segments).items()}
+    product_table, product_truth = texts.products(world, segments, downstream_names, rng_texts)
+    patent_table, patent_mentions, patent_counts = texts.patents(world, segments, rng_texts)
+    report_table, report_facts, report_mentions = texts.reports(world, segments, edges, directions, growth, rng_texts)
+    mention_writer.write(patent_mentions)
+    mention_writer.write(report_mentions)
+    mention_writer.close()
+    high_tech = ((patent_counts >= 3) & (rng_texts.random(firms) < 0.7)) | (rng_texts.random(firms) < 0.04)
+    high_tech[0] = True
+
+    write("enterprises", pa.table({
+        "uscc": world.uscc, "name": world.name, "scope": world.scope, "industry_code": world.industry_code,
+        "province": world.province, "city": world.city, "founded": pa.array(world.founded.astype("datetime64[D]")),
+        "registered_capital": world.registered_capital, "high_tech": high_tech}))
+    write("aliases", _aliases(world, rng_texts))
+    write("products", product_table)
+    write("patents", patent_table)
+    write("reports", report_table)
+
+    say("credit outcomes", 0.92)
+    stable_ties = _stable_large_ties(edges, world)
+    bureau, applications, outcomes, default_rate = _credit(world, stable_ties, rng_credit)
+    write("bureau", bureau)
+    write("applications", applications)
+    write("outcomes", outcomes)
+
+    supply = (edges.buyer >= 0) & (normal_count > 0)
+    truth("firms", pa.table({
+        "uscc": world.uscc, "chain_id": [segments[m].id.split(".")[0] for m in world.main_segment],
+        "tier": [segments[m].tier for m in world.main_segment],
+        "main_segment_id": [segments[m].id for m in world.main_segment], "is_anchor": world.is_anchor,
+        "size_class": world.size_class(), "misregistered": world.misregistered, "health": world.health,
+        "city": world.city, "cluster_id": pa.array(np.where(world.cluster == "", None, world.cluster), pa.string()),
+        "stable_large_ties": stable_ties, "pd_12m": default_rate}))
+    truth("firm_segments", _firm_segments(world, segments))
+    truth("supply_edges", pa.table({
+        "seller_uscc": world.uscc[edges.seller[supply]], "buyer_uscc": world.uscc[edges.buyer[supply]],
+        "is_supply": edges.is_supply[supply], "amount_total": np.round(normal_amount[supply], 2),
+        "invoice_count": normal_count[supply],
+        "first_date": pa.array(first_day[supply].astype("datetime64[D]")),
+        "last_date": pa.array(last_day[supply].astype("datetime64[D]"))}))
+    truth("segment_trends", pa.table({"segment_id": [s.id for s in segments], "direction": directions,
+                                      "annual_growth": growth}))
+    truth("report_facts", report_facts)
+    truth("product_segments", product_truth)
+    truth("item_segments", pa.table({"item_name": [k[0] for k in item_truth], "tax_code": [k[1] for k in item_truth],
+                                     "segment_id": list(item_truth.values())}))
+    say("done", 1.0)
+    return summary
+
+
+def _collect_items(found: dict[tuple[str, str], str], invoices: pa.Table, row_edge: np.ndarray, edges: trade.Edges,
+                   segments: list) -> None:
+    """Distinct (item, tax code) of goods invoices → the segment whose goods they are."""
+    seg = edges.segment[row_edge]
+    goods = (seg >= 0) & edges.is_supply[row_edge]
+    items = invoices.column("item_name").to_numpy(zero_copy_only=False)[goods]
+    codes = invoices.column("tax_code").to_numpy(zero_copy_only=False)[goods]
+    for item, code, s in zip(items, codes, seg[goods], strict=True):
+        if code:  # vague items ("货款") name no segment
+            found.setdefault((str(item), str(code)), segments[s].id)
+
+
+def _aliases(world: Firms, rng: np.random.Generator) -> pa.Table:
+    """Short names for half the firms, former names for 60% of renamed ones: the rest only appear in text."""
+    uscc, alias, kind = [], [], []
+    for i in range(world.count):
+        if rng.random() < 0.5:
+            uscc.append(world.uscc[i])
+            alias.append(world.brand[i] + world.trade[i][:2])
+            kind.append("short")
+        if world.former_name[i] and rng.random() < 0.6:
+            uscc.append(world.uscc[i])
+            alias.append(world.former_name[i])
+            kind.append("former")
+    return pa.table({"uscc": uscc, "alias": alias, "kind": kind})
+
+
+def _firm_segments(world: Firms, segments: list) -> pa.Table:
+    ids = np.array([s.id for s in segments])
+    has = world.secondary_segment >= 0
+    return pa.table({
+        "uscc": np.concatenate([world.uscc, world.uscc[has]]),
+        "segment_id": np.concatenate([ids[world.main_segment], ids[world.secondary_segment[has]]]),
+        "share": np.concatenate([1.0 - world.secondary_share, world.secondary_share[has]])})
+
+
+def _stable_large_ties(edges: trade.Edges, world: Firms) -> np.ndarray:
+    """Per firm: distinct large buyers (anchors or ≥ ¥100M) it supplied for at least 12 months."""
+    large = world.is_anchor | (world.turnover >= 1e8)
+    buyer = np.maximum(edges.buyer, 0)
+    stable = edges.is_supply & (edges.buyer >= 0) & large[buyer] & (edges.end - edges.start + 1 >= 12)
+    return np.bincount(edges.seller[stable], minlength=world.count)
+
+
+def _credit(world: Firms, stable_ties: np.ndarray, rng: np.random.Generator
+            ) -> tuple[pa.Table, pa.Table, pa.Table, np.ndarray]:
+    n = world.count
+    tied = stable_ties >= 2
+    sme = ~world.is_anchor
+    health_t = world.health[None, :] + 0.35 * rng.normal(size=(len(OBSERVATION_DATES), n))
+    signal = -0.9 * health_t - 0.5 * tied[None, :]
+    low, high = -10.0, 0.0
+    for _ in range(50):  # α so that the mean SME default rate is the base rate
+        alpha = (low + high) / 2
+        rate = 1 / (1 + np.exp(-(alpha + signal[:, sme])))
+        low, high = (alpha, high) if rate.mean() < BASE_DEFAULT_RATE else (low, alpha)
+    pd_t = 1 / (1 + np.exp(-(alpha + signal)))
+    defaulted = rng.random(pd_t.shape) < pd_t
+
+    overdue_p = 1 / (1 + np.exp(2.5 + 1.0 * world.health + rng.normal(0, 0.8, n)))
+    overdue = np.where(rng.random(n) < overdue_p, rng.choice([15, 30, 60, 90, 180], n), 0)
+    bureau = pa.table({
+        "uscc": world.uscc, "max_overdue_days": overdue.astype(np.int32),
+        "open_litigations": rng.poisson(0.15 * np.exp(-0.6 * world.health)).astype(np.int32),
+        "tax_arrears": rng.random(n) < 0.03 * np.exp(-0.7 * world.health),
+        "blacklisted": rng.random(n) < 0.004 * np.exp(-1.0 * world.health)})
+
+    applicants = np.nonzero(sme & (rng.random(n) < 0.08))[0]
+    applicants = np.union1d(applicants, [0])
+    amount = np.maximum(np.round(world.turnover[applicants] * rng.uniform(0.05, 0.25, len(applicants)), -4), 50_000)
+    applied = np.datetime64("2026-01-05T09:00:00") + rng.integers(0, 80 * 24 * 60, len(applicants)).astype(
+        "timedelta64[m]")
+    applications = pa.table({"application_id": [f"APP{k:08d}" for k in range(len(applicants))],
+                             "uscc": world.uscc[applicants], "amount": amount,
+                             "applied_at": pa.array(applied.astype("datetime64[s]"))})
+    firms_idx = np.nonzero(sme)[0]
+    outcomes = pa.table({
+        "uscc": np.tile(world.uscc[firms_idx], len(OBSERVATION_DATES)),
+        "observed_at": pa.array(np.repeat(np.array(OBSERVATION_DATES, "datetime64[D]"), len(firms_idx))),
+        "defaulted_12m": defaulted[:, firms_idx].reshape(-1)})
+    return bureau, applications, outcomes, pd_t.mean(axis=0)

@@ -1,0 +1,229 @@
+"""The firms of the economy: segments, size, place, health, registry entries (some of them wrong)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from chainlight import uscc
+from chainlight.ontology.model import Ontology, Segment
+from chainlight.synth import names
+
+TIER_WEIGHT = {"raw_material": 0.6, "material": 1.0, "component": 1.4, "system": 0.9, "assembly": 0.6,
+               "retail_service": 1.0}
+TIER_MEDIAN_TURNOVER = {"raw_material": 3e7, "material": 1.5e7, "component": 1e7, "system": 2e7, "assembly": 8e6,
+                        "retail_service": 3e6}
+ANCHORS_PER_CHAIN = 3
+SECONDARY_SHARE = 0.07  # firms with a second (often cross-chain) business
+MISREGISTERED_SHARE = 0.30
+CLUSTER_SHARE = 0.25  # share of a segment's firms in its cluster city
+RENAMED_SHARE = 0.08
+
+# Trade words (行业词) a firm of a segment puts in its name; the first is the most common.
+TRADE_WORDS: dict[str, list[str]] = {
+    "specialty_steel": ["钢铁", "金属材料", "特钢"], "engineering_plastics": ["新材料科技", "塑胶", "高分子材料"],
+    "castings": ["铸造", "精密铸锻", "机械"], "interior_parts": ["汽车内饰", "汽车部件", "饰件"],
+    "powertrain_parts": ["汽车零部件", "传动科技", "精密机械"], "vehicle_electronics": ["汽车电子", "电子科技"],
+    "vehicle_assembly": ["汽车", "汽车工业"], "dealership": ["汽车销售服务", "汽车贸易"],
+    "api": ["药业", "制药", "生物化工"], "excipients": ["药用辅料", "药业"], "medical_polymers": ["医用材料", "高分子科技"],
+    "diagnostics": ["生物科技", "诊断技术"], "formulations": ["药业", "制药"], "devices": ["医疗器械", "医疗科技"],
+    "distribution": ["医药", "大药房"], "cement": ["水泥", "建材"], "rebar": ["钢铁", "钢材"], "glass": ["玻璃", "节能玻璃"],
+    "waterproofing": ["防水材料", "建材科技"], "prefab": ["建筑科技", "钢结构"], "general_contractor": ["建设", "建工"],
+    "decoration": ["装饰工程", "建筑装饰"], "silicon_wafer": ["半导体", "硅材料"], "pcb": ["电路", "电子"],
+    "passive": ["电子元件", "电子"], "chips": ["微电子", "半导体科技"], "display": ["光电", "显示科技"],
+    "consumer_devices": ["通讯", "电子科技"], "retail": ["通讯器材", "数码"], "lithium": ["锂业", "锂电材料"],
+    "cathode": ["新能源材料", "电池材料"], "separator": ["新材料", "隔膜科技"], "battery_cells": ["新能源", "电池"],
+    "pv_modules": ["光伏科技", "新能源"], "power_station": ["新能源发电", "电力"], "charging": ["充电科技", "新能源"],
+    "fibers": ["化纤", "化学纤维"], "yarn": ["纺织", "棉纺"], "fabric": ["纺织", "织造"], "dyeing": ["印染", "染整"],
+    "garments": ["服饰", "服装"], "apparel_retail": ["服饰", "商贸"], "grain_oil": ["粮油", "面业"],
+    "raw_milk": ["牧业", "乳业"], "additives": ["生物科技", "食品配料"], "packaging": ["包装", "包装材料"],
+    "processed_food": ["食品", "乳业"], "food_retail": ["超市", "餐饮管理"], "petrochemicals": ["石化", "化工"],
+    "resins": ["化工", "塑料"], "fine_chemicals": ["化学", "精细化工"], "coatings": ["涂料", "化工"],
+    "rubber": ["橡胶", "轮胎"], "trading": ["化工贸易", "商贸"], "bearings": ["轴承", "液压"], "motors": ["电机", "电气"],
+    "control_systems": ["自动化", "电气科技"], "machine_tools": ["机床", "数控"], "robots": ["智能装备", "机器人"],
+    "services": ["机械设备", "设备租赁"],
+}
+
+VAGUE_REGISTRATIONS = [
+    ("通用机械设备制造、销售；机械零部件加工；技术开发、技术咨询", "3499"),
+    ("一般项目：技术服务、技术开发、技术咨询、技术交流；货物进出口；技术进出口", "7519"),
+    ("销售：五金产品、机械设备、电子产品、化工产品（不含危险化学品）", "5179"),
+    ("一般项目：新材料技术推广服务；贸易经纪；国内贸易代理", "5199"),
+]
+
+STORY_FIRM_NAME = "嘉兴丞达新材料科技有限公司"
+STORY_COMPONENT_NAME = "宁波恒驰汽车部件有限公司"
+STORY_ANCHOR_NAME = "远航汽车集团股份有限公司"
+
+
+@dataclass
+class Firms:
+    """Column arrays, one entry per firm (index = firm id)."""
+
+    uscc: np.ndarray
+    name: np.ndarray
+    brand: np.ndarray
+    trade: np.ndarray
+    province: np.ndarray
+    city: np.ndarray
+    main_segment: np.ndarray  # index into segments
+    secondary_segment: np.ndarray  # -1 = none
+    secondary_share: np.ndarray
+    is_anchor: np.ndarray
+    turnover: np.ndarray  # yuan per year
+    health: np.ndarray
+    cluster: np.ndarray  # cluster label or ""
+    misregistered: np.ndarray
+    scope: np.ndarray
+    industry_code: np.ndarray
+    founded: np.ndarray  # datetime64[D]
+    registered_capital: np.ndarray
+    former_name: np.ndarray  # "" = never renamed
+
+    @property
+    def count(self) -> int:
+        return len(self.uscc)
+
+    def size_class(self) -> np.ndarray:
+        return np.where(self.is_anchor, "anchor", np.where(self.turnover >= 1e8, "mid",
+                        np.where(self.turnover >= 1e7, "small", "micro")))
+
+
+def segment_table(ontology: Ontology) -> list[Segment]:
+    return [s for chain in ontology.chains for s in chain.segments]
+
+
+def _trade_words(segment: Segment) -> list[str]:
+    return TRADE_WORDS.get(segment.id.split(".", 1)[1], names.TRADE_FALLBACK)
+
+
+def make_firms(ontology: Ontology, count: int, rng: np.random.Generator) -> Firms:
+    segments = segment_table(ontology)
+    seg_ids = [s.id for s in segments]
+    chain_of = np.array([s.id.split(".")[0] for s in segments])
+    tiers = np.array([s.tier for s in segments])
+    weights = np.array([TIER_WEIGHT[t] for t in tiers])
+    main = rng.choice(len(segments), size=count, p=weights / weights.sum())
+    is_anchor = np.zeros(count, bool)
+
+    # Planted firms: the story firm, its component maker, then anchors (3 per chain, on assembly tiers).
+    plastics, component = seg_ids.index("automotive.engineering_plastics"), seg_ids.index("automotive.interior_parts")
+    main[0], main[1] = plastics, component
+    cursor = 2
+    for chain in ontology.chains:
+        # anchors sit on the chain's most downstream making tier (assembly where there is one)
+        making = [s for s in chain.segments if s.tier != "retail_service"]
+        top = max(chain.tiers.index(s.tier) for s in making)
+        assembly = [seg_ids.index(s.id) for s in making if chain.tiers.index(s.tier) == top]
+        for k in range(ANCHORS_PER_CHAIN):
+            main[cursor] = assembly[k % len(assembly)]
+            is_anchor[cursor] = True
+            cursor += 1
+
+    tier_of_firm = tiers[main]
+    median = np.array([TIER_MEDIAN_TURNOVER[t] for t in tier_of_firm])
+    turnover = median * rng.lognormal(0.0, 1.15, count)
+    turnover[is_anchor] = rng.lognormal(np.log(2e10), 0.5, int(is_anchor.sum()))
+    turnover[0], turnover[1] = 1.0e7, 1.8e8
+    health = rng.normal(0.0, 1.0, count)
+    health[0] = 0.8
+
+    secondary = np.full(count, -1)
+    has_secondary = (rng.random(count) < SECONDARY_SHARE) & ~is_anchor & np.isin(tier_of_firm, ["material", "component"])
+    has_secondary[0] = False
+    same_tier = {t: np.nonzero(tiers == t)[0] for t in set(tiers)}
+    for i in np.nonzero(has_secondary)[0]:
+        options = same_tier[tier_of_firm[i]]
+        options = options[chain_of[options] != chain_of[main[i]]]
+        secondary[i] = options[int(rng.integers(len(options)))]
+    secondary_share = np.where(secondary >= 0, rng.uniform(0.2, 0.4, count), 0.0)
+
+    # Place: each segment has a cluster city where a quarter of its firms sit.
+    city_idx = rng.choice(len(names.CITIES), size=count, p=names.CITY_WEIGHTS)
+    cluster_city = {k: (k * 7) % len(names.CITIES) for k in range(len(segments))}
+    cluster_city[plastics] = 0  # 嘉兴: new-materials cluster
+    in_cluster = rng.random(count) < CLUSTER_SHARE
+    in_cluster[0] = True
+    city_idx = np.where(in_cluster, np.array([cluster_city[m] for m in main]), city_idx)
+    province = np.array([names.CITIES[c][0] for c in city_idx])
+    city = np.array([names.CITIES[c][1] for c in city_idx])
+    cluster = np.where(in_cluster, np.char.add(np.char.add(np.array(seg_ids)[main], "@"), city), "")
+
+    # Registry: scope text and industry code, wrong or vague for a realistic share.
+    misregistered = rng.random(count) < MISREGISTERED_SHARE
+    misregistered[is_anchor] = False
+    misregistered[0] = True
+    scope, code = [], []
+    for i in range(count):
+        seg = segments[main[i]]
+        if misregistered[i] and (i == 0 or rng.random() < 0.5):
+            text, industry = VAGUE_REGISTRATIONS[0 if i == 0 else int(rng.integers(len(VAGUE_REGISTRATIONS)))]
+        else:
+            if misregistered[i]:  # plausible but wrong: another segment of the same tier
+                options = same_tier[seg.tier]
+                seg = segments[int(options[int(rng.integers(len(options)))])]
+            terms = list(rng.permutation(seg.scope_terms))[:2]
+            text = "、".join(terms) + "；" + ("货物进出口；技术进出口" if rng.random() < 0.5 else "销售自产产品")
+            industry = seg.industry_codes[int(rng.integers(len(seg.industry_codes)))]
+        scope.append(text)
+        code.append(industry)
+
+    founded = np.datetime64("1995-01-01") + rng.integers(0, 365 * 27, count).astype("timedelta64[D]")
+    founded[is_anchor] = np.datetime64("1990-06-01")
+    capital = np.round(turnover * rng.uniform(0.05, 0.4, count), -4)
+
+    brands, trades, full_names, formers = _names(segments, main, city, is_anchor, count, rng)
+    codes = _usccs(city_idx, count, rng)
+    return Firms(codes, full_names, brands, trades, province, city, main, secondary, secondary_share, is_anchor,
+                 turnover, health, cluster, misregistered, np.array(scope), np.array(code), founded, capital, formers)
+
+
+def _names(segments: list[Segment], main: np.ndarray, city: np.ndarray, is_anchor: np.ndarray, count: int,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    taken: set[str] = set()
+    brands, trades, full, formers = [], [], [], []
+    planted = {0: (STORY_FIRM_NAME, "丞达", "新材料科技"),
+               1: (STORY_COMPONENT_NAME, "恒驰", "汽车部件"), 2: (STORY_ANCHOR_NAME, "远航", "汽车")}
+    for i in range(count):
+        if i in planted:
+            name, brand, trade = planted[i]
+        else:
+            words = _trade_words(segments[main[i]])
+            trade = words[0] if rng.random() < 0.6 else words[int(rng.integers(len(words)))]
+            while True:
+                brand = names.pick_brand(rng)
+                form = "集团股份有限公司" if is_anchor[i] else names.LEGAL_FORMS[
+                    int(rng.choice(len(names.LEGAL_FORMS), p=names.LEGAL_FORM_WEIGHTS))]
+                roll = rng.random()
+                region = city[i] if roll < 0.75 else ("" if roll < 0.9 else city[i])
+                name = names.registered_name(region, brand, trade, form, bracket_region=roll >= 0.9)
+                if name not in taken:
+                    break
+        taken.add(name)
+        brands.append(brand)
+        trades.append(trade)
+        full.append(name)
+        former = ""
+        if i > 2 and rng.random() < RENAMED_SHARE:
+            old = f"{city[i]}{names.pick_brand(rng)}{trade}有限公司"
+            former = old if old not in taken else ""
+        formers.append(former)
+    return np.array(brands), np.array(trades), np.array(full), np.array(formers)
+
+
+def _usccs(city_idx: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Valid, unique codes: 91 (company, enterprise) + a division per city + a random organisation body."""
+    alphabet = np.array(list(uscc.ALPHABET))
+    divisions = [f"{330400 + 100 * k:06d}" for k in range(len(names.CITIES))]
+    seen: set[str] = set()
+    codes = []
+    for i in range(count):
+        while True:
+            body = "".join(rng.choice(alphabet, 8))
+            code = uscc.make("9", "1", divisions[city_idx[i]], body)
+            if code not in seen:
+                break
+        seen.add(code)
+        codes.append(code)
+    return np.array(codes)

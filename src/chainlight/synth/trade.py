@@ -1,0 +1,249 @@
+"""Who sells to whom, and the invoices that show it.
+
+Supply edges follow the ontology: a firm sells to firms of the segments its segment is upstream of,
+preferring larger (and slightly healthier) buyers, so mid-tier suppliers concentrate on anchors. Each
+edge lives for part of the 36 invoice months (churn, more for weak firms), its volume grows or shrinks
+with the buyer segment's trend and the seller's health, and its invoices carry seasonality, voids
+and red-letter reversals. Noise edges (services, office supplies, one-off buys) and sales to buyers
+outside the registry are mixed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from chainlight.ontology.model import Ontology, Segment
+from chainlight.synth import names
+from chainlight.synth.firms import Firms
+
+MONTHS = 36
+START = np.datetime64("2023-01-01", "M")
+INVOICES_PER_FIRM = 20.0
+NOISE_EDGE_SHARE = 0.15
+OUTSIDE_BUYER_SHARE = 0.10
+VOID_RATE, RED_RATE = 0.02, 0.01
+SEASON = np.array([1.0, 0.65, 1.0, 1.0, 1.0, 1.05, 0.95, 0.95, 1.05, 1.0, 1.1, 1.3])
+NAME_VARIANTS = ["exact", "legal_form", "short", "bracket", "branch", "typo", "homophone", "former", "spacing"]
+NAME_VARIANT_P = [0.55, 0.10, 0.09, 0.05, 0.05, 0.05, 0.04, 0.05, 0.02]
+SERVICE_ITEMS = [("办公用品", "1060512"), ("物流运输服务", "3010101"), ("咨询服务费", "3040301"), ("餐饮服务", "3070401"),
+                 ("技术服务费", "3040201"), ("设备维修费", "3040802"), ("会议服务", "3040302")]
+VAGUE_ITEMS = ["材料一批", "货款", "配件"]
+OUTSIDE_BUYERS = ["个人", "散客", "零售客户", "某某个体工商户"]
+
+
+@dataclass
+class Edges:
+    seller: np.ndarray
+    buyer: np.ndarray  # -1 = a buyer outside the registry
+    is_supply: np.ndarray
+    annual_amount: np.ndarray
+    start: np.ndarray  # first active month (0..35)
+    end: np.ndarray  # last active month
+    segment: np.ndarray  # the seller segment this edge's goods come from (-1 = services)
+    growth: np.ndarray  # annual growth rate of the edge's volume
+
+    def __len__(self) -> int:
+        return len(self.seller)
+
+
+def downstream_map(ontology: Ontology, segments: list[Segment]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    index = {s.id: i for i, s in enumerate(segments)}
+    out: dict[int, list[tuple[int, float]]] = {}
+    for edge in ontology.edges():
+        out.setdefault(index[edge.source], []).append((index[edge.target], edge.weight or 0.1))
+    return {k: (np.array([t for t, _ in v]), np.array([w for _, w in v]) / sum(w for _, w in v))
+            for k, v in out.items()}
+
+
+def make_edges(ontology: Ontology, segments: list[Segment], firms: Firms, trend: np.ndarray,
+               rng: np.random.Generator) -> Edges:
+    n = firms.count
+    downstream = downstream_map(ontology, segments)
+    members = {s: np.nonzero(firms.main_segment == s)[0] for s in range(len(segments))}
+    attraction = firms.turnover ** 0.75 * np.exp(0.3 * firms.health)
+    expected_customers = np.clip(1.0 + np.log10(firms.turnover / 1e6), 1.0, 12.0)
+    sellers, buyers, goods = [], [], []
+    for seg in range(len(segments)):
+        if seg not in downstream:
+            continue
+        # the segment's own firms, plus firms with it as a second business
+        seg_sellers = np.concatenate([members[seg], np.nonzero(firms.secondary_segment == seg)[0]])
+        if not len(seg_sellers):
+            continue
+        k = 1 + rng.poisson(expected_customers[seg_sellers])
+        draws_seller = np.repeat(seg_sellers, k)
+        targets, target_p = downstream[seg]
+        target_seg = targets[rng.choice(len(targets), size=len(draws_seller), p=target_p)]
+        draws_buyer = np.full(len(draws_seller), -1)
+        for t in np.unique(target_seg):
+            pool = members[int(t)]
+            if not len(pool):
+                continue
+            rows = np.nonzero(target_seg == t)[0]
+            p = attraction[pool] / attraction[pool].sum()
+            draws_buyer[rows] = pool[rng.choice(len(pool), size=len(rows), p=p)]
+        keep = (draws_buyer >= 0) & (draws_buyer != draws_seller)
+        sellers.append(draws_seller[keep])
+        buyers.append(draws_buyer[keep])
+        goods.append(np.full(int(keep.sum()), seg))
+    seller, buyer, segment = np.concatenate(sellers), np.concatenate(buyers), np.concatenate(goods)
+    # the story: nylon firm -> component maker -> automotive anchor
+    seller = np.concatenate([[0, 1], seller])
+    buyer = np.concatenate([[1, 2], buyer])
+    segment = np.concatenate([[firms.main_segment[0], firms.main_segment[1]], segment])
+    _, first = np.unique(seller.astype(np.int64) * n + buyer, return_index=True)
+    first.sort()
+    seller, buyer, segment = seller[first], buyer[first], segment[first]
+    is_supply = np.ones(len(seller), bool)
+
+    # noise: services and one-off purchases between any firms; sales to buyers outside the registry
+    noise = int(NOISE_EDGE_SHARE * len(seller))
+    noise_seller, noise_buyer = rng.integers(0, n, noise), rng.integers(0, n, noise)
+    ok = noise_seller != noise_buyer
+    outside = int(OUTSIDE_BUYER_SHARE * n)
+    retail = np.array([firms.main_segment == s for s in range(len(segments))
+                       if segments[s].tier == "retail_service"]).any(axis=0)
+    out_seller = np.concatenate([np.nonzero(retail)[0], rng.integers(0, n, outside)])
+    seller = np.concatenate([seller, noise_seller[ok], out_seller])
+    buyer = np.concatenate([buyer, noise_buyer[ok], np.full(len(out_seller), -1)])
+    segment = np.concatenate([segment, np.full(int(ok.sum()), -1), firms.main_segment[out_seller]])
+    is_supply = np.concatenate([is_supply, np.zeros(int(ok.sum()) + len(out_seller), bool)])
+
+    # volumes: a seller's turnover split over its customers; services are small
+    share = rng.gamma(1.0, 1.0, len(seller))
+    totals = np.bincount(seller, weights=share, minlength=n)
+    annual = firms.turnover[seller] * share / np.maximum(totals[seller], 1e-9)
+    annual = np.where(is_supply | (buyer < 0), annual, rng.lognormal(np.log(8000), 1.0, len(seller)))
+    annual[:2] = [4.2e6, 3.6e7]  # the story edges carry most of the nylon firm's ¥10M
+    weak = firms.health[seller] < -0.5
+    start = np.where(rng.random(len(seller)) < 0.7, 0, rng.integers(0, MONTHS, len(seller)))
+    ends_early = rng.random(len(seller)) < np.where(weak, 0.35, 0.15)
+    end = np.where(ends_early, rng.integers(start, MONTHS), MONTHS - 1)
+    one_off = ~is_supply & (buyer >= 0)
+    end = np.where(one_off, np.minimum(start + rng.integers(0, 3, len(seller)), MONTHS - 1), end)
+    start[:2], end[:2] = 0, MONTHS - 1
+    seg_for_trend = np.where(buyer >= 0, firms.main_segment[np.maximum(buyer, 0)], firms.main_segment[seller])
+    growth = trend[seg_for_trend] + 0.06 * firms.health[seller]
+    return Edges(seller, buyer, is_supply, annual, start, end, segment, growth)
+
+
+def invoice_counts(edges: Edges, firm_count: int, rng: np.random.Generator) -> np.ndarray:
+    """Invoices per edge: about INVOICES_PER_FIRM per firm overall, more for larger, longer edges."""
+    months = edges.end - edges.start + 1
+    weight = np.sqrt(edges.annual_amount) * months
+    expected = weight / weight.sum() * INVOICES_PER_FIRM * firm_count
+    expected = np.minimum(expected, months * 3.0)
+    counts = np.floor(expected).astype(np.int64)
+    counts += rng.random(len(counts)) < (expected - counts)
+    return np.maximum(counts, 1)
+
+
+def item_for(segment: Segment, rng: np.random.Generator) -> tuple[str, str]:
+    """A line item as a seller writes it: a product name or synonym, sometimes with a spec suffix."""
+    product = segment.products[int(rng.integers(len(segment.products)))]
+    forms = [product.name, *product.synonyms]
+    name = forms[int(rng.integers(len(forms)))]
+    if rng.random() < 0.3:
+        name += ["", " 一级品", "（定制）", " 批次", " 规格A"][int(rng.integers(5))]
+    code = segment.tax_codes[int(rng.integers(len(segment.tax_codes)))]
+    return name.strip(), code.ljust(19, "0")
+
+
+def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: list[Segment],
+                    seed: int, batch_edges: int
+                    ) -> Iterator[tuple[pa.Table, pa.Table, np.ndarray]]:
+    """(invoices, mention truth, edge of each invoice row) per batch of edges; memory stays flat."""
+    first_id = 0
+    for batch, begin in enumerate(range(0, len(edges), batch_edges)):
+        rng = np.random.default_rng([seed, 7, batch])
+        stop = min(begin + batch_edges, len(edges))
+        idx = np.arange(begin, stop)
+        n_inv = counts[idx]
+        row_edge = np.repeat(idx, n_inv)
+        total = len(row_edge)
+        start, end = edges.start[row_edge], edges.end[row_edge]
+        month = start + (rng.random(total) * (end - start + 1)).astype(np.int64)
+        day = rng.integers(1, 29, total)
+        issue = (START + month.astype("timedelta64[M]")).astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
+        years = (edges.end[row_edge] - edges.start[row_edge] + 1) / 12.0
+        base = edges.annual_amount[row_edge] * years / np.repeat(n_inv, n_inv)
+        trend = (1.0 + edges.growth[row_edge]) ** ((month - 18) / 12.0)
+        amount = np.round(base * trend * SEASON[month % 12] * rng.lognormal(0, 0.3, total), 2)
+        amount = np.maximum(amount, 1.0)
+        seller_health = firms.health[edges.seller[row_edge]]
+        voided = rng.random(total) < VOID_RATE * np.where(seller_health < -1.0, 2.5, 1.0)
+        status = np.where(voided, "voided", "normal")
+
+        items, codes, buyer_names, variants = _batch_texts(idx, n_inv, edges, firms, segments, rng)
+        # red-letter reversals of some normal invoices, dated a little later
+        red = np.nonzero((rng.random(total) < RED_RATE) & ~voided)[0]
+        red_dates = np.minimum(issue[red] + rng.integers(1, 45, len(red)).astype("timedelta64[D]"),
+                               np.datetime64("2025-12-31"))
+        order = np.concatenate([np.arange(total), red])
+        ids = np.array([f"INV{first_id + k:011d}" for k in range(len(order))])
+        first_id += len(order)
+        buyer = edges.buyer[row_edge[order]]
+        has_code = (buyer >= 0) & (rng.random(len(order)) < 0.6)
+        buyer_uscc = np.where(has_code, firms.uscc[np.maximum(buyer, 0)], None)
+        invoices = pa.table({
+            "invoice_id": ids,
+            "seller_uscc": firms.uscc[edges.seller[row_edge[order]]],
+            "buyer_name": buyer_names[order],
+            "buyer_uscc": pa.array(buyer_uscc, pa.string()),
+            "item_name": items[order],
+            "tax_code": codes[order],
+            "amount": np.concatenate([amount, -amount[red]]),
+            "issue_date": pa.array(np.concatenate([issue, red_dates]).astype("datetime64[D]")),
+            "status": np.concatenate([status, np.full(len(red), "red")]),
+        })
+        mentions = pa.table({
+            "mention_id": np.char.add("invoice:", ids),
+            "source": np.full(len(order), "invoice"),
+            "source_id": ids,
+            "name_as_written": buyer_names[order],
+            "true_uscc": pa.array(np.where(buyer >= 0, firms.uscc[np.maximum(buyer, 0)], None), pa.string()),
+            "variant": variants[order],
+        })
+        yield invoices, mentions, row_edge[order]
+
+
+def _batch_texts(idx: np.ndarray, n_inv: np.ndarray, edges: Edges, firms: Firms, segments: list[Segment],
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Line items and buyer names: each edge bills one way (a seller's system keeps a buyer's name)."""
+    items, codes, buyer_names, variants = [], [], [], []
+    for e, count in zip(idx, n_inv, strict=True):
+        seg = edges.segment[e]
+        buyer = edges.buyer[e]
+        if seg < 0:
+            item, code = SERVICE_ITEMS[int(rng.integers(len(SERVICE_ITEMS)))]
+            code = code.ljust(19, "0")
+            edge_items = [(item, code)] * count
+        else:
+            edge_items = []
+            for _ in range(count):
+                if rng.random() < 0.03:
+                    edge_items.append((VAGUE_ITEMS[int(rng.integers(len(VAGUE_ITEMS)))], ""))
+                else:
+                    edge_items.append(item_for(segments[seg], rng))
+        if buyer < 0:
+            name, kind = OUTSIDE_BUYERS[int(rng.integers(len(OUTSIDE_BUYERS)))], "outside"
+        else:
+            kind = NAME_VARIANTS[int(rng.choice(len(NAME_VARIANTS), p=NAME_VARIANT_P))]
+            name = names.variant(firms.name[buyer], kind, rng, brand=firms.brand[buyer], trade=firms.trade[buyer],
+                                 city=firms.city[buyer], former=firms.former_name[buyer] or None)
+            if name == firms.name[buyer]:
+                kind = "exact"
+        for item, code in edge_items:
+            items.append(item)
+            codes.append(code)
+            if kind != "outside" and rng.random() < 0.1:  # now and then typed in full
+                buyer_names.append(firms.name[buyer])
+                variants.append("exact")
+            else:
+                buyer_names.append(name)
+                variants.append(kind)
+    return np.array(items), np.array(codes), np.array(buyer_names), np.array(variants)
