@@ -21,7 +21,7 @@ How the world works (and why it is hard):
   homophones, brackets, branch suffixes) and a buyer USCC on 60% of invoices.
 - Latent health h ~ N(0, 1) drives sales growth (+6%/yr per σ), churn (weak firms lose customers
   twice as often), voids, patents, bureau records and default. Default within 12 months of each
-  quarterly observation date (2024-03-31 … 2025-12-31): logit PD = α − 0.9·h_t − 0.5·[≥ 2 stable
+  quarterly observation date (2024-03-31 … 2025-12-31): logit PD = α − 0.9·h_t − 0.7·[≥ 2 stable
   ties to large firms], h_t = h + 0.35·ε, α set so the mean SME rate is 4% (a few percent, as for
   SME loan books). Firms with ≥ 2 stable large-firm ties default at about half the base rate
   (measured by the tests), partly through their better health and partly directly — so the chain
@@ -55,7 +55,7 @@ __all__ = ["STORY_FIRM_NAME", "SynthSummary", "generate"]
 OBSERVATION_DATES = [np.datetime64(d) for d in ("2024-03-31", "2024-06-30", "2024-09-30", "2024-12-31",
                                                 "2025-03-31", "2025-06-30", "2025-09-30", "2025-12-31")]
 BASE_DEFAULT_RATE = 0.04
-EDGE_BATCH = 100_000
+EDGE_BATCH = 50_000
 Progress = Callable[[str, float], None]
 
 
@@ -261,7 +261,7 @@ def _credit(world: Firms, stable_ties: np.ndarray, rng: np.random.Generator
     tied = stable_ties >= 2
     sme = ~world.is_anchor
     health_t = world.health[None, :] + 0.35 * rng.normal(size=(len(OBSERVATION_DATES), n))
-    signal = -0.9 * health_t - 0.5 * tied[None, :]
+    signal = -0.9 * health_t - 0.7 * tied[None, :]
     low, high = -10.0, 0.0
     for _ in range(50):  # α so that the mean SME default rate is the base rate
         alpha = (low + high) / 2

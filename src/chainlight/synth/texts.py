@@ -72,7 +72,8 @@ def patents(firms: Firms, segments: list[Segment], rng: np.random.Generator) -> 
             product = segment.products[int(rng.integers(len(segment.products)))]
             term = product.name if i == 0 or rng.random() < 0.7 else product.synonyms[0] if product.synonyms \
                 else product.name
-            title = ["一种{}的制备方法", "一种{}及其生产工艺", "{}用高效成型装置", "一种改进型{}"][int(rng.integers(4))].format(term)
+            template = ["一种{}的制备方法", "一种{}及其生产工艺", "{}用高效成型装置", "一种改进型{}"][int(rng.integers(4))]
+            title = template.format(term)
             kind = ["exact", "legal_form", "bracket", "former", "typo"][int(rng.choice(5, p=[0.8, 0.08, 0.04, 0.04, 0.04]))]
             holder = names.variant(firms.name[i], kind, rng, brand=firms.brand[i], trade=firms.trade[i],
                                    city=firms.city[i], former=firms.former_name[i] or None)

@@ -1,0 +1,48 @@
+"""Synthetic economy generation: wall time and peak memory per size, each size in its own process.
+
+    python bench/synth.py [--firms 100000 1000000] [--out DIR]
+
+Goal: 1M firms + ~20M invoices in ≤ 10 minutes at ≤ 4 GB peak on 2 cores, peak not growing with the
+number of invoices beyond one batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = """
+import json, resource, sys, time
+from chainlight.synth import generate
+start = time.perf_counter()
+summary = generate(sys.argv[1], firms=int(sys.argv[2]), seed=42)
+print(json.dumps({"seconds": time.perf_counter() - start, "rows": summary.rows,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--firms", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "chainlight-bench-synth")
+    args = parser.parse_args()
+    print(f"{'firms':>10} {'invoices':>12} {'seconds':>9} {'peak MB':>9} {'invoices/s':>12} {'MB on disk':>11}")
+    for firms in args.firms:
+        out = args.out / str(firms)
+        shutil.rmtree(out, ignore_errors=True)
+        result = subprocess.run([sys.executable, "-c", CHILD, str(out), str(firms)], capture_output=True, text=True,
+                                check=True)
+        figures = json.loads(result.stdout.strip().splitlines()[-1])
+        invoices = figures["rows"]["invoices"]
+        disk = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
+        print(f"{firms:>10,} {invoices:>12,} {figures['seconds']:>9.1f} {figures['peak_mb']:>9.0f} "
+              f"{invoices / figures['seconds']:>12,.0f} {disk:>11,.0f}")
+
+
+if __name__ == "__main__":
+    main()
