@@ -1,0 +1,109 @@
+"""Stage ``resolve``: every name mention tied to a registry enterprise, or left unresolved.
+
+Reads ``enterprises``, ``aliases``, ``invoices`` (buyer names and USCCs), ``patents`` (holders),
+``products`` (listing sellers) and ``reports`` (firm names in the text). Writes ``entity_links`` —
+one row per mention: ``invoice:<id>``, ``patent:<id>``, ``product:<uscc>:<product>``,
+``report:<id>:<char offset>`` — and ``resolved_names``, the per-name decisions it reuses.
+
+A written USCC that is valid and in the registry wins. Otherwise each distinct name is matched by
+``matcher.Resolver`` (normalisation, exact and alias lookups, blocking, a Fellegi–Sunter style score
+with term-frequency adjustment, a precision-first threshold; ties stay unresolved). Resolution is
+incremental: names decided by an earlier run against the same registry are not resolved again, and
+since each name's decision depends only on the registry, the result equals resolving all at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pyarrow as pa
+
+from chainlight import tables
+from chainlight.config import Config
+from chainlight.engine.base import load_sql
+from chainlight.resolve.matcher import Match, Resolver
+from chainlight.resolve.reports import TextMention, find_mentions, gazetteer
+from chainlight.workspace import StageResult, Workspace
+
+__all__ = ["Match", "Resolver", "TextMention", "find_mentions", "resolve_names", "run"]
+
+log = logging.getLogger(__name__)
+
+tables.register(tables.TableSpec("entity_links", "resolve", (
+    tables.Column("mention_id", "VARCHAR"), tables.Column("source", "VARCHAR"), tables.Column("source_id", "VARCHAR"),
+    tables.Column("name_as_written", "VARCHAR"), tables.Column("uscc", "VARCHAR"), tables.Column("score", "DOUBLE"),
+    tables.Column("method", "VARCHAR")), key=("mention_id",),
+    description="Every name mention → a registry enterprise (uscc null when unresolved)."))
+tables.register(tables.TableSpec("resolved_names", "resolve", (
+    tables.Column("name", "VARCHAR"), tables.Column("uscc", "VARCHAR"), tables.Column("score", "DOUBLE"),
+    tables.Column("method", "VARCHAR"), tables.Column("registry_fingerprint", "VARCHAR")), key=("name",),
+    description="Per distinct name: the decision, and the registry it was made against."))
+
+REGISTRY_SQL = """
+    SELECT uscc, name, 'registered' AS kind FROM enterprises WHERE name IS NOT NULL
+    UNION ALL SELECT uscc, alias, kind FROM aliases WHERE alias IS NOT NULL"""
+
+
+def registry_names(ws: Workspace) -> list[tuple[str, str, str]]:
+    return [tuple(r.values()) for r in ws.engine.query(REGISTRY_SQL).to_pylist()]  # type: ignore[misc]
+
+
+def resolve_names(ws: Workspace, names: list[str]) -> list[Match]:
+    """Match names against the workspace's registry (for other stages, e.g. the extractor)."""
+    resolver = Resolver(registry_names(ws))
+    return [resolver.resolve(n) for n in names]
+
+
+def _fingerprint(ws: Workspace) -> str:
+    row = ws.engine.query(f"SELECT count(*) AS n, sum(hash(uscc, name, kind)) AS h FROM ({REGISTRY_SQL})").to_pylist()[0]
+    return f"{row['n']}:{row['h']}"
+
+
+def _report_mentions(ws: Workspace, registry: list[tuple[str, str, str]]) -> pa.Table:
+    reports = ws.engine.query("SELECT report_id, text FROM reports ORDER BY report_id").to_pylist()
+    rows: dict[str, list[str | None]] = {k: [] for k in ("mention_id", "source", "source_id", "name_as_written",
+                                                         "given_uscc")}
+    if reports:
+        automaton = gazetteer(name for _, name, _ in registry)
+        for report in reports:
+            for mention in find_mentions(report["text"] or "", automaton):
+                rows["mention_id"].append(f"report:{report['report_id']}:{mention.start}")
+                rows["source"].append("report")
+                rows["source_id"].append(report["report_id"])
+                rows["name_as_written"].append(mention.name)
+                rows["given_uscc"].append(None)
+    return pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()})
+
+
+def run(ws: Workspace, cfg: Config) -> StageResult:
+    engine = ws.engine
+    fingerprint = _fingerprint(ws)
+    registry = registry_names(ws)
+    engine.register_arrow("_resolve_report_mentions", _report_mentions(ws, registry))
+    engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_mentions AS " + load_sql("chainlight.resolve", "mentions")
+                   + " UNION ALL SELECT * FROM _resolve_report_mentions")
+    previous = pa.table({"name": pa.array([], pa.string())})
+    if engine.table_exists("resolved_names"):
+        previous = engine.query("SELECT name, uscc, score, method, registry_fingerprint FROM resolved_names "
+                                "WHERE registry_fingerprint = $f", {"f": fingerprint})
+    engine.register_arrow("_resolve_previous", previous.select(["name"]))
+    pending = engine.query(
+        "SELECT DISTINCT m.name_as_written AS name FROM _resolve_mentions m "
+        "WHERE m.name_as_written IS NOT NULL AND (m.given_uscc IS NULL OR m.given_uscc NOT IN (SELECT uscc FROM enterprises)) "
+        "AND m.name_as_written NOT IN (SELECT name FROM _resolve_previous) ORDER BY 1").column(0).to_pylist()
+    resolver = Resolver(registry) if pending else None
+    matches = [resolver.resolve(n) for n in pending] if resolver else []
+    fresh = pa.table({"name": pa.array(pending, pa.string()),
+                      "uscc": pa.array([m.uscc for m in matches], pa.string()),
+                      "score": pa.array([m.score for m in matches], pa.float64()),
+                      "method": pa.array([m.method for m in matches], pa.string()),
+                      "registry_fingerprint": pa.array([fingerprint] * len(pending), pa.string())})
+    decided = pa.concat_tables([previous, fresh]) if previous.num_rows else fresh
+    engine.register_arrow("_resolve_names", decided)
+    with ws.stage("resolve") as writer:
+        writer.write_arrow("resolved_names", decided)
+        writer.write_sql("entity_links", load_sql("chainlight.resolve", "links").replace(
+            "{{ mentions }}", "_resolve_mentions").replace("{{ names }}", "_resolve_names"))
+        writer.stats.update({"names_resolved_now": len(pending), "names_reused": previous.num_rows,
+                             "registry_fingerprint": fingerprint})
+    return StageResult("resolve", writer.run_id, dict(writer.counts), dict(writer.stats))
