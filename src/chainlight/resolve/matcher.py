@@ -7,10 +7,11 @@ core characters; either brand character + the trade words; the sorted brand char
 so a typo, homophone or transposition in the brand still finds the firm) and are scored by summed
 log-likelihood weights:
 
-    weight = −6 + 8·similarity(core) + 2.5·[one core is a prefix of the other]
-             + 1.5·[regions agree] − 3·[regions conflict] + 1·[same brand characters]
+    weight = −6 + 8·similarity(core) + 1·[same brand characters]
              + 3·[brand characters transposed] + 3·[same pinyin: a homophone]
-             − ln(#registry cores sharing that prefix)   (term frequency: common prefixes prove little)
+    raised to 4.5 − ln(#registry cores sharing the head) when one core is the head of the other
+    (short names), or to 3 − ln(#registry names it fits) when the mention is an abbreviation
+    (中国能建 → 中国能源建设); then + 1.5 when regions agree, − 3 when they conflict.
 
 ``score = sigmoid(weight)``. The best candidate wins if its score reaches the threshold and beats the
 runner-up (another firm) by ``margin`` in weight; a tie goes unresolved as ``ambiguous`` — a wrong link
@@ -24,7 +25,6 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-
 from functools import lru_cache
 
 from pypinyin import lazy_pinyin
@@ -61,6 +61,15 @@ def _blocks(core: str) -> list[str]:
     return keys
 
 
+def _full(parts: NameParts) -> str:
+    return "".join(parts.regions[:1]) + parts.core
+
+
+def _is_subsequence(short: str, long: str) -> bool:
+    chars = iter(long)
+    return all(ch in chars for ch in short)
+
+
 @lru_cache(maxsize=500_000)
 def _sound(core: str) -> str:
     """Pinyin without tones: homophones (丞达/承达) sound the same."""
@@ -88,6 +97,10 @@ class Resolver:
             for key in _blocks(parts.core):
                 self.blocks[key].append(index)
         self.prefix_count = Counter(e.parts.core[:k] for e in self.entries for k in range(2, 5))
+        self.by_char: dict[str, set[int]] = defaultdict(set)  # for abbreviations: 中国能建 → 中国能源建设
+        for index, entry in enumerate(self.entries):
+            for ch in set(_full(entry.parts)):
+                self.by_char[ch].add(index)
 
     def resolve(self, name: str | None) -> Match:
         parts = normalise(name or "")
@@ -101,6 +114,8 @@ class Resolver:
 
     def _exact(self, parts: NameParts) -> Match | None:
         hits = [self.entries[i] for i in self.by_core.get(parts.core, [])]
+        if parts.regions:  # a place in the mention must be matched by a place in the name, not by silence
+            hits = [e for e in hits if e.parts.regions]
         if not hits:
             return None
         firms = {e.uscc for e in hits}
@@ -117,21 +132,42 @@ class Resolver:
             return None  # same brand and trade words in another city: let the model weigh it
         return Match(uscc, 1.0, "alias" if via_alias else "exact")
 
-    def _weight(self, parts: NameParts, entry: _Entry) -> float:
+    def _weight(self, parts: NameParts, entry: _Entry, abbreviations: int) -> float:
+        """Log-likelihood weight of "this mention names this entry"; ``abbreviations`` = how many entries
+        the mention fits as an abbreviation (0 when this one is not among them)."""
         mine, theirs = parts.core, entry.parts.core
         weight = -6.0 + 8.0 * fuzz.ratio(mine, theirs) / 100.0
-        shorter = mine if len(mine) <= len(theirs) else theirs
-        if (theirs.startswith(mine) or mine.startswith(theirs)) and len(shorter) >= 2:
-            weight += 2.5 - math.log(max(self.prefix_count.get(shorter[:4], 1), 1))
-        if parts.regions and entry.parts.regions:
-            weight += 1.5 if set(parts.regions) & set(entry.parts.regions) else -3.0
         if mine[:2] == theirs[:2]:
             weight += 1.0
         elif mine[2:] == theirs[2:] and sorted(mine[:2]) == sorted(theirs[:2]):
             weight += 3.0  # brand characters typed in the wrong order
         elif len(mine) == len(theirs) and _sound(mine) == _sound(theirs):
             weight += 3.0  # a homophone typed for a brand character
+        shorter = mine if len(mine) <= len(theirs) else theirs
+        if (theirs.startswith(mine) or mine.startswith(theirs)) and len(shorter) >= 2:
+            # a short name keeps the head of the core: proof in inverse proportion to how common the head is
+            weight = max(weight, 4.5 - math.log(max(self.prefix_count.get(shorter[:4], 1), 1)))
+        elif abbreviations:
+            contiguous = mine in _full(entry.parts)
+            first_agrees = _full(parts)[0] == _full(entry.parts)[0]
+            weight = max(weight, 3.0 - math.log(abbreviations) + (0.5 if contiguous else 0.0)
+                         - (0.0 if contiguous or first_agrees else 2.0))
+        if parts.regions and entry.parts.regions:
+            weight += 1.5 if set(parts.regions) & set(entry.parts.regions) else -3.0
         return weight
+
+    def _abbreviation_candidates(self, parts: NameParts) -> set[int]:
+        """Entries whose region + core hold every character of the mention, in order."""
+        text = _full(parts)
+        postings = sorted((self.by_char.get(ch, set()) for ch in set(text)), key=len)
+        if not postings or not postings[0]:
+            return set()
+        found = set(postings[0])
+        for posting in postings[1:]:
+            found &= posting
+            if not found:
+                return found
+        return {i for i in found if _is_subsequence(text, _full(self.entries[i].parts))}
 
     def _model(self, parts: NameParts) -> Match:
         candidates: set[int] = set()
@@ -139,12 +175,14 @@ class Resolver:
             block = self.blocks.get(key, [])
             if len(block) <= MAX_BLOCK:
                 candidates.update(block)
+        abbreviations = self._abbreviation_candidates(parts) if len(_full(parts)) <= 6 else set()
+        candidates |= abbreviations
         if not candidates:
             return UNRESOLVED
         best_per_firm: dict[str, float] = {}
         for index in sorted(candidates):
             entry = self.entries[index]
-            weight = self._weight(parts, entry)
+            weight = self._weight(parts, entry, len(abbreviations) if index in abbreviations else 0)
             if weight > best_per_firm.get(entry.uscc, -math.inf):
                 best_per_firm[entry.uscc] = weight
         ranked = sorted(best_per_firm.items(), key=lambda kv: (-kv[1], kv[0]))
