@@ -1,7 +1,8 @@
 """Name → registry enterprise: exact and alias lookups, then blocking + a Fellegi–Sunter style score.
 
 Each registry name (registered, former, short) is normalised once. A mention is matched in stages:
-its text equals one registry name up to width, script and spacing (``exact``); its core equals a registry core (``exact``, or ``alias`` when that core came from the alias table),
+its text equals one registry name up to width, script and spacing (``exact``); its core equals a
+registry core (``exact``, or ``alias`` when that core came from the alias table),
 disambiguated by region when the core is shared; otherwise candidates come from blocks (first two
 core characters; either brand character + the trade words; the sorted brand characters + trade words,
 so a typo, homophone or transposition in the brand still finds the firm) and are scored by summed
