@@ -96,7 +96,7 @@ def test_false_claims_have_no_invoices_true_claims_do(economy: Path) -> None:
 
 def test_misregistered_share_and_registry_is_misleading(economy: Path) -> None:
     share = sql(f"SELECT avg(misregistered::INT) FROM '{economy}/truth/firms.parquet'")[0][0]
-    assert 0.25 <= share <= 0.35
+    assert 0.30 <= share <= 0.40
     vague = sql(f"SELECT count(*) FROM '{economy}/enterprises.parquet' WHERE industry_code IN ('3499','7519','5179','5199')")[0][0]
     assert vague > 0.1 * 3000
 
