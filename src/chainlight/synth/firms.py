@@ -157,7 +157,7 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator) -> Firm
     scope, code = [], []
     for i in range(count):
         seg = segments[main[i]]
-        if misregistered[i] and (i == 0 or rng.random() < 0.5):
+        if misregistered[i] and (i == 0 or rng.random() < 0.6):
             text, industry = VAGUE_REGISTRATIONS[0 if i == 0 else int(rng.integers(len(VAGUE_REGISTRATIONS)))]
         else:
             if misregistered[i]:  # plausible but wrong: another segment of the same tier
