@@ -53,11 +53,23 @@ class ServeSettings(_Section):
     rate_limit_per_minute: int = Field(600, ge=1, description="Requests per API key per minute.")
 
 
+class GraphSettings(_Section):
+    anchors: list[str] = Field(default_factory=list, description="USCCs always treated as anchor enterprises (核心企业).")
+    anchor_top_k: int = Field(3, ge=0, description="Per chain, the top buyers on its most downstream making tier become anchors.")
+    min_edge_amount: float = Field(10_000.0, ge=0, description="Edges below this many yuan are not supply.")
+    min_recurring_months: int = Field(3, ge=1, description="Without mounts, an edge is supply only if active this many months.")
+    stable_min_months: int = Field(6, ge=1, description="A stable tie lasts at least this many active months…")
+    stable_min_stability: float = Field(0.5, ge=0, le=1, description="…and has at least this stability (0–1).")
+    large_firm_sales: float = Field(3e8, ge=0, description="Sales (yuan, whole period) above which a buyer counts as large.")
+    cluster_min_size: int = Field(5, ge=2, description="Firms of one segment in one city form a cluster from this size.")
+
+
 class Config(_Section):
     engine: EngineSettings = Field(default_factory=EngineSettings, description="Batch engine.")
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Input checks.")
     llm: LLMSettings = Field(default_factory=LLMSettings, description="Optional LLM endpoint.")
     serve: ServeSettings = Field(default_factory=ServeSettings, description="HTTP service.")
+    graph: GraphSettings = Field(default_factory=GraphSettings, description="Supply graph.")
     ontology: Path | None = Field(None, description="Chain ontology YAML; unset = the 9 default chains.")
     seed: int = Field(42, description="Seed for every random choice a stage makes (reproducible runs).")
 

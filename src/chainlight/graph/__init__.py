@@ -1,0 +1,193 @@
+"""Stage ``graph``: who supplies whom, how much, how steadily, and how close to the anchor enterprises.
+
+Reads ``invoices``, ``enterprises``, ``entity_links`` (resolved invoice buyers; without it, written
+buyer USCCs found in the registry), ``mounts`` (optional) and the chain ontology's segment edges.
+Writes ``supply_edges`` and ``graph_features``.
+
+Rules (documented, tested on hand-built graphs):
+- An edge is seller → resolved buyer over normal invoices, red-letter reversals netted, voided
+  ignored, self-loops dropped. ``stability`` = (active months / months spanned) / (1 + CV of the
+  monthly amounts), in [0, 1]; ``trend`` = annualised slope of monthly amounts over their mean.
+- ``is_supply``: amount ≥ ``graph.min_edge_amount`` and consistent with the ontology (a segment of
+  the seller is upstream of, or equal to, a segment of the buyer); without mounts, recurring over
+  ``graph.min_recurring_months`` months instead. Services and one-off buys fail these.
+- Anchors (核心企业): the ``graph.anchors`` list, plus per chain the ``graph.anchor_top_k`` largest
+  buyers mounted on the chain's most downstream making tier.
+- Per firm: hops downstream to the nearest anchor; ``anchor_flow_share`` (share of sales that ends
+  at an anchor through any chain of customers); customer/supplier counts and HHI; top-customer
+  share; relationship tenure; amount-weighted PageRank (supplier → customer links); cluster (main
+  segment × city, from ``graph.cluster_min_size`` firms); stable ties to large firms (anchors or
+  sales ≥ ``graph.large_firm_sales``) lasting ≥ ``graph.stable_min_months`` months at stability ≥
+  ``graph.stable_min_stability``; sales, purchases and 12-month sales growth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from chainlight import tables
+from chainlight.config import Config
+from chainlight.engine.base import load_sql, render
+from chainlight.graph.algorithms import anchor_flow_share, hops_to_anchor, pagerank
+from chainlight.mount import load_ontology
+from chainlight.workspace import StageResult, Workspace
+
+_c = tables.Column
+tables.register(tables.TableSpec("supply_edges", "graph", (
+    _c("seller_uscc", "VARCHAR"), _c("buyer_uscc", "VARCHAR"), _c("amount", "DOUBLE"), _c("invoice_count", "BIGINT"),
+    _c("months_active", "BIGINT"), _c("first_date", "DATE"), _c("last_date", "DATE"), _c("stability", "DOUBLE"),
+    _c("trend", "DOUBLE"), _c("seller_revenue_share", "DOUBLE"), _c("buyer_purchase_share", "DOUBLE"),
+    _c("ontology_consistent", "BOOLEAN"), _c("is_supply", "BOOLEAN")), key=("seller_uscc", "buyer_uscc"),
+    description="Who sells to whom (resolved), how much and how steadily; is_supply tells supply from noise."))
+FEATURE_COLUMNS = (
+    _c("uscc", "VARCHAR"), _c("chain_id", "VARCHAR"), _c("tier", "VARCHAR"), _c("is_anchor", "BOOLEAN"),
+    _c("hops_to_anchor", "DOUBLE"), _c("anchor_flow_share", "DOUBLE"), _c("customer_count", "BIGINT"),
+    _c("supplier_count", "BIGINT"), _c("customer_hhi", "DOUBLE"), _c("top_customer_share", "DOUBLE"),
+    _c("supplier_hhi", "DOUBLE"), _c("tenure_mean_months", "DOUBLE"), _c("tenure_max_months", "DOUBLE"),
+    _c("pagerank", "DOUBLE"), _c("cluster_id", "VARCHAR"), _c("cluster_size", "BIGINT"),
+    _c("stable_large_ties", "BIGINT"), _c("sales_total", "DOUBLE"), _c("purchases_total", "DOUBLE"),
+    _c("sales_growth", "DOUBLE"))
+tables.register(tables.TableSpec("graph_features", "graph", FEATURE_COLUMNS, key=("uscc",),
+                                 description="Each firm's place in the supply graph."))
+
+
+def _links_view(ws: Workspace) -> str:
+    if ws.table_exists("entity_links"):
+        return "entity_links"
+    ws.engine.execute("CREATE OR REPLACE TEMP VIEW _graph_links AS SELECT 'invoice:' || invoice_id AS mention_id, "
+                      "buyer_uscc AS uscc FROM invoices WHERE buyer_uscc IN (SELECT uscc FROM enterprises)")
+    return "_graph_links"
+
+
+def _segment_edges(ws: Workspace, cfg: Config) -> dict[str, list[str]]:
+    """Register the ontology's segment edges; return each chain's most downstream making-tier segments."""
+    ontology = load_ontology(cfg)
+    edges = ontology.edges()
+    ws.engine.register_arrow("_graph_segment_edges", pa.table({
+        "source_segment_id": pa.array([e.source for e in edges], pa.string()),
+        "target_segment_id": pa.array([e.target for e in edges], pa.string())}))
+    top: dict[str, list[str]] = {}
+    for chain in ontology.chains:
+        making = [s for s in chain.segments if s.tier != "retail_service"] or chain.segments
+        rank = max(chain.tiers.index(s.tier) for s in making)
+        top[chain.id] = [s.id for s in making if chain.tiers.index(s.tier) == rank]
+    return top
+
+
+def run(ws: Workspace, cfg: Config) -> StageResult:
+    settings = cfg.graph
+    engine = ws.engine
+    top_segments = _segment_edges(ws, cfg)
+    has_mounts = ws.table_exists("mounts")
+    engine.execute("CREATE OR REPLACE TEMP TABLE _graph_edges AS "
+                   + render(load_sql("chainlight.graph", "edges"), {"links": _links_view(ws)}))
+    if not has_mounts:
+        engine.execute("CREATE OR REPLACE TEMP TABLE _graph_no_mounts (uscc VARCHAR, segment_id VARCHAR)")
+    classify = render(load_sql("chainlight.graph", "classify"), {
+        "edges": "_graph_edges", "mounts": "mounts" if has_mounts else "_graph_no_mounts",
+        "segment_edges": "_graph_segment_edges"})
+    engine.execute(f"""CREATE OR REPLACE TEMP TABLE _graph_supply AS
+        SELECT *, amount >= $floor AND coalesce(ontology_consistent, months_active >= $recurring) AS is_supply
+        FROM ({classify}) c""", {"floor": settings.min_edge_amount, "recurring": settings.min_recurring_months,
+                                 "has_mounts": has_mounts})
+    features = engine.query(render(load_sql("chainlight.graph", "features"), {"edges": "_graph_supply"})
+                            + " ORDER BY uscc")
+    features = _graph_measures(ws, cfg, features, top_segments, has_mounts)
+    with ws.stage("graph") as writer:
+        writer.write_sql("supply_edges", "SELECT * FROM _graph_supply ORDER BY seller_uscc, buyer_uscc")
+        writer.write_arrow("graph_features", features)
+        writer.stats["anchors"] = int(pa.compute.sum(features.column("is_anchor")).as_py() or 0)
+    return StageResult("graph", writer.run_id, dict(writer.counts), dict(writer.stats))
+
+
+def _graph_measures(ws: Workspace, cfg: Config, features: pa.Table, top_segments: dict[str, list[str]],
+                    has_mounts: bool) -> pa.Table:
+    settings = cfg.graph
+    engine = ws.engine
+    ids = features.column("uscc").to_pylist()
+    index = {u: i for i, u in enumerate(ids)}
+    n = len(ids)
+    main = {r["uscc"]: r for r in engine.query(
+        "SELECT m.uscc, m.segment_id, m.chain_id, m.tier, e.city FROM mounts m JOIN enterprises e USING (uscc) "
+        "WHERE m.rank = 1").to_pylist()} if has_mounts else {}
+    edges = engine.query("SELECT seller_uscc, buyer_uscc, amount, months_active, stability FROM _graph_supply "
+                         "WHERE is_supply").to_pydict()
+    seller = np.array([index[u] for u in edges["seller_uscc"]], dtype=np.int64)
+    buyer = np.array([index[u] for u in edges["buyer_uscc"]], dtype=np.int64)
+    amount = np.array(edges["amount"], dtype=float)
+    sales = np.array(features.column("sales_total").to_pylist(), dtype=float)
+    purchases = np.array(features.column("purchases_total").to_pylist(), dtype=float)
+
+    is_anchor = np.zeros(n, bool)
+    for uscc in settings.anchors:
+        if uscc in index:
+            is_anchor[index[uscc]] = True
+    for chain, segments in top_segments.items():
+        candidates = [index[u] for u, m in main.items() if m["chain_id"] == chain and m["segment_id"] in segments]
+        for i in sorted(candidates, key=lambda i: (-purchases[i], ids[i]))[: settings.anchor_top_k]:
+            if purchases[i] > 0:
+                is_anchor[i] = True
+    anchors = np.nonzero(is_anchor)[0]
+
+    large = is_anchor | (sales >= settings.large_firm_sales)
+    stable = (np.array(edges["months_active"]) >= settings.stable_min_months) & \
+        (np.array(edges["stability"], dtype=float) >= settings.stable_min_stability) & large[buyer]
+    stable_ties = np.bincount(seller[stable], minlength=n)
+
+    cluster_key = [f"{main[u]['segment_id']}@{main[u]['city']}" if u in main and main[u]["city"] else None for u in ids]
+    sizes: dict[str, int] = {}
+    for key in cluster_key:
+        if key:
+            sizes[key] = sizes.get(key, 0) + 1
+    cluster_id = [k if k and sizes[k] >= settings.cluster_min_size else None for k in cluster_key]
+    extra = {
+        "chain_id": pa.array([main.get(u, {}).get("chain_id") for u in ids], pa.string()),
+        "tier": pa.array([main.get(u, {}).get("tier") for u in ids], pa.string()),
+        "is_anchor": pa.array(is_anchor),
+        "hops_to_anchor": pa.array(hops_to_anchor(seller, buyer, n, anchors)),
+        "anchor_flow_share": pa.array(anchor_flow_share(seller, buyer, amount, sales, anchors)),
+        "pagerank": pa.array(pagerank(seller, buyer, amount, n)),
+        "cluster_id": pa.array(cluster_id, pa.string()),
+        "cluster_size": pa.array([sizes[k] if k else None for k in cluster_id], pa.int64()),
+        "stable_large_ties": pa.array(stable_ties.astype(np.int64)),
+    }
+    for name, column in extra.items():
+        features = features.append_column(name, column)
+    return features.select([c.name for c in FEATURE_COLUMNS])
+
+
+@dataclass
+class Subgraph:
+    center: str
+    nodes: list[dict] = field(default_factory=list)
+    edges: list[dict] = field(default_factory=list)
+
+
+def subgraph(ws: Workspace, uscc: str, hops_up: int = 2, hops_down: int = 2, min_amount: float = 0.0) -> Subgraph:
+    """Supply edges within k hops up (suppliers) and down (customers) of one firm, with volumes."""
+    found: dict[tuple[str, str], dict] = {}
+    for direction, hops in (("down", hops_down), ("up", hops_up)):
+        frontier = [uscc]
+        near, far = ("seller_uscc", "buyer_uscc") if direction == "down" else ("buyer_uscc", "seller_uscc")
+        for _ in range(hops):
+            if not frontier:
+                break
+            rows = ws.engine.query(
+                f"SELECT seller_uscc, buyer_uscc, amount, stability, months_active FROM supply_edges "
+                f"WHERE is_supply AND amount >= $min AND list_contains($frontier, {near})",
+                {"min": min_amount, "frontier": frontier}).to_pylist()
+            frontier = sorted({r[far] for r in rows} - {uscc})
+            for row in rows:
+                found[(row["seller_uscc"], row["buyer_uscc"])] = row
+    members = sorted({uscc} | {u for pair in found for u in pair})
+    nodes = ws.engine.query(
+        "SELECT e.uscc, e.name, f.chain_id, f.tier, f.is_anchor, m.segment_id FROM enterprises e "
+        "LEFT JOIN graph_features f USING (uscc) LEFT JOIN (SELECT * FROM mounts WHERE rank = 1) m USING (uscc) "
+        "WHERE list_contains($members, e.uscc) ORDER BY e.uscc", {"members": members}).to_pylist() \
+        if ws.table_exists("mounts") else ws.engine.query(
+        "SELECT e.uscc, e.name, f.chain_id, f.tier, f.is_anchor FROM enterprises e LEFT JOIN graph_features f USING (uscc) "
+        "WHERE list_contains($members, e.uscc) ORDER BY e.uscc", {"members": members}).to_pylist()
+    return Subgraph(uscc, nodes, [found[k] for k in sorted(found)])
