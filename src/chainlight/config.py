@@ -59,7 +59,7 @@ class GraphSettings(_Section):
     min_edge_amount: float = Field(10_000.0, ge=0, description="Edges below this many yuan are not supply.")
     min_recurring_months: int = Field(3, ge=1, description="Without mounts, an edge is supply only if active this many months.")
     stable_min_months: int = Field(6, ge=1, description="A stable tie lasts at least this many active months…")
-    stable_min_stability: float = Field(0.5, ge=0, le=1, description="…and has at least this stability (0–1).")
+    stable_min_stability: float = Field(0.25, ge=0, le=1, description="…and has at least this stability (0–1).")
     large_firm_sales: float = Field(3e8, ge=0, description="Sales (yuan, whole period) above which a buyer counts as large.")
     cluster_min_size: int = Field(5, ge=2, description="Firms of one segment in one city form a cluster from this size.")
 

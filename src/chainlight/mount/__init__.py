@@ -104,15 +104,11 @@ def _item_signals(ws: Workspace, lexicon: SegmentLexicon, model: SegmentTextMode
             rows["p"].append(vote / total)
     engine.register_arrow("_mount_items", pa.table(rows, schema=pa.schema([
         ("item_name", pa.string()), ("tax_code", pa.string()), ("segment_id", pa.string()), ("p", pa.float64())])))
-    result = engine.query(f"""
-        SELECT uscc, segment_id, weight, example_invoice, item_name FROM (
-            SELECT s.uscc, c.segment_id, sum(s.amount * c.p) OVER (PARTITION BY s.uscc, c.segment_id) AS weight,
-                   s.example_invoice, s.item_name,
-                   row_number() OVER (PARTITION BY s.uscc, c.segment_id ORDER BY s.amount * c.p DESC, s.item_name) AS k
-            FROM _mount_sales s JOIN _mount_items c USING (item_name, tax_code)) t
-        WHERE k <= {EVIDENCE_PER_SIGNAL}""").to_pylist()
-    for row in result:
-        out.add(row["uscc"], row["segment_id"], "invoice_item", row["weight"], row["example_invoice"], row["item_name"])
+    # every sold item is evidence (scored in full); the table of evidence keeps the strongest few
+    engine.execute("""CREATE OR REPLACE TEMP TABLE _mount_item_signals AS
+        SELECT s.uscc, c.segment_id, 'invoice_item' AS signal, s.amount * c.p AS weight,
+               s.example_invoice AS source_id, s.item_name AS detail
+        FROM _mount_sales s JOIN _mount_items c USING (item_name, tax_code)""")
 
 
 def _product_signals(ws: Workspace, lexicon: SegmentLexicon, model: SegmentTextModel, out: _Signals) -> None:
@@ -182,8 +178,11 @@ def _customer_signals(ws: Workspace, ontology: Ontology, first_pass: dict[str, s
 
 
 def _combine(ws: Workspace, signals: pa.Table, weights: dict[str, float], segments: pa.Table) -> pa.Table:
+    """Shares per firm and segment from the in-process signals plus the line-item signals (in SQL)."""
     engine = ws.engine
-    engine.register_arrow("_mount_signals", signals)
+    engine.register_arrow("_mount_other_signals", signals)
+    engine.execute("CREATE OR REPLACE TEMP TABLE _mount_signals AS SELECT * FROM _mount_item_signals "
+                   "UNION ALL SELECT * FROM _mount_other_signals")
     engine.register_arrow("_mount_weights", pa.table({"signal": list(weights), "signal_weight": list(weights.values())}))
     engine.register_arrow("_mount_segments", segments)
     sql = render(load_sql("chainlight.mount", "combine"), {
@@ -222,5 +221,5 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
         writer.write_arrow("mount_evidence", evidence)
         writer.write_arrow("mounts_registry_only", registry_only.select(["uscc", "segment_id", "share", "confidence",
                                                                          "rank"]))
-        writer.stats.update({"firms_mounted": len(first_pass), "signals": signals.num_rows})
+        writer.stats.update({"firms_mounted": len(first_pass), "signals": ws.row_count("_mount_signals")})
     return StageResult("mount", writer.run_id, dict(writer.counts), dict(writer.stats))

@@ -80,6 +80,7 @@ class Firms:
     founded: np.ndarray  # datetime64[D]
     registered_capital: np.ndarray
     former_name: np.ndarray  # "" = never renamed
+    main_product: np.ndarray  # index of the product a firm mostly sells within its segment
 
     @property
     def count(self) -> int:
@@ -157,7 +158,7 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator) -> Firm
     scope, code = [], []
     for i in range(count):
         seg = segments[main[i]]
-        if misregistered[i] and (i == 0 or rng.random() < 0.6):
+        if misregistered[i] and (i == 0 or rng.random() < 0.7):
             text, industry = VAGUE_REGISTRATIONS[0 if i == 0 else int(rng.integers(len(VAGUE_REGISTRATIONS)))]
         else:
             if misregistered[i]:  # plausible but wrong: another segment of the same tier
@@ -175,8 +176,11 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator) -> Firm
 
     brands, trades, full_names, formers = _names(segments, main, city, is_anchor, count, rng)
     codes = _usccs(city_idx, count, rng)
+    main_product = rng.integers(0, 1 << 16, count)
+    main_product[0] = 0  # the story firm's 耐高温尼龙
     return Firms(codes, full_names, brands, trades, province, city, main, secondary, secondary_share, is_anchor,
-                 turnover, health, cluster, misregistered, np.array(scope), np.array(code), founded, capital, formers)
+                 turnover, health, cluster, misregistered, np.array(scope), np.array(code), founded, capital, formers,
+                 main_product)
 
 
 def _names(segments: list[Segment], main: np.ndarray, city: np.ndarray, is_anchor: np.ndarray, count: int,

@@ -69,7 +69,8 @@ def patents(firms: Firms, segments: list[Segment], rng: np.random.Generator) -> 
         segment = segments[firms.main_segment[i]]
         for _ in range(int(counts[i])):
             serial += 1
-            product = segment.products[int(rng.integers(len(segment.products)))]
+            pick = firms.main_product[i] if i == 0 or rng.random() < 0.7 else int(rng.integers(len(segment.products)))
+            product = segment.products[pick % len(segment.products)]
             term = product.name if i == 0 or rng.random() < 0.7 else product.synonyms[0] if product.synonyms \
                 else product.name
             template = ["一种{}的制备方法", "一种{}及其生产工艺", "{}用高效成型装置", "一种改进型{}"][int(rng.integers(4))]

@@ -142,9 +142,11 @@ def invoice_counts(edges: Edges, firm_count: int, rng: np.random.Generator) -> n
     return np.maximum(counts, 1)
 
 
-def item_for(segment: Segment, rng: np.random.Generator) -> tuple[str, str]:
-    """A line item as a seller writes it: a product name or synonym, sometimes with a spec suffix."""
-    product = segment.products[int(rng.integers(len(segment.products)))]
+def item_for(segment: Segment, rng: np.random.Generator, favourite: int = 0) -> tuple[str, str]:
+    """A line item as a seller writes it: mostly its own main product, as a name or synonym, sometimes
+    with a spec suffix."""
+    pick = favourite if rng.random() < 0.75 else int(rng.integers(len(segment.products)))
+    product = segment.products[pick % len(segment.products)]
     forms = [product.name, *product.synonyms]
     name = forms[int(rng.integers(len(forms)))]
     if rng.random() < 0.3:
@@ -228,7 +230,7 @@ def _batch_texts(idx: np.ndarray, n_inv: np.ndarray, edges: Edges, firms: Firms,
                 if rng.random() < 0.03:
                     edge_items.append((VAGUE_ITEMS[int(rng.integers(len(VAGUE_ITEMS)))], ""))
                 else:
-                    edge_items.append(item_for(segments[seg], rng))
+                    edge_items.append(item_for(segments[seg], rng, int(firms.main_product[edges.seller[e]])))
         if buyer < 0:
             name, kind = OUTSIDE_BUYERS[int(rng.integers(len(OUTSIDE_BUYERS)))], "outside"
         else:
