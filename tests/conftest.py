@@ -57,3 +57,35 @@ def tiny_workspace(tiny_economy: Path, tmp_path_factory: pytest.TempPathFactory)
     pipeline.run_stages(workspace, cfg)
     yield workspace
     workspace.close()
+
+
+REQUIRED_DEFAULTS: dict[str, dict[str, object]] = {
+    "enterprises": {"scope": "", "industry_code": "", "province": "", "city": "", "founded": "2010-01-01",
+                    "registered_capital": 1000000, "high_tech": False},
+    "invoices": {"buyer_uscc": "", "tax_code": "", "status": "normal"},
+    "products": {"description": ""},
+    "patents": {"abstract": "", "ipc": "", "grant_date": ""},
+}
+
+
+def load_tables(ws: Workspace, folder: Path, rows: dict[str, list[dict[str, object]]]) -> None:
+    """Hand-built input tables, written as CSV and ingested (so tests use the real load path)."""
+    import csv
+
+    from chainlight import ingest, tables
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, records in rows.items():
+        columns = tables.INPUT_TABLES[table].column_names
+        with (folder / f"{table}.csv").open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            for record in records:
+                writer.writerow({c: record.get(c, REQUIRED_DEFAULTS.get(table, {}).get(c, "")) for c in columns})
+    report = ingest.run(ws, Config(), [folder])
+    assert not report.errors, report.errors
+    assert report.totals()["rows_quarantined"] == 0, ws.engine.query("SELECT * FROM quarantine").to_pylist()
+
+
+def make_uscc(n: int) -> str:
+    from chainlight import uscc
+    return uscc.make("9", "1", "330400", f"{n:08d}")

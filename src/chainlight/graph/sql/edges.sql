@@ -20,7 +20,8 @@ WITH inv AS (
            min(issue_date) AS first_date, max(issue_date) AS last_date
     FROM inv GROUP BY 1, 2 HAVING sum(amount) > 0
 ), sales AS (
-    SELECT seller_uscc AS uscc, sum(amount) AS total FROM invoices WHERE status IN ('normal', 'red') GROUP BY 1
+    SELECT seller_uscc AS uscc, sum(amount) AS total FROM invoices
+    WHERE status IN ('normal', 'red') AND seller_uscc IS DISTINCT FROM buyer_uscc GROUP BY 1
 ), purchases AS (
     SELECT buyer AS uscc, sum(amount) AS total FROM edges GROUP BY 1
 )

@@ -1,0 +1,159 @@
+"""The supply graph on tiny hand-built graphs with known answers, plus the story firm's path."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+from conftest import load_tables, make_uscc
+
+from chainlight import graph
+from chainlight.config import Config, GraphSettings
+from chainlight.graph.algorithms import anchor_flow_share, pagerank
+from chainlight.synth import STORY_FIRM_NAME
+from chainlight.workspace import Workspace
+
+A, B, C, X, S = (make_uscc(i) for i in range(11, 16))  # X is the anchor; S only buys services
+
+
+def inv(n: int, seller: str, buyer: str, amount: float, month: int = 1, status: str = "normal") -> dict:
+    return {"invoice_id": f"G{n}", "seller_uscc": seller, "buyer_name": f"买方{buyer[-4:]}", "buyer_uscc": buyer,
+            "item_name": "货物", "amount": amount, "issue_date": f"2024-{month:02d}-15", "status": status}
+
+
+@pytest.fixture
+def built(ws: Workspace, tmp_path: Path) -> Workspace:
+    invoices = [
+        inv(1, A, B, 60, 1), inv(2, A, B, 40, 2), inv(3, A, B, 20, 3), inv(4, A, B, -20, 3, "red"),
+        inv(5, B, X, 25, 1), inv(6, B, X, 25, 2), inv(7, B, C, 25, 1), inv(8, B, C, 25, 3),
+        inv(9, A, C, 1000, 2, "voided"), inv(10, A, A, 500, 2),
+        inv(13, X, S, 5, 4),
+    ]
+    load_tables(ws, tmp_path / "in", {
+        "enterprises": [{"uscc": u, "name": f"企业{u[-4:]}有限公司"} for u in (A, B, C, X, S)],
+        "invoices": invoices})
+    cfg = Config(graph=GraphSettings(anchors=[X], anchor_top_k=0, min_edge_amount=0, min_recurring_months=1))
+    graph.run(ws, cfg)
+    return ws
+
+
+def features(ws: Workspace) -> dict[str, dict]:
+    return {r["uscc"]: r for r in ws.engine.query("SELECT * FROM graph_features").to_pylist()}
+
+
+def edge(ws: Workspace, seller: str, buyer: str) -> dict | None:
+    rows = ws.engine.query("SELECT * FROM supply_edges WHERE seller_uscc = $s AND buyer_uscc = $b",
+                           {"s": seller, "b": buyer}).to_pylist()
+    return rows[0] if rows else None
+
+
+def test_voided_ignored_red_netted_self_loops_dropped(built: Workspace) -> None:
+    assert edge(built, A, C) is None
+    assert edge(built, A, A) is None
+    ab = edge(built, A, B)
+    assert ab["amount"] == 100 and ab["invoice_count"] == 3 and ab["months_active"] == 2  # month 3 nets to 0
+
+
+def test_flow_share_through_two_hops(built: Workspace) -> None:
+    f = features(built)
+    assert f[B]["anchor_flow_share"] == pytest.approx(0.5)
+    assert f[A]["anchor_flow_share"] == pytest.approx(0.5)  # all of A's sales go to B; half of B's reach X
+    assert f[X]["anchor_flow_share"] == 1.0
+    assert f[C]["anchor_flow_share"] == 0.0  # C sells nothing
+
+
+def test_distance_to_anchor(built: Workspace) -> None:
+    f = features(built)
+    assert (f[X]["hops_to_anchor"], f[B]["hops_to_anchor"], f[A]["hops_to_anchor"]) == (0, 1, 2)
+    assert math.isinf(f[C]["hops_to_anchor"]) and math.isinf(f[S]["hops_to_anchor"])
+
+
+def test_concentration_and_counts(built: Workspace) -> None:
+    f = features(built)
+    assert f[B]["customer_count"] == 2 and f[B]["customer_hhi"] == pytest.approx(0.5)
+    assert f[B]["top_customer_share"] == pytest.approx(0.5)
+    assert f[A]["customer_hhi"] == pytest.approx(1.0) and f[A]["supplier_count"] == 0 and f[B]["supplier_count"] == 1
+    assert f[B]["supplier_hhi"] == pytest.approx(1.0)
+
+
+
+def test_edge_shares_and_stability(built: Workspace) -> None:
+    bx = edge(built, B, X)
+    assert bx["seller_revenue_share"] == pytest.approx(0.5) and bx["buyer_purchase_share"] == pytest.approx(1.0)
+    assert bx["stability"] == pytest.approx(1.0)  # two equal months in a two-month span
+    bc = edge(built, B, C)  # months 1 and 3: active 2 of 3
+    assert bc["stability"] == pytest.approx(2 / 3)
+    ab = edge(built, A, B)  # 60, 40, 0 (20 − 20): falling
+    assert ab["trend"] < 0
+
+
+def test_anchor_from_config(built: Workspace) -> None:
+    assert [u for u, r in features(built).items() if r["is_anchor"]] == [X]
+
+
+def test_pagerank_matches_networkx() -> None:
+    seller = np.array([0, 0, 1, 2, 3, 1])
+    buyer = np.array([1, 2, 2, 0, 2, 3])
+    amount = np.array([3.0, 1.0, 2.0, 1.0, 5.0, 1.0])
+    g = nx.DiGraph()
+    g.add_nodes_from(range(5))
+    for s, b, a in zip(seller, buyer, amount, strict=True):
+        g.add_edge(int(s), int(b), weight=float(a))
+    expected = nx.pagerank(g, weight="weight", tol=1e-12)
+    ours = pagerank(seller, buyer, amount, 5)
+    assert ours == pytest.approx([expected[i] for i in range(5)], abs=1e-8)
+
+
+def test_flow_converges_on_cycles() -> None:
+    seller, buyer = np.array([0, 1, 1]), np.array([1, 0, 2])
+    amount = np.array([10.0, 5.0, 5.0])
+    flow = anchor_flow_share(seller, buyer, amount, np.array([10.0, 10.0, 0.0]), np.array([2]))
+    # f1 = 0.5·f0 + 0.5, f0 = f1 ⇒ f0 = f1 = 1
+    assert flow == pytest.approx([1.0, 1.0, 1.0])
+
+
+def test_clusters_from_mounts(ws: Workspace, tmp_path: Path) -> None:
+    load_tables(ws, tmp_path / "in", {
+        "enterprises": [{"uscc": u, "name": f"企业{u[-4:]}有限公司", "city": "嘉兴"} for u in (A, B, C)],
+        "invoices": [inv(1, A, B, 100), inv(2, B, C, 100)]})
+    ws.engine.execute("CREATE TABLE mounts AS SELECT uscc, 'automotive.engineering_plastics' AS segment_id, "
+                      "'automotive' AS chain_id, 'material' AS tier, 1.0 AS share, 1.0 AS confidence, 1 AS rank "
+                      "FROM enterprises")
+    graph.run(ws, Config(graph=GraphSettings(cluster_min_size=3, min_edge_amount=0)))
+    f = features(ws)
+    assert {f[u]["cluster_id"] for u in (A, B, C)} == {"automotive.engineering_plastics@嘉兴"}
+    assert f[A]["cluster_size"] == 3
+    assert edge(ws, A, B)["ontology_consistent"] is True  # same segment counts as consistent
+
+
+def test_subgraph_hops(built: Workspace) -> None:
+    down = graph.subgraph(built, A, hops_up=0, hops_down=2)
+    assert {(e["seller_uscc"], e["buyer_uscc"]) for e in down.edges} == {(A, B), (B, X), (B, C)}
+    up = graph.subgraph(built, X, hops_up=1, hops_down=0)
+    assert {(e["seller_uscc"], e["buyer_uscc"]) for e in up.edges} == {(B, X)}
+    assert {n["uscc"] for n in up.nodes} == {B, X}
+
+
+def test_stage_is_deterministic_and_atomic(built: Workspace) -> None:
+    before = built.engine.query("SELECT * EXCLUDE (run_id) FROM graph_features ORDER BY uscc").to_pylist()
+    graph.run(built, Config(graph=GraphSettings(anchors=[X], anchor_top_k=0, min_edge_amount=0,
+                                                min_recurring_months=1)))
+    assert built.engine.query("SELECT * EXCLUDE (run_id) FROM graph_features ORDER BY uscc").to_pylist() == before
+
+
+def test_story_firm_path_to_the_anchor(tiny_workspace: Workspace) -> None:
+    uscc = tiny_workspace.engine.scalar("SELECT uscc FROM enterprises WHERE name = $n", {"n": STORY_FIRM_NAME})
+    sub = graph.subgraph(tiny_workspace, uscc, hops_up=0, hops_down=2)
+    nodes = {n["uscc"]: n for n in sub.nodes}
+    paths = [(e1, e2) for e1 in sub.edges for e2 in sub.edges
+             if e1["seller_uscc"] == uscc and e2["seller_uscc"] == e1["buyer_uscc"] and nodes[e2["buyer_uscc"]]["is_anchor"]]
+    assert any(nodes[e1["buyer_uscc"]]["name"] == "宁波恒驰汽车部件有限公司" for e1, _ in paths)
+
+
+def test_eval_on_the_tiny_economy(tiny_workspace: Workspace, tiny_economy: Path) -> None:
+    from chainlight.eval.graph import evaluate
+    figures = evaluate(tiny_workspace, tiny_economy / "truth")
+    assert figures["edge_precision"] >= 0.95 and figures["edge_recall"] >= 0.95
