@@ -1,0 +1,44 @@
+"""Shared by the stage benchmarks: run one batch stage on a prepared workspace in a fresh process and
+report wall time and peak memory (the child's own maximum RSS)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CHILD = """
+import json, resource, sys, time
+from chainlight.config import Config
+from chainlight.pipeline import runner
+from chainlight.workspace import Workspace
+with Workspace(sys.argv[1], Config()) as ws:
+    start = time.perf_counter()
+    result = runner(sys.argv[2])(ws, Config())
+    seconds = time.perf_counter() - start
+    firms = ws.row_count("enterprises")
+    invoices = ws.row_count("invoices")
+print(json.dumps({"seconds": seconds, "tables": result.tables, "firms": firms, "invoices": invoices,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure(workspace: Path, stage: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", CHILD, str(workspace), stage], capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def prepare(workspace: Path, firms: int, stages: list[str]) -> None:
+    """Synthesise, ingest and run the stages a benchmark needs first (skipped when already there)."""
+    if (workspace / "chainlight.duckdb").exists():
+        return
+    inputs = workspace / "inputs"
+    subprocess.run([sys.executable, "-m", "chainlight", "--quiet", "synth", "--out", str(inputs), "--firms",
+                    str(firms)], check=True)
+    subprocess.run([sys.executable, "-m", "chainlight", "--quiet", "ingest", "--workspace", str(workspace),
+                    str(inputs)], check=True)
+    for stage in stages:
+        subprocess.run([sys.executable, "-m", "chainlight", "--quiet", "run", "--workspace", str(workspace),
+                        "--stage", stage], check=True)
