@@ -19,6 +19,7 @@ class Product(BaseModel):
     name: str
     synonyms: list[str] = Field(default_factory=list)
     description: str = ""
+    shared: bool = False  # the term may also name a product of another segment (ambiguous on purpose)
 
 
 class Segment(BaseModel):
