@@ -97,7 +97,7 @@ def build_from_chain_kg(src: Path, out: Path) -> BuildSummary:
                 counts[(source, target)] = counts.get((source, target), 0.0) + float(count)
     dropped = 0
     while cycle := find_cycle(set(counts)):
-        weakest = min(zip(cycle, cycle[1:]), key=lambda e: (counts[e], e))
+        weakest = min(zip(cycle, cycle[1:], strict=False), key=lambda e: (counts[e], e))
         del counts[weakest]
         dropped += 1
     totals: dict[str, float] = defaultdict(float)
