@@ -44,6 +44,7 @@ class LLMSettings(_Section):
     concurrency: int = Field(2, ge=1, description="Concurrent LLM requests.")
     timeout_s: float = Field(60.0, gt=0, description="Per-request timeout in seconds.")
     retries: int = Field(4, ge=0, description="Retries on 429, 5xx and timeouts, with exponential back-off.")
+    local_model: bool = Field(False, description="With no base_url, start the bundled SmolLM2 llama.cpp server ([llm] extra).")
 
 
 class ServeSettings(_Section):

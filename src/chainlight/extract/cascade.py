@@ -1,0 +1,62 @@
+"""The LLM extractor and the cascade: offline first, the LLM only where the offline path is unsure.
+
+The LLM sees one document at a time under a versioned prompt and answers in a JSON schema; its
+facts carry ``method = llm`` and pass the same ``verify`` as offline facts, so a made-up span or firm
+lands in ``rejected_facts``. Documents go to the LLM when the offline path found nothing, or only a
+low-confidence product/segment guess, and only while the call budget lasts.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from chainlight.extract.facts import Document, Fact
+from chainlight.extract.llm import LLMClient
+
+PROMPT_VERSION = "facts_v1"
+UNSURE_BELOW = 0.6
+MAX_DOCUMENT_CHARS = 1500
+
+
+class LLMFact(BaseModel):
+    kind: Literal["product_segment", "supply_claim", "trend"]
+    span_text: str = Field(max_length=400)
+    subject: str | None = None
+    object: str | None = None
+    segment_id: str | None = None
+    direction: Literal["up", "flat", "down"] | None = None
+    value: float | None = None
+
+
+class LLMFacts(BaseModel):
+    facts: list[LLMFact] = Field(default_factory=list, max_length=20)
+
+
+def prompt(segments: list[str]) -> str:
+    template = (resources.files("chainlight.extract") / "prompts" / f"{PROMPT_VERSION}.md").read_text(encoding="utf-8")
+    return template.format(segments=", ".join(segments))
+
+
+def llm_facts(client: LLMClient, docs: list[Document], segments: list[str]) -> list[Fact]:
+    system = prompt(segments)
+    answers = client.map(PROMPT_VERSION, system, [d.text[:MAX_DOCUMENT_CHARS] for d in docs], LLMFacts)
+    facts = []
+    for doc, answer in zip(docs, answers, strict=True):
+        for item in (answer.facts if answer else []):
+            relation = {"product_segment": "in_segment", "supply_claim": "supplies", "trend": "trend"}[item.kind]
+            facts.append(Fact(kind=item.kind, source=doc.kind, source_id=doc.id, start=-1, end=-1,
+                              span_text=item.span_text, subject=item.subject, object=item.object,
+                              relation=relation, segment_id=item.segment_id, direction=item.direction,
+                              value=item.value, confidence=0.5, method="llm"))
+    return facts
+
+
+def unsure(docs: list[Document], offline: list[Fact]) -> list[Document]:
+    """Documents whose offline facts are missing or weak: the only ones worth an LLM call."""
+    best: dict[str, float] = {}
+    for fact in offline:
+        best[fact.source_id] = max(best.get(fact.source_id, 0.0), fact.confidence)
+    return [d for d in docs if best.get(d.id, 0.0) < UNSURE_BELOW]

@@ -1,0 +1,99 @@
+"""The offline extractor: lexicons, patterns and a character n-gram model — no network, the default.
+
+- product, line-item and patent text → segment: ontology lexicon hits (longest match), else the
+  n-gram model of ``mount.signals`` with its probability as confidence;
+- report sentences → trend statements (方向 + figure + the segment the sentence names) and supply
+  claims (two firm names found by the resolver's gazetteer around a supply phrase);
+- sentences that read like instructions (忽略之前的指令, approve …) are never turned into facts:
+  they are reported as ignored, so an injection has nothing to act through.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import ahocorasick
+
+from chainlight.extract.facts import Document, Fact
+from chainlight.mount.signals import SegmentLexicon, SegmentTextModel, classify_texts
+from chainlight.ontology.model import Ontology
+from chainlight.resolve.normalise import is_generic, normalise
+from chainlight.resolve.reports import find_mentions
+
+SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
+UP = re.compile(r"增长|上升|提升|增加|扩张|回暖|上行")
+DOWN = re.compile(r"下滑|下降|下行|减少|萎缩|收缩|疲软")
+FLAT = re.compile(r"持平|平稳|稳定运行")
+PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
+SUPPLY = re.compile(r"供应商|供货|配套|采购")
+INSTRUCTION = re.compile(r"忽略(之前|以上|上述)?的?(所有)?(指令|指示|提示)|ignore (all )?(previous|prior|above) instructions|"
+                         r"批准.{0,20}(授信|贷款|申请)|approve .{0,40}(credit|loan|application)|system prompt|你现在是",
+                         re.IGNORECASE)
+
+
+class OfflineExtractor:
+    method = "offline"
+
+    def __init__(self, ontology: Ontology, firm_names: Iterable[str]) -> None:
+        self.lexicon = SegmentLexicon(ontology)
+        self.model = SegmentTextModel(ontology)
+        self.segment_names = {s.name: s.id for s in ontology.segments().values()}
+        self.automaton = ahocorasick.Automaton()
+        for name in firm_names:
+            core = normalise(name).core
+            for form in (name, core, core[:4]):
+                if len(form) >= 4 and not is_generic(form):
+                    self.automaton.add_word(form, len(form))
+        if len(self.automaton):
+            self.automaton.make_automaton()
+        self.ignored_instructions = 0
+
+    def extract_many(self, docs: list[Document]) -> list[Fact]:
+        facts: list[Fact] = []
+        short = [d for d in docs if d.kind != "report"]
+        for doc, (distribution, how) in zip(short, classify_texts([d.text for d in short], self.lexicon, self.model),
+                                            strict=True):
+            facts += self._segment_facts(doc, distribution, how)
+        for doc in (d for d in docs if d.kind == "report"):
+            facts += self._report_facts(doc)
+        return facts
+
+    def _segment_facts(self, doc: Document, distribution: dict[str, float], how: str) -> list[Fact]:
+        if not distribution:
+            return []
+        segment, share = max(distribution.items(), key=lambda kv: (kv[1], kv[0]))
+        if how == "lexicon":
+            hit = next(h for h in self.lexicon.product_hits(doc.text) if segment in h.segments)
+            start = hit.start
+            span = doc.text[start:start + len(hit.term)]
+            confidence = 0.97 if share > 0.99 else 0.6 * share
+        else:
+            start, span, confidence = 0, doc.text, 0.9 * share
+        return [Fact(kind="product_segment", source=doc.kind, source_id=doc.id, start=start, end=start + len(span),
+                     span_text=span, subject=span, relation="in_segment", segment_id=segment,
+                     confidence=round(confidence, 4))]
+
+    def _report_facts(self, doc: Document) -> list[Fact]:
+        facts = []
+        for match in SENTENCE.finditer(doc.text):
+            sentence, start = match.group(0), match.start()
+            if INSTRUCTION.search(sentence):
+                self.ignored_instructions += 1
+                continue
+            names = find_mentions(sentence, self.automaton) if len(self.automaton) else []
+            if len(names) >= 2 and SUPPLY.search(sentence):
+                facts.append(Fact(kind="supply_claim", source="report", source_id=doc.id, start=start,
+                                  end=start + len(sentence), span_text=sentence, subject=names[0].name,
+                                  object=names[1].name, relation="supplies", confidence=0.9))
+                continue
+            direction = "down" if DOWN.search(sentence) else "up" if UP.search(sentence) else \
+                "flat" if FLAT.search(sentence) else None
+            segment = next((sid for name, sid in self.segment_names.items() if name in sentence), None)
+            if direction and segment:
+                figure = PERCENT.search(sentence)
+                facts.append(Fact(kind="trend", source="report", source_id=doc.id, start=start,
+                                  end=start + len(sentence), span_text=sentence, subject=segment, relation="trend",
+                                  segment_id=segment, direction=direction,
+                                  value=float(figure.group(1)) if figure else None, confidence=0.85))
+        return facts
