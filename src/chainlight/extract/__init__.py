@@ -4,7 +4,7 @@ Reads ``reports``, ``products``, ``invoices`` (distinct item name + tax code), `
 ``enterprises`` and ``aliases`` (to resolve firm names), and the ontology. Writes ``facts`` and
 ``rejected_facts`` (the review queue: every fact that failed verification, with the reason).
 
-Columns of both: fact_id, kind (product_segment | supply_claim | trend), source (report | product |
+Columns of both: fact_id, kind (product_segment | supply_claim | trend | product_upstream), source (report | product |
 item | patent), source_id, start, end (character span in the source text), span_text, subject (the
 product term, firm or segment as written), relation, object (the buyer, for supply claims),
 segment_id, direction, value (a stated figure), subject_uscc, object_uscc (resolved firms),
@@ -29,7 +29,7 @@ from chainlight import ontology as ontology_stage
 from chainlight import tables
 from chainlight.config import Config
 from chainlight.errors import LLMUnavailable
-from chainlight.extract.cascade import llm_facts, unsure
+from chainlight.extract.cascade import LLMExtractor, unsure
 from chainlight.extract.facts import Document, Fact, Rejected, verify
 from chainlight.extract.llm import LLMClient
 from chainlight.extract.offline import OfflineExtractor
@@ -119,7 +119,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     llm_stats: dict[str, int] = {}
     with _llm(ws, cfg) as client:
         if client is not None:
-            candidates += llm_facts(client, unsure(docs, candidates), segments)
+            candidates += LLMExtractor(client, segments).extract_many(unsure(docs, candidates))
             llm_stats = client.stats.as_dict()
     kept: list[Fact] = []
     rejected: list[Rejected] = []

@@ -54,6 +54,18 @@ def llm_facts(client: LLMClient, docs: list[Document], segments: list[str]) -> l
     return facts
 
 
+class LLMExtractor:
+    """The LLM as an ``Extractor``: one call per document, facts left for ``verify`` to judge."""
+
+    method = "llm"
+
+    def __init__(self, client: LLMClient, segments: list[str]) -> None:
+        self.client, self.segments = client, segments
+
+    def extract_many(self, docs: list[Document]) -> list[Fact]:
+        return llm_facts(self.client, docs, self.segments)
+
+
 def unsure(docs: list[Document], offline: list[Fact]) -> list[Document]:
     """Documents whose offline facts are missing or weak: the only ones worth an LLM call."""
     best: dict[str, float] = {}

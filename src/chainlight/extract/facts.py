@@ -9,11 +9,11 @@ anything else becomes a rejected fact with the reason — nothing is dropped sil
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-FactKind = Literal["product_segment", "supply_claim", "trend"]
+FactKind = Literal["product_segment", "supply_claim", "trend", "product_upstream"]
 
 
 class Document(BaseModel):
@@ -31,7 +31,7 @@ class Fact(BaseModel):
     end: int
     span_text: str
     subject: str | None = None  # a firm name as written, or the product term
-    relation: str = ""  # in_segment | supplies | trend
+    relation: str = ""  # in_segment | supplies | trend | upstream_of
     object: str | None = None  # the buyer as written, for supply claims
     segment_id: str | None = None
     direction: Literal["up", "flat", "down"] | None = None
@@ -40,6 +40,14 @@ class Fact(BaseModel):
     object_uscc: str | None = None
     confidence: float = Field(ge=0.0, le=1.0)
     method: Literal["offline", "llm"] = "offline"
+
+
+class Extractor(Protocol):
+    """What every extractor does: documents in, candidate facts (unverified) out."""
+
+    method: str
+
+    def extract_many(self, docs: list[Document]) -> list[Fact]: ...
 
 
 class Rejected(BaseModel):

@@ -2,8 +2,9 @@
 
 - product, line-item and patent text → segment: ontology lexicon hits (longest match), else the
   n-gram model of ``mount.signals`` with its probability as confidence;
-- report sentences → trend statements (方向 + figure + the segment the sentence names) and supply
-  claims (two firm names found by the resolver's gazetteer around a supply phrase);
+- report sentences → trend statements (方向 + figure + the segment the sentence names), supply
+  claims (two firm names found by the resolver's gazetteer around a supply phrase) and product →
+  upstream product statements (是…的原料, …的原材料为…, 以…为原料) between ontology product terms;
 - sentences that read like instructions (忽略之前的指令, approve …) are never turned into facts:
   they are reported as ignored, so an injection has nothing to act through.
 """
@@ -27,12 +28,18 @@ DOWN = re.compile(r"下滑|下降|下行|减少|萎缩|收缩|疲软")
 FLAT = re.compile(r"持平|平稳|稳定运行")
 PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 SUPPLY = re.compile(r"供应商|供货|配套|采购")
+# "Y是X的上游原料" / "X的主要原材料为Y" / "X以Y为原料": product Y upstream of product X
+UPSTREAM = [re.compile(r"(?P<up>[\w\u4e00-\u9fff]{2,12})是(?P<down>[\w\u4e00-\u9fff]{2,12})的(?:上游)?(?:主要)?(?:原料|原材料)"),
+            re.compile(r"(?P<down>[\w\u4e00-\u9fff]{2,12})的(?:上游|主要)?(?:原料|原材料)(?:为|是|包括)(?P<up>[\w\u4e00-\u9fff]{2,12})"),
+            re.compile(r"(?P<down>[\w\u4e00-\u9fff]{2,12})以(?P<up>[\w\u4e00-\u9fff]{2,12})为(?:主要)?(?:原料|原材料)")]
 INSTRUCTION = re.compile(r"忽略(之前|以上|上述)?的?(所有)?(指令|指示|提示)|ignore (all )?(previous|prior|above) instructions|"
                          r"批准.{0,20}(授信|贷款|申请)|approve .{0,40}(credit|loan|application)|system prompt|你现在是",
                          re.IGNORECASE)
 
 
 class OfflineExtractor:
+    """The default ``Extractor`` (see ``facts.Extractor``)."""
+
     method = "offline"
 
     def __init__(self, ontology: Ontology, firm_names: Iterable[str]) -> None:
@@ -71,8 +78,21 @@ class OfflineExtractor:
         else:
             start, span, confidence = 0, doc.text, 0.9 * share
         return [Fact(kind="product_segment", source=doc.kind, source_id=doc.id, start=start, end=start + len(span),
-                     span_text=span, subject=span, relation="in_segment", segment_id=segment,
+                     span_text=span, subject=span, relation="in_segment", segment_id=segment, subject_uscc=doc.uscc,
                      confidence=round(confidence, 4))]
+
+    def _upstream_facts(self, doc: Document, sentence: str, start: int) -> list[Fact]:
+        """Product → upstream product statements, when both ends are ontology product terms."""
+        facts = []
+        for pattern in UPSTREAM:
+            for match in pattern.finditer(sentence):
+                up = [h for h in self.lexicon.product_hits(match.group("up"))]
+                down = [h for h in self.lexicon.product_hits(match.group("down"))]
+                if up and down:
+                    facts.append(Fact(kind="product_upstream", source=doc.kind, source_id=doc.id, start=start,
+                                      end=start + len(sentence), span_text=sentence, subject=up[-1].term,
+                                      relation="upstream_of", object=down[-1].term, confidence=0.8))
+        return facts
 
     def _report_facts(self, doc: Document) -> list[Fact]:
         facts = []
@@ -80,6 +100,10 @@ class OfflineExtractor:
             sentence, start = match.group(0), match.start()
             if INSTRUCTION.search(sentence):
                 self.ignored_instructions += 1
+                continue
+            upstream = self._upstream_facts(doc, sentence, start)
+            if upstream:
+                facts += upstream
                 continue
             names = find_mentions(sentence, self.automaton) if len(self.automaton) else []
             if len(names) >= 2 and SUPPLY.search(sentence):
