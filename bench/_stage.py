@@ -3,9 +3,12 @@ report wall time and peak memory (the child's own maximum RSS)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 CHILD = """
@@ -42,3 +45,14 @@ def prepare(workspace: Path, firms: int, stages: list[str]) -> None:
     for stage in stages:
         subprocess.run([sys.executable, "-m", "chainlight", "--quiet", "run", "--workspace", str(workspace),
                         "--stage", stage], check=True)
+
+
+def cli(stage: str, prerequisites: list[str], describe: Callable[[dict], str], doc: str) -> None:
+    """The shared command line of the stage benchmarks."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--firms", type=int, default=1_000_000)
+    parser.add_argument("--workspace", type=Path)
+    args = parser.parse_args()
+    workspace = args.workspace or Path(tempfile.gettempdir()) / f"chainlight-bench-ws-{args.firms}"
+    prepare(workspace, args.firms, prerequisites)
+    print(describe(measure(workspace, stage)))

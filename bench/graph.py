@@ -8,26 +8,13 @@ graph stage in a fresh process. Goal on 2 cores: ~20M invoices / 1M firms in ≤
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stage import measure, prepare  # noqa: E402
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--firms", type=int, default=1_000_000)
-    parser.add_argument("--workspace", type=Path)
-    args = parser.parse_args()
-    workspace = args.workspace or Path(tempfile.gettempdir()) / f"chainlight-bench-ws-{args.firms}"
-    prepare(workspace, args.firms, ["resolve", "mount"])
-    figures = measure(workspace, "graph")
-    print(f"graph stage: {figures['firms']:,} firms, {figures['invoices']:,} invoices -> "
-          f"{figures['tables']['supply_edges']:,} edges in {figures['seconds']:.1f} s, peak {figures['peak_mb']:,.0f} MB")
-
+from _stage import cli  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    cli("graph", ["resolve", "mount"], lambda f: (
+        f"graph stage: {f['firms']:,} firms, {f['invoices']:,} invoices -> {f['tables']['supply_edges']:,} edges "
+        f"in {f['seconds']:.1f} s, peak {f['peak_mb']:,.0f} MB"), __doc__)

@@ -8,26 +8,13 @@ a fresh process.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stage import measure, prepare  # noqa: E402
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--firms", type=int, default=1_000_000)
-    parser.add_argument("--workspace", type=Path)
-    args = parser.parse_args()
-    workspace = args.workspace or Path(tempfile.gettempdir()) / f"chainlight-bench-ws-{args.firms}"
-    prepare(workspace, args.firms, ["resolve"])
-    figures = measure(workspace, "mount")
-    print(f"mount stage: {figures['firms']:,} firms in {figures['seconds']:.1f} s = "
-          f"{figures['firms'] / figures['seconds']:,.0f} firms/s, peak {figures['peak_mb']:,.0f} MB")
-
+from _stage import cli  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    cli("mount", ["resolve"], lambda f: (
+        f"mount stage: {f['firms']:,} firms in {f['seconds']:.1f} s = {f['firms'] / f['seconds']:,.0f} firms/s, "
+        f"peak {f['peak_mb']:,.0f} MB"), __doc__)

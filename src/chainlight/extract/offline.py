@@ -14,13 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-import ahocorasick
-
 from chainlight.extract.facts import Document, Fact
 from chainlight.mount.signals import SegmentLexicon, SegmentTextModel, classify_texts
 from chainlight.ontology.model import Ontology
-from chainlight.resolve.normalise import is_generic, normalise
-from chainlight.resolve.reports import find_mentions
+from chainlight.resolve.reports import find_mentions, gazetteer
 
 SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 UP = re.compile(r"增长|上升|提升|增加|扩张|回暖|上行")
@@ -46,14 +43,7 @@ class OfflineExtractor:
         self.lexicon = SegmentLexicon(ontology)
         self.model = SegmentTextModel(ontology)
         self.segment_names = {s.name: s.id for s in ontology.segments().values()}
-        self.automaton = ahocorasick.Automaton()
-        for name in firm_names:
-            core = normalise(name).core
-            for form in (name, core, core[:4]):
-                if len(form) >= 4 and not is_generic(form):
-                    self.automaton.add_word(form, len(form))
-        if len(self.automaton):
-            self.automaton.make_automaton()
+        self.automaton = gazetteer(firm_names)
         self.ignored_instructions = 0
 
     def extract_many(self, docs: list[Document]) -> list[Fact]:

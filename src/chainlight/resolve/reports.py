@@ -34,7 +34,8 @@ def gazetteer(names: Iterable[str]) -> ahocorasick.Automaton:
         for form in (name, core, core[:4]):
             if len(form) >= 4 and not is_generic(form):
                 automaton.add_word(form, len(form))
-    automaton.make_automaton()
+    if len(automaton):
+        automaton.make_automaton()
     return automaton
 
 
