@@ -10,7 +10,7 @@ How the world works (and why it is hard):
   its assembly tier (¥20bn turnover); a heavy-tailed long tail of SMEs (lognormal, σ = 1.15 around a
   tier median of ¥3–30M); 7% of material/component firms have a second, cross-chain business; a
   quarter of each segment's firms sit in its cluster city (嘉兴 for engineering plastics).
-- 35% of firms are misregistered: 70% of them with a vague scope and code (general machinery,
+- 37% of firms are misregistered: 70% of them with a vague scope and code (general machinery,
   tech services, trading), the rest with a plausible but wrong segment of the same tier — the registry
   alone mounts badly. Industry codes are shared between segments, as in GB/T 4754.
 - Invoices follow the ontology's upstream edges; buyers are chosen ∝ turnover^0.75·e^(0.3·health),

@@ -16,7 +16,7 @@ TIER_MEDIAN_TURNOVER = {"raw_material": 3e7, "material": 1.5e7, "component": 1e7
                         "retail_service": 3e6}
 ANCHORS_PER_CHAIN = 3
 SECONDARY_SHARE = 0.07  # firms with a second (often cross-chain) business
-MISREGISTERED_SHARE = 0.35
+MISREGISTERED_SHARE = 0.37
 CLUSTER_SHARE = 0.25  # share of a segment's firms in its cluster city
 RENAMED_SHARE = 0.08
 
