@@ -76,11 +76,15 @@ class Config(_Section):
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``CHAINLIGHT_<SECTION>__<FIELD>`` for known settings only; other CHAINLIGHT_* variables (such as
+    CHAINLIGHT_SHARED_DATA for the tests) are not settings and are left alone."""
     out: dict[str, Any] = {}
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX):
             continue
         path = key[len(ENV_PREFIX):].lower().split("__")
+        if path[0] not in Config.model_fields:
+            continue
         node = out
         for part in path[:-1]:
             node = node.setdefault(part, {})

@@ -48,3 +48,8 @@ def test_readme_settings_table_is_current() -> None:
     import sys
     result = subprocess.run([sys.executable, str(REPO / "dev" / "settings_table.py"), "--check"], check=False)
     assert result.returncode == 0, "README settings table is stale: run python dev/settings_table.py"
+
+
+def test_other_chainlight_variables_are_not_settings() -> None:
+    cfg = load_config(environ={"CHAINLIGHT_SHARED_DATA": "/data", "CHAINLIGHT_SEED": "5"})
+    assert cfg.seed == 5

@@ -108,7 +108,7 @@ def _table(rows: list[Fact], reasons: list[str] | None = None) -> pa.Table:
 
 
 def run(ws: Workspace, cfg: Config) -> StageResult:
-    ontology = ontology_stage.load(cfg)
+    ontology = ontology_stage.load(cfg.ontology)
     segments = sorted(ontology.segments())
     registry = registry_names(ws)
     resolver = Resolver(registry)

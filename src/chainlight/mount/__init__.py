@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -35,7 +34,7 @@ from chainlight import tables
 from chainlight.config import Config
 from chainlight.engine.base import load_sql, render
 from chainlight.mount.signals import SegmentLexicon, SegmentTextModel, classify_texts
-from chainlight.ontology.model import Ontology, load_default, load_file
+from chainlight.ontology.model import Ontology
 from chainlight.workspace import StageResult, Workspace
 
 log = logging.getLogger(__name__)
@@ -64,7 +63,10 @@ SIGNAL_SCHEMA = pa.schema([("uscc", pa.string()), ("segment_id", pa.string()), (
 
 
 def load_ontology(cfg: Config) -> Ontology:
-    return load_file(Path(cfg.ontology)) if cfg.ontology else load_default()
+    """The configured ontology (default: the 9 chains), validated."""
+    from chainlight import ontology
+
+    return ontology.load(cfg.ontology)
 
 
 class _Signals:

@@ -163,7 +163,8 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
                         for src, (targets, _) in trade.downstream_map(ontology, segments).items()}
     product_table, product_truth = texts.products(world, segments, downstream_names, rng_texts)
     patent_table, patent_mentions, patent_counts = texts.patents(world, segments, rng_texts)
-    report_table, report_facts, report_mentions = texts.reports(world, segments, edges, directions, growth, rng_texts)
+    report_table, report_facts, report_mentions = texts.reports(world, segments, edges, directions, growth,
+                                                                normal_count > 0, rng_texts)
     mention_writer.write(patent_mentions)
     mention_writer.write(report_mentions)
     mention_writer.close()

@@ -128,9 +128,10 @@ class _Text:
 
 
 def reports(firms: Firms, segments: list[Segment], edges: Edges, directions: np.ndarray, growth: np.ndarray,
-            rng: np.random.Generator, per_segment: int = 3) -> tuple[pa.Table, pa.Table, pa.Table]:
+            backed: np.ndarray, rng: np.random.Generator, per_segment: int = 3) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """``backed``: per edge, whether normal invoices show it (a true claim cites only those)."""
     anchors = np.nonzero(firms.is_anchor)[0]
-    supply = edges.is_supply & (edges.buyer >= 0)
+    supply = edges.is_supply & (edges.buyer >= 0) & backed
     large_buyer = firms.is_anchor | (firms.turnover >= 1e8)
     real_ties = {(int(s), int(b)) for s, b in zip(edges.seller[supply], edges.buyer[supply], strict=True)
                  if large_buyer[b]}
