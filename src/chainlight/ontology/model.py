@@ -34,6 +34,7 @@ PRODUCT_RELATIONS = ("upstream_of", "subcategory")
 PRODUCT_EDGE_COLUMNS = ("source", "target", "relation")
 
 _SPACE = re.compile(r"\s+")
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def normalise_term(text: str) -> str:
@@ -138,7 +139,7 @@ class Ontology(BaseModel):
 
 def _read_yaml(text: str, source: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_YAML_LOADER)  # a safe loader; the C one when PyYAML has it
     except yaml.YAMLError as exc:
         raise InputError(f"not valid YAML: {' '.join(str(exc).split())}", file=source) from exc
 
