@@ -64,6 +64,8 @@ FILES = ("industry.jsonl", "industry_industry.jsonl", "industry_up.jsonl", "comp
 PRODUCT_RELATION_OF = {"上游材料": "upstream_of", "下游产品": "upstream_of", "产品小类": "subcategory"}
 MAX_PRODUCT_NAME = 40
 
+ProductEdgeRow = tuple[str, str, str]  # source, target, relation
+
 _CJK = r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]"
 _SPACE_NEAR_CJK = re.compile(rf"(?<={_CJK})\s+|\s+(?={_CJK})")
 _SPACES = re.compile(r"\s+")
@@ -212,11 +214,11 @@ def _assign_products(scores: dict[str, dict[str, float]], min_chain_share: float
         segment = min(per_segment, key=lambda s: (-per_segment[s], s))
         owned[segment].append((per_segment[segment], key))
     products: dict[str, list[Product]] = {}
-    for segment, terms in owned.items():
+    for segment, candidates in owned.items():
         total = sum(scores[segment].values())
-        top = sorted(terms, key=lambda t: (-t[0], t[1]))[:max_products]
-        products[segment] = [Product(name=surface[key], weight=max(round(score / total, 4), 0.0001))
-                             for score, key in top]
+        top = sorted(candidates, key=lambda c: (-c[0], c[1]))[:max_products]
+        products[segment] = [Product(name=surface[term], weight=max(round(share / total, 4), 0.0001))
+                             for share, term in top]
     return products, generic
 
 
@@ -282,8 +284,8 @@ def _depths(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
     return {n: of(n) for n in nodes}
 
 
-def _product_edges(folder: Path) -> list[tuple[str, str, str]]:
-    edges: set[tuple[str, str, str]] = set()
+def _product_edges(folder: Path) -> list[ProductEdgeRow]:
+    edges: set[ProductEdgeRow] = set()
     name = "product_product.jsonl"
     for number, record in _rows(folder, name):
         relation = PRODUCT_RELATION_OF.get(str(_field(folder, name, number, record, "rel")))
@@ -303,7 +305,8 @@ def _version(folder: Path) -> str:
     return f"chain_kg-{digest.hexdigest()[:12]}"
 
 
-def build_ontology(src: Path, *, min_chain_share: float = 0.5, max_products: int = 30) -> tuple[Ontology, list[tuple[str, str, str]], dict[str, int]]:
+def build_ontology(src: Path, *, min_chain_share: float = 0.5,
+                   max_products: int = 30) -> tuple[Ontology, list[ProductEdgeRow], dict[str, int]]:
     """The ontology, its product relations and the build's counters (no files written)."""
     folder = Path(src)
     if not folder.is_dir():

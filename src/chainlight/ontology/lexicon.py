@@ -32,10 +32,15 @@ def chains_table(ontology: Ontology) -> pa.Table:
 
 
 def segments_table(ontology: Ontology) -> pa.Table:
-    rows = [(s.id, c.id, s.name, s.tier, c.tier_rank(s.tier), s.parent) for c in ontology.chains for s in c.segments]
-    columns = ("segment_id", "chain_id", "name", "tier", "tier_rank", "parent_id")
-    types = (pa.string(), pa.string(), pa.string(), pa.string(), pa.int32(), pa.string())
-    return pa.table({name: pa.array([r[i] for r in rows], type_) for i, (name, type_) in enumerate(zip(columns, types))})
+    pairs = [(c, s) for c in ontology.chains for s in c.segments]
+    return pa.table({
+        "segment_id": pa.array([s.id for _, s in pairs], pa.string()),
+        "chain_id": pa.array([c.id for c, _ in pairs], pa.string()),
+        "name": pa.array([s.name for _, s in pairs], pa.string()),
+        "tier": pa.array([s.tier for _, s in pairs], pa.string()),
+        "tier_rank": pa.array([c.tier_rank(s.tier) for c, s in pairs], pa.int32()),
+        "parent_id": pa.array([s.parent for _, s in pairs], pa.string()),
+    })
 
 
 def segment_edges_table(ontology: Ontology) -> pa.Table:

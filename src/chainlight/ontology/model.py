@@ -48,15 +48,15 @@ class Product(BaseModel):
     name: str
     synonyms: list[str] = Field(default_factory=list)
     description: str = ""
-    shared: bool = Field(False, description="May also appear in other segments (each of them must mark it shared).")
-    weight: float | None = Field(None, description="Share of the segment's business this product stands for, in (0, 1].")
+    shared: bool = Field(default=False, description="May also appear in other segments (each of them must mark it shared).")
+    weight: float | None = Field(default=None, description="Share of the segment's business this product stands for, in (0, 1].")
 
 
 class Segment(BaseModel):
     id: str
     name: str
     tier: str
-    parent: str | None = Field(None, description="A broader segment of the same chain this one refines.")
+    parent: str | None = Field(default=None, description="A broader segment of the same chain this one refines.")
     products: list[Product] = Field(default_factory=list)
     scope_terms: list[str] = Field(default_factory=list)
     industry_codes: list[str] = Field(default_factory=list)
@@ -94,7 +94,7 @@ class Ontology(BaseModel):
     version: str
     chains: list[Chain]
     product_edges_file: str | None = Field(
-        None, description="CSV (source,target,relation) of product relations, relative to the ontology file.")
+        default=None, description="CSV (source,target,relation) of product relations, relative to the ontology file.")
     _source: str | None = PrivateAttr(None)
     _base: Path | None = PrivateAttr(None)
 
