@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainlight.errors import InputError
@@ -36,10 +37,11 @@ class Problem:
     file: str | None
     field: str
     message: str
+    row: int | None = None
 
     def error(self, more: int = 0) -> InputError:
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        return InputError(self.message + suffix, file=self.file, field=self.field)
+        return InputError(self.message + suffix, file=self.file, row=self.row, field=self.field)
 
 
 def problems(ontology: Ontology) -> list[Problem]:
@@ -198,12 +200,15 @@ def _product_edge_problems(ontology: Ontology) -> list[Problem]:
     except InputError as exc:
         return [Problem(str(path), "product_edges_file", exc.reason)]
     found = []
-    bad = table.filter(pc.invert(pc.is_in(table["relation"], value_set=pc.cast(list(PRODUCT_RELATIONS), "string"))))
-    if bad.num_rows:
-        found.append(Problem(str(path), "relation", f"{bad.num_rows} product edge(s) have an unknown relation, e.g. "
-                             f"{bad['relation'][0].as_py()!r} (allowed: {', '.join(PRODUCT_RELATIONS)})"))
-    for column in ("source", "target"):
-        empty = pc.sum(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(table[column])), 0)).as_py() or 0
-        if empty:
-            found.append(Problem(str(path), column, f"{empty} product edge(s) have an empty {column}"))
+    checks = [("relation", pc.invert(pc.is_in(table["relation"], value_set=pa.array(PRODUCT_RELATIONS))),
+               f"has an unknown relation (allowed: {', '.join(PRODUCT_RELATIONS)})")]
+    checks += [(column, pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(table[column])), 0), f"has an empty {column}")
+               for column in ("source", "target")]
+    for column, bad, what in checks:
+        rows = pc.indices_nonzero(bad)
+        if len(rows):
+            first = rows[0].as_py()
+            value = table[column][first].as_py()
+            found.append(Problem(str(path), column, f"product edge {what}: {value!r} ({len(rows)} such row(s))",
+                                 row=first + 2))  # 1-based, after the header line
     return found
