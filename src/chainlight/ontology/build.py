@@ -15,7 +15,7 @@ Mapping (see ``/work/shared/data/chain_kg/SOURCE.md`` for the files):
   score in a segment is the sum of its companies' shares. A term whose weight is spread over chains (its
   best chain holds less than ``min_chain_share`` of it: 平衡项目, 租赁, …) is dropped as generic. Each
   remaining term goes to the one segment where its score is largest, and each segment keeps its
-  ``max_products`` best terms; a product's ``weight`` is its share of the segment's total score;
+  ``max_products`` (100) best terms; a product's ``weight`` is its share of the segment's total score;
 - segment edges: ``industry_up`` counts, weight = count / the target's total upstream count; cycles
   are broken by adding edges strongest first and dropping any edge that would close a cycle — so every
   dropped edge is the weakest of a cycle it closes (ties broken by ids); each edge sits in its target's
@@ -306,7 +306,7 @@ def _version(folder: Path) -> str:
 
 
 def build_ontology(src: Path, *, min_chain_share: float = 0.5,
-                   max_products: int = 30) -> tuple[Ontology, list[ProductEdgeRow], dict[str, int]]:
+                   max_products: int = 100) -> tuple[Ontology, list[ProductEdgeRow], dict[str, int]]:
     """The ontology, its product relations and the build's counters (no files written)."""
     folder = Path(src)
     if not folder.is_dir():
@@ -353,9 +353,10 @@ def build_from_chain_kg(src: Path, out: Path) -> BuildSummary:
     ontology._base = out.parent
     validate(ontology)
     document = ontology.model_dump(exclude_defaults=True)
-    out.write_text(f"# Built by `chainlight ontology build` from {Path(src).name} (Shenwan 2021 industries; "
-                   "see chainlight.ontology.build)\n" + yaml.safe_dump(document, allow_unicode=True, sort_keys=False,
-                                                                        width=120), encoding="utf-8")
+    header = (f"# Built by `chainlight ontology build` from {Path(src).name} (Shenwan 2021 industries; "
+              "see chainlight.ontology.build)\n")
+    body = yaml.safe_dump(document, allow_unicode=True, sort_keys=False, default_flow_style=None, width=120)
+    out.write_text(header + body, encoding="utf-8")
     segments = ontology.segments()
     chain_of = {s.id: c.id for c in ontology.chains for s in c.segments}
     summary = BuildSummary(
