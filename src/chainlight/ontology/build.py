@@ -32,6 +32,7 @@ elsewhere; empty, number-only and over-long names dropped).
 from __future__ import annotations
 
 import csv
+import graphlib
 import hashlib
 import json
 import logging
@@ -101,7 +102,20 @@ def clean_name(raw: object) -> str:
     return "" if len(name) > MAX_PRODUCT_NAME or _NO_WORD.match(name) else name
 
 
-def _rows(folder: Path, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+class _Record(dict[str, Any]):
+    """One JSON line that knows where it came from, so a missing field is reported with file and row."""
+
+    def __init__(self, data: dict[str, Any], path: Path, row: int) -> None:
+        super().__init__(data)
+        self.path, self.row = path, row
+
+    def need(self, key: str) -> Any:
+        if key not in self:
+            raise InputError("missing field", file=str(self.path), row=self.row, field=key)
+        return self[key]
+
+
+def _rows(folder: Path, name: str) -> Iterator[_Record]:
     path = folder / name
     try:
         handle = path.open(encoding="utf-8")
@@ -112,18 +126,12 @@ def _rows(folder: Path, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                data = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"not valid JSON: {exc.msg}", file=str(path), row=number) from exc
-            if not isinstance(record, dict):
+            if not isinstance(data, dict):
                 raise InputError("not a JSON object", file=str(path), row=number)
-            yield number, record
-
-
-def _field(folder: Path, name: str, number: int, record: dict[str, Any], key: str) -> Any:
-    if key not in record:
-        raise InputError("missing field", file=str(folder / name), row=number, field=key)
-    return record[key]
+            yield _Record(data, path, number)
 
 
 def _level(code: str) -> int:
@@ -135,17 +143,17 @@ class _Industries:
 
     def __init__(self, folder: Path) -> None:
         self.name: dict[str, str] = {}
-        for number, record in _rows(folder, "industry.jsonl"):
-            code = str(_field(folder, "industry.jsonl", number, record, "code")).strip()
+        for record in _rows(folder, "industry.jsonl"):
+            code = str(record.need("code")).strip()
             if not re.fullmatch(r"\d{6}", code):
-                raise InputError(f"industry code {code!r} is not 6 digits", file=str(folder / "industry.jsonl"),
-                                 row=number, field="code")
-            self.name[code] = str(_field(folder, "industry.jsonl", number, record, "name")).strip()
+                raise InputError(f"industry code {code!r} is not 6 digits", file=str(record.path), row=record.row,
+                                 field="code")
+            self.name[code] = str(record.need("name")).strip()
         self.code_of = {name: code for code, name in self.name.items()}
         self.parent: dict[str, str] = {}
-        for number, record in _rows(folder, "industry_industry.jsonl"):
-            child = str(_field(folder, "industry_industry.jsonl", number, record, "from_code"))
-            self.parent[child] = str(_field(folder, "industry_industry.jsonl", number, record, "to_code"))
+        for record in _rows(folder, "industry_industry.jsonl"):
+            child = str(record.need("from_code"))
+            self.parent[child] = str(record.need("to_code"))
         self.level3 = sorted(c for c in self.name if _level(c) == 3)
 
     def level2_of(self, code: str) -> str:
@@ -170,16 +178,16 @@ def _segment_id(code: str) -> str:
 def _company_terms(folder: Path, industries: _Industries) -> tuple[dict[str, dict[str, float]], int]:
     """level-3 code -> {product term: summed revenue share of its labelled companies}; rows dropped."""
     label: dict[str, str] = {}
-    for number, record in _rows(folder, "company_industry.jsonl"):
+    for record in _rows(folder, "company_industry.jsonl"):
         code = industries.resolve(str(record.get("industry_code") or ""), str(record.get("industry_name") or ""))
-        company = _field(folder, "company_industry.jsonl", number, record, "company_code")
+        company = record.need("company_code")
         if code and company:
             label[str(company)] = code
     best: dict[tuple[str, str], float] = {}
     dropped = 0
-    for number, record in _rows(folder, "company_product.jsonl"):
-        company = str(_field(folder, "company_product.jsonl", number, record, "company_code"))
-        term = clean_name(_field(folder, "company_product.jsonl", number, record, "product_name"))
+    for record in _rows(folder, "company_product.jsonl"):
+        company = str(record.need("company_code"))
+        term = clean_name(record.need("product_name"))
         weight = record.get("rel_weight")
         if company not in label or not term or not isinstance(weight, int | float) or not weight > 0:
             dropped += company in label
@@ -226,11 +234,11 @@ def _industry_edges(folder: Path, industries: _Industries) -> tuple[dict[tuple[s
     """(upstream level-3, target level-3) -> share of the target's upstream count; names not level-3 counted."""
     counts: dict[tuple[str, str], float] = {}
     unknown = 0
-    for number, record in _rows(folder, "industry_up.jsonl"):
-        target = industries.resolve("", str(_field(folder, "industry_up.jsonl", number, record, "industry")))
+    for record in _rows(folder, "industry_up.jsonl"):
+        target = industries.resolve("", str(record.need("industry")))
         ups = record.get("ups") or {}
         if not isinstance(ups, dict):
-            raise InputError("ups is not a mapping", file=str(folder / "industry_up.jsonl"), row=number, field="ups")
+            raise InputError("ups is not a mapping", file=str(record.path), row=record.row, field="ups")
         for name, count in ups.items():
             source = industries.resolve("", str(name))
             if target is None or source is None:
@@ -274,23 +282,18 @@ def _depths(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
     for source, target in edges:
         upstream[target].append(source)
     depth: dict[str, int] = {}
-
-    def of(node: str) -> int:
-        if node not in depth:
-            depth[node] = 0  # placeholder; the graph is acyclic so it is never read early
-            depth[node] = max((of(u) + 1 for u in upstream[node]), default=0)
-        return depth[node]
-
-    return {n: of(n) for n in nodes}
+    for node in graphlib.TopologicalSorter({n: upstream[n] for n in nodes}).static_order():
+        depth[node] = max((depth[u] + 1 for u in upstream[node]), default=0)
+    return {n: depth[n] for n in nodes}
 
 
 def _product_edges(folder: Path) -> list[ProductEdgeRow]:
     edges: set[ProductEdgeRow] = set()
     name = "product_product.jsonl"
-    for number, record in _rows(folder, name):
-        relation = PRODUCT_RELATION_OF.get(str(_field(folder, name, number, record, "rel")))
-        first = clean_name(_field(folder, name, number, record, "from_entity"))
-        second = clean_name(_field(folder, name, number, record, "to_entity"))
+    for record in _rows(folder, name):
+        relation = PRODUCT_RELATION_OF.get(str(record.need("rel")))
+        first = clean_name(record.need("from_entity"))
+        second = clean_name(record.need("to_entity"))
         if relation is None or not first or not second or normalise_term(first) == normalise_term(second):
             continue
         source, target = (second, first) if record["rel"] == "上游材料" else (first, second)
