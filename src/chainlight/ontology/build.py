@@ -301,8 +301,9 @@ def _product_edges(folder: Path) -> list[ProductEdgeRow]:
     return sorted(edges)
 
 
-def _version(folder: Path) -> str:
-    digest = hashlib.sha256()
+def _version(folder: Path, *settings: object) -> str:
+    """Content-addressed: the same files and settings give the same version."""
+    digest = hashlib.sha256(repr(settings).encode())
     for name in FILES:
         digest.update((folder / name).read_bytes())
     return f"chain_kg-{digest.hexdigest()[:12]}"
@@ -335,7 +336,7 @@ def build_ontology(src: Path, *, min_chain_share: float = 0.5,
                        for s, t in edges if t in members]
         chains.append(Chain(id=f"sw{chain_code}", name=industries.name[chain_code],
                             tiers=[industries.name[g] for g in tier_order], segments=segments, edges=chain_edges))
-    ontology = Ontology(version=_version(folder), chains=chains)
+    ontology = Ontology(version=_version(folder, min_chain_share, max_products), chains=chains)
     counters = {"cycles_broken": cycles, "edges_unknown_industry": unknown, "generic_terms_dropped": generic,
                 "company_product_rows_dropped": rows_dropped}
     return ontology, _product_edges(folder), counters
