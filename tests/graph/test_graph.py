@@ -157,3 +157,17 @@ def test_eval_on_the_tiny_economy(tiny_workspace: Workspace, tiny_economy: Path)
     from chainlight.eval.graph import evaluate
     figures = evaluate(tiny_workspace, tiny_economy / "truth")
     assert figures["edge_precision"] >= 0.95 and figures["edge_recall"] >= 0.95
+
+
+def test_tenure_stable_ties_and_growth(ws: Workspace, tmp_path: Path) -> None:
+    invoices = [inv(100 + m, A, X, 50, m) for m in range(1, 8)]  # 7 steady months to the anchor
+    invoices += [{**inv(200, B, A, 100, 1), "issue_date": "2023-06-15"},
+                 {**inv(201, B, A, 150, 1), "issue_date": "2024-06-15"}]
+    load_tables(ws, tmp_path / "in", {
+        "enterprises": [{"uscc": u, "name": f"企业{u[-4:]}有限公司"} for u in (A, B, X)], "invoices": invoices})
+    graph.run(ws, Config(graph=GraphSettings(anchors=[X], anchor_top_k=0, min_edge_amount=0, min_recurring_months=1)))
+    f = features(ws)
+    assert f[A]["tenure_max_months"] == 7 and f[A]["stable_large_ties"] == 1
+    assert f[B]["stable_large_ties"] == 0  # A is not large
+    assert f[B]["sales_growth"] == pytest.approx(0.5)  # 150 in the last 12 months against 100 before
+    assert f[B]["tenure_max_months"] == 13
