@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 
 import pyarrow as pa
 
 from chainlight import tables
 from chainlight.config import Config
-from chainlight.engine.base import load_sql, render
+from chainlight.engine.base import check_identifier, load_sql, render
 from chainlight.mount.signals import SegmentLexicon, SegmentTextModel, classify_texts
 from chainlight.ontology.model import Ontology
 from chainlight.workspace import StageResult, Workspace
@@ -58,10 +59,6 @@ tables.register(tables.TableSpec("mounts_registry_only", "mount", (
     _c("rank", "BIGINT")), key=("uscc", "segment_id"),
     description="Baseline: the same model on registry scope and industry code alone."))
 
-SIGNAL_SCHEMA = pa.schema([("uscc", pa.string()), ("segment_id", pa.string()), ("signal", pa.string()),
-                           ("weight", pa.float64()), ("source_id", pa.string()), ("detail", pa.string())])
-
-
 def load_ontology(cfg: Config) -> Ontology:
     """The configured ontology (default: the 9 chains), validated."""
     from chainlight import ontology
@@ -69,21 +66,7 @@ def load_ontology(cfg: Config) -> Ontology:
     return ontology.load(cfg.ontology)
 
 
-class _Signals:
-    """Rows of (uscc, segment, signal, weight, source id, detail), gathered column-wise."""
-
-    def __init__(self) -> None:
-        self.columns: dict[str, list] = {name: [] for name in SIGNAL_SCHEMA.names}
-
-    def add(self, uscc: str, segment: str, signal: str, weight: float, source_id: str | None, detail: str) -> None:
-        for name, value in zip(SIGNAL_SCHEMA.names, (uscc, segment, signal, weight, source_id, detail), strict=True):
-            self.columns[name].append(value)
-
-    def table(self) -> pa.Table:
-        return pa.table(self.columns, schema=SIGNAL_SCHEMA)
-
-
-def _item_signals(ws: Workspace, lexicon: SegmentLexicon, model: SegmentTextModel, out: _Signals) -> None:
+def _item_signals(ws: Workspace, lexicon: SegmentLexicon, model: SegmentTextModel) -> None:
     """Distinct items are classified in-process; amounts are summed per firm and segment in SQL."""
     engine = ws.engine
     engine.execute("CREATE OR REPLACE TEMP TABLE _mount_sales AS " + load_sql("chainlight.mount", "item_sales"))
@@ -113,55 +96,69 @@ def _item_signals(ws: Workspace, lexicon: SegmentLexicon, model: SegmentTextMode
         FROM _mount_sales s JOIN _mount_items c USING (item_name, tax_code)""")
 
 
-def _product_signals(ws: Workspace, lexicon: SegmentLexicon, model: SegmentTextModel, out: _Signals) -> None:
-    rows = ws.engine.query("SELECT uscc, product_name, coalesce(description, '') AS description FROM products "
-                           "ORDER BY uscc, product_name").to_pylist()
-    names = sorted({r["product_name"] for r in rows})
+def _register_votes(ws: Workspace, name: str, keys: list[str],
+                    votes_for: Callable[[str], list[tuple[str, float, str]]]) -> None:
+    """Per distinct text or code: its (segment, vote, detail) rows, as a table SQL can join to firms."""
+    rows: dict[str, list] = {"key": [], "segment_id": [], "vote": [], "detail": []}
+    for key in keys:
+        for segment, vote, detail in votes_for(key):
+            for column, value in zip(rows, (key, segment, vote, detail), strict=True):
+                rows[column].append(value)
+    ws.engine.register_arrow(name, pa.table(rows, schema=pa.schema([
+        ("key", pa.string()), ("segment_id", pa.string()), ("vote", pa.float64()), ("detail", pa.string())])))
+
+
+def _product_signals(ws: Workspace, lexicon: SegmentLexicon, model: SegmentTextModel) -> str:
+    names = ws.engine.query("SELECT DISTINCT product_name FROM products ORDER BY 1").column(0).to_pylist()
     by_name = dict(zip(names, classify_texts(names, lexicon, model), strict=True))
-    for row in rows:
-        for segment, p in by_name[row["product_name"]][0].items():
-            out.add(row["uscc"], segment, "product", p, row["product_name"], row["product_name"])
+    _register_votes(ws, "_mount_product_votes", names, lambda n: [(s, p, n) for s, p in by_name[n][0].items()])
+    return """SELECT p.uscc, v.segment_id, 'product' AS signal, v.vote AS weight, p.product_name AS source_id, v.detail
+              FROM products p JOIN _mount_product_votes v ON v.key = p.product_name"""
 
 
-def _patent_signals(ws: Workspace, lexicon: SegmentLexicon, out: _Signals) -> None:
+def _patent_signals(ws: Workspace, lexicon: SegmentLexicon) -> str:
     holder = ("SELECT l.uscc FROM entity_links l WHERE l.mention_id = 'patent:' || p.patent_id"
               if ws.table_exists("entity_links") else
-              "SELECT e.uscc FROM enterprises e WHERE e.name = p.holder_name LIMIT 1")
-    rows = ws.engine.query(f"SELECT p.patent_id, p.title, coalesce(p.ipc, '') AS ipc, ({holder}) AS uscc "
-                           "FROM patents p ORDER BY p.patent_id").to_pylist()
-    for row in rows:
-        if not row["uscc"]:
-            continue
-        votes: dict[str, float] = defaultdict(float)
-        for segment in lexicon.ipc_segments(row["ipc"]):
-            votes[segment] += 0.5
-        for hit in lexicon.product_hits(row["title"] or ""):
+              "SELECT min(e.uscc) FROM enterprises e WHERE e.name = p.holder_name")
+    ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE _mount_patents AS SELECT p.patent_id, coalesce(p.title, '') "
+                      f"AS title, coalesce(p.ipc, '') AS ipc, ({holder}) AS uscc FROM patents p")
+    pairs = ws.engine.query("SELECT DISTINCT ipc || '|' || title FROM _mount_patents WHERE uscc IS NOT NULL "
+                            "ORDER BY 1").column(0).to_pylist()
+
+    def votes(key: str) -> list[tuple[str, float, str]]:
+        ipc, title = key.split("|", 1)
+        found: dict[str, float] = defaultdict(float)
+        for segment in lexicon.ipc_segments(ipc):
+            found[segment] += 0.5
+        for hit in lexicon.product_hits(title):
             for segment in hit.segments:
-                votes[segment] += 1.0 / len(hit.segments)
-        for segment, vote in votes.items():
-            out.add(row["uscc"], segment, "patent", vote, row["patent_id"], f"{row['ipc']} {row['title']}")
+                found[segment] += 1.0 / len(hit.segments)
+        return [(segment, vote, f"{ipc} {title}") for segment, vote in found.items()]
+
+    _register_votes(ws, "_mount_patent_votes", pairs, votes)
+    return """SELECT p.uscc, v.segment_id, 'patent' AS signal, v.vote AS weight, p.patent_id AS source_id, v.detail
+              FROM _mount_patents p JOIN _mount_patent_votes v ON v.key = p.ipc || '|' || p.title"""
 
 
-def _registry_signals(ws: Workspace, lexicon: SegmentLexicon, model: SegmentTextModel, out: _Signals) -> None:
-    rows = ws.engine.query("SELECT uscc, coalesce(scope, '') AS scope, coalesce(industry_code, '') AS code "
-                           "FROM enterprises ORDER BY uscc").to_pylist()
-    scopes = sorted({r["scope"] for r in rows})
-    scope_votes: dict[str, list[tuple[str, float, str]]] = {}
-    for scope in scopes:
-        votes: list[tuple[str, float, str]] = []
-        for hit in lexicon.scope_hits(scope) + lexicon.product_hits(scope):
-            votes += [(segment, 1.0 / len(hit.segments), hit.term) for segment in hit.segments]
-        scope_votes[scope] = votes
-    for row in rows:
-        for segment, vote, term in scope_votes[row["scope"]]:
-            out.add(row["uscc"], segment, "scope", vote, None, term)
-        code_segments = lexicon.industry_segments(row["code"])
-        for segment in code_segments:
-            out.add(row["uscc"], segment, "industry_code", 1.0 / len(code_segments), None, row["code"])
+def _registry_signals(ws: Workspace, lexicon: SegmentLexicon) -> str:
+    scopes = ws.engine.query("SELECT DISTINCT scope FROM enterprises WHERE scope IS NOT NULL ORDER BY 1") \
+        .column(0).to_pylist()
+    codes = ws.engine.query("SELECT DISTINCT industry_code FROM enterprises WHERE industry_code IS NOT NULL "
+                            "ORDER BY 1").column(0).to_pylist()
+    _register_votes(ws, "_mount_scope_votes", scopes, lambda scope: [
+        (segment, 1.0 / len(hit.segments), hit.term)
+        for hit in lexicon.scope_hits(scope) + lexicon.product_hits(scope) for segment in hit.segments])
+    _register_votes(ws, "_mount_code_votes", codes, lambda code: [
+        (segment, 1.0 / len(found), code) for found in [lexicon.industry_segments(code)] for segment in found])
+    return """SELECT e.uscc, v.segment_id, 'scope' AS signal, v.vote AS weight, CAST(NULL AS VARCHAR) AS source_id,
+                     v.detail FROM enterprises e JOIN _mount_scope_votes v ON v.key = e.scope
+              UNION ALL
+              SELECT e.uscc, v.segment_id, 'industry_code', v.vote, NULL, v.detail
+              FROM enterprises e JOIN _mount_code_votes v ON v.key = e.industry_code"""
 
 
-def _customer_signals(ws: Workspace, ontology: Ontology, first_pass: dict[str, str], out: _Signals) -> None:
-    """Segments upstream of the customers' (first-pass) segments, weighted by sales to them."""
+def _customer_signals(ws: Workspace, ontology: Ontology) -> str:
+    """Segments upstream of the customers' first-pass segments (``_mount_first``), weighted by sales."""
     links = "entity_links" if ws.table_exists("entity_links") else None
     if links is None:  # written USCCs only
         ws.engine.execute("CREATE OR REPLACE TEMP VIEW _mount_links AS SELECT 'invoice:' || invoice_id AS mention_id, "
@@ -170,26 +167,23 @@ def _customer_signals(ws: Workspace, ontology: Ontology, first_pass: dict[str, s
     upstream: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for edge in ontology.edges():
         upstream[edge.target].append((edge.source, edge.weight or 0.1))
-    sales = ws.engine.query(render(load_sql("chainlight.mount", "customers"), {"links": links})).to_pylist()
-    for row in sales:
-        segment = first_pass.get(row["buyer"])
-        sources = upstream.get(segment or "", [])
-        total = sum(w for _, w in sources)
-        for source, weight in sources:
-            out.add(row["uscc"], source, "customers", row["amount"] * weight / total, row["buyer"], segment or "")
+    targets = sorted(upstream)
+    _register_votes(ws, "_mount_upstream", targets, lambda target: [
+        (source, weight / sum(w for _, w in upstream[target]), target) for source, weight in upstream[target]])
+    customers = render(load_sql("chainlight.mount", "customers"), {"links": links})
+    return f"""SELECT s.uscc, u.segment_id, 'customers' AS signal, s.amount * u.vote AS weight,
+                      s.buyer AS source_id, u.detail
+               FROM ({customers}) s JOIN _mount_first f ON f.uscc = s.buyer JOIN _mount_upstream u ON u.key = f.segment_id"""
 
 
-def _combine(ws: Workspace, signals: pa.Table, weights: dict[str, float], segments: pa.Table) -> pa.Table:
-    """Shares per firm and segment from the in-process signals plus the line-item signals (in SQL)."""
+def _combine(ws: Workspace, into: str, weights: dict[str, float], segments: pa.Table) -> None:
+    """Shares per firm and segment from ``_mount_signals``, written to the temp table ``into``."""
     engine = ws.engine
-    engine.register_arrow("_mount_other_signals", signals)
-    engine.execute("CREATE OR REPLACE TEMP TABLE _mount_signals AS SELECT * FROM _mount_item_signals "
-                   "UNION ALL SELECT * FROM _mount_other_signals")
     engine.register_arrow("_mount_weights", pa.table({"signal": list(weights), "signal_weight": list(weights.values())}))
     engine.register_arrow("_mount_segments", segments)
     sql = render(load_sql("chainlight.mount", "combine"), {
         "signals": "_mount_signals", "signal_weights": "_mount_weights", "segments": "_mount_segments"})
-    return engine.query(sql + " ORDER BY uscc, rank", {"min_share": MIN_SHARE})
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {check_identifier(into)} AS {sql}", {"min_share": MIN_SHARE})
 
 
 def run(ws: Workspace, cfg: Config) -> StageResult:
@@ -199,29 +193,26 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
         "segment_id": [s.id for c in ontology.chains for s in c.segments],
         "chain_id": [c.id for c in ontology.chains for _ in c.segments],
         "tier": [s.tier for c in ontology.chains for s in c.segments]})
-    collected = _Signals()
-    _item_signals(ws, lexicon, model, collected)
-    _product_signals(ws, lexicon, model, collected)
-    _patent_signals(ws, lexicon, collected)
-    _registry_signals(ws, lexicon, model, collected)
-    without_customers = {k: v for k, v in SIGNAL_WEIGHTS.items() if k != "customers"}
-    first = _combine(ws, collected.table(), without_customers, segments)
-    first_pass = {r["uscc"]: r["segment_id"] for r in first.to_pylist() if r["rank"] == 1}
-    _customer_signals(ws, ontology, first_pass, collected)
-    signals = collected.table()
-    mounts = _combine(ws, signals, SIGNAL_WEIGHTS, segments)
-    registry_only = _combine(ws, signals, {k: SIGNAL_WEIGHTS[k] for k in REGISTRY_SIGNALS}, segments)
-    ws.engine.register_arrow("_mount_final", mounts)
-    evidence = ws.engine.query(f"""
-        SELECT uscc, segment_id, signal, source_id, detail, weight FROM (
-            SELECT s.*, row_number() OVER (PARTITION BY s.uscc, s.segment_id, s.signal
-                                           ORDER BY s.weight DESC, s.detail) AS k
-            FROM _mount_signals s JOIN _mount_final m USING (uscc, segment_id)) t
-        WHERE k <= {EVIDENCE_PER_SIGNAL} ORDER BY uscc, segment_id, signal, weight DESC""")
+    engine = ws.engine
+    _item_signals(ws, lexicon, model)
+    parts = ["SELECT * FROM _mount_item_signals", _product_signals(ws, lexicon, model), _patent_signals(ws, lexicon),
+             _registry_signals(ws, lexicon)]
+    engine.execute("CREATE OR REPLACE TEMP TABLE _mount_signals AS " + " UNION ALL ".join(f"({p})" for p in parts))
+    _combine(ws, "_mount_pass1", {k: v for k, v in SIGNAL_WEIGHTS.items() if k != "customers"}, segments)
+    engine.execute("CREATE OR REPLACE TEMP TABLE _mount_first AS SELECT uscc, segment_id FROM _mount_pass1 WHERE rank = 1")
+    engine.execute("INSERT INTO _mount_signals " + _customer_signals(ws, ontology))
+    _combine(ws, "_mount_final", SIGNAL_WEIGHTS, segments)
+    _combine(ws, "_mount_registry", {k: SIGNAL_WEIGHTS[k] for k in REGISTRY_SIGNALS}, segments)
     with ws.stage("mount") as writer:
-        writer.write_arrow("mounts", mounts)
-        writer.write_arrow("mount_evidence", evidence)
-        writer.write_arrow("mounts_registry_only", registry_only.select(["uscc", "segment_id", "share", "confidence",
-                                                                         "rank"]))
-        writer.stats.update({"firms_mounted": len(first_pass), "signals": ws.row_count("_mount_signals")})
+        writer.write_sql("mounts", "SELECT * FROM _mount_final ORDER BY uscc, rank")
+        writer.write_sql("mount_evidence", f"""
+            SELECT uscc, segment_id, signal, source_id, detail, weight FROM (
+                SELECT s.*, row_number() OVER (PARTITION BY s.uscc, s.segment_id, s.signal
+                                               ORDER BY s.weight DESC, s.detail, s.source_id) AS k
+                FROM _mount_signals s JOIN _mount_final m USING (uscc, segment_id)) t
+            WHERE k <= {EVIDENCE_PER_SIGNAL} ORDER BY uscc, segment_id, signal, weight DESC""")
+        writer.write_sql("mounts_registry_only", "SELECT uscc, segment_id, share, confidence, rank FROM _mount_registry "
+                                                 "ORDER BY uscc, rank")
+        writer.stats.update({"firms_mounted": engine.scalar("SELECT count(*) FROM _mount_first"),
+                             "signals": engine.scalar("SELECT count(*) FROM _mount_signals")})
     return StageResult("mount", writer.run_id, dict(writer.counts), dict(writer.stats))
