@@ -173,3 +173,12 @@ def test_eval_scores_against_truth(tiny_workspace: Workspace, tiny_economy: Path
     figures = evaluate(tiny_workspace, tiny_economy / "truth")
     assert figures is not None
     assert figures["precision"] >= 0.98 and figures["recall"] >= 0.95
+
+
+def test_parallel_resolution_equals_serial(monkeypatch: pytest.MonkeyPatch) -> None:
+    import chainlight.resolve as stage
+    names = ["丞达新材", "恒驰汽车部件有限公司", "远航汽车", "嘉兴承达新材料科技有限公司", "个人"] * 40
+    resolver = Resolver(REGISTRY)
+    serial = [resolver.resolve(n) for n in names]
+    monkeypatch.setattr(stage, "PARALLEL_FROM", 10)
+    assert stage.resolve_all(resolver, names) == serial

@@ -15,6 +15,8 @@ since each name's decision depends only on the registry, the result equals resol
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 
 import pyarrow as pa
 
@@ -50,8 +52,33 @@ def registry_names(ws: Workspace) -> list[tuple[str, str, str]]:
 
 def resolve_names(ws: Workspace, names: list[str]) -> list[Match]:
     """Match names against the workspace's registry (for other stages, e.g. the extractor)."""
-    resolver = Resolver(registry_names(ws))
-    return [resolver.resolve(n) for n in names]
+    return resolve_all(Resolver(registry_names(ws)), names)
+
+
+_WORKER_RESOLVER: Resolver | None = None
+PARALLEL_FROM = 50_000
+
+
+def _resolve_chunk(names: list[str]) -> list[Match]:
+    assert _WORKER_RESOLVER is not None
+    return [_WORKER_RESOLVER.resolve(n) for n in names]
+
+
+def resolve_all(resolver: Resolver, names: list[str]) -> list[Match]:
+    """Each name independently, in input order; large batches use one process per core, sharing the
+    index by fork (each decision depends only on the registry, so the split changes nothing)."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(names) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [resolver.resolve(n) for n in names]
+    global _WORKER_RESOLVER
+    _WORKER_RESOLVER = resolver
+    try:
+        size = -(-len(names) // (workers * 4))
+        chunks = [names[i:i + size] for i in range(0, len(names), size)]
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return [m for part in pool.map(_resolve_chunk, chunks) for m in part]
+    finally:
+        _WORKER_RESOLVER = None
 
 
 def _fingerprint(ws: Workspace) -> str:
@@ -91,8 +118,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
         "SELECT DISTINCT m.name_as_written AS name FROM _resolve_mentions m "
         "WHERE m.name_as_written IS NOT NULL AND (m.given_uscc IS NULL OR m.given_uscc NOT IN (SELECT uscc FROM enterprises)) "
         "AND m.name_as_written NOT IN (SELECT name FROM _resolve_previous) ORDER BY 1").column(0).to_pylist()
-    resolver = Resolver(registry) if pending else None
-    matches = [resolver.resolve(n) for n in pending] if resolver else []
+    matches = resolve_all(Resolver(registry), pending) if pending else []
     fresh = pa.table({"name": pa.array(pending, pa.string()),
                       "uscc": pa.array([m.uscc for m in matches], pa.string()),
                       "score": pa.array([m.score for m in matches], pa.float64()),
