@@ -61,7 +61,9 @@ def say(message: str) -> None:
 def progress_task(description: str) -> Iterator[Callable[[str, float | None], None]]:
     """Yields ``update(text, fraction)``; a live bar on a terminal, silence otherwise."""
     if not _interactive():
-        yield lambda text, fraction=None: None
+        def quiet(text: str, fraction: float | None = None) -> None:
+            return None
+        yield quiet
         return
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.percentage:>3.0f}%"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:

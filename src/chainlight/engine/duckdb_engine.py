@@ -71,7 +71,7 @@ class DuckDBEngine(Engine):
         if memory_limit:
             config["memory_limit"] = memory_limit
         self.con = duckdb.connect(str(path), read_only=read_only, config=config)
-        self.con.create_function("chainlight_uscc_ok", uscc.checksum_ok_arrow, ["VARCHAR"], "BOOLEAN",
+        self.con.create_function("chainlight_uscc_ok", uscc.checksum_ok_arrow, ["VARCHAR"], "BOOLEAN",  # type: ignore[call-overload]
                                  type="arrow", null_handling="special", side_effects=False)
 
     def _execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> None:

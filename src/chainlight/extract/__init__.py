@@ -74,7 +74,7 @@ def _llm(ws: Workspace, cfg: Config) -> Iterator[LLMClient | None]:
     if not settings.base_url and not settings.local_model:
         yield None
         return
-    server = contextlib.nullcontext(settings.base_url)
+    server: contextlib.AbstractContextManager[str | None] = contextlib.nullcontext(settings.base_url)
     if not settings.base_url:
         from chainlight.extract.local_model import MODEL_NAME, LocalModelServer
         server = LocalModelServer()
@@ -97,7 +97,7 @@ def _fact_id(fact: Fact) -> str:
 
 
 def _table(rows: list[Fact], reasons: list[str] | None = None) -> pa.Table:
-    data = {name: [] for name in SCHEMA.names}
+    data: dict[str, list] = {name: [] for name in SCHEMA.names}
     for fact in rows:
         record = fact.model_dump()
         data["fact_id"].append(_fact_id(fact))
@@ -114,7 +114,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     resolver = Resolver(registry)
     offline = OfflineExtractor(ontology, sorted({name for _, name, _ in registry}))
     docs = documents(ws)
-    by_id = {(d.kind, d.id): d for d in docs}
+    by_id: dict[tuple[str, str], Document] = {(d.kind, d.id): d for d in docs}
     candidates = offline.extract_many(docs)
     llm_stats: dict[str, int] = {}
     with _llm(ws, cfg) as client:

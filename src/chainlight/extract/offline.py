@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Literal
 
 from chainlight.extract.facts import Document, Fact
 from chainlight.mount.signals import SegmentLexicon, SegmentTextModel, classify_texts
@@ -101,8 +102,9 @@ class OfflineExtractor:
                                   end=start + len(sentence), span_text=sentence, subject=names[0].name,
                                   object=names[1].name, relation="supplies", confidence=0.9))
                 continue
-            direction = "down" if DOWN.search(sentence) else "up" if UP.search(sentence) else \
-                "flat" if FLAT.search(sentence) else None
+            direction: Literal["up", "flat", "down"] | None = (
+                "down" if DOWN.search(sentence) else "up" if UP.search(sentence) else
+                "flat" if FLAT.search(sentence) else None)
             segment = next((sid for name, sid in self.segment_names.items() if name in sentence), None)
             if direction and segment:
                 figure = PERCENT.search(sentence)

@@ -193,7 +193,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         "tier": [segments[m].tier for m in world.main_segment],
         "main_segment_id": [segments[m].id for m in world.main_segment], "is_anchor": world.is_anchor,
         "size_class": world.size_class(), "misregistered": world.misregistered, "health": world.health,
-        "city": world.city, "cluster_id": pa.array(np.where(world.cluster == "", None, world.cluster), pa.string()),
+        "city": world.city, "cluster_id": pa.array([c or None for c in world.cluster.tolist()], pa.string()),
         "stable_large_ties": stable_ties, "pd_12m": default_rate}))
     truth("firm_segments", _firm_segments(world, segments))
     truth("supply_edges", pa.table({

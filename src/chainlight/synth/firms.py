@@ -134,10 +134,10 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator) -> Firm
     has_secondary = (rng.random(count) < SECONDARY_SHARE) & ~is_anchor & np.isin(tier_of_firm, ["material", "component"])
     has_secondary[0] = False
     same_tier = {t: np.nonzero(tiers == t)[0] for t in set(tiers)}
-    for i in np.nonzero(has_secondary)[0]:
-        options = same_tier[tier_of_firm[i]]
-        options = options[chain_of[options] != chain_of[main[i]]]
-        secondary[i] = options[int(rng.integers(len(options)))]
+    for firm in np.nonzero(has_secondary)[0]:
+        options = same_tier[tier_of_firm[firm]]
+        options = options[chain_of[options] != chain_of[main[firm]]]
+        secondary[firm] = options[int(rng.integers(len(options)))]
     secondary_share = np.where(secondary >= 0, rng.uniform(0.2, 0.4, count), 0.0)
 
     # Place: each segment has a cluster city where a quarter of its firms sit.
@@ -157,7 +157,7 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator) -> Firm
     misregistered[0] = True
     scope, code = [], []
     for i in range(count):
-        seg = segments[main[i]]
+        seg = segments[int(main[i])]
         if misregistered[i] and (i == 0 or rng.random() < 0.7):
             text, industry = VAGUE_REGISTRATIONS[0 if i == 0 else int(rng.integers(len(VAGUE_REGISTRATIONS)))]
         else:
