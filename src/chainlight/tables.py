@@ -115,7 +115,3 @@ def register(spec: TableSpec) -> TableSpec:
 
 def get(name: str) -> TableSpec | None:
     return INPUT_TABLES.get(name) or SYSTEM_TABLES.get(name) or _DERIVED.get(name)
-
-
-def owned_by(stage: str) -> list[TableSpec]:
-    return [t for t in [*INPUT_TABLES.values(), *SYSTEM_TABLES.values(), *_DERIVED.values()] if t.owner == stage]

@@ -109,12 +109,6 @@ class Workspace:
             return 0
         return int(self.engine.scalar(f"SELECT count(*) FROM {check_identifier(name)}"))
 
-    def require(self, *names: str, stage: str) -> None:
-        """Fail with a clear message when a stage's inputs were never produced."""
-        missing = [n for n in names if not self.engine.table_exists(n)]
-        if missing:
-            raise StageError(f"needs table(s) {', '.join(missing)}; run the earlier stages first", stage=stage)
-
     @contextmanager
     def stage(self, name: str) -> Iterator[StageWriter]:
         """Build a stage's tables aside and swap them in at once; on error keep the old ones."""

@@ -118,13 +118,6 @@ class Engine(ABC):
         result = self.query(sql, params)
         return result.column(0)[0].as_py() if result.num_rows else None
 
-    def run_script(self, sql: str, params: Mapping[str, Any] | None = None, *,
-                   identifiers: Mapping[str, str] | None = None) -> None:
-        """Run a ``;``-separated script; each statement gets the parameters it names."""
-        for statement in split_statements(render(sql, identifiers)):
-            used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
-            self.execute(statement, used or None)
-
     # -- backend-specific -------------------------------------------------------------------
     @abstractmethod
     def _execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> None: ...
@@ -141,10 +134,6 @@ class Engine(ABC):
         """Expose Arrow data as a temporary view for the next queries."""
 
     @abstractmethod
-    def read_parquet_view(self, name: str, paths: Sequence[str]) -> None:
-        """Expose Parquet files as a view."""
-
-    @abstractmethod
     def table_exists(self, name: str) -> bool: ...
 
     @abstractmethod
@@ -158,30 +147,3 @@ class Engine(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
-
-
-def split_statements(script: str) -> list[str]:
-    """Split on ``;`` outside quotes and comments; our SQL files never need more than that."""
-    statements, current, quote = [], [], ""
-    i = 0
-    while i < len(script):
-        ch = script[i]
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = ""
-        elif ch in ("'", '"'):
-            quote = ch
-            current.append(ch)
-        elif script.startswith("--", i):
-            end = script.find("\n", i)
-            i = len(script) if end < 0 else end
-            continue
-        elif ch == ";":
-            statements.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-        i += 1
-    statements.append("".join(current))
-    return [s.strip() for s in statements if s.strip()]

@@ -97,10 +97,6 @@ class DuckDBEngine(Engine):
     def register_arrow(self, name: str, data: pa.Table) -> None:
         self.con.register(check_identifier(name), data)
 
-    def read_parquet_view(self, name: str, paths: Sequence[str]) -> None:
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {check_identifier(name)} AS "
-                         "SELECT * FROM read_parquet($paths)", {"paths": list(paths)})
-
     def table_exists(self, name: str) -> bool:
         rows = self.con.execute(
             "SELECT (SELECT count(*) FROM duckdb_tables() WHERE table_name = $n AND NOT temporary) + "
