@@ -102,7 +102,7 @@ def clean_name(raw: object) -> str:
     return "" if len(name) > MAX_PRODUCT_NAME or _NO_WORD.match(name) else name
 
 
-class _Record(dict[str, Any]):
+class Record(dict[str, Any]):
     """One JSON line that knows where it came from, so a missing field is reported with file and row."""
 
     def __init__(self, data: dict[str, Any], path: Path, row: int) -> None:
@@ -115,7 +115,8 @@ class _Record(dict[str, Any]):
         return self[key]
 
 
-def _rows(folder: Path, name: str) -> Iterator[_Record]:
+def read_records(folder: Path, name: str) -> Iterator[Record]:
+    """The JSON objects of one chain_kg file; a broken line is an InputError naming the file and row."""
     path = folder / name
     try:
         handle = path.open(encoding="utf-8")
@@ -131,19 +132,19 @@ def _rows(folder: Path, name: str) -> Iterator[_Record]:
                 raise InputError(f"not valid JSON: {exc.msg}", file=str(path), row=number) from exc
             if not isinstance(data, dict):
                 raise InputError("not a JSON object", file=str(path), row=number)
-            yield _Record(data, path, number)
+            yield Record(data, path, number)
 
 
 def _level(code: str) -> int:
     return 1 if code.endswith("0000") else 2 if code.endswith("00") else 3
 
 
-class _Industries:
+class Industries:
     """Shenwan industries: names, levels and the level-3 → level-2 → level-1 parents."""
 
     def __init__(self, folder: Path) -> None:
         self.name: dict[str, str] = {}
-        for record in _rows(folder, "industry.jsonl"):
+        for record in read_records(folder, "industry.jsonl"):
             code = str(record.need("code")).strip()
             if not re.fullmatch(r"\d{6}", code):
                 raise InputError(f"industry code {code!r} is not 6 digits", file=str(record.path), row=record.row,
@@ -151,7 +152,7 @@ class _Industries:
             self.name[code] = str(record.need("name")).strip()
         self.code_of = {name: code for code, name in self.name.items()}
         self.parent: dict[str, str] = {}
-        for record in _rows(folder, "industry_industry.jsonl"):
+        for record in read_records(folder, "industry_industry.jsonl"):
             child = str(record.need("from_code"))
             self.parent[child] = str(record.need("to_code"))
         self.level3 = sorted(c for c in self.name if _level(c) == 3)
@@ -175,17 +176,17 @@ def _segment_id(code: str) -> str:
     return f"sw{code[:2]}0000.{code}"
 
 
-def _company_terms(folder: Path, industries: _Industries) -> tuple[dict[str, dict[str, float]], int]:
+def _company_terms(folder: Path, industries: Industries) -> tuple[dict[str, dict[str, float]], int]:
     """level-3 code -> {product term: summed revenue share of its labelled companies}; rows dropped."""
     label: dict[str, str] = {}
-    for record in _rows(folder, "company_industry.jsonl"):
+    for record in read_records(folder, "company_industry.jsonl"):
         code = industries.resolve(str(record.get("industry_code") or ""), str(record.get("industry_name") or ""))
         company = record.need("company_code")
         if code and company:
             label[str(company)] = code
     best: dict[tuple[str, str], float] = {}
     dropped = 0
-    for record in _rows(folder, "company_product.jsonl"):
+    for record in read_records(folder, "company_product.jsonl"):
         company = str(record.need("company_code"))
         term = clean_name(record.need("product_name"))
         weight = record.get("rel_weight")
@@ -230,11 +231,11 @@ def _assign_products(scores: dict[str, dict[str, float]], min_chain_share: float
     return products, generic
 
 
-def _industry_edges(folder: Path, industries: _Industries) -> tuple[dict[tuple[str, str], float], int]:
+def _industry_edges(folder: Path, industries: Industries) -> tuple[dict[tuple[str, str], float], int]:
     """(upstream level-3, target level-3) -> share of the target's upstream count; names not level-3 counted."""
     counts: dict[tuple[str, str], float] = {}
     unknown = 0
-    for record in _rows(folder, "industry_up.jsonl"):
+    for record in read_records(folder, "industry_up.jsonl"):
         target = industries.resolve("", str(record.need("industry")))
         ups = record.get("ups") or {}
         if not isinstance(ups, dict):
@@ -290,7 +291,7 @@ def _depths(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
 def _product_edges(folder: Path) -> list[ProductEdgeRow]:
     edges: set[ProductEdgeRow] = set()
     name = "product_product.jsonl"
-    for record in _rows(folder, name):
+    for record in read_records(folder, name):
         relation = PRODUCT_RELATION_OF.get(str(record.need("rel")))
         first = clean_name(record.need("from_entity"))
         second = clean_name(record.need("to_entity"))
@@ -315,7 +316,7 @@ def build_ontology(src: Path, *, min_chain_share: float = 0.5,
     folder = Path(src)
     if not folder.is_dir():
         raise InputError("not a folder of chain_kg files", file=str(folder))
-    industries = _Industries(folder)
+    industries = Industries(folder)
     scores, rows_dropped = _company_terms(folder, industries)
     products, generic = _assign_products(scores, min_chain_share, max_products)
     weights, unknown = _industry_edges(folder, industries)
