@@ -85,7 +85,10 @@ class ChainKG:
         names: dict[str, tuple[str, str]] = {}
         for record in read_records(folder, "company.jsonl"):
             code = stock_code(str(record.need("code")), str(record.get("location") or ""))
-            names[code] = (str(record.get("name") or ""), str(record.get("fullname") or ""))
+            short, full = str(record.get("name") or ""), str(record.get("fullname") or "")
+            if code in names:  # a renamed company is listed twice; keep both names unless one is unrelated
+                short, full = _merge_names(names[code], (short, full))
+            names[code] = (short, full)
         labels: dict[str, str] = {}
         labelled: set[str] = set()
         for record in read_records(folder, "company_industry.jsonl"):
@@ -119,6 +122,14 @@ class ChainKG:
     def labelled_companies(self) -> tuple[list[Company], list[str]]:
         codes = [code for code in self.companies if code in self.labels]
         return [self.companies[code] for code in codes], [self.labels[code] for code in codes]
+
+
+def _merge_names(first: tuple[str, str], second: tuple[str, str]) -> tuple[str, str]:
+    """Both short names, and every full name that shares a character with a short name: the data gives
+    some codes a second, unrelated company's full name (龙软科技 as 中国中铁股份有限公司)."""
+    shorts = " ".join(dict.fromkeys(n for n in (first[0], second[0]) if n))
+    fulls = [n for n in dict.fromkeys(first[1].split(" ") + second[1].split(" ")) if n and set(n) & set(shorts)]
+    return shorts, " ".join(fulls)
 
 
 def _name_text(company: Company) -> str:
