@@ -272,29 +272,34 @@ def _accuracy(tops: list[list[str]], truth: list[str], industries: Industries) -
     )
 
 
-def cross_validate(kg: ChainKG, *, folds: int = 5, seed: int = 0, use_products: bool = True,
-                   companies: Sequence[Company] | None = None) -> dict[str, Accuracy]:
-    """k-fold accuracy over the labelled companies: ``all``, ``with_products``, ``without_products``.
-
-    Each company is scored by a model fitted on the other folds only, so its own label is never seen.
-    """
-    if companies is None:
-        companies, labels = kg.labelled_companies()
-    else:
-        labels = [kg.labels[c.code] for c in companies]
+def out_of_fold_top(kg: ChainKG, companies: Sequence[Company], *, folds: int = 5, seed: int = 0,
+                    use_products: bool = True) -> list[list[str]]:
+    """Each labelled company's three likeliest industries from a model fitted on the other folds only,
+    so its own label is never seen."""
     if len(companies) < folds:
         raise ValueError(f"cross-validation needs at least {folds} labelled companies, got {len(companies)}")
+    labels = [kg.labels[c.code] for c in companies]
     tops: list[list[str]] = [[] for _ in companies]
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(companies))):
         model = IndustryClassifier(kg.industries, use_products=use_products)
         model.fit([companies[i] for i in train], [labels[i] for i in train])
         for i, top in zip(test, model.top([companies[i] for i in test]), strict=True):
             tops[i] = top
+    return tops
+
+
+def cross_validate(kg: ChainKG, *, folds: int = 5, seed: int = 0, use_products: bool = True,
+                   companies: Sequence[Company] | None = None) -> dict[str, Accuracy]:
+    """k-fold accuracy over the labelled companies (or a sample of them): ``all``, ``with_products``,
+    ``without_products``."""
+    if companies is None:
+        companies = kg.labelled_companies()[0]
+    tops = out_of_fold_top(kg, companies, folds=folds, seed=seed, use_products=use_products)
     subsets = {"all": lambda c: True, "with_products": lambda c: bool(c.products),
                "without_products": lambda c: not c.products}
     return {
         subset: _accuracy([t for t, c in zip(tops, companies, strict=True) if keep(c)],
-                          [y for y, c in zip(labels, companies, strict=True) if keep(c)], kg.industries)
+                          [kg.labels[c.code] for c in companies if keep(c)], kg.industries)
         for subset, keep in subsets.items()
     }
 
