@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import load_tables, make_uscc
+from conftest import load_tables, make_uscc, require_shared
 
 from chainlight import mount
 from chainlight.config import Config
+from chainlight.ontology.build import build_from_chain_kg
+from chainlight.ontology.model import load_file
 from chainlight.synth import STORY_FIRM_NAME
 from chainlight.workspace import Workspace
 
@@ -111,6 +113,22 @@ chains:
         "invoices": [invoice(1, NYLON, "明前鲜叶", 50_000)]})
     mount.run(ws, Config(ontology=ontology))
     assert ws.engine.query("SELECT segment_id FROM mounts WHERE rank = 1").column(0).to_pylist() == ["tea.leaves"]
+
+
+def test_works_with_the_ontology_built_from_real_data(ws: Workspace, tmp_path: Path) -> None:
+    """Shenwan segments from ``chainlight ontology build --from chain_kg``: a firm selling one segment's products
+    is mounted there, its minor line elsewhere a second mount at most."""
+    built = tmp_path / "real.yaml"
+    build_from_chain_kg(require_shared("chain_kg"), built)
+    segments = sorted((s for s in load_file(built).segments().values() if len(s.products) >= 20), key=lambda s: s.id)
+    main, minor = segments[0], segments[len(segments) // 2]
+    load_tables(ws, tmp_path / "in", {
+        "enterprises": [{"uscc": NYLON, "name": "甲实业有限公司", "scope": "", "industry_code": ""}],
+        "invoices": [invoice(1, NYLON, main.products[0].name, 700_000), invoice(2, NYLON, main.products[1].name, 200_000),
+                     invoice(3, NYLON, minor.products[0].name, 100_000)]})
+    mount.run(ws, Config(ontology=built))
+    mounted = ws.engine.query("SELECT segment_id FROM mounts ORDER BY rank").column(0).to_pylist()
+    assert mounted[0] == main.id and set(mounted) <= {main.id, minor.id}
 
 
 def test_story_firm_is_mounted_on_nylon_with_evidence(tiny_workspace: Workspace) -> None:

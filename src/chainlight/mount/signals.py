@@ -100,28 +100,41 @@ class SegmentLexicon:
 
 
 class SegmentTextModel:
-    """Character n-gram logistic regression over the ontology's own words, for text no term matches."""
+    """Character n-gram logistic regression over the ontology's own words, for text no term matches.
+
+    Fitted on first use: with a real ontology (hundreds of segments, tens of thousands of terms) the fit
+    takes minutes, and a run whose every text matches a lexicon term never needs it."""
 
     def __init__(self, ontology: Ontology) -> None:
-        texts, labels = [], []
-        for segment in ontology.segments().values():
-            samples = [segment.name, *segment.scope_terms]
-            for product in segment.products:
-                samples += [product.name, *product.synonyms]
-                if product.description:
-                    samples.append(product.description)
-            texts += samples
-            labels += [segment.id] * len(samples)
-        self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
-        features = self.vectorizer.fit_transform(texts)
-        self.model = LogisticRegression(max_iter=2000, C=20.0)
-        self.model.fit(features, labels)
-        self.classes = list(self.model.classes_)
+        self.ontology = ontology
+        self._fitted: tuple[TfidfVectorizer, LogisticRegression, list[str]] | None = None
+
+    def _fit(self) -> tuple[TfidfVectorizer, LogisticRegression, list[str]]:
+        if self._fitted is None:
+            texts, labels = [], []
+            for segment in self.ontology.segments().values():
+                samples = [segment.name, *segment.scope_terms]
+                for product in segment.products:
+                    samples += [product.name, *product.synonyms]
+                    if product.description:
+                        samples.append(product.description)
+                texts += samples
+                labels += [segment.id] * len(samples)
+            vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+            model = LogisticRegression(max_iter=2000, C=20.0)
+            model.fit(vectorizer.fit_transform(texts), labels)
+            self._fitted = (vectorizer, model, [str(c) for c in model.classes_])
+        return self._fitted
+
+    @property
+    def classes(self) -> list[str]:
+        return self._fit()[2]
 
     def predict(self, texts: list[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, len(self.classes)))
-        return self.model.predict_proba(self.vectorizer.transform(texts))
+            return np.zeros((0, len(self.ontology.segments())))
+        vectorizer, model, _ = self._fit()
+        return model.predict_proba(vectorizer.transform(texts))
 
 
 def classify_texts(texts: list[str], lexicon: SegmentLexicon, model: SegmentTextModel,
