@@ -56,7 +56,8 @@ class ServeSettings(_Section):
 
 class GraphSettings(_Section):
     anchors: list[str] = Field(default_factory=list, description="USCCs always treated as anchor enterprises (核心企业).")
-    anchor_top_k: int = Field(3, ge=0, description="Per chain, the top buyers on its most downstream making tier become anchors.")
+    anchor_top_k: int = Field(
+        3, ge=0, description="Per chain, the firms with the largest turnover on its most downstream making tier become anchors.")
     min_edge_amount: float = Field(10_000.0, ge=0, description="Edges below this many yuan are not supply.")
     min_recurring_months: int = Field(3, ge=1, description="Without mounts, an edge is supply only if active this many months.")
     stable_min_months: int = Field(6, ge=1, description="A stable tie lasts at least this many active months…")

@@ -94,6 +94,24 @@ def test_anchor_from_config(built: Workspace) -> None:
     assert [u for u, r in features(built).items() if r["is_anchor"]] == [X]
 
 
+def test_anchor_by_turnover_where_the_top_tier_sells(ws: Workspace, tmp_path: Path) -> None:
+    """Chemicals' most downstream making tier is coatings: its large makers sell and buy little in the data,
+    so the anchor must be picked by turnover, not by purchases (a small coatings trader buys more)."""
+    big, small, customer, supplier = A, B, C, X
+    load_tables(ws, tmp_path / "in", {
+        "enterprises": [{"uscc": u, "name": f"企业{u[-4:]}有限公司"} for u in (big, small, customer, supplier)],
+        "invoices": [inv(1, big, customer, 900_000_000), inv(2, supplier, small, 2_000_000)]})
+    ws.engine.execute(f"""CREATE TABLE mounts AS SELECT * FROM (VALUES
+        ('{big}', 'chemicals.coatings', 'chemicals', 'component', 1.0, 1.0, 1),
+        ('{small}', 'chemicals.coatings', 'chemicals', 'component', 1.0, 1.0, 1),
+        ('{customer}', 'automotive.vehicle_assembly', 'automotive', 'assembly', 1.0, 1.0, 1),
+        ('{supplier}', 'chemicals.resins', 'chemicals', 'material', 1.0, 1.0, 1))
+        AS t(uscc, segment_id, chain_id, tier, share, confidence, rank)""")
+    graph.run(ws, Config(graph=GraphSettings(anchor_top_k=1, min_edge_amount=0, min_recurring_months=1)))
+    f = features(ws)
+    assert [u for u in (big, small, supplier) if f[u]["is_anchor"]] == [big]
+
+
 def test_pagerank_matches_networkx() -> None:
     seller = np.array([0, 0, 1, 2, 3, 1])
     buyer = np.array([1, 2, 2, 0, 2, 3])

@@ -11,8 +11,10 @@ Rules (documented, tested on hand-built graphs):
 - ``is_supply``: amount ≥ ``graph.min_edge_amount`` and consistent with the ontology (a segment of
   the seller is upstream of, or equal to, a segment of the buyer); without mounts, recurring over
   ``graph.min_recurring_months`` months instead. Services and one-off buys fail these.
-- Anchors (核心企业): the ``graph.anchors`` list, plus per chain the ``graph.anchor_top_k`` largest
-  buyers mounted on the chain's most downstream making tier.
+- Anchors (核心企业): the ``graph.anchors`` list, plus per chain the ``graph.anchor_top_k`` firms with
+  the largest turnover (sales + purchases on the invoices) mounted on the chain's most downstream
+  making tier. Turnover, not purchases: where that tier is a material or component tier (chemicals), the
+  large makers buy little inside the economy and purchases alone would pick small misplaced firms.
 - Per firm: hops downstream to the nearest anchor; ``anchor_flow_share`` (share of sales that ends
   at an anchor through any chain of customers); customer/supplier counts and HHI; top-customer
   share; relationship tenure; amount-weighted PageRank (supplier → customer links); cluster (main
@@ -127,8 +129,8 @@ def _graph_measures(ws: Workspace, cfg: Config, features: pa.Table, top_segments
             is_anchor[index[uscc]] = True
     for chain, segments in top_segments.items():
         candidates = [index[u] for u, m in main.items() if m["chain_id"] == chain and m["segment_id"] in segments]
-        for i in sorted(candidates, key=lambda i: (-purchases[i], ids[i]))[: settings.anchor_top_k]:
-            if purchases[i] > 0:
+        for i in sorted(candidates, key=lambda i: (-(sales[i] + purchases[i]), ids[i]))[: settings.anchor_top_k]:
+            if sales[i] + purchases[i] > 0:
                 is_anchor[i] = True
     anchors = np.nonzero(is_anchor)[0]
 
