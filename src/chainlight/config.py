@@ -132,4 +132,4 @@ def iter_settings(model: type[BaseModel] = Config, prefix: str = "") -> Iterator
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             yield from iter_settings(annotation, f"{prefix}{name}.")
         else:
-            yield f"{prefix}{name}", field.default, field.description or ""
+            yield f"{prefix}{name}", field.get_default(call_default_factory=True), field.description or ""
