@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +19,20 @@ REPO = Path(__file__).resolve().parents[1]
 def shared_data() -> Path:
     """``../shared/data`` beside the repo, or ``$CHAINLIGHT_SHARED_DATA``."""
     return Path(os.environ.get("CHAINLIGHT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def write_jsonl(folder: Path, name: str, records: list[dict[str, Any]]) -> None:
+    (folder / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+
+
+def write_shenwan(folder: Path, industries: dict[str, str]) -> None:
+    """A chain_kg ``industry.jsonl`` and ``industry_industry.jsonl``: parents follow the 6-digit codes."""
+    def parent(code: str) -> str:
+        return code[:4] + "00" if not code.endswith("00") else code[:2] + "0000"
+    write_jsonl(folder, "industry.jsonl", [{"code": c, "name": n} for c, n in industries.items()])
+    write_jsonl(folder, "industry_industry.jsonl", [
+        {"from_code": c, "from_industry": n, "rel": "上级行业", "to_code": parent(c), "to_industry": industries[parent(c)]}
+        for c, n in industries.items() if not c.endswith("0000")])
 
 
 def require_shared(name: str) -> Path:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import csv
-import json
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import require_shared
+from conftest import require_shared, write_jsonl, write_shenwan
 
 from chainlight.errors import InputError
 from chainlight.mount.industry import (
@@ -36,23 +34,12 @@ PRODUCTS = {  # level-3 code -> product names its companies make
 }
 
 
-def _jsonl(folder: Path, name: str, records: list[dict[str, Any]]) -> None:
-    (folder / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-
-
-def _parent(code: str) -> str:
-    return code[:4] + "00" if not code.endswith("00") else code[:2] + "0000"
-
-
 @pytest.fixture
 def mini_kg(tmp_path: Path) -> Path:
     """Six level-3 industries with five labelled companies each, plus unlabelled and odd companies."""
     kg = tmp_path / "kg"
     kg.mkdir()
-    _jsonl(kg, "industry.jsonl", [{"code": c, "name": n} for c, n in INDUSTRIES.items()])
-    _jsonl(kg, "industry_industry.jsonl", [
-        {"from_code": c, "from_industry": n, "rel": "上级行业", "to_code": _parent(c), "to_industry": INDUSTRIES[_parent(c)]}
-        for c, n in INDUSTRIES.items() if not c.endswith("0000")])
+    write_shenwan(kg, INDUSTRIES)
     rng = random.Random(3)
     companies, labels, products = [], [], []
     number = 600000
@@ -77,9 +64,9 @@ def mini_kg(tmp_path: Path) -> Path:
     # a company with no products at all, and one only in the product file
     companies.append({"name": "种业新秀", "fullname": "种业新秀科技股份有限公司", "code": "300888", "location": "深圳证券交易所"})
     products.append({"company_code": "688001.SH", "product_name": "除草剂", "rel_weight": 1.0, "company_name": "农化一号"})
-    _jsonl(kg, "company.jsonl", companies)
-    _jsonl(kg, "company_industry.jsonl", labels)
-    _jsonl(kg, "company_product.jsonl", products)
+    write_jsonl(kg, "company.jsonl", companies)
+    write_jsonl(kg, "company_industry.jsonl", labels)
+    write_jsonl(kg, "company_product.jsonl", products)
     return kg
 
 

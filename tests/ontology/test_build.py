@@ -6,20 +6,14 @@ import csv
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import require_shared
+from conftest import require_shared, write_jsonl, write_shenwan
 
 from chainlight.errors import InputError
 from chainlight.ontology.build import BuildSummary, break_cycles, build_from_chain_kg, build_ontology, clean_name
 from chainlight.ontology.model import Ontology, load_file, normalise_term
 from chainlight.ontology.validate import problems
-
-
-def _jsonl(folder: Path, name: str, records: list[dict[str, Any]]) -> None:
-    (folder / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-
 
 INDUSTRIES = {"110000": "农林牧渔", "110100": "种植业", "110101": "种子", "110102": "粮食种植",
               "220000": "基础化工", "220100": "化学原料", "220101": "纯碱", "220200": "化学制品", "220201": "农药",
@@ -31,24 +25,20 @@ def mini_kg(tmp_path: Path) -> Path:
     """3 chains with level-3 children (综合 has none), one industry cycle, every kind of noise the real data has."""
     kg = tmp_path / "kg"
     kg.mkdir()
-    _jsonl(kg, "industry.jsonl", [{"code": c, "name": n} for c, n in INDUSTRIES.items()])
-    _jsonl(kg, "industry_industry.jsonl", [
-        {"from_code": c, "from_industry": n, "rel": "上级行业", "to_code": p, "to_industry": INDUSTRIES[p]}
-        for c, n in INDUSTRIES.items() if not c.endswith("0000")
-        for p in [c[:4] + "00" if not c.endswith("00") else c[:2] + "0000"]])
-    _jsonl(kg, "industry_up.jsonl", [
+    write_shenwan(kg, INDUSTRIES)
+    write_jsonl(kg, "industry_up.jsonl", [
         {"industry": "粮食种植", "ups": {"种子": 3, "农药": 1, "其他建材Ⅲ": 2}},
         {"industry": "种子", "ups": {"粮食种植": 1}},  # closes a cycle with 种子 → 粮食种植
         {"industry": "农药", "ups": {"纯碱": 2}},
         {"industry": "纯碱", "ups": {}}])
-    _jsonl(kg, "company_industry.jsonl", [
+    write_jsonl(kg, "company_industry.jsonl", [
         {"company_code": "A.SZ", "industry_code": "110101", "industry_name": "种子", "company_name": "甲"},
         {"company_code": "B.SZ", "industry_code": "119999", "industry_name": "粮食种植", "company_name": "乙"},  # old code
         {"company_code": "C.SH", "industry_code": "220201", "industry_name": "农药", "company_name": "丙"},
         {"company_code": "D.SH", "industry_code": "220101", "industry_name": "纯碱", "company_name": "丁"},
         {"company_code": "F.SH", "industry_code": "330101", "industry_name": "空调Ⅲ", "company_name": "戊"},
         {"company_code": "G.SH", "industry_code": "999999", "industry_name": "不存在", "company_name": "己"}])
-    _jsonl(kg, "company_product.jsonl", [
+    write_jsonl(kg, "company_product.jsonl", [
         {"company_code": "A.SZ", "product_name": "杂交\n水稻种子", "rel_weight": 0.6, "company_name": "甲"},
         {"company_code": "A.SZ", "product_name": "玉米种子", "rel_weight": 0.5, "company_name": "甲"},
         {"company_code": "A.SZ", "product_name": "玉米种子", "rel_weight": 0.3, "company_name": "甲"},  # repeated pair
@@ -66,7 +56,7 @@ def mini_kg(tmp_path: Path) -> Path:
         {"company_code": "F.SH", "product_name": "其他", "rel_weight": 0.1, "company_name": "戊"},
         {"company_code": "G.SH", "product_name": "神秘产品", "rel_weight": 1.0, "company_name": "己"},  # unlabelled
         {"company_code": "Z.SZ", "product_name": "孤儿产品", "rel_weight": 1.0, "company_name": None}])
-    _jsonl(kg, "product_product.jsonl", [
+    write_jsonl(kg, "product_product.jsonl", [
         {"from_entity": "大米", "rel": "上游材料", "to_entity": "水稻"},
         {"from_entity": "大米", "rel": "上游材料", "to_entity": "水稻"},  # repeated
         {"from_entity": "大米", "rel": "上游材料", "to_entity": "大米"},  # self-loop
