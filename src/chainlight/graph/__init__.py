@@ -15,7 +15,8 @@ Rules (documented, tested on hand-built graphs):
   the largest turnover (sales + purchases on the invoices) mounted on the chain's most downstream
   making tier. Turnover, not purchases: where that tier is a material or component tier (chemicals), the
   large makers buy little inside the economy and purchases alone would pick small misplaced firms.
-- Per firm: hops downstream to the nearest anchor; ``anchor_flow_share`` (share of sales that ends
+- Per firm: hops downstream to the nearest anchor (NULL where no supply path reaches one: no
+  infinities in the tables, so they survive JSON and every engine); ``anchor_flow_share`` (share of sales that ends
   at an anchor through any chain of customers); customer/supplier counts and HHI; top-customer
   share; relationship tenure; amount-weighted PageRank (supplier → customer links); cluster (main
   segment × city, from ``graph.cluster_min_size`` firms); stable ties to large firms (anchors or
@@ -46,7 +47,7 @@ tables.register(tables.TableSpec("supply_edges", "graph", (
     description="Who sells to whom (resolved), how much and how steadily; is_supply tells supply from noise."))
 FEATURE_COLUMNS = (
     _c("uscc", "VARCHAR"), _c("chain_id", "VARCHAR"), _c("tier", "VARCHAR"), _c("is_anchor", "BOOLEAN"),
-    _c("hops_to_anchor", "DOUBLE"), _c("anchor_flow_share", "DOUBLE"), _c("customer_count", "BIGINT"),
+    _c("hops_to_anchor", "BIGINT"), _c("anchor_flow_share", "DOUBLE"), _c("customer_count", "BIGINT"),
     _c("supplier_count", "BIGINT"), _c("customer_hhi", "DOUBLE"), _c("top_customer_share", "DOUBLE"),
     _c("supplier_hhi", "DOUBLE"), _c("tenure_mean_months", "DOUBLE"), _c("tenure_max_months", "DOUBLE"),
     _c("pagerank", "DOUBLE"), _c("cluster_id", "VARCHAR"), _c("cluster_size", "BIGINT"),
@@ -105,6 +106,11 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     return StageResult("graph", writer.run_id, dict(writer.counts), dict(writer.stats))
 
 
+def _hops_column(hops: np.ndarray) -> pa.Array:
+    reachable = np.isfinite(hops)
+    return pa.array(np.where(reachable, hops, 0).astype(np.int64), mask=~reachable)
+
+
 def _graph_measures(ws: Workspace, cfg: Config, features: pa.Table, top_segments: dict[str, list[str]],
                     has_mounts: bool) -> pa.Table:
     settings = cfg.graph
@@ -149,7 +155,7 @@ def _graph_measures(ws: Workspace, cfg: Config, features: pa.Table, top_segments
         "chain_id": pa.array([main.get(u, {}).get("chain_id") for u in ids], pa.string()),
         "tier": pa.array([main.get(u, {}).get("tier") for u in ids], pa.string()),
         "is_anchor": pa.array(is_anchor),
-        "hops_to_anchor": pa.array(hops_to_anchor(seller, buyer, n, anchors)),
+        "hops_to_anchor": _hops_column(hops_to_anchor(seller, buyer, n, anchors)),
         "anchor_flow_share": pa.array(anchor_flow_share(seller, buyer, amount, sales, anchors)),
         "pagerank": pa.array(pagerank(seller, buyer, amount, n)),
         "cluster_id": pa.array(cluster_id, pa.string()),
