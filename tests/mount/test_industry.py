@@ -63,6 +63,8 @@ def mini_kg(tmp_path: Path) -> Path:
                  {"company_code": "000999.SZ", "product_name": "   ", "rel_weight": 0.5}]
     # a company with no products at all, and one only in the product file
     companies.append({"name": "种业新秀", "fullname": "种业新秀科技股份有限公司", "code": "300888", "location": "深圳证券交易所"})
+    companies.append({"name": "绿盾股份", "fullname": "江苏省绿盾除草剂股份有限公司", "code": "300889",
+                      "location": "深圳证券交易所"})
     products.append({"company_code": "688001.SH", "product_name": "除草剂", "rel_weight": 1.0, "company_name": "农化一号"})
     write_jsonl(kg, "company.jsonl", companies)
     write_jsonl(kg, "company_industry.jsonl", labels)
@@ -91,7 +93,7 @@ def test_load_merges_names_and_cleans_products(mini_kg: Path) -> None:
     assert kg.companies["688001.SH"].short_name == "农化一号"
     assert len(kg.labels) == 30
     assert {c.code for c in kg.unlabelled()} == {f"{600000 + 6 * i}.SH" for i in range(1, 7)} | {
-        "000999.SZ", "300888.SZ", "688001.SH"}
+        "000999.SZ", "300888.SZ", "300889.SZ", "688001.SH"}
 
 
 def test_missing_file_is_a_clear_error(mini_kg: Path) -> None:
@@ -111,13 +113,14 @@ def test_labels_the_unlabelled_from_products(mini_kg: Path, tmp_path: Path) -> N
     assert rows["000999.SZ"][0] == "340101"  # 浓香型白酒
     assert rows["688001.SH"][0] == "220201"  # 除草剂
     assert rows["300888.SZ"][0] in PRODUCTS  # names only: some level-3 industry
+    assert rows["300889.SZ"][0] == "220201"  # no products, but its registered name says 除草剂
     assert all(len(top) == 3 and len(set(top)) == 3 for top in rows.values())
     out = tmp_path / "labels.csv"
     write_labels(sorted(rows.items()), out)
     with out.open(encoding="utf-8") as handle:
         written = list(csv.DictReader(handle))
     assert list(written[0]) == ["company_code", "top1_industry_code", "top3_industry_codes"]
-    assert len(written) == 9 and not {r["company_code"] for r in written} & set(kg.labels)
+    assert len(written) == 10 and not {r["company_code"] for r in written} & set(kg.labels)
     assert all(r["top3_industry_codes"].split("|")[0] == r["top1_industry_code"] for r in written)
 
 
