@@ -43,12 +43,12 @@ from sklearn.svm import LinearSVC
 
 from chainlight.errors import InputError
 from chainlight.ontology.build import Industries, clean_name, read_records
+from chainlight.resolve.normalise import normalise
 
 EXCHANGE_SUFFIX = {"上海证券交易所": "SH", "深圳证券交易所": "SZ", "北京证券交易所": "BJ"}
 MIN_PRODUCT_WEIGHT = 0.01  # a listed product with a zero or negative share (a loss) is still made
 _LEGAL_FORM = re.compile(r"股份有限公司|有限责任公司|有限公司|股份公司|集团|控股|[(（][^)）]*[)）]")
 _LEVEL_MARK = re.compile(r"[ⅡⅢ]$")
-_PLACE_PREFIX = re.compile(r"^(中国|[\u4e00-\u9fff]{2}(省|市|自治区))")
 
 
 @dataclass(frozen=True)
@@ -137,13 +137,15 @@ def _merge_names(first: tuple[str, str], second: tuple[str, str]) -> tuple[str, 
 
 
 def _name_text(company: Company) -> str:
+    """Short and registered names without the legal form; places are kept (the resolver's normaliser drops
+    them, and they carry signal here: 1.9 points at level 1 on firms without products)."""
     return f"{company.short_name} {_LEGAL_FORM.sub('', company.full_name)}".strip()
 
 
 def _name_core(company: Company) -> str:
-    """The registered name without legal form and leading place (湖南华联瓷业股份有限公司 → 华联瓷业)."""
-    registered = _LEGAL_FORM.sub("", company.full_name.split(" ")[0])
-    return _PLACE_PREFIX.sub("", registered) or company.short_name or company.code
+    """The registered name without legal form and places (邵阳维克液压股份有限公司 → 维克液压), by the resolver's
+    own name normaliser."""
+    return normalise(company.full_name.split(" ")[0]).core or company.short_name or company.code
 
 
 def _bigrams(text: str) -> set[str]:
@@ -252,9 +254,9 @@ class IndustryClassifier:
             if margins.ndim == 1:  # two classes: sklearn gives the second class's margin only
                 margins = np.column_stack([-margins, margins])
             total += margins[:, np.searchsorted(model.classes_, parents)]
-        without_products = [companies[row] for row in range(len(companies)) if not companies[row].products]
-        if self._names_only is not None and without_products:
-            rows = [row for row, company in enumerate(companies) if not company.products]
+        rows = [row for row, company in enumerate(companies) if not company.products]
+        if self._names_only is not None and rows:
+            without_products = [companies[row] for row in rows]
             names_only = self._names_only.scores(without_products)
             # the name's core read as a product (邵阳维克液压 → 液压 products) by the joint model
             as_product = self.scores([replace(c, products=((_name_core(c), 1.0),)) for c in without_products])
