@@ -15,6 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
+from chainlight.errors import InputError
 from chainlight.mount.industry import ChainKG, cross_validate, label_unlabelled, write_labels
 
 
@@ -26,7 +27,10 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    kg = ChainKG.load(args.data)
+    try:
+        kg = ChainKG.load(args.data)
+    except InputError as exc:  # a missing or broken file: one line naming it, no traceback
+        raise SystemExit(f"error: {exc}") from None
     with_products = sum(bool(c.products) for c in kg.companies.values())
     print(f"companies {len(kg.companies):,} (with products {with_products:,}), labelled {len(kg.labels):,}, "
           f"unlabelled {len(kg.unlabelled()):,}, level-3 classes {len(set(kg.labels.values()))}")

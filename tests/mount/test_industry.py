@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import require_shared, write_jsonl, write_shenwan
+from conftest import REPO, require_shared, write_jsonl, write_shenwan
 
 from chainlight.errors import InputError
 from chainlight.mount.industry import (
@@ -150,6 +152,17 @@ def test_products_beat_names_and_hierarchy_holds(mini_kg: Path) -> None:
         for accuracy in result.values():
             if accuracy.companies:
                 assert accuracy.top1_level3 <= accuracy.top3_level3 and accuracy.top1_level3 <= accuracy.top1_level1
+
+
+def test_bench_reports_a_broken_folder_in_one_line(mini_kg: Path, tmp_path: Path) -> None:
+    (mini_kg / "company_product.jsonl").write_text(
+        '{"company_code": "600001.SH", "product_name": "纯碱", "rel_weight": 1}\n{broken\n', encoding="utf-8")
+    out = tmp_path / "labels.csv"
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "real_chain_kg.py"), "--data", str(mini_kg), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and not out.exists()
+    assert done.stderr.strip().splitlines() == [f"error: {mini_kg / 'company_product.jsonl'}, row 2: not valid JSON: "
+                                                "Expecting property name enclosed in double quotes"]
 
 
 def test_bad_arguments() -> None:
