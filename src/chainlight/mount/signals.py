@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 import ahocorasick
 import numpy as np
@@ -107,33 +108,31 @@ class SegmentTextModel:
 
     def __init__(self, ontology: Ontology) -> None:
         self.ontology = ontology
-        self._fitted: tuple[TfidfVectorizer, LogisticRegression, list[str]] | None = None
 
-    def _fit(self) -> tuple[TfidfVectorizer, LogisticRegression, list[str]]:
-        if self._fitted is None:
-            texts, labels = [], []
-            for segment in self.ontology.segments().values():
-                samples = [segment.name, *segment.scope_terms]
-                for product in segment.products:
-                    samples += [product.name, *product.synonyms]
-                    if product.description:
-                        samples.append(product.description)
-                texts += samples
-                labels += [segment.id] * len(samples)
-            vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
-            model = LogisticRegression(C=20.0, solver="saga", tol=1e-3, max_iter=100)  # lbfgs: 5 min on a real ontology
-            model.fit(vectorizer.fit_transform(texts), labels)
-            self._fitted = (vectorizer, model, [str(c) for c in model.classes_])
-        return self._fitted
+    @cached_property
+    def _fitted(self) -> tuple[TfidfVectorizer, LogisticRegression]:
+        texts, labels = [], []
+        for segment in self.ontology.segments().values():
+            samples = [segment.name, *segment.scope_terms]
+            for product in segment.products:
+                samples += [product.name, *product.synonyms]
+                if product.description:
+                    samples.append(product.description)
+            texts += samples
+            labels += [segment.id] * len(samples)
+        vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+        model = LogisticRegression(C=20.0, solver="saga", tol=1e-3, max_iter=100)  # lbfgs: 5 min on a real ontology
+        model.fit(vectorizer.fit_transform(texts), labels)
+        return vectorizer, model
 
-    @property
+    @cached_property
     def classes(self) -> list[str]:
-        return self._fit()[2]
+        return [str(c) for c in self._fitted[1].classes_]
 
     def predict(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, len(self.ontology.segments())))
-        vectorizer, model, _ = self._fit()
+        vectorizer, model = self._fitted
         return model.predict_proba(vectorizer.transform(texts))
 
 
