@@ -251,7 +251,7 @@ def _mark_duplicates(ws: Workspace, spec: tables.TableSpec, staging: str, file_k
     if engine.scalar(f"SELECT count(*) FROM {spec.name} WHERE _file <> $file", {"file": file_key}):
         engine.execute(
             f"""UPDATE {staging} SET _field = '{label}', _record = {record},
-                   _reason = 'duplicate {label}: already loaded from ' || d._file
+                   _reason = '{_loaded_elsewhere(spec)}' || d._file
             FROM (SELECT {keys}, min(_file) AS _file FROM {spec.name} WHERE _file <> $file GROUP BY {keys}) d
             WHERE {match} AND {staging}._reason IS NULL""", {"file": file_key}, table=spec.name)
     engine.execute(
@@ -301,4 +301,55 @@ def _publish(ws: Workspace, spec: tables.TableSpec, source: Source, staging: str
                         "rows_quarantined": result.rows_quarantined, "run": run_id, "storage": target},
                        table="ingest_files")
         storage.refresh_views(engine)
+        _release_orphaned_duplicates(ws, spec, file_key)
     return result
+
+
+def _loaded_elsewhere(spec: tables.TableSpec) -> str:
+    """The start of the reason of a row whose key another file loaded (followed by that file)."""
+    return f"duplicate {'+'.join(spec.key)}: already loaded from "
+
+
+def _release_orphaned_duplicates(ws: Workspace, spec: tables.TableSpec, file_key: str) -> None:
+    """Rows other files hold as "already loaded from …" whose key is now loaded nowhere (the file that
+    had it was re-ingested without it) are loaded again: per key, the first row of the first file (by
+    path) that holds it; its other rows are duplicates of that one. Runs inside the publishing
+    transaction, so the key is never lost nor loaded twice."""
+    engine = ws.engine
+    prefix = _loaded_elsewhere(spec)
+    keys = ", ".join(f'"{k}"' for k in spec.key)
+    files = [f for f in engine.query(
+        "SELECT f.file, f.storage_table, EXISTS (SELECT 1 FROM ingest_row_gaps g WHERE g.file = f.file) AS has_gaps "
+        "FROM ingest_files f WHERE f.table_name = $t AND f.file <> $f ORDER BY f.file",
+        {"t": spec.name, "f": file_key}).to_pylist()
+        if engine.scalar(f"SELECT count(*) FROM {f['storage_table']} WHERE substr(_reason, 1, {len(prefix)}) = $p",
+                         {"p": prefix})]
+    if not files:
+        return
+    held = " UNION ALL ".join(
+        f"SELECT {keys}, {storage.literal(f['file'])} AS _file, {engine.dialect.row_ordinal(f['storage_table'])} AS _ordinal "
+        f"FROM {f['storage_table']} WHERE substr(_reason, 1, {len(prefix)}) = $p" for f in files)
+    loaded = " AND ".join(f'l."{k}" = h."{k}"' for k in spec.key)
+    engine.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _ingest_orphans AS
+        SELECT {keys}, _file, _ordinal, row_number() OVER (PARTITION BY {keys} ORDER BY _file, _ordinal) AS _rank
+        FROM ({held}) h WHERE NOT EXISTS (SELECT 1 FROM {spec.name} l WHERE {loaded})""", {"p": prefix}, table=spec.name)
+    if engine.scalar("SELECT count(*) FROM _ingest_orphans"):
+        for f in files:
+            table, ordinal = f["storage_table"], engine.dialect.row_ordinal(f["storage_table"])
+            match = " AND ".join(f'o."{k}" = {table}."{k}"' for k in spec.key)
+            first_row = storage.row_number_sql("w._ordinal", f["file"], f["has_gaps"])
+            engine.execute(
+                f"""UPDATE {table} SET _field = CASE WHEN o._rank = 1 THEN NULL ELSE _field END,
+                       _record = CASE WHEN o._rank = 1 THEN NULL ELSE _record END,
+                       _reason = CASE WHEN o._rank = 1 THEN NULL
+                           WHEN w._file = $file THEN 'duplicate {'+'.join(spec.key)}: first seen at row ' || CAST({first_row} AS VARCHAR)
+                           ELSE $prefix || w._file END
+                FROM _ingest_orphans o JOIN _ingest_orphans w ON {" AND ".join(f'w."{k}" = o."{k}"' for k in spec.key)} AND w._rank = 1
+                WHERE o._file = $file AND o._ordinal = {ordinal} AND {match}""",
+                {"file": f["file"], "prefix": prefix}, table=table)
+            engine.execute(
+                f"""UPDATE ingest_files SET rows_loaded = (SELECT count(*) FROM {table} WHERE _reason IS NULL),
+                       rows_quarantined = rows_in - (SELECT count(*) FROM {table} WHERE _reason IS NULL)
+                WHERE file = $file""", {"file": f["file"]}, table="ingest_files")
+    engine.execute("DROP TABLE _ingest_orphans")

@@ -22,6 +22,8 @@ INVOICE_STATUS = {"normal": "normal", "正常": "normal", "voided": "voided", "v
                   "red": "red", "红冲": "red", "红字": "red"}
 ALIAS_KIND = {"short": "short", "简称": "short", "former": "former", "曾用名": "former", "other": "other", "其他": "other"}
 USCC_PATTERN = "[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}"
+# Money as people write it: an optional sign and currency sign, digits with commas between groups of three.
+MONEY_PATTERN = "[-+]?[¥￥]?[-+]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\\.[0-9]+)?"
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,11 @@ def _date_range(d: str, name: str, settings: IngestSettings) -> list[tuple[str, 
 
 def _number(name: str, dialect: Dialect, *, allow_negative: bool, positive: bool = False) -> CheckSQL:
     # Plain numbers take the fast cast; only the rest pay for stripping separators and currency signs.
+    # A comma is a thousands separator only between groups of three digits: "12,34" and "1.234,50" are
+    # not numbers (they would load as 1234 and 1.23), they are quarantined.
     stripped = dialect.try_double("replace(replace(replace({t}, ',', ''), '¥', ''), '￥', '')")
-    value = f"coalesce({dialect.try_double('{t}')}, {stripped})"
+    value = (f"coalesce({dialect.try_double('{t}')}, "
+             f"CASE WHEN {dialect.regexp_full_match('{t}', MONEY_PATTERN)} THEN {stripped} END)")
     failures = [("{v} IS NULL", f"{name} is not a number"),
                 ("isnan({v}) OR isinf({v})", f"{name} is not a finite number")]
     if not allow_negative:
