@@ -258,9 +258,10 @@ def test_shrunk_file_releases_cross_file_duplicates(ws: Workspace, tmp_path: Pat
     report = ingest.run(ws, Config(), [first])
     assert report.files[0].rows_loaded == 1
     # A now belongs to the earliest file that holds it, its first row; every other A is a named duplicate
-    assert ws.engine.query("SELECT uscc, max_overdue_days, _row FROM bureau ORDER BY uscc").to_pylist() == [
+    loaded = ws.engine.query("SELECT uscc, max_overdue_days, _row FROM bureau").to_pylist()
+    assert sorted(loaded, key=lambda r: r["uscc"]) == sorted([
         {"uscc": A, "max_overdue_days": 7, "_row": 1}, {"uscc": B, "max_overdue_days": 0, "_row": 1},
-        {"uscc": C, "max_overdue_days": 1, "_row": 3}]
+        {"uscc": C, "max_overdue_days": 1, "_row": 3}], key=lambda r: r["uscc"])
     reasons = ws.engine.query("SELECT file, row, reason FROM quarantine ORDER BY file, row").to_pylist()
     assert reasons == [
         {"file": str(second.resolve()), "row": 2, "reason": "duplicate uscc: first seen at row 1"},
