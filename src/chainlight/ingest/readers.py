@@ -146,10 +146,12 @@ def normalise_name(name: str) -> str:
     return name.strip().lstrip("\ufeff").strip().lower()
 
 
-def read_header(path: Path, delimiter: str) -> list[str]:
-    """The first CSV record (it may span lines inside quotes), decoded strictly: a header must be clean."""
+def read_header(path: Path, delimiter: str, name: Path | None = None) -> list[str]:
+    """The first CSV record (it may span lines inside quotes), decoded strictly: a header must be clean.
+    Errors name ``name`` (the user's file when ``path`` is its transcoded copy)."""
+    path, readable = name or path, path
     try:
-        with path.open("r", encoding="utf-8-sig", errors="strict", newline="") as handle:
+        with readable.open("r", encoding="utf-8-sig", errors="strict", newline="") as handle:
             header = next(csv.reader(handle, delimiter=delimiter))
     except StopIteration as exc:
         raise InputError("file is empty (no header line)", file=str(path)) from exc
@@ -183,7 +185,7 @@ def open_csv(engine: Engine, path: Path, tmp_dir: Path, *, force_encoding: str |
     encoding = force_encoding or detect_encoding(path)
     readable = path if encoding == "utf-8" else transcode_to_utf8(path, encoding, tmp_dir)
     try:
-        columns = read_header(readable, delimiter)
+        columns = read_header(readable, delimiter, path)
         linked, unlink = engine_path(readable)
     except BaseException:
         if readable is not path:
