@@ -139,7 +139,8 @@ CASES = [
     Case("binary-bytes-as-csv", {"products_x.csv": b"PK\x03\x04 x \x00\xff"}, {"products_x.csv": Failed("products_x.csv")}),
     Case("nul-bytes-in-csv", {"products.csv": b"uscc,product_name,description\n" + A.encode() + b",x\x00y,z\n"},
          {"products.csv": Failed("binary")}),
-    Case("cr-only-line-endings", {"bureau_cr.csv": BUREAU.replace(A, C).replace(B, "91330400MA2B00000X").replace("\n", "\r").encode()},
+    Case("cr-only-line-endings",
+         {"bureau_cr.csv": BUREAU.replace(A, C).replace(B, "91330400MA2B00000X").replace("\n", "\r").encode()},
          {"bureau_cr.csv": Loaded(1, 1, "checksum")}),
     Case("header-cell-over-128-kib", {"enterprises.csv": csv_bytes(ENT + "," + "x" * 200_000, "a")},
          {"enterprises.csv": Failed("header")}),
@@ -163,14 +164,16 @@ CASES = [
     # 7. a FIFO is refused, not read; odd column names do not break the generated SQL
     Case("fifo-given-as-file", {"enterprises.csv": FIFO}, {"enterprises.csv": Failed("not a regular file")},
          args=["enterprises.csv", "bureau.csv"]),
-    Case("quote-in-extra-column-name", {"invoices.csv": csv_bytes(INV + ',"a""b",\'c', inv("I1", "-5") + ",1,2", inv("I2") + ",3,4")},
+    Case("quote-in-extra-column-name",
+         {"invoices.csv": csv_bytes(INV + ',"a""b",\'c', inv("I1", "-5") + ",1,2", inv("I2") + ",3,4")},
          {"invoices.csv": Loaded(1, 1, "negative amount")},
          sql="SELECT json_extract_string(record, '$.\"a\\\"b\"') FROM quarantine WHERE table_name = 'invoices'", rows=[("1",)]),
     Case("jsonl-odd-keys", {"reports.jsonl": jsonl(report("R1", **{"": "e", 'q"': "x", "a'b": "y", "Ü": "z"}))},
          {"reports.jsonl": Loaded(1, 0)}),
     # 9. quietly surprising inputs, decided (README: data contract)
     Case("decimal-comma-amounts", {"invoices.csv": csv_bytes(
-        INV, inv("I1", '"1.234,50"'), inv("I2", '"12,34"'), inv("I3", '"1,234.50"'), inv("I4", "¥1234.5"), inv("I5", '"1,234,567"'))},
+        INV, inv("I1", '"1.234,50"'), inv("I2", '"12,34"'), inv("I3", '"1,234.50"'), inv("I4", "¥1234.5"),
+        inv("I5", '"1,234,567"'))},
          {"invoices.csv": Loaded(3, 2, "amount is not a number")},
          sql="SELECT invoice_id, amount FROM invoices ORDER BY 1", rows=[("I3", 1234.5), ("I4", 1234.5), ("I5", 1234567.0)]),
     Case("jsonl-with-bom", {"reports.jsonl": b"\xef\xbb\xbf" + jsonl(report("R1"), report("R2"))}, {"reports.jsonl": Loaded(2, 0)}),
@@ -183,6 +186,14 @@ CASES = [
          {"reports.parquet": Failed("not valid UTF8")}),
     Case("broken-symlink-in-folder", {"enterprises_old.csv": Link("gone.csv")}, {"enterprises_old.csv": Failed("broken")}),
 ]
+
+
+def _denying_open(real_open: Callable[..., object], name: str) -> Callable[..., object]:
+    def deny(self: Path, *args: object, **kwargs: object) -> object:
+        if self.name == name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+    return deny
 
 
 def _materialise(folder: Path, case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -198,13 +209,7 @@ def _materialise(folder: Path, case: Case, monkeypatch: pytest.MonkeyPatch) -> N
             path.write_text(ENT + "\n", encoding="utf-8")
             path.chmod(0)
             if os.geteuid() == 0:  # root reads anything: make the open fail as it would for a user
-                real_open = Path.open
-
-                def deny(self: Path, *args: object, **kwargs: object) -> object:
-                    if self.name == name:
-                        raise PermissionError(13, "Permission denied", str(self))
-                    return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
-                monkeypatch.setattr(Path, "open", deny)
+                monkeypatch.setattr(Path, "open", _denying_open(Path.open, name))
         else:
             path.write_bytes(content(folder.parent / "tmp.parquet") if callable(content) else content)
 

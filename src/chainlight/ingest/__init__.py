@@ -335,6 +335,7 @@ def _release_orphaned_duplicates(ws: Workspace, spec: tables.TableSpec, file_key
         SELECT {keys}, _file, _ordinal, row_number() OVER (PARTITION BY {keys} ORDER BY _file, _ordinal) AS _rank
         FROM ({held}) h WHERE NOT EXISTS (SELECT 1 FROM {spec.name} l WHERE {loaded})""", {"p": prefix}, table=spec.name)
     if engine.scalar("SELECT count(*) FROM _ingest_orphans"):
+        winner = " AND ".join([*(f'w."{k}" = o."{k}"' for k in spec.key), "w._rank = 1"])
         for f in files:
             table, ordinal = f["storage_table"], engine.dialect.row_ordinal(f["storage_table"])
             match = " AND ".join(f'o."{k}" = {table}."{k}"' for k in spec.key)
@@ -343,11 +344,12 @@ def _release_orphaned_duplicates(ws: Workspace, spec: tables.TableSpec, file_key
                 f"""UPDATE {table} SET _field = CASE WHEN o._rank = 1 THEN NULL ELSE _field END,
                        _record = CASE WHEN o._rank = 1 THEN NULL ELSE _record END,
                        _reason = CASE WHEN o._rank = 1 THEN NULL
-                           WHEN w._file = $file THEN 'duplicate {'+'.join(spec.key)}: first seen at row ' || CAST({first_row} AS VARCHAR)
+                           WHEN w._file = $file THEN $seen || CAST({first_row} AS VARCHAR)
                            ELSE $prefix || w._file END
-                FROM _ingest_orphans o JOIN _ingest_orphans w ON {" AND ".join(f'w."{k}" = o."{k}"' for k in spec.key)} AND w._rank = 1
+                FROM _ingest_orphans o JOIN _ingest_orphans w ON {winner}
                 WHERE o._file = $file AND o._ordinal = {ordinal} AND {match}""",
-                {"file": f["file"], "prefix": prefix}, table=table)
+                {"file": f["file"], "prefix": prefix, "seen": f"duplicate {'+'.join(spec.key)}: first seen at row "},
+                table=table)
             engine.execute(
                 f"""UPDATE ingest_files SET rows_loaded = (SELECT count(*) FROM {table} WHERE _reason IS NULL),
                        rows_quarantined = rows_in - (SELECT count(*) FROM {table} WHERE _reason IS NULL)
