@@ -108,6 +108,9 @@ CASES = [
     Case("extra-_reason-and-_field-columns", {"invoices.csv": csv_bytes(
         INV + ",_reason,_field,_record", inv("I1", "-5") + ",,,", inv("I2") + ",bad,amount,{}")},
          {"invoices.csv": Loaded(1, 1, "negative amount")}, sql="SELECT invoice_id FROM invoices", rows=[("I2",)]),
+    Case("extra-columns-named-like-the-internal-ones",
+         {"invoices.csv": csv_bytes(INV + ",_c6,_v6,_v0", inv("I1", "-5") + ",5,5,X")},
+         {"invoices.csv": Loaded(0, 1, "negative amount")}),
     Case("parquet-extra-v_amount-column", {"invoices.parquet": lambda tmp: parquet_bytes(pa.table({
         **{c: [v] for c, v in zip(INV.split(","), inv("I1", "-5").split(","), strict=True)}, "v_amount": ["5"]}), tmp)},
          {"invoices.parquet": Loaded(0, 1, "negative amount")}),
