@@ -25,7 +25,7 @@ from rich.table import Table
 
 from chainlight import __version__, pipeline
 from chainlight.config import Config, load_config
-from chainlight.errors import ChainlightError, NotBuiltYet
+from chainlight.errors import ChainlightError, InputError, NotBuiltYet
 
 app = typer.Typer(help="chainlight: industry-chain finance engine.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -109,17 +109,22 @@ def _error(message: str) -> None:
     typer.echo(f"error: {_one_line(message)}", err=True)
 
 
+def _print_version(value: bool) -> None:
+    """Eager, so ``chainlight --version`` needs no command."""
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summaries, only results and errors.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Log SQL and show tracebacks.")] = False,
     config: Annotated[Path | None, typer.Option("--config", help="YAML config file (see README: settings).")] = None,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_print_version)] = False,
 ) -> None:
     """chainlight: find SMEs on industry chains, verify what they make and sell, decide credit lines."""
-    if version:
-        console.print(__version__)
-        raise typer.Exit()
     State.quiet, State.debug, State.config_path = quiet, debug, config
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -150,11 +155,20 @@ def synth(
     encoding: Annotated[str, typer.Option("--encoding", help="CSV encoding: utf-8 or gbk.")] = "utf-8",
 ) -> None:
     """Write the synthetic chain economy's input files plus its ground truth."""
+    _output_folder(out)
     summary = _synth(out, firms, seed, format, encoding)
     say(f"wrote {out}: " + ", ".join(f"{k} {v:,}" for k, v in summary.items()))
 
 
+def _output_folder(path: Path) -> None:
+    """A folder to write into: absent (it is created) or a folder, never a file."""
+    if path.exists() and not path.is_dir():
+        raise InputError("is a file, not a folder", file=str(path))
+
+
 def _synth(out: Path, firms: int, seed: int, fmt: str = "parquet", encoding: str = "utf-8") -> dict[str, int]:
+    if seed < 0:
+        raise InputError(f"--seed must be 0 or more, got {seed}", field="seed")
     synth_module = _module("chainlight.synth", "Synthetic economy")
     with progress_task("synth") as update:
         summary = synth_module.generate(out, firms=firms, seed=seed, fmt=fmt, encoding=encoding,
@@ -228,6 +242,8 @@ def eval_command(
 ) -> None:
     """Each stage's quality against ground truth."""
     from chainlight.eval import evaluate
+    if truth is not None and not truth.is_dir():
+        raise InputError("no such ground-truth folder", file=str(truth))
     cfg = _config()
     with _workspace(workspace, cfg) as ws:
         report = evaluate(ws, truth)
@@ -258,6 +274,7 @@ def demo(
     """Synthetic economy → ingest → every built stage → eval, with a short summary."""
     from chainlight.eval import evaluate
     cfg = _config(seed=seed)
+    _output_folder(workspace)
     inputs = workspace / "inputs"
     _synth(inputs, firms, seed)
     with _workspace(workspace, cfg, create=True) as ws:

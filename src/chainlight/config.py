@@ -8,16 +8,18 @@ settings table is generated from these models, and a test fails when a setting h
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chainlight.errors import InputError
 
 ENV_PREFIX = "CHAINLIGHT_"
+MEMORY_AMOUNT = re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*((([KMGT]i?)?B)|bytes|%)\s*", re.IGNORECASE)
 
 
 class _Section(BaseModel):
@@ -28,6 +30,14 @@ class EngineSettings(_Section):
     name: Literal["duckdb", "spark"] = Field("duckdb", description="Batch engine: embedded DuckDB or Apache Spark.")
     threads: int | None = Field(None, ge=1, description="Worker threads for DuckDB (default: all cores).")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '8GB' (default: DuckDB's 80% of RAM).")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_amount(cls, value: str | None) -> str | None:
+        """Checked here so a typo names the setting instead of failing inside the engine."""
+        if value is not None and not MEMORY_AMOUNT.fullmatch(value):
+            raise ValueError(f"memory_limit must be an amount such as '8GB', '512MiB' or '80%', got {value!r}")
+        return value
 
 
 class IngestSettings(_Section):
@@ -110,8 +120,12 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | None = 
     if path is not None:
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(f"cannot read config: {exc}", file=str(path)) from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(f"config is not UTF-8 text (byte {exc.start})", file=str(path)) from exc
+        except OSError as exc:
+            raise InputError(f"cannot read config: {exc.strerror or exc}", file=str(path)) from exc
+        except yaml.YAMLError as exc:
+            raise InputError(f"config is not valid YAML: {' '.join(str(exc).split())}", file=str(path)) from exc
         if not isinstance(loaded, dict):
             raise InputError("config must be a YAML mapping", file=str(path))
         data = loaded

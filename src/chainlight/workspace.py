@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from chainlight import tables
@@ -60,8 +61,12 @@ class Workspace:
         settings = self.config.engine
         if settings.name != "duckdb":
             raise ChainlightError(f"engine {settings.name!r} is not available in this release; use duckdb")
-        self.engine: Engine = DuckDBEngine(self.root / DB_FILE, threads=settings.threads,
-                                           memory_limit=settings.memory_limit, read_only=read_only)
+        try:
+            self.engine: Engine = DuckDBEngine(self.root / DB_FILE, threads=settings.threads,
+                                               memory_limit=settings.memory_limit, read_only=read_only)
+        except duckdb.Error as exc:  # corrupt, not a database, locked by another process, bad setting
+            reason = " ".join(str(exc).split())[:300]
+            raise InputError(f"cannot open the workspace database: {reason}", file=str(self.root / DB_FILE)) from exc
         if not read_only:
             self._ensure_system_tables()
 

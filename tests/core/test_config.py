@@ -53,3 +53,21 @@ def test_readme_settings_table_is_current() -> None:
 def test_other_chainlight_variables_are_not_settings() -> None:
     cfg = load_config(environ={"CHAINLIGHT_SHARED_DATA": "/data", "CHAINLIGHT_SEED": "5"})
     assert cfg.seed == 5
+
+
+def test_non_utf8_config_file_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"seed: \xff\xfe\n")
+    with pytest.raises(InputError, match="not UTF-8") as caught:
+        load_config(path, environ={})
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("amount,ok", [("8GB", True), ("512 MiB", True), ("1.5gb", True), ("80%", True),
+                                       ("lots", False), ("100", False), ("8 GB lots", False)])
+def test_memory_limit_is_checked_where_it_is_set(amount: str, ok: bool) -> None:
+    if ok:
+        assert load_config(environ={"CHAINLIGHT_ENGINE__MEMORY_LIMIT": amount}).engine.memory_limit == amount
+    else:
+        with pytest.raises(InputError, match="engine.memory_limit"):
+            load_config(environ={"CHAINLIGHT_ENGINE__MEMORY_LIMIT": amount})

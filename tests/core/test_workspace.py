@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from chainlight import tables
-from chainlight.errors import StageError
+from chainlight.errors import InputError, StageError
 from chainlight.workspace import Workspace
 
 tables.register(tables.TableSpec("test_scores", "test_stage", (tables.Column("firm", "VARCHAR"),
@@ -67,3 +69,11 @@ def test_workspace_path_that_is_a_file_is_an_input_error(tmp_path) -> None:
     target.write_text("x")
     with pytest.raises(Exception, match="not a folder"):
         Workspace(target)
+
+
+def test_corrupt_workspace_database_is_named(tmp_path: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "chainlight.duckdb").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(InputError, match="cannot open the workspace database") as caught:
+        Workspace(tmp_path / "ws")
+    assert "chainlight.duckdb" in str(caught.value)

@@ -65,3 +65,63 @@ def test_bad_config_file_is_one_line(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("serve:\n  port: nope\n")
     assert_one_line_error(cli("--config", str(config), "eval", "--workspace", str(tmp_path)), "serve.port")
+
+
+def test_version_works_without_a_command() -> None:
+    from chainlight import __version__
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == __version__
+
+
+def test_file_level_error_is_one_warning_then_one_error_line_and_the_rest_loads(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bureau.csv").write_text("uscc,max_overdue_days,open_litigations,tax_arrears,blacklisted\n"
+                                       f"{A},0,0,false,false\n", encoding="utf-8")
+    (folder / "products_x.csv").write_bytes(b"PK\x03\x04 x \x00\xff")
+    ws = tmp_path / "ws"
+    result = cli("--quiet", "ingest", "--workspace", str(ws), str(folder), str(tmp_path / "nope.csv"))
+    assert_one_line_error(result, "products_x.csv: binary data", "nope.csv: no such file")
+    lines = result.stderr.splitlines()
+    assert [line.split(" ", 1)[0] for line in lines] == ["WARNING", "WARNING", "error:", "error:"], lines
+    assert "products_x.csv" in lines[0] and "nope.csv" in lines[1]
+    report = json.loads(cli("eval", "--workspace", str(ws), "--json").stdout)
+    assert report["ingest"] == {"rows_in": 1, "rows_loaded": 1, "rows_quarantined": 0}
+
+
+def test_fifo_is_refused_not_read(tmp_path: Path) -> None:
+    import os
+    fifo = tmp_path / "enterprises.csv"
+    os.mkfifo(fifo)
+    assert_one_line_error(cli("ingest", "--workspace", str(tmp_path / "ws"), str(fifo)), "not a regular file")
+
+
+def test_bad_settings_and_paths_are_one_named_line(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_bytes(b"engine:\n  memory_limit: \xff\n")
+    assert_one_line_error(cli("--config", str(config), "eval", "--workspace", str(tmp_path)), "c.yaml", "not UTF-8")
+    config.write_text("engine:\n  memory_limit: lots\n")
+    assert_one_line_error(cli("--config", str(config), "ingest", "--workspace", str(tmp_path / "ws"), str(tmp_path)),
+                          "engine.memory_limit")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert_one_line_error(cli("synth", "--out", str(a_file), "--firms", "10"), "a_file", "not a folder")
+    assert_one_line_error(cli("synth", "--out", str(tmp_path / "s"), "--firms", "10", "--seed", "-1"), "seed")
+    assert_one_line_error(cli("demo", "--workspace", str(a_file), "--firms", "1000"), "a_file", "not a folder")
+    (tmp_path / "ws").mkdir()
+    assert_one_line_error(cli("eval", "--workspace", str(tmp_path / "ws"), "--truth", str(tmp_path / "nowhere")),
+                          "nowhere", "no such ground-truth folder")
+
+
+def test_corrupt_or_locked_workspace_is_one_named_line(tmp_path: Path) -> None:
+    import duckdb
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "chainlight.duckdb").write_bytes(b"garbage" * 1000)
+    assert_one_line_error(cli("eval", "--workspace", str(ws)), "chainlight.duckdb", "cannot open the workspace database")
+    (ws / "chainlight.duckdb").unlink()
+    holder = duckdb.connect(str(ws / "chainlight.duckdb"))  # another process holds the lock
+    try:
+        assert_one_line_error(cli("eval", "--workspace", str(ws)), "chainlight.duckdb", "cannot open the workspace database")
+    finally:
+        holder.close()

@@ -40,10 +40,14 @@ class Dialect:
         raise NotImplementedError
 
     def uscc_checksum_ok(self, expr: str) -> str:
-        """GB 32100 check character in plain SQL (17 weighted terms); engines with UDFs do better."""
+        """A valid GB 32100 code (as ``uscc.is_valid`` on a normalised code) in plain SQL: 18 characters of
+        the alphabet, a numeric division code and the check character (17 weighted terms). NULL gives
+        NULL. Engines with UDFs do better."""
         from chainlight.uscc import ALPHABET
         total = " + ".join(f"(instr('{ALPHABET}', substr({expr}, {i + 1}, 1)) - 1) * {pow(3, i, 31)}" for i in range(17))
-        return f"(substr('{ALPHABET}', ((31 - ({total}) % 31) % 31) + 1, 1) = substr({expr}, 18, 1))"
+        return (f"(length({expr}) = 18 AND translate({expr}, '{ALPHABET}', '') = '' "
+                f"AND translate(substr({expr}, 3, 6), '0123456789', '') = '' "
+                f"AND substr('{ALPHABET}', ((31 - ({total}) % 31) % 31) + 1, 1) = substr({expr}, 18, 1))")
 
     def try_double(self, expr: str) -> str:
         return f"TRY_CAST({expr} AS DOUBLE)"
@@ -66,8 +70,9 @@ class Dialect:
         """A relation reading Parquet file ``$path`` with (raw name, clean name) columns as text."""
         raise NotImplementedError
 
-    def json_record(self, columns: Sequence[str], alias: str) -> str:
-        """A JSON object text of the named columns of table ``alias`` (for quarantined rows)."""
+    def json_record(self, fields: Sequence[tuple[str, str]]) -> str:
+        """A JSON object text from (key, SQL expression) pairs (for quarantined rows). Keys are input
+        names, so they may hold any character: they are written as escaped string literals."""
         raise NotImplementedError
 
 

@@ -14,8 +14,12 @@ from chainlight import uscc
 from chainlight.engine.base import Dialect, Engine, check_identifier
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _sql_list(values: Sequence[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+    return "[" + ", ".join(_literal(v) for v in values) + "]"
 
 
 def _quote(name: str) -> str:
@@ -37,7 +41,8 @@ class DuckDBDialect(Dialect):
 
     def parquet_source(self, columns: Sequence[tuple[str, str]]) -> str:
         select = ", ".join(f"CAST({_quote(raw)} AS VARCHAR) AS {_quote(clean)}" for raw, clean in columns)
-        return f"(SELECT {select} FROM read_parquet($path))"
+        # Legacy writers store text as untagged binary: read it as UTF-8 text (invalid UTF-8 fails the file).
+        return f"(SELECT {select} FROM read_parquet($path, binary_as_string = true))"
 
     def regexp_full_match(self, expr: str, pattern: str) -> str:
         return f"regexp_full_match({expr}, '{pattern}')"
@@ -52,9 +57,9 @@ class DuckDBDialect(Dialect):
     def try_timestamp(self, expr: str) -> str:
         return f"try_strptime({expr}, {_sql_list(self.timestamp_formats)})"
 
-    def json_record(self, columns: Sequence[str], alias: str) -> str:
-        pairs = ", ".join(f'"{c}" := {alias}."{c}"' for c in columns)
-        return f"CAST(to_json(struct_pack({pairs})) AS VARCHAR)"
+    def json_record(self, fields: Sequence[tuple[str, str]]) -> str:
+        pairs = ", ".join(f"{_literal(key)}, {expr}" for key, expr in fields)
+        return f"CAST(json_object({pairs}) AS VARCHAR)"
 
 
 DUCKDB_DIALECT = DuckDBDialect()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -33,8 +34,8 @@ from chainlight import tables
 from chainlight.config import Config
 from chainlight.errors import ChainlightError, InputError, StageError
 from chainlight.ingest import storage
-from chainlight.ingest.checks import distinct_value_checks, validation_select
-from chainlight.ingest.readers import Reject, Source, open_csv, open_source
+from chainlight.ingest.checks import distinct_value_checks, stored_record, validation_select
+from chainlight.ingest.readers import Reject, Source, detect_encoding, first_non_ascii, open_csv, open_source
 from chainlight.workspace import Workspace, new_run_id
 
 log = logging.getLogger(__name__)
@@ -77,17 +78,35 @@ def table_for(path: Path) -> str:
     raise InputError(f"file name does not name an input table ({', '.join(tables.INPUT_TABLES)})", file=str(path))
 
 
-def expand(paths: list[Path]) -> list[Path]:
-    """Files given directly, plus the supported files inside given folders (not recursing into truth/)."""
-    found: list[Path] = []
+def expand(paths: list[Path]) -> list[tuple[Path, InputError | None]]:
+    """Files given directly, plus the supported files inside given folders (not recursing into truth/).
+
+    A path that cannot be a file to read (missing, a broken link, a FIFO or device) comes back with its
+    error, so the call still loads every other file and the problem is named.
+    """
+    found: list[tuple[Path, InputError | None]] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES))
-        elif path.exists():
-            found.append(path)
+            for entry in sorted(path.iterdir()):
+                if entry.suffix.lower() in SUPPORTED_SUFFIXES and not entry.is_dir():
+                    found.append((entry, _not_a_file(entry)))
         else:
-            raise InputError("no such file or folder", file=str(path))
+            found.append((path, _not_a_file(path)))
     return found
+
+
+def _not_a_file(path: Path) -> InputError | None:
+    """Why ``path`` is not a regular file to read, or None. A FIFO would block a reader for ever."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        reason = "broken symbolic link (its target is missing)" if path.is_symlink() else "no such file or folder"
+        return InputError(reason, file=str(path))
+    except OSError as exc:
+        return InputError(f"cannot read: {exc.strerror or exc}", file=str(path))
+    if not stat.S_ISREG(mode):
+        return InputError("not a regular file (a FIFO, socket or device); give a file or a folder", file=str(path))
+    return None
 
 
 def run(ws: Workspace, cfg: Config, paths: list[Path],
@@ -96,12 +115,16 @@ def run(ws: Workspace, cfg: Config, paths: list[Path],
     run_id = new_run_id("ingest")
     started = datetime.now(UTC)
     results = []
-    for path in expand(paths):
+    for path, problem in expand(paths):
         try:
+            if problem:
+                raise problem
             result = ingest_file(ws, cfg, path, run_id)
-        except ChainlightError as exc:
-            result = FileResult(file=str(path), table=None, error=str(exc))
-            log.warning("ingest failed: %s", exc)
+        except (ChainlightError, OSError) as exc:
+            result = _failed(path, exc)
+        except Exception as exc:  # a reader's own bug: still name the file and go on with the others
+            log.debug("unexpected failure on %s", path, exc_info=True)
+            result = _failed(path, InputError(f"unexpected failure ({type(exc).__name__}: {exc})", file=str(path)))
         results.append(result)
         if progress:
             progress(result)
@@ -109,6 +132,17 @@ def run(ws: Workspace, cfg: Config, paths: list[Path],
     ws.record_run(run_id, "ingest", "ok" if not report.errors else "partial", started,
                   {**report.totals(), "files": [asdict(r) for r in results]})
     return report
+
+
+def _failed(path: Path, exc: Exception) -> FileResult:
+    """The FileResult of a file not loaded, logged as one WARNING line naming it."""
+    if isinstance(exc, OSError):
+        exc = InputError(f"cannot read: {exc.strerror or exc}", file=str(path))
+    message = " ".join(str(exc).split())[:2000]
+    if str(path) not in message:
+        message = f"{path}: {message}"
+    log.warning("ingest failed: %s", message)
+    return FileResult(file=str(path), table=None, error=message)
 
 
 def _sha256(path: Path) -> str:
@@ -162,16 +196,30 @@ def _materialise_checked(ws: Workspace, cfg: Config, spec: tables.TableSpec, sou
             src.collect_rejects = None
         return src
 
+    def unreadable(src: Source, exc: StageError) -> InputError:
+        return InputError(f"cannot read {src.format}: {str(exc).splitlines()[0][:300]}", file=str(path))
+
     try:
-        built = build(source)
-        unicode_trouble = any("invalid encoding" in reason or "unicode" in reason for _, reason, _ in built.rejects)
+        source = build(source)
+        unicode_trouble = any("invalid encoding" in reason or "unicode" in reason for _, reason, _ in source.rejects)
+        failure: StageError | None = None
     except StageError as exc:
-        unicode_trouble = "unicode" in str(exc).lower()
-        if not unicode_trouble or source.format != "csv":
-            raise InputError(f"cannot read {source.format}: {str(exc).splitlines()[0][:300]}", file=str(path)) from exc
-    if unicode_trouble and source.format == "csv" and source.encoding == "utf-8":
-        source.cleanup()  # looked like UTF-8 in the first MiB, GBK further down: read it all as GBK
-        return build(open_csv(ws.engine, path, tmp_dir, force_encoding="gb18030"))
+        unicode_trouble, failure = "unicode" in str(exc).lower(), exc
+    if unicode_trouble and source.format == "csv" and source.encoding == "utf-8" and \
+            detect_encoding(path, first_non_ascii(path)) != "utf-8":
+        # The first MiB looked like UTF-8 (plain ASCII), the text further down is GBK: read it all as GBK.
+        # A UTF-8 file with a few bad bytes stays UTF-8: the reader has quarantined the rows holding them.
+        source.cleanup()
+        retry = open_csv(ws.engine, path, tmp_dir, force_encoding="gb18030")
+        try:
+            return build(retry)
+        except BaseException as exc:
+            retry.cleanup()  # the caller cleans up only the source it gets back
+            if isinstance(exc, StageError):
+                raise unreadable(retry, exc) from exc
+            raise
+    if failure is not None:
+        raise unreadable(source, failure) from failure
     return source
 
 
@@ -199,11 +247,11 @@ def _mark_duplicates(ws: Workspace, spec: tables.TableSpec, staging: str, file_k
     keys = ", ".join(f'"{k}"' for k in spec.key)
     match = " AND ".join(f'd."{k}" = {staging}."{k}"' for k in spec.key)
     label = "+".join(spec.key)
-    record = engine.dialect.json_record(spec.column_names, staging)
+    record = stored_record(spec, staging, engine.dialect)
     if engine.scalar(f"SELECT count(*) FROM {spec.name} WHERE _file <> $file", {"file": file_key}):
         engine.execute(
             f"""UPDATE {staging} SET _field = '{label}', _record = {record},
-                   _reason = 'duplicate {label}: already loaded from ' || d._file
+                   _reason = '{_loaded_elsewhere(spec)}' || d._file
             FROM (SELECT {keys}, min(_file) AS _file FROM {spec.name} WHERE _file <> $file GROUP BY {keys}) d
             WHERE {match} AND {staging}._reason IS NULL""", {"file": file_key}, table=spec.name)
     engine.execute(
@@ -253,4 +301,57 @@ def _publish(ws: Workspace, spec: tables.TableSpec, source: Source, staging: str
                         "rows_quarantined": result.rows_quarantined, "run": run_id, "storage": target},
                        table="ingest_files")
         storage.refresh_views(engine)
+        _release_orphaned_duplicates(ws, spec, file_key)
     return result
+
+
+def _loaded_elsewhere(spec: tables.TableSpec) -> str:
+    """The start of the reason of a row whose key another file loaded (followed by that file)."""
+    return f"duplicate {'+'.join(spec.key)}: already loaded from "
+
+
+def _release_orphaned_duplicates(ws: Workspace, spec: tables.TableSpec, file_key: str) -> None:
+    """Rows other files hold as "already loaded from …" whose key is now loaded nowhere (the file that
+    had it was re-ingested without it) are loaded again: per key, the first row of the first file (by
+    path) that holds it; its other rows are duplicates of that one. Runs inside the publishing
+    transaction, so the key is never lost nor loaded twice."""
+    engine = ws.engine
+    prefix = _loaded_elsewhere(spec)
+    keys = ", ".join(f'"{k}"' for k in spec.key)
+    files = [f for f in engine.query(
+        "SELECT f.file, f.storage_table, EXISTS (SELECT 1 FROM ingest_row_gaps g WHERE g.file = f.file) AS has_gaps "
+        "FROM ingest_files f WHERE f.table_name = $t AND f.file <> $f ORDER BY f.file",
+        {"t": spec.name, "f": file_key}).to_pylist()
+        if engine.scalar(f"SELECT count(*) FROM {f['storage_table']} WHERE substr(_reason, 1, {len(prefix)}) = $p",
+                         {"p": prefix})]
+    if not files:
+        return
+    held = " UNION ALL ".join(
+        f"SELECT {keys}, {storage.literal(f['file'])} AS _file, {engine.dialect.row_ordinal(f['storage_table'])} AS _ordinal "
+        f"FROM {f['storage_table']} WHERE substr(_reason, 1, {len(prefix)}) = $p" for f in files)
+    loaded = " AND ".join(f'l."{k}" = h."{k}"' for k in spec.key)
+    engine.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _ingest_orphans AS
+        SELECT {keys}, _file, _ordinal, row_number() OVER (PARTITION BY {keys} ORDER BY _file, _ordinal) AS _rank
+        FROM ({held}) h WHERE NOT EXISTS (SELECT 1 FROM {spec.name} l WHERE {loaded})""", {"p": prefix}, table=spec.name)
+    if engine.scalar("SELECT count(*) FROM _ingest_orphans"):
+        winner = " AND ".join([*(f'w."{k}" = o."{k}"' for k in spec.key), "w._rank = 1"])
+        for f in files:
+            table, ordinal = f["storage_table"], engine.dialect.row_ordinal(f["storage_table"])
+            match = " AND ".join(f'o."{k}" = {table}."{k}"' for k in spec.key)
+            first_row = storage.row_number_sql("w._ordinal", f["file"], f["has_gaps"])
+            engine.execute(
+                f"""UPDATE {table} SET _field = CASE WHEN o._rank = 1 THEN NULL ELSE _field END,
+                       _record = CASE WHEN o._rank = 1 THEN NULL ELSE _record END,
+                       _reason = CASE WHEN o._rank = 1 THEN NULL
+                           WHEN w._file = $file THEN $seen || CAST({first_row} AS VARCHAR)
+                           ELSE $prefix || w._file END
+                FROM _ingest_orphans o JOIN _ingest_orphans w ON {winner}
+                WHERE o._file = $file AND o._ordinal = {ordinal} AND {match}""",
+                {"file": f["file"], "prefix": prefix, "seen": f"duplicate {'+'.join(spec.key)}: first seen at row "},
+                table=table)
+            engine.execute(
+                f"""UPDATE ingest_files SET rows_loaded = (SELECT count(*) FROM {table} WHERE _reason IS NULL),
+                       rows_quarantined = rows_in - (SELECT count(*) FROM {table} WHERE _reason IS NULL)
+                WHERE file = $file""", {"file": f["file"]}, table="ingest_files")
+    engine.execute("DROP TABLE _ingest_orphans")

@@ -22,6 +22,8 @@ INVOICE_STATUS = {"normal": "normal", "正常": "normal", "voided": "voided", "v
                   "red": "red", "红冲": "red", "红字": "red"}
 ALIAS_KIND = {"short": "short", "简称": "short", "former": "former", "曾用名": "former", "other": "other", "其他": "other"}
 USCC_PATTERN = "[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}"
+# Money as people write it: an optional sign and currency sign, digits with commas between groups of three.
+MONEY_PATTERN = "[-+]?[¥￥]?[-+]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\\.[0-9]+)?"
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,11 @@ def _date_range(d: str, name: str, settings: IngestSettings) -> list[tuple[str, 
 
 def _number(name: str, dialect: Dialect, *, allow_negative: bool, positive: bool = False) -> CheckSQL:
     # Plain numbers take the fast cast; only the rest pay for stripping separators and currency signs.
+    # A comma is a thousands separator only between groups of three digits: "12,34" and "1.234,50" are
+    # not numbers (they would load as 1234 and 1.23), they are quarantined.
     stripped = dialect.try_double("replace(replace(replace({t}, ',', ''), '¥', ''), '￥', '')")
-    value = f"coalesce({dialect.try_double('{t}')}, {stripped})"
+    value = (f"coalesce({dialect.try_double('{t}')}, "
+             f"CASE WHEN {dialect.regexp_full_match('{t}', MONEY_PATTERN)} THEN {stripped} END)")
     failures = [("{v} IS NULL", f"{name} is not a number"),
                 ("isnan({v}) OR isinf({v})", f"{name} is not a finite number")]
     if not allow_negative:
@@ -122,14 +127,21 @@ def _fill(template: str, **names: str) -> str:
 
 def validation_select(spec: TableSpec, source: str, raw_columns: list[str], dialect: Dialect,
                       settings: IngestSettings) -> str:
-    """SELECT over ``source`` (text columns) giving cleaned columns, ``_field``, ``_reason``, ``_record``."""
-    trimmed = ", ".join(f"nullif(trim({_q(c)}), '') AS {_q(c)}" for c in raw_columns)
+    """SELECT over ``source`` giving cleaned columns, ``_field``, ``_reason``, ``_record``.
+
+    ``source`` names its text columns by position (``_c0``…, in the order of ``raw_columns``); every
+    name inside the query is internal (``_c<i>`` text, ``_v<j>`` value, ``_problem``), so no input
+    column (``v_status``, ``_problem``) can stand in for one. Input names appear only as JSON keys.
+    """
+    text_of = {name: f"_c{i}" for i, name in enumerate(raw_columns)}
+    value_of = {c.name: f"_v{j}" for j, c in enumerate(spec.columns)}
+    trimmed = ", ".join(f"nullif(trim({t}), '') AS {t}" for t in text_of.values())
     checks = {c.name: column_check(c, dialect, settings) for c in spec.columns}
-    typed = ", ".join(f"{_fill(check.value, t=_q(name))} AS {_q('v_' + name)}" for name, check in checks.items())
+    typed = ", ".join(f"{_fill(check.value, t=text_of[name])} AS {value_of[name]}" for name, check in checks.items())
 
     arms: list[tuple[str, str]] = []
     for col in spec.columns:
-        text, value = _q(col.name), _q("v_" + col.name)
+        text, value = text_of[col.name], value_of[col.name]
         if not col.nullable:
             arms.append((f"{text} IS NULL", f"{col.name}|{col.name} is required"))
         if checks[col.name].per_distinct:
@@ -137,12 +149,12 @@ def validation_select(spec: TableSpec, source: str, raw_columns: list[str], dial
         for cond, reason in checks[col.name].failures:
             arms.append((f"{text} IS NOT NULL AND ({_fill(cond, t=text, v=value)})", f"{col.name}|{reason}"))
     for field, cond, reason in row_rules(spec):
-        filled = _fill(cond, **{c.name: _q("v_" + c.name) for c in spec.columns})
+        filled = _fill(cond, **value_of)
         arms.append((f"coalesce({filled}, FALSE)", f"{field}|{reason}"))
     problem = "CASE " + " ".join(f"WHEN {c} THEN '{r.replace(chr(39), chr(39) * 2)}'" for c, r in arms) + " END"
 
-    cleaned = ", ".join(f"{_q('v_' + c.name)} AS {_q(c.name)}" for c in spec.columns)
-    record = dialect.json_record(raw_columns, "l3")
+    cleaned = ", ".join(f"{value_of[c.name]} AS {_q(c.name)}" for c in spec.columns)
+    record = dialect.json_record([(name, f"l3.{t}") for name, t in text_of.items()])
     return f"""
         SELECT {cleaned},
                substr(_problem, 1, instr(_problem, '|') - 1) AS _field,
@@ -150,6 +162,11 @@ def validation_select(spec: TableSpec, source: str, raw_columns: list[str], dial
                CASE WHEN _problem IS NOT NULL THEN {record} END AS _record
         FROM (SELECT l2.*, {problem} AS _problem
               FROM (SELECT l1.*, {typed} FROM (SELECT {trimmed} FROM {source}) l1) l2) l3"""
+
+
+def stored_record(spec: TableSpec, table: str, dialect: Dialect) -> str:
+    """The JSON record of a row of a file's stored table (its cleaned values), for later quarantining."""
+    return dialect.json_record([(c, f"{table}.{_q(c)}") for c in spec.column_names])
 
 
 def distinct_value_checks(spec: TableSpec, table: str, dialect: Dialect,
@@ -161,7 +178,7 @@ def distinct_value_checks(spec: TableSpec, table: str, dialect: Dialect,
     Runs after the row pass, in column order, on rows that passed it; the record shown is the cleaned row.
     """
     steps = []
-    record = dialect.json_record(spec.column_names, table)
+    record = stored_record(spec, table, dialect)
     for col in spec.columns:
         check = column_check(col, dialect, settings)
         if not check.per_distinct:

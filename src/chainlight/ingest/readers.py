@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import logging
+import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ CSV_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": ","}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 SAMPLE_BYTES = 1 << 20
+ENCODINGS = ("utf-8", "gb18030")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+_GLOB = re.compile(r"[*?\[\]]")
 JSONL_VIEW = "_ingest_jsonl"
 
 Reject = tuple[int, str, str]  # (file data row, reason, raw text)
@@ -37,7 +42,11 @@ Reject = tuple[int, str, str]  # (file data row, reason, raw text)
 
 @dataclass
 class Source:
-    """A file opened as a relation: ``sql`` (with ``params``) yields its rows in file order as text."""
+    """A file opened as a relation: ``sql`` (with ``params``) yields its rows in file order as text.
+
+    The relation's columns are named by position (``_c0``, ``_c1``, …, see ``positional``); ``columns``
+    holds the file's own (normalised) names in the same order.
+    """
 
     sql: str
     params: dict[str, str]
@@ -60,63 +69,128 @@ def file_format(path: Path) -> str:
     raise InputError(f"unsupported file type {suffix or '(none)'}; use .csv, .tsv, .parquet or .jsonl", file=str(path))
 
 
-def detect_encoding(path: Path) -> str:
-    """'utf-8' or 'gb18030' (a superset of GBK) from the first MiB; anything else is an error."""
+def _decode_errors(data: bytes, encoding: str) -> int:
+    """How many undecodable spots ``data`` has in ``encoding`` (a character cut at the end is not one)."""
+    decoder = codecs.getincrementaldecoder(encoding)("replace")
+    return decoder.decode(data, final=False).count("\ufffd") - data.count("\ufffd".encode(encoding))
+
+
+def _choose_encoding(sample: bytes) -> str | None:
+    """The encoding that decodes ``sample`` with the fewest errors (UTF-8 on a tie), or None when even
+    that one fails on more than a quarter of the non-ASCII bytes: then it is not text in either."""
+    non_ascii = len(sample) - len(sample.translate(None, _HIGH_BYTES))
+    if not non_ascii:
+        return "utf-8"
+    errors = {encoding: _decode_errors(sample, encoding) for encoding in ENCODINGS}
+    best = min(ENCODINGS, key=lambda e: errors[e])  # min keeps the first (UTF-8) on a tie
+    return best if errors[best] * 4 <= non_ascii else None
+
+
+def first_non_ascii(path: Path) -> int:
+    """Offset of the first byte ≥ 0x80 (0 if none): where the encoding shows."""
+    offset = 0
     with path.open("rb") as handle:
+        while chunk := handle.read(SAMPLE_BYTES):
+            found = _NON_ASCII.search(chunk)
+            if found:
+                return offset + found.start()
+            offset += len(chunk)
+    return 0
+
+
+def detect_encoding(path: Path, start: int = 0) -> str:
+    """'utf-8' or 'gb18030' (a superset of GBK) from a MiB of bytes at ``start``; anything else is an error.
+
+    A few undecodable bytes do not decide the file: the rows holding them are quarantined later.
+    """
+    with path.open("rb") as handle:
+        handle.seek(start)
         sample = handle.read(SAMPLE_BYTES)
-    if not sample.strip():
+    if start == 0 and not sample.strip():
         raise InputError("file is empty (no header line)", file=str(path))
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            codecs.getincrementaldecoder(encoding)("strict").decode(sample, final=False)
-            return encoding
-        except UnicodeDecodeError:
-            continue
-    raise InputError("text is neither UTF-8 nor GBK/GB18030", file=str(path))
+    if b"\x00" in sample:
+        raise InputError(f"binary data (NUL byte at offset {start + sample.index(0)}), not a text file", file=str(path))
+    encoding = _choose_encoding(sample)
+    if encoding is None:
+        raise InputError("text is neither UTF-8 nor GBK/GB18030 (binary data?)", file=str(path))
+    return encoding
 
 
 def transcode_to_utf8(path: Path, encoding: str, tmp_dir: Path) -> Path:
-    """Stream a GBK file into a UTF-8 temp file for the CSV reader."""
-    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    """Stream a GBK file into a UTF-8 temp file for the CSV reader.
+
+    Undecodable bytes are copied through unchanged (surrogateescape), so they stay invalid UTF-8 and the
+    CSV reader quarantines the rows holding them, with their line numbers.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)("surrogateescape")
     out = Path(tempfile.mkstemp(prefix="ingest-", suffix=".csv", dir=tmp_dir)[1])
-    offset = 0
-    with path.open("rb") as src, out.open("w", encoding="utf-8", newline="") as dst:
+    with path.open("rb") as src, out.open("w", encoding="utf-8", errors="surrogateescape", newline="") as dst:
         while chunk := src.read(SAMPLE_BYTES):
-            try:
-                dst.write(decoder.decode(chunk))
-            except UnicodeDecodeError as exc:
-                out.unlink(missing_ok=True)
-                raise InputError(f"invalid {encoding} byte at offset {offset + exc.start}", file=str(path)) from exc
-            offset += len(chunk)
+            dst.write(decoder.decode(chunk))
         dst.write(decoder.decode(b"", final=True))
     return out
 
 
 def normalise_columns(names: list[str], path: Path) -> list[str]:
-    cleaned = [n.strip().lstrip("\ufeff").lower() for n in names]
+    cleaned = [normalise_name(n) for n in names]
     if any(not n for n in cleaned):
         raise InputError("header has an empty column name", file=str(path))
     dupes = sorted({n for n in cleaned if cleaned.count(n) > 1})
     if dupes:
-        raise InputError(f"header repeats column(s) {', '.join(dupes)}", file=str(path))
+        raise InputError(f"header repeats column(s) {', '.join(dupes)} (names are compared without case)", file=str(path))
     return cleaned
 
 
-def read_header(path: Path, delimiter: str) -> list[str]:
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        head = handle.read(SAMPLE_BYTES)
+def normalise_name(name: str) -> str:
+    """Column names are matched without surrounding space, BOM or case: ``Amount`` is ``amount``."""
+    return name.strip().lstrip("\ufeff").strip().lower()
+
+
+def read_header(path: Path, delimiter: str, name: Path | None = None) -> list[str]:
+    """The first CSV record (it may span lines inside quotes), decoded strictly: a header must be clean.
+    Errors name ``name`` (the user's file when ``path`` is its transcoded copy)."""
+    path, readable = name or path, path
     try:
-        header = next(csv.reader(io.StringIO(head), delimiter=delimiter))
+        with readable.open("r", encoding="utf-8-sig", errors="strict", newline="") as handle:
+            header = next(csv.reader(handle, delimiter=delimiter))
     except StopIteration as exc:
         raise InputError("file is empty (no header line)", file=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"header line is not valid text ({exc.reason})", file=str(path)) from exc
+    except csv.Error as exc:
+        raise InputError(f"header line cannot be read ({exc})", file=str(path)) from exc
     return normalise_columns(header, path)
+
+
+def positional(count: int) -> list[str]:
+    """The relation's column names: ``_c0`` … by position, so no input name can meet an internal one."""
+    return [f"_c{i}" for i in range(count)]
+
+
+def engine_path(path: Path) -> tuple[Path, Callable[[], None]]:
+    """A path the engine reads as exactly this file: engines expand ``*``, ``?`` and ``[`` as globs, so a
+    name holding them is read through a symbolic link with a plain name."""
+    path = path.absolute()
+    if not _GLOB.search(str(path)):
+        return path, lambda: None
+    folder = Path(tempfile.mkdtemp(prefix="chainlight-ingest-"))
+    link = folder / f"input{path.suffix.lower()}"
+    link.symlink_to(path)
+
+    return link, lambda: shutil.rmtree(folder, ignore_errors=True)
 
 
 def open_csv(engine: Engine, path: Path, tmp_dir: Path, *, force_encoding: str | None = None) -> Source:
     delimiter = CSV_SUFFIXES[path.suffix.lower()]
     encoding = force_encoding or detect_encoding(path)
     readable = path if encoding == "utf-8" else transcode_to_utf8(path, encoding, tmp_dir)
-    columns = read_header(readable, delimiter)
+    try:
+        columns = read_header(readable, delimiter, path)
+        linked, unlink = engine_path(readable)
+    except BaseException:
+        if readable is not path:
+            readable.unlink(missing_ok=True)
+        raise
     for table in ("reject_errors", "reject_scans"):  # the reader appends to these; start each file empty
         engine.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -127,10 +201,11 @@ def open_csv(engine: Engine, path: Path, tmp_dir: Path, *, force_encoding: str |
         return [(int(r["row"]), f"malformed CSV line: {r['reason']}", r["raw"] or "") for r in rows]
 
     def cleanup() -> None:
+        unlink()
         if readable is not path:
             readable.unlink(missing_ok=True)
 
-    return Source(engine.dialect.csv_source(columns, delimiter), {"path": str(readable)}, columns, "csv",
+    return Source(engine.dialect.csv_source(positional(len(columns)), delimiter), {"path": str(linked)}, columns, "csv",
                   "utf-8" if encoding == "utf-8" else "gbk", collect_rejects=collect, cleanup=cleanup)
 
 
@@ -140,36 +215,79 @@ def open_parquet(engine: Engine, path: Path) -> Source:
     except Exception as exc:
         raise InputError(f"not a readable Parquet file ({type(exc).__name__})", file=str(path)) from exc
     columns = normalise_columns(raw_names, path)
-    return Source(engine.dialect.parquet_source(list(zip(raw_names, columns, strict=True))), {"path": str(path)},
-                  columns, "parquet", "binary")
+    linked, unlink = engine_path(path)
+    return Source(engine.dialect.parquet_source(list(zip(raw_names, positional(len(columns)), strict=True))),
+                  {"path": str(linked)}, columns, "parquet", "binary", cleanup=unlink)
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object's members; a key that repeats (after trimming and lower-casing) is a bad line."""
+    record: dict[str, object] = {}
+    for key, value in pairs:
+        name = normalise_name(key)
+        if name in record:
+            raise _RepeatedKey(name)
+        record[name] = value
+    return record
+
+
+class _RepeatedKey(ValueError):
+    pass
 
 
 def open_jsonl(engine: Engine, path: Path) -> Source:
+    """One JSON object a line; a line that does not decode or parse is quarantined, not the file."""
     encoding = detect_encoding(path)
     records: list[dict[str, str | None]] = []
     rejects: list[Reject] = []
     columns: dict[str, None] = {}
-    with path.open("r", encoding=encoding, errors="strict") as handle:
-        for number, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8) and encoding == "utf-8":
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                rejects.append((number, f"line is not valid {'UTF-8' if encoding == 'utf-8' else 'GBK'} text "
+                                        f"(byte {exc.start + 1} of the line)", raw[:2000].decode(encoding, "replace")))
+                continue
             if not line.strip():
                 rejects.append((number, "blank line", ""))
                 continue
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                rejects.append((number, f"malformed JSON: {exc.msg}", line[:2000]))
+                obj = json.loads(line, object_pairs_hook=_unique_keys)
+            except _RepeatedKey as exc:
+                rejects.append((number, f"JSON object repeats key {exc} (keys are compared without case)", line[:2000]))
+                continue
+            except (ValueError, RecursionError) as exc:
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+                rejects.append((number, f"malformed JSON: {reason}", line[:2000]))
                 continue
             if not isinstance(obj, dict):
                 rejects.append((number, "JSON line is not an object", line[:2000]))
                 continue
-            record = {str(k).strip().lower(): _to_text(v) for k, v in obj.items()}
+            record = {k: _to_text(v) for k, v in obj.items()}
+            if not all(_encodable(t) for t in (*record, *record.values())):
+                rejects.append((number, "JSON text holds an unpaired surrogate escape (not Unicode text)",
+                                line[:2000].encode("utf-8", "replace").decode("utf-8")))
+                continue
             columns.update(dict.fromkeys(record))
             records.append(record)
     if not records and not rejects:
         raise InputError("file is empty", file=str(path))
+    names = list(columns)
     engine.register_arrow(JSONL_VIEW, pa.table(
-        {c: pa.array([r.get(c) for r in records], pa.string()) for c in columns} or {"_": pa.array([], pa.string())}))
-    return Source(JSONL_VIEW, {}, list(columns), "jsonl", "utf-8" if encoding == "utf-8" else "gbk", rejects=rejects)
+        {p: pa.array([r.get(c) for r in records], pa.string()) for p, c in zip(positional(len(names)), names, strict=True)}
+        or {"_": pa.array([], pa.string())}))
+    return Source(JSONL_VIEW, {}, names, "jsonl", "utf-8" if encoding == "utf-8" else "gbk", rejects=rejects)
+
+
+def _encodable(text: str | None) -> bool:
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _to_text(value: object) -> str | None:
