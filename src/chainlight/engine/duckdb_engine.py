@@ -11,11 +11,11 @@ import duckdb
 import pyarrow as pa
 
 from chainlight import uscc
-from chainlight.engine.base import Dialect, Engine, check_identifier
+from chainlight.engine.base import Dialect, Engine, check_identifier, sql_literal, sql_literals
 
 
 def _sql_list(values: Sequence[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+    return "[" + sql_literals(values) + "]"
 
 
 def _quote(name: str) -> str:
@@ -29,7 +29,7 @@ class DuckDBDialect(Dialect):
         return f"({table}.rowid + 1)"
 
     def csv_source(self, columns: Sequence[str], delimiter: str) -> str:
-        spec = "{" + ", ".join("'" + c.replace("'", "''") + "': 'VARCHAR'" for c in columns) + "}"
+        spec = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in columns) + "}"
         delim = "\\t" if delimiter == "\t" else delimiter
         return (f"read_csv($path, header = true, auto_detect = false, columns = {spec}, delim = '{delim}', "
                 "quote = '\"', escape = '\"', store_rejects = true, rejects_table = 'reject_errors', "

@@ -1,7 +1,7 @@
 """The offline extractor: lexicons, patterns and a character n-gram model — no network, the default.
 
 - product, line-item and patent text → segment: ontology lexicon hits (longest match), else the
-  n-gram model of ``mount.signals`` with its probability as confidence;
+  n-gram model of ``ontology.signals`` with its probability as confidence;
 - report sentences → trend statements (方向 + figure + the segment the sentence names), supply
   claims (two firm names found by the resolver's gazetteer around a supply phrase) and product →
   upstream product statements (是…的原料, …的原材料为…, 以…为原料) between ontology product terms;
@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from typing import Literal
 
 from chainlight.extract.facts import Document, Fact
-from chainlight.mount.signals import SegmentLexicon, SegmentTextModel, classify_texts
 from chainlight.ontology.model import Ontology
+from chainlight.ontology.signals import SegmentLexicon, SegmentTextModel, classify_texts
 from chainlight.resolve.reports import find_mentions, gazetteer
 
 SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")

@@ -1,10 +1,10 @@
 -- Supply edges from invoices via resolved buyers: volume, timing, steadiness and shares.
--- Voided invoices are ignored; red-letter reversals (negative amounts) net against the edge.
+-- ``sales`` is the shared rule: voided invoices ignored, red-letter reversals netted.
 WITH inv AS (
     SELECT i.seller_uscc AS seller, l.uscc AS buyer, i.amount, i.issue_date,
            date_trunc('month', i.issue_date) AS month
-    FROM invoices i JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
-    WHERE i.status IN ('normal', 'red') AND l.uscc IS NOT NULL AND l.uscc <> i.seller_uscc
+    FROM {{ sales }} i JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
+    WHERE l.uscc IS NOT NULL AND l.uscc <> i.seller_uscc
 ), monthly AS (
     SELECT seller, buyer, month, sum(amount) AS amount FROM inv GROUP BY 1, 2, 3
 ), steadiness AS (
@@ -20,8 +20,8 @@ WITH inv AS (
            min(issue_date) AS first_date, max(issue_date) AS last_date
     FROM inv GROUP BY 1, 2 HAVING sum(amount) > 0
 ), sales AS (
-    SELECT seller_uscc AS uscc, sum(amount) AS total FROM invoices
-    WHERE status IN ('normal', 'red') AND seller_uscc IS DISTINCT FROM buyer_uscc GROUP BY 1
+    SELECT seller_uscc AS uscc, sum(amount) AS total FROM {{ sales }}
+    WHERE seller_uscc IS DISTINCT FROM buyer_uscc GROUP BY 1
 ), purchases AS (
     SELECT buyer AS uscc, sum(amount) AS total FROM edges GROUP BY 1
 )

@@ -17,7 +17,7 @@ supp AS (
            sum(amount) FILTER (WHERE issue_date > (SELECT max(issue_date) FROM invoices) - INTERVAL 12 MONTH) AS last_12m,
            sum(amount) FILTER (WHERE issue_date <= (SELECT max(issue_date) FROM invoices) - INTERVAL 12 MONTH
                                AND issue_date > (SELECT max(issue_date) FROM invoices) - INTERVAL 24 MONTH) AS prev_12m
-    FROM invoices WHERE status IN ('normal', 'red') AND seller_uscc IS DISTINCT FROM buyer_uscc GROUP BY 1
+    FROM {{ sales }} WHERE seller_uscc IS DISTINCT FROM buyer_uscc GROUP BY 1
 )
 SELECT e.uscc, coalesce(c.customer_count, 0) AS customer_count, coalesce(s.supplier_count, 0) AS supplier_count,
        c.customer_hhi, c.top_customer_share, s.supplier_hhi, c.tenure_mean_months, c.tenure_max_months,

@@ -1,7 +1,7 @@
 -- Who each firm sells to (resolved buyers), by amount.
 SELECT i.seller_uscc AS uscc, l.uscc AS buyer, sum(i.amount) AS amount
-FROM invoices i
+FROM {{ sales }} i
 JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
-WHERE i.status IN ('normal', 'red') AND l.uscc IS NOT NULL AND l.uscc <> i.seller_uscc
+WHERE l.uscc IS NOT NULL AND l.uscc <> i.seller_uscc
 GROUP BY 1, 2
 HAVING sum(i.amount) > 0

@@ -1,4 +1,4 @@
-"""``mount.industry``: Shenwan labels from products and names — a hand-made chain_kg, then the real data."""
+"""``research.industry``: Shenwan labels from products and names — a hand-made chain_kg, then the real data."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO, require_shared, write_jsonl, write_shenwan
 
 from chainlight.errors import InputError
-from chainlight.mount.industry import (
+from chainlight.research.industry import (
     ChainKG,
     Company,
     IndustryClassifier,
