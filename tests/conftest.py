@@ -102,6 +102,20 @@ def load_tables(ws: Workspace, folder: Path, rows: dict[str, list[dict[str, obje
     assert report.totals()["rows_quarantined"] == 0, ws.engine.query("SELECT * FROM quarantine").to_pylist()
 
 
+def table_digest(ws: Workspace, name: str) -> str:
+    """SHA-256 of a table's rows ordered by all columns (``run_id`` left out). Values are hashed by their
+    ``repr``, which round-trips every float exactly: equal digests mean bit-identical values."""
+    import hashlib
+
+    columns = [c for c, _ in ws.engine.columns(name) if c != "run_id"]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    digest = hashlib.sha256(repr(columns).encode())
+    for batch in ws.engine.query(f"SELECT {quoted} FROM {name} ORDER BY {quoted}").to_batches(10_000):
+        for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+            digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
 def make_uscc(n: int) -> str:
     from chainlight import uscc
     return uscc.make("9", "1", "330400", f"{n:08d}")

@@ -36,9 +36,9 @@ class OfflineExtractor:
 
     method = "offline"
 
-    def __init__(self, ontology: Ontology, firm_names: Iterable[str]) -> None:
+    def __init__(self, ontology: Ontology, firm_names: Iterable[str], *, seed: int) -> None:
         self.lexicon = SegmentLexicon(ontology)
-        self.model = SegmentTextModel(ontology)
+        self.model = SegmentTextModel(ontology, seed)
         self.segment_names = {s.name: s.id for s in ontology.segments().values()}
         self.automaton = gazetteer(firm_names)
         self.ignored_instructions = 0

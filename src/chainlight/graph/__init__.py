@@ -114,7 +114,7 @@ def _graph_measures(ws: Workspace, cfg: Config, features: pa.Table, top_segments
         "SELECT m.uscc, m.segment_id, m.chain_id, m.tier, e.city FROM mounts m JOIN enterprises e USING (uscc) "
         "WHERE m.rank = 1").to_pylist()} if has_mounts else {}
     edges = engine.query("SELECT seller_uscc, buyer_uscc, amount, months_active, stability FROM _graph_supply "
-                         "WHERE is_supply").to_pydict()
+                         "WHERE is_supply ORDER BY seller_uscc, buyer_uscc").to_pydict()  # fixed order: same sums
     seller = np.array([index[u] for u in edges["seller_uscc"]], dtype=np.int64)
     buyer = np.array([index[u] for u in edges["buyer_uscc"]], dtype=np.int64)
     amount = np.array(edges["amount"], dtype=float)

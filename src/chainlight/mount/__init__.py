@@ -178,7 +178,7 @@ def _combine(ws: Workspace, into: str, weights: dict[str, float], segments: pa.T
 
 def run(ws: Workspace, cfg: Config) -> StageResult:
     ontology = ontology_stage.load(cfg.ontology)
-    lexicon, model = SegmentLexicon(ontology), SegmentTextModel(ontology)
+    lexicon, model = SegmentLexicon(ontology), SegmentTextModel(ontology, cfg.seed)
     segments = pa.table({
         "segment_id": [s.id for c in ontology.chains for s in c.segments],
         "chain_id": [c.id for c in ontology.chains for _ in c.segments],
@@ -200,7 +200,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
                 SELECT s.*, row_number() OVER (PARTITION BY s.uscc, s.segment_id, s.signal
                                                ORDER BY s.weight DESC, s.detail, s.source_id) AS k
                 FROM _mount_signals s JOIN _mount_final m USING (uscc, segment_id)) t
-            WHERE k <= {EVIDENCE_PER_SIGNAL} ORDER BY uscc, segment_id, signal, weight DESC""")
+            WHERE k <= {EVIDENCE_PER_SIGNAL} ORDER BY uscc, segment_id, signal, weight DESC, detail, source_id""")
         writer.write_sql("mounts_registry_only", "SELECT uscc, segment_id, share, confidence, rank FROM _mount_registry "
                                                  "ORDER BY uscc, rank")
         writer.stats.update({"firms_mounted": engine.scalar("SELECT count(*) FROM _mount_first"),
