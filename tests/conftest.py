@@ -9,11 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from chainlight.config import Config
 from chainlight.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Property tests: timing never decides a test (the machine is shared), and the examples are derived
+# from each test's name, so a failure reproduces on every run and in CI.
+settings.register_profile("chainlight", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("chainlight")
 
 
 def shared_data() -> Path:
@@ -56,7 +62,8 @@ TINY_SEED = 7
 @pytest.fixture(scope="session")
 def tiny_economy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small synthetic economy (inputs + truth/), generated once per test session."""
-    synth = pytest.importorskip("chainlight.synth", reason="the synthetic economy generator is not built yet")
+    from chainlight import synth  # our own code: an ImportError here is a failure, never a skip
+
     out = tmp_path_factory.mktemp("tiny_economy")
     synth.generate(out, firms=TINY_FIRMS, seed=TINY_SEED)
     return out

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from chainlight import tables
-from chainlight.errors import StageError
+from chainlight.errors import InputError, StageError
 from chainlight.workspace import Workspace
 
 tables.register(tables.TableSpec("test_scores", "test_stage", (tables.Column("firm", "VARCHAR"),
@@ -65,5 +65,5 @@ def test_rerun_gives_same_rows(ws: Workspace) -> None:
 def test_workspace_path_that_is_a_file_is_an_input_error(tmp_path) -> None:
     target = tmp_path / "file"
     target.write_text("x")
-    with pytest.raises(Exception, match="not a folder"):
+    with pytest.raises(InputError, match="not a folder"):
         Workspace(target)
