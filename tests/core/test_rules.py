@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import REPO, load_tables, make_uscc
 
 from chainlight import rules
-from chainlight.engine.base import sql_literal, sql_literals
+from chainlight.engine.base import quote_identifier, sql_literal, sql_literals
 from chainlight.workspace import Workspace
 
 SRC = REPO / "src" / "chainlight"
@@ -68,3 +68,10 @@ def test_sales_are_normal_and_red_invoices(ws: Workspace, tmp_path: Path) -> Non
                      for n, (status, amount) in enumerate([("normal", 100), ("red", -40), ("voided", 1000)])]})
     view = rules.sales_view(ws)
     assert ws.engine.scalar(f"SELECT sum(amount) FROM {view}") == 60
+
+
+def test_one_identifier_quoting_helper() -> None:
+    holders = [p.relative_to(SRC).as_posix() for p, text in _sources(".py").items()
+               if """replace('"', '""')""" in text]
+    assert holders == ["engine/base.py"]
+    assert quote_identifier('a"b') == '"a""b"'

@@ -77,6 +77,11 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def quote_identifier(name: str) -> str:
+    """A double-quoted SQL identifier (inner quotes doubled), for column names that come from files."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def sql_literals(values: Sequence[str]) -> str:
     """Comma-separated string literals, for ``IN (...)`` and list constructors."""
     return ", ".join(sql_literal(v) for v in values)

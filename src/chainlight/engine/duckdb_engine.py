@@ -11,15 +11,11 @@ import duckdb
 import pyarrow as pa
 
 from chainlight import uscc
-from chainlight.engine.base import Dialect, Engine, check_identifier, sql_literal, sql_literals
+from chainlight.engine.base import Dialect, Engine, check_identifier, quote_identifier, sql_literal, sql_literals
 
 
 def _sql_list(values: Sequence[str]) -> str:
     return "[" + sql_literals(values) + "]"
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class DuckDBDialect(Dialect):
@@ -36,7 +32,7 @@ class DuckDBDialect(Dialect):
                 "rejects_scan = 'reject_scans', max_line_size = 10000000)")
 
     def parquet_source(self, columns: Sequence[tuple[str, str]]) -> str:
-        select = ", ".join(f"CAST({_quote(raw)} AS VARCHAR) AS {_quote(clean)}" for raw, clean in columns)
+        select = ", ".join(f"CAST({quote_identifier(raw)} AS VARCHAR) AS {quote_identifier(clean)}" for raw, clean in columns)
         return f"(SELECT {select} FROM read_parquet($path))"
 
     def regexp_full_match(self, expr: str, pattern: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from chainlight.config import IngestSettings
 from chainlight.engine import Dialect
+from chainlight.engine.base import quote_identifier as _q
 from chainlight.engine.base import sql_literal, sql_literals
 from chainlight.tables import Column, TableSpec
 
@@ -104,10 +105,6 @@ def row_rules(spec: TableSpec) -> list[tuple[str, str, str]]:
     if spec.name == "patents":
         return [("grant_date", "{grant_date} < {apply_date}", "grant_date before apply_date")]
     return []
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _fill(template: str, **names: str) -> str:
