@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from chainlight.errors import InputError
-from chainlight.mount.industry import ChainKG, cross_validate, label_unlabelled, write_labels
+from chainlight.research.industry import ChainKG, cross_validate, label_unlabelled, write_labels
 
 
 def main() -> None:

@@ -9,11 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from chainlight.config import Config
 from chainlight.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Property tests: timing never decides a test (the machine is shared), and the examples are derived
+# from each test's name, so a failure reproduces on every run and in CI.
+settings.register_profile("chainlight", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("chainlight")
 
 
 def shared_data() -> Path:
@@ -56,7 +62,8 @@ TINY_SEED = 7
 @pytest.fixture(scope="session")
 def tiny_economy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small synthetic economy (inputs + truth/), generated once per test session."""
-    synth = pytest.importorskip("chainlight.synth", reason="the synthetic economy generator is not built yet")
+    from chainlight import synth  # our own code: an ImportError here is a failure, never a skip
+
     out = tmp_path_factory.mktemp("tiny_economy")
     synth.generate(out, firms=TINY_FIRMS, seed=TINY_SEED)
     return out
@@ -100,6 +107,20 @@ def load_tables(ws: Workspace, folder: Path, rows: dict[str, list[dict[str, obje
     report = ingest.run(ws, Config(), [folder])
     assert not report.errors, report.errors
     assert report.totals()["rows_quarantined"] == 0, ws.engine.query("SELECT * FROM quarantine").to_pylist()
+
+
+def table_digest(ws: Workspace, name: str) -> str:
+    """SHA-256 of a table's rows ordered by all columns (``run_id`` left out). Values are hashed by their
+    ``repr``, which round-trips every float exactly: equal digests mean bit-identical values."""
+    import hashlib
+
+    columns = [c for c, _ in ws.engine.columns(name) if c != "run_id"]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    digest = hashlib.sha256(repr(columns).encode())
+    for batch in ws.engine.query(f"SELECT {quoted} FROM {name} ORDER BY {quoted}").to_batches(10_000):
+        for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+            digest.update(repr(row).encode())
+    return digest.hexdigest()
 
 
 def make_uscc(n: int) -> str:

@@ -113,5 +113,10 @@ def register(spec: TableSpec) -> TableSpec:
     return spec
 
 
+def derived() -> dict[str, TableSpec]:
+    """Every derived table registered so far (import the stage packages first), by name."""
+    return dict(_DERIVED)
+
+
 def get(name: str) -> TableSpec | None:
     return INPUT_TABLES.get(name) or SYSTEM_TABLES.get(name) or _DERIVED.get(name)

@@ -67,7 +67,7 @@ def test_rerun_gives_same_rows(ws: Workspace) -> None:
 def test_workspace_path_that_is_a_file_is_an_input_error(tmp_path) -> None:
     target = tmp_path / "file"
     target.write_text("x")
-    with pytest.raises(Exception, match="not a folder"):
+    with pytest.raises(InputError, match="not a folder"):
         Workspace(target)
 
 

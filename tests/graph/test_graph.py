@@ -7,13 +7,14 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
-from conftest import load_tables, make_uscc
+from conftest import load_tables, make_uscc, table_digest
 
 from chainlight import graph
 from chainlight.config import Config, GraphSettings
+from chainlight.errors import StageError
 from chainlight.graph.algorithms import anchor_flow_share, pagerank
 from chainlight.synth import STORY_FIRM_NAME
-from chainlight.workspace import Workspace
+from chainlight.workspace import StageWriter, Workspace
 
 A, B, C, X, S = (make_uscc(i) for i in range(11, 16))  # X is the anchor; S only buys services
 
@@ -154,11 +155,39 @@ def test_subgraph_hops(built: Workspace) -> None:
     assert {n["uscc"] for n in up.nodes} == {B, X}
 
 
-def test_stage_is_deterministic_and_atomic(built: Workspace) -> None:
-    before = built.engine.query("SELECT * EXCLUDE (run_id) FROM graph_features ORDER BY uscc").to_pylist()
+def test_stage_is_deterministic(built: Workspace) -> None:
+    before = {t: table_digest(built, t) for t in ("supply_edges", "graph_features")}
     graph.run(built, Config(graph=GraphSettings(anchors=[X], anchor_top_k=0, min_edge_amount=0,
                                                 min_recurring_months=1)))
-    assert built.engine.query("SELECT * EXCLUDE (run_id) FROM graph_features ORDER BY uscc").to_pylist() == before
+    assert {t: table_digest(built, t) for t in ("supply_edges", "graph_features")} == before
+
+
+def test_stage_failing_midway_leaves_the_previous_tables(built: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """supply_edges is already built aside when writing graph_features fails: neither may be swapped in."""
+    before = {t: (table_digest(built, t), built.engine.scalar(f"SELECT min(run_id) FROM {t}"))
+              for t in ("supply_edges", "graph_features")}
+    written: list[str] = []
+    real_write_sql = StageWriter.write_sql
+
+    def write_sql(self: StageWriter, table: str, *args: object, **kwargs: object) -> int:
+        written.append(table)
+        return real_write_sql(self, table, *args, **kwargs)  # type: ignore[arg-type]
+
+    def crash(self: StageWriter, table: str, data: object) -> int:
+        raise RuntimeError(f"disk full while writing {table}")
+
+    monkeypatch.setattr(StageWriter, "write_sql", write_sql)
+    monkeypatch.setattr(StageWriter, "write_arrow", crash)
+    # a config whose tables would differ (no edge is supply), so a partial swap would show
+    with pytest.raises(StageError, match="disk full while writing graph_features"):
+        graph.run(built, Config(graph=GraphSettings(anchors=[], anchor_top_k=0, min_edge_amount=1e9)))
+    assert written == ["supply_edges"]  # it failed midway, after one new table was built
+    after = {t: (table_digest(built, t), built.engine.scalar(f"SELECT min(run_id) FROM {t}"))
+             for t in ("supply_edges", "graph_features")}
+    assert after == before
+    assert not [t for t in built.engine.query("SELECT table_name FROM information_schema.tables").column(0).to_pylist()
+                if t.startswith("__new_")]
+    assert built.engine.scalar("SELECT status FROM runs WHERE stage = 'graph' ORDER BY started_at DESC LIMIT 1") == "failed"
 
 
 def test_story_firm_path_to_the_anchor(tiny_workspace: Workspace) -> None:

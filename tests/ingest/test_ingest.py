@@ -130,14 +130,14 @@ def test_gbk_and_utf8_bom_files(ws: Workspace, tmp_path: Path) -> None:
 
 
 def test_gbk_after_a_utf8_looking_first_mebibyte(ws: Workspace, tmp_path: Path) -> None:
-    rows = [f"{A},Alpha Ltd,{'x' * 200},C3921,GD,SZ,1987-09-15,100,1"]
     filler = "\n".join(f"{A},Alpha Ltd,{'x' * 200},C3921,GD,SZ,1987-09-15,100,1" for _ in range(6000))
     data = (ENTERPRISE_HEADER + "\n" + filler + "\n").encode("ascii") + \
         f"{B},腾讯科技,软件,I6513,广东,深圳,1998-11-11,100,1\n".encode("gbk")
     path = tmp_path / "enterprises.csv"
     path.write_bytes(data)
     report = ingest.run(ws, Config(), [path])
-    assert rows and report.files[0].encoding == "gbk"
+    assert report.files[0].encoding == "gbk"
+    assert (report.files[0].rows_in, report.files[0].rows_loaded) == (6001, 2)  # A once (then duplicates), B
     assert ws.engine.scalar("SELECT name FROM enterprises WHERE uscc = $u", {"u": B}) == "腾讯科技"
 
 

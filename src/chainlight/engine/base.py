@@ -76,6 +76,22 @@ class Dialect:
         raise NotImplementedError
 
 
+def sql_literal(text: str) -> str:
+    """A SQL string literal (single quotes doubled): the one quoting helper, for trusted fragments that
+    cannot be bound as parameters (DDL, CSV reader options); user values go through parameters."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def quote_identifier(name: str) -> str:
+    """A double-quoted SQL identifier (inner quotes doubled), for column names that come from files."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literals(values: Sequence[str]) -> str:
+    """Comma-separated string literals, for ``IN (...)`` and list constructors."""
+    return ", ".join(sql_literal(v) for v in values)
+
+
 def check_identifier(name: str) -> str:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"not a safe SQL identifier: {name!r}")

@@ -11,19 +11,11 @@ import duckdb
 import pyarrow as pa
 
 from chainlight import uscc
-from chainlight.engine.base import Dialect, Engine, check_identifier
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+from chainlight.engine.base import Dialect, Engine, check_identifier, quote_identifier, sql_literal, sql_literals
 
 
 def _sql_list(values: Sequence[str]) -> str:
-    return "[" + ", ".join(_literal(v) for v in values) + "]"
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return "[" + sql_literals(values) + "]"
 
 
 class DuckDBDialect(Dialect):
@@ -33,14 +25,14 @@ class DuckDBDialect(Dialect):
         return f"({table}.rowid + 1)"
 
     def csv_source(self, columns: Sequence[str], delimiter: str) -> str:
-        spec = "{" + ", ".join("'" + c.replace("'", "''") + "': 'VARCHAR'" for c in columns) + "}"
+        spec = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in columns) + "}"
         delim = "\\t" if delimiter == "\t" else delimiter
         return (f"read_csv($path, header = true, auto_detect = false, columns = {spec}, delim = '{delim}', "
                 "quote = '\"', escape = '\"', store_rejects = true, rejects_table = 'reject_errors', "
                 "rejects_scan = 'reject_scans', max_line_size = 10000000)")
 
     def parquet_source(self, columns: Sequence[tuple[str, str]]) -> str:
-        select = ", ".join(f"CAST({_quote(raw)} AS VARCHAR) AS {_quote(clean)}" for raw, clean in columns)
+        select = ", ".join(f"CAST({quote_identifier(raw)} AS VARCHAR) AS {quote_identifier(clean)}" for raw, clean in columns)
         # Legacy writers store text as untagged binary: read it as UTF-8 text (invalid UTF-8 fails the file).
         return f"(SELECT {select} FROM read_parquet($path, binary_as_string = true))"
 
@@ -58,7 +50,7 @@ class DuckDBDialect(Dialect):
         return f"try_strptime({expr}, {_sql_list(self.timestamp_formats)})"
 
     def json_record(self, fields: Sequence[tuple[str, str]]) -> str:
-        pairs = ", ".join(f"{_literal(key)}, {expr}" for key, expr in fields)
+        pairs = ", ".join(f"{sql_literal(key)}, {expr}" for key, expr in fields)
         return f"CAST(json_object({pairs}) AS VARCHAR)"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chainlight.engine.base import sql_literal
 from chainlight.workspace import Workspace
 
 
@@ -24,13 +25,14 @@ def evaluate(ws: Workspace, truth: Path | None) -> dict[str, Any] | None:
         WITH best AS (
             SELECT source, source_id, arg_max(segment_id, confidence) AS segment_id FROM facts
             WHERE kind = 'product_segment' GROUP BY 1, 2),
-        t AS (SELECT 'product' AS source, uscc || ':' || product_name AS source_id, segment_id FROM read_parquet('{product}')
-              UNION ALL SELECT 'item', item_name || '|' || tax_code, segment_id FROM read_parquet('{item}'))
+        t AS (SELECT 'product' AS source, uscc || ':' || product_name AS source_id, segment_id
+              FROM read_parquet({sql_literal(product)})
+              UNION ALL SELECT 'item', item_name || '|' || tax_code, segment_id FROM read_parquet({sql_literal(item)}))
         SELECT count(*) FILTER (WHERE b.segment_id IS NOT NULL) AS predicted,
                count(*) FILTER (WHERE b.segment_id = t.segment_id) AS correct, count(*) AS positives
         FROM t LEFT JOIN best b USING (source, source_id)""").to_pylist()[0]
     claims = ws.engine.query(f"""
-        WITH t AS (SELECT * FROM read_parquet('{facts_p}') WHERE kind IN ('true_claim', 'false_claim')),
+        WITH t AS (SELECT * FROM read_parquet({sql_literal(facts_p)}) WHERE kind IN ('true_claim', 'false_claim')),
              f AS (SELECT * FROM facts WHERE kind = 'supply_claim')
         SELECT (SELECT count(*) FROM f) AS predicted, (SELECT count(*) FROM t) AS positives,
                (SELECT count(*) FROM f WHERE EXISTS (SELECT 1 FROM t WHERE t.report_id = f.source_id

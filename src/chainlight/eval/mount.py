@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chainlight.engine.base import sql_literal
 from chainlight.workspace import Workspace
 
 
@@ -13,7 +14,7 @@ def evaluate(ws: Workspace, truth: Path | None) -> dict[str, Any] | None:
     if firms is None or not firms.exists() or not ws.table_exists("mounts"):
         return None
     row = ws.engine.query(f"""
-        WITH t AS (SELECT uscc, main_segment_id, misregistered FROM read_parquet('{firms.as_posix()}')
+        WITH t AS (SELECT uscc, main_segment_id, misregistered FROM read_parquet({sql_literal(firms.as_posix())})
                    WHERE uscc IN (SELECT uscc FROM enterprises))
         SELECT count(*) AS firms,
                avg(CASE WHEN m.segment_id = t.main_segment_id THEN 1.0 ELSE 0.0 END) AS accuracy,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chainlight.engine.base import sql_literal
 from chainlight.workspace import Workspace
 
 
@@ -17,7 +18,7 @@ def evaluate(ws: Workspace, truth: Path | None) -> dict[str, Any] | None:
     if mentions is None or not mentions.exists() or not ws.table_exists("entity_links"):
         return None
     rows = ws.engine.query(f"""
-        WITH t AS (SELECT mention_id, source, true_uscc FROM read_parquet('{mentions.as_posix()}')),
+        WITH t AS (SELECT mention_id, source, true_uscc FROM read_parquet({sql_literal(mentions.as_posix())})),
              l AS (SELECT mention_id, source, uscc FROM entity_links WHERE source IN (SELECT DISTINCT source FROM t))
         SELECT coalesce(t.source, l.source) AS source,
                count(*) FILTER (WHERE l.uscc IS NOT NULL) AS linked,

@@ -112,7 +112,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     segments = sorted(ontology.segments())
     registry = registry_names(ws)
     resolver = Resolver(registry)
-    offline = OfflineExtractor(ontology, sorted({name for _, name, _ in registry}))
+    offline = OfflineExtractor(ontology, sorted({name for _, name, _ in registry}), seed=cfg.seed)
     docs = documents(ws)
     by_id: dict[tuple[str, str], Document] = {(d.kind, d.id): d for d in docs}
     candidates = offline.extract_many(docs)

@@ -3,7 +3,9 @@
 The LLM sees one document at a time under a versioned prompt and answers in a JSON schema; its
 facts carry ``method = llm`` and pass the same ``verify`` as offline facts, so a made-up span or firm
 lands in ``rejected_facts``. Documents go to the LLM when the offline path found nothing, or only a
-low-confidence product/segment guess, and only while the call budget lasts.
+low-confidence product/segment guess, and only while the call budget lasts. Document text is
+untrusted: the LLM is never shown an instruction-like sentence, and a document with nothing else in it
+is not sent at all (``verify`` rejects any fact from such a sentence, whoever made it).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from chainlight.extract.facts import Document, Fact
+from chainlight.extract.facts import Document, Fact, without_instructions
 from chainlight.extract.llm import LLMClient
 
 PROMPT_VERSION = "facts_v1"
@@ -42,7 +44,9 @@ def prompt(segments: list[str]) -> str:
 
 def llm_facts(client: LLMClient, docs: list[Document], segments: list[str]) -> list[Fact]:
     system = prompt(segments)
-    answers = client.map(PROMPT_VERSION, system, [d.text[:MAX_DOCUMENT_CHARS] for d in docs], LLMFacts)
+    shown = [(d, without_instructions(d.text)[:MAX_DOCUMENT_CHARS]) for d in docs]
+    docs = [d for d, text in shown if text]
+    answers = client.map(PROMPT_VERSION, system, [text for _, text in shown if text], LLMFacts)
     facts = []
     for doc, answer in zip(docs, answers, strict=True):
         for item in (answer.facts if answer else []):

@@ -1,12 +1,12 @@
 """The offline extractor: lexicons, patterns and a character n-gram model — no network, the default.
 
 - product, line-item and patent text → segment: ontology lexicon hits (longest match), else the
-  n-gram model of ``mount.signals`` with its probability as confidence;
+  n-gram model of ``ontology.signals`` with its probability as confidence;
 - report sentences → trend statements (方向 + figure + the segment the sentence names), supply
   claims (two firm names found by the resolver's gazetteer around a supply phrase) and product →
   upstream product statements (是…的原料, …的原材料为…, 以…为原料) between ontology product terms;
-- sentences that read like instructions (忽略之前的指令, approve …) are never turned into facts:
-  they are reported as ignored, so an injection has nothing to act through.
+- sentences that read like instructions (忽略之前的指令, approve …; ``facts.INSTRUCTION``) are never
+  turned into facts: they are reported as ignored (``verify`` rejects any fact inside one, too).
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
-from chainlight.extract.facts import Document, Fact
-from chainlight.mount.signals import SegmentLexicon, SegmentTextModel, classify_texts
+from chainlight.extract.facts import SENTENCE, Document, Fact, instruction_like
 from chainlight.ontology.model import Ontology
+from chainlight.ontology.signals import SegmentLexicon, SegmentTextModel, classify_texts
 from chainlight.resolve.reports import find_mentions, gazetteer
 
-SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 UP = re.compile(r"增长|上升|提升|增加|扩张|回暖|上行")
 DOWN = re.compile(r"下滑|下降|下行|减少|萎缩|收缩|疲软")
 FLAT = re.compile(r"持平|平稳|稳定运行")
@@ -30,9 +29,6 @@ SUPPLY = re.compile(r"供应商|供货|配套|采购")
 UPSTREAM = [re.compile(r"(?P<up>[\w\u4e00-\u9fff]{2,12})是(?P<down>[\w\u4e00-\u9fff]{2,12})的(?:上游)?(?:主要)?(?:原料|原材料)"),
             re.compile(r"(?P<down>[\w\u4e00-\u9fff]{2,12})的(?:上游|主要)?(?:原料|原材料)(?:为|是|包括)(?P<up>[\w\u4e00-\u9fff]{2,12})"),
             re.compile(r"(?P<down>[\w\u4e00-\u9fff]{2,12})以(?P<up>[\w\u4e00-\u9fff]{2,12})为(?:主要)?(?:原料|原材料)")]
-INSTRUCTION = re.compile(r"忽略(之前|以上|上述)?的?(所有)?(指令|指示|提示)|ignore (all )?(previous|prior|above) instructions|"
-                         r"批准.{0,20}(授信|贷款|申请)|approve .{0,40}(credit|loan|application)|system prompt|你现在是",
-                         re.IGNORECASE)
 
 
 class OfflineExtractor:
@@ -40,9 +36,9 @@ class OfflineExtractor:
 
     method = "offline"
 
-    def __init__(self, ontology: Ontology, firm_names: Iterable[str]) -> None:
+    def __init__(self, ontology: Ontology, firm_names: Iterable[str], *, seed: int) -> None:
         self.lexicon = SegmentLexicon(ontology)
-        self.model = SegmentTextModel(ontology)
+        self.model = SegmentTextModel(ontology, seed)
         self.segment_names = {s.name: s.id for s in ontology.segments().values()}
         self.automaton = gazetteer(firm_names)
         self.ignored_instructions = 0
@@ -89,7 +85,7 @@ class OfflineExtractor:
         facts = []
         for match in SENTENCE.finditer(doc.text):
             sentence, start = match.group(0), match.start()
-            if INSTRUCTION.search(sentence):
+            if instruction_like(sentence):
                 self.ignored_instructions += 1
                 continue
             upstream = self._upstream_facts(doc, sentence, start)

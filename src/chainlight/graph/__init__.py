@@ -1,7 +1,7 @@
 """Stage ``graph``: who supplies whom, how much, how steadily, and how close to the anchor enterprises.
 
 Reads ``invoices``, ``enterprises``, ``entity_links`` (resolved invoice buyers; without it, written
-buyer USCCs found in the registry), ``mounts`` (optional) and the chain ontology's segment edges.
+the fallback of ``rules.links_view``), ``mounts`` (optional) and the chain ontology's segment edges.
 Writes ``supply_edges`` and ``graph_features``.
 
 Rules (documented, tested on hand-built graphs):
@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from chainlight import tables
+from chainlight import ontology as ontology_stage
+from chainlight import rules, tables
 from chainlight.config import Config
 from chainlight.engine.base import load_sql, render
 from chainlight.graph.algorithms import anchor_flow_share, hops_to_anchor, pagerank
-from chainlight.mount import load_ontology
 from chainlight.workspace import StageResult, Workspace
 
 _c = tables.Column
@@ -57,17 +57,9 @@ tables.register(tables.TableSpec("graph_features", "graph", FEATURE_COLUMNS, key
                                  description="Each firm's place in the supply graph."))
 
 
-def _links_view(ws: Workspace) -> str:
-    if ws.table_exists("entity_links"):
-        return "entity_links"
-    ws.engine.execute("CREATE OR REPLACE TEMP VIEW _graph_links AS SELECT 'invoice:' || invoice_id AS mention_id, "
-                      "buyer_uscc AS uscc FROM invoices WHERE buyer_uscc IN (SELECT uscc FROM enterprises)")
-    return "_graph_links"
-
-
 def _segment_edges(ws: Workspace, cfg: Config) -> dict[str, list[str]]:
     """Register the ontology's segment edges; return each chain's most downstream making-tier segments."""
-    ontology = load_ontology(cfg)
+    ontology = ontology_stage.load(cfg.ontology)
     edges = ontology.edges()
     ws.engine.register_arrow("_graph_segment_edges", pa.table({
         "source_segment_id": pa.array([e.source for e in edges], pa.string()),
@@ -86,7 +78,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     top_segments = _segment_edges(ws, cfg)
     has_mounts = ws.table_exists("mounts")
     engine.execute("CREATE OR REPLACE TEMP TABLE _graph_edges AS "
-                   + render(load_sql("chainlight.graph", "edges"), {"links": _links_view(ws)}))
+                   + render(load_sql("chainlight.graph", "edges"), {"links": rules.links_view(ws), "sales": rules.sales_view(ws)}))
     if not has_mounts:
         engine.execute("CREATE OR REPLACE TEMP TABLE _graph_no_mounts (uscc VARCHAR, segment_id VARCHAR)")
     classify = render(load_sql("chainlight.graph", "classify"), {
@@ -96,8 +88,8 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
         SELECT *, amount >= $floor AND coalesce(ontology_consistent, months_active >= $recurring) AS is_supply
         FROM ({classify}) c""", {"floor": settings.min_edge_amount, "recurring": settings.min_recurring_months,
                                  "has_mounts": has_mounts})
-    features = engine.query(render(load_sql("chainlight.graph", "features"), {"edges": "_graph_supply"})
-                            + " ORDER BY uscc")
+    features = engine.query(render(load_sql("chainlight.graph", "features"),
+                                   {"edges": "_graph_supply", "sales": rules.sales_view(ws)}) + " ORDER BY uscc")
     features = _graph_measures(ws, cfg, features, top_segments, has_mounts)
     with ws.stage("graph") as writer:
         writer.write_sql("supply_edges", "SELECT * FROM _graph_supply ORDER BY seller_uscc, buyer_uscc")
@@ -122,7 +114,7 @@ def _graph_measures(ws: Workspace, cfg: Config, features: pa.Table, top_segments
         "SELECT m.uscc, m.segment_id, m.chain_id, m.tier, e.city FROM mounts m JOIN enterprises e USING (uscc) "
         "WHERE m.rank = 1").to_pylist()} if has_mounts else {}
     edges = engine.query("SELECT seller_uscc, buyer_uscc, amount, months_active, stability FROM _graph_supply "
-                         "WHERE is_supply").to_pydict()
+                         "WHERE is_supply ORDER BY seller_uscc, buyer_uscc").to_pydict()  # fixed order: same sums
     seller = np.array([index[u] for u in edges["seller_uscc"]], dtype=np.int64)
     buyer = np.array([index[u] for u in edges["buyer_uscc"]], dtype=np.int64)
     amount = np.array(edges["amount"], dtype=float)

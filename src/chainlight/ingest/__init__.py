@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from chainlight import tables
 from chainlight.config import Config
+from chainlight.engine.base import sql_literal
 from chainlight.errors import ChainlightError, InputError, StageError
 from chainlight.ingest import storage
 from chainlight.ingest.checks import distinct_value_checks, stored_record, validation_select
@@ -327,7 +328,7 @@ def _release_orphaned_duplicates(ws: Workspace, spec: tables.TableSpec, file_key
     if not files:
         return
     held = " UNION ALL ".join(
-        f"SELECT {keys}, {storage.literal(f['file'])} AS _file, {engine.dialect.row_ordinal(f['storage_table'])} AS _ordinal "
+        f"SELECT {keys}, {sql_literal(f['file'])} AS _file, {engine.dialect.row_ordinal(f['storage_table'])} AS _ordinal "
         f"FROM {f['storage_table']} WHERE substr(_reason, 1, {len(prefix)}) = $p" for f in files)
     loaded = " AND ".join(f'l."{k}" = h."{k}"' for k in spec.key)
     engine.execute(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from chainlight.config import IngestSettings
 from chainlight.engine import Dialect
+from chainlight.engine.base import quote_identifier as _q
+from chainlight.engine.base import sql_literal, sql_literals
 from chainlight.tables import Column, TableSpec
 
 TRUE_WORDS = ("true", "t", "1", "yes", "y", "是")
@@ -33,12 +35,8 @@ class CheckSQL:
     per_distinct: bool = False  # failures are tested once per distinct value, after the row pass
 
 
-def _words(values: tuple[str, ...] | list[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
 def _mapping(mapping: dict[str, str]) -> str:
-    cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items())
+    cases = " ".join(f"WHEN {sql_literal(k)} THEN {sql_literal(v)}" for k, v in mapping.items())
     return f"(CASE lower({{t}}) {cases} END)"
 
 
@@ -94,8 +92,8 @@ def column_check(col: Column, dialect: Dialect, settings: IngestSettings) -> Che
         "money_positive": lambda: _number(col.name, dialect, allow_negative=False, positive=True),
         "count": lambda: _count(col.name, dialect),
         "bool": lambda: CheckSQL(
-            f"(CASE WHEN lower({{t}}) IN ({_words(TRUE_WORDS)}) THEN TRUE "
-            f"WHEN lower({{t}}) IN ({_words(FALSE_WORDS)}) THEN FALSE END)",
+            f"(CASE WHEN lower({{t}}) IN ({sql_literals(TRUE_WORDS)}) THEN TRUE "
+            f"WHEN lower({{t}}) IN ({sql_literals(FALSE_WORDS)}) THEN FALSE END)",
             [("{v} IS NULL", f"{col.name} is not a boolean")]),
         "invoice_status": lambda: CheckSQL(_mapping(INVOICE_STATUS), [
             ("{v} IS NULL", "status must be normal, voided or red")]),
@@ -112,10 +110,6 @@ def row_rules(spec: TableSpec) -> list[tuple[str, str, str]]:
     if spec.name == "patents":
         return [("grant_date", "{grant_date} < {apply_date}", "grant_date before apply_date")]
     return []
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _fill(template: str, **names: str) -> str:

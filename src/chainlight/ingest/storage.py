@@ -13,6 +13,7 @@ import hashlib
 
 from chainlight import tables
 from chainlight.engine import Engine
+from chainlight.engine.base import sql_literal
 
 PREFIX = "_in_"
 ROW_FLAGS = ("_field", "_reason", "_record")
@@ -22,16 +23,12 @@ def storage_table(table: str, file_key: str) -> str:
     return f"{PREFIX}{table}_{hashlib.sha1(file_key.encode('utf-8')).hexdigest()[:16]}"
 
 
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def row_number_sql(ordinal: str, file_key: str, has_gaps: bool) -> str:
     """The file data-row number of the row at ``ordinal`` (SQL) of a file's table (see ingest._row_numbering)."""
     if not has_gaps:
         return ordinal
     return (f"({ordinal} + (SELECT count(*) FROM ingest_row_gaps g "
-            f"WHERE g.file = {literal(file_key)} AND g.gap < {ordinal}))")
+            f"WHERE g.file = {sql_literal(file_key)} AND g.gap < {ordinal}))")
 
 
 def create_system_tables(engine: Engine) -> None:
@@ -56,11 +53,11 @@ def refresh_views(engine: Engine) -> None:
         for f in (f for f in files if f["table_name"] == name):
             row = row_number_sql(engine.dialect.row_ordinal("t"), f["file"], f["has_gaps"])
             source = f"{f['storage_table']} t"
-            parts.append(f"SELECT {cols}, {literal(f['file'])} AS _file, {row} AS _row FROM {source} "
+            parts.append(f"SELECT {cols}, {sql_literal(f['file'])} AS _file, {row} AS _row FROM {source} "
                          "WHERE _reason IS NULL")
             quarantine_parts.append(
-                f"SELECT {literal(f['run_id'])} AS run_id, {literal(name)} AS table_name, "
-                f"{literal(f['file'])} AS file, {row} AS row, _field AS field, _reason AS reason, "
+                f"SELECT {sql_literal(f['run_id'])} AS run_id, {sql_literal(name)} AS table_name, "
+                f"{sql_literal(f['file'])} AS file, {row} AS row, _field AS field, _reason AS reason, "
                 f"_record AS record FROM {source} WHERE _reason IS NOT NULL")
         engine.execute(f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL ".join(parts), table=name)
     quarantine_parts.append(

@@ -1,7 +1,7 @@
 """Stage ``mount``: each enterprise's main business placed on chain segments, with the evidence.
 
 Reads ``enterprises``, ``products``, ``invoices``, ``patents`` and ``entity_links`` (resolved invoice
-buyers and patent holders; without it, written buyer USCCs and exact holder names are used), and the
+buyers and patent holders; without it, the fallback of ``rules.links_view``), and the
 chain ontology (``Config.ontology`` or the 9 default chains). Writes ``mounts`` (uscc, segment_id,
 chain_id, tier, share, confidence, rank), ``mount_evidence`` (the strongest evidence per firm, segment
 and signal) and ``mounts_registry_only`` (the same model on registry scope and industry code alone,
@@ -20,7 +20,7 @@ segments, normalised within the firm; the signals are then added with these weig
 Shares are the normalised scores; segments with at least 20% of the score are kept (at most 3), so
 cross-chain firms get several mounts. Confidence = share × √(weight of the signals present / total).
 Text matches the ontology lexicon first and falls back to a character n-gram model
-(``mount.signals``). The customer signal uses a first pass without it, so it is not circular.
+(``ontology.signals``). The customer signal uses a first pass without it, so it is not circular.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from chainlight import tables
+from chainlight import ontology as ontology_stage
+from chainlight import rules, tables
 from chainlight.config import Config
 from chainlight.engine.base import check_identifier, load_sql, render
-from chainlight.mount.signals import SegmentLexicon, SegmentTextModel, classify_texts
 from chainlight.ontology.model import Ontology
+from chainlight.ontology.signals import SegmentLexicon, SegmentTextModel, classify_texts
 from chainlight.workspace import StageResult, Workspace
 
 log = logging.getLogger(__name__)
@@ -59,17 +60,11 @@ tables.register(tables.TableSpec("mounts_registry_only", "mount", (
     _c("rank", "BIGINT")), key=("uscc", "segment_id"),
     description="Baseline: the same model on registry scope and industry code alone."))
 
-def load_ontology(cfg: Config) -> Ontology:
-    """The configured ontology (default: the 9 chains), validated."""
-    from chainlight import ontology
-
-    return ontology.load(cfg.ontology)
-
-
 def _item_signals(ws: Workspace, lexicon: SegmentLexicon, model: SegmentTextModel) -> None:
     """Distinct items are classified in-process; amounts are summed per firm and segment in SQL."""
     engine = ws.engine
-    engine.execute("CREATE OR REPLACE TEMP TABLE _mount_sales AS " + load_sql("chainlight.mount", "item_sales"))
+    engine.execute("CREATE OR REPLACE TEMP TABLE _mount_sales AS "
+                   + render(load_sql("chainlight.mount", "item_sales"), {"sales": rules.sales_view(ws)}))
     items = engine.query("SELECT DISTINCT item_name, tax_code FROM _mount_sales ORDER BY 1, 2").to_pylist()
     texts = [i["item_name"] or "" for i in items]
     classified = classify_texts(texts, lexicon, model)
@@ -117,11 +112,10 @@ def _product_signals(ws: Workspace, lexicon: SegmentLexicon, model: SegmentTextM
 
 
 def _patent_signals(ws: Workspace, lexicon: SegmentLexicon) -> str:
-    holder = ("SELECT l.uscc FROM entity_links l WHERE l.mention_id = 'patent:' || p.patent_id"
-              if ws.table_exists("entity_links") else
-              "SELECT min(e.uscc) FROM enterprises e WHERE e.name = p.holder_name")
+    links = rules.links_view(ws)
     ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE _mount_patents AS SELECT p.patent_id, coalesce(p.title, '') "
-                      f"AS title, coalesce(p.ipc, '') AS ipc, ({holder}) AS uscc FROM patents p")
+                      f"AS title, coalesce(p.ipc, '') AS ipc, l.uscc FROM patents p "
+                      f"LEFT JOIN {check_identifier(links)} l ON l.mention_id = 'patent:' || p.patent_id")
     pairs = ws.engine.query("SELECT DISTINCT ipc || '|' || title FROM _mount_patents WHERE uscc IS NOT NULL "
                             "ORDER BY 1").column(0).to_pylist()
 
@@ -159,18 +153,14 @@ def _registry_signals(ws: Workspace, lexicon: SegmentLexicon) -> str:
 
 def _customer_signals(ws: Workspace, ontology: Ontology) -> str:
     """Segments upstream of the customers' first-pass segments (``_mount_first``), weighted by sales."""
-    links = "entity_links" if ws.table_exists("entity_links") else None
-    if links is None:  # written USCCs only
-        ws.engine.execute("CREATE OR REPLACE TEMP VIEW _mount_links AS SELECT 'invoice:' || invoice_id AS mention_id, "
-                          "buyer_uscc AS uscc FROM invoices WHERE buyer_uscc IS NOT NULL")
-        links = "_mount_links"
     upstream: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for edge in ontology.edges():
         upstream[edge.target].append((edge.source, edge.weight or 0.1))
     targets = sorted(upstream)
     _register_votes(ws, "_mount_upstream", targets, lambda target: [
         (source, weight / sum(w for _, w in upstream[target]), target) for source, weight in upstream[target]])
-    customers = render(load_sql("chainlight.mount", "customers"), {"links": links})
+    customers = render(load_sql("chainlight.mount", "customers"),
+                       {"links": rules.links_view(ws), "sales": rules.sales_view(ws)})
     return f"""SELECT s.uscc, u.segment_id, 'customers' AS signal, s.amount * u.vote AS weight,
                       s.buyer AS source_id, u.detail
                FROM ({customers}) s JOIN _mount_first f ON f.uscc = s.buyer JOIN _mount_upstream u ON u.key = f.segment_id"""
@@ -187,8 +177,8 @@ def _combine(ws: Workspace, into: str, weights: dict[str, float], segments: pa.T
 
 
 def run(ws: Workspace, cfg: Config) -> StageResult:
-    ontology = load_ontology(cfg)
-    lexicon, model = SegmentLexicon(ontology), SegmentTextModel(ontology)
+    ontology = ontology_stage.load(cfg.ontology)
+    lexicon, model = SegmentLexicon(ontology), SegmentTextModel(ontology, cfg.seed)
     segments = pa.table({
         "segment_id": [s.id for c in ontology.chains for s in c.segments],
         "chain_id": [c.id for c in ontology.chains for _ in c.segments],
@@ -210,7 +200,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
                 SELECT s.*, row_number() OVER (PARTITION BY s.uscc, s.segment_id, s.signal
                                                ORDER BY s.weight DESC, s.detail, s.source_id) AS k
                 FROM _mount_signals s JOIN _mount_final m USING (uscc, segment_id)) t
-            WHERE k <= {EVIDENCE_PER_SIGNAL} ORDER BY uscc, segment_id, signal, weight DESC""")
+            WHERE k <= {EVIDENCE_PER_SIGNAL} ORDER BY uscc, segment_id, signal, weight DESC, detail, source_id""")
         writer.write_sql("mounts_registry_only", "SELECT uscc, segment_id, share, confidence, rank FROM _mount_registry "
                                                  "ORDER BY uscc, rank")
         writer.stats.update({"firms_mounted": engine.scalar("SELECT count(*) FROM _mount_first"),

@@ -8,15 +8,21 @@ one row per mention: ``invoice:<id>``, ``patent:<id>``, ``product:<uscc>:<produc
 A written USCC that is valid and in the registry wins. Otherwise each distinct name is matched by
 ``matcher.Resolver`` (normalisation, exact and alias lookups, blocking, a Fellegi–Sunter style score
 with term-frequency adjustment, a precision-first threshold; ties stay unresolved). Resolution is
-incremental: names decided by an earlier run against the same registry are not resolved again, and
-since each name's decision depends only on the registry, the result equals resolving all at once.
+incremental: names decided by an earlier run against the same registry *and the same matcher* (its
+code and every module constant of ``matcher`` and ``normalise``, see ``matcher_version``) are not
+resolved again; since each name's decision depends only on those, the result equals resolving all at
+once, and a changed matcher never reuses a stale decision.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
 import multiprocessing
 import os
+from types import ModuleType
+from typing import Any
 
 import pyarrow as pa
 
@@ -81,9 +87,34 @@ def resolve_all(resolver: Resolver, names: list[str]) -> list[Match]:
         _WORKER_RESOLVER = None
 
 
+def _canonical(value: Any) -> str:
+    """A repr that is the same in every process (set order follows the per-process string hash)."""
+    if isinstance(value, set | frozenset):
+        return "{" + ", ".join(sorted(_canonical(v) for v in value)) + "}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_canonical(k)}: {_canonical(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_canonical(v) for v in value) + "]"
+    return repr(value)
+
+
+def matcher_version(*modules: ModuleType) -> str:
+    """Hash of the matcher's code and parameters (every upper-case module constant, as it is now)."""
+    from chainlight.resolve import matcher, normalise
+
+    digest = hashlib.sha256()
+    for module in modules or (matcher, normalise):
+        digest.update(inspect.getsource(module).encode())
+        for name, value in sorted(vars(module).items()):
+            if name.isupper():
+                digest.update(f"{module.__name__}.{name}={_canonical(value)}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def _fingerprint(ws: Workspace) -> str:
+    """What a cached decision depends on: the registry and the matcher."""
     row = ws.engine.query(f"SELECT count(*) AS n, sum(hash(uscc, name, kind)) AS h FROM ({REGISTRY_SQL})").to_pylist()[0]
-    return f"{row['n']}:{row['h']}"
+    return f"{row['n']}:{row['h']}:{matcher_version()}"
 
 
 def _report_mentions(ws: Workspace, registry: list[tuple[str, str, str]]) -> pa.Table:

@@ -163,8 +163,9 @@ class IndustryClassifier:
     """Products and names → Shenwan level-3 scores; ``use_products=False`` is the name-only baseline."""
 
     def __init__(self, industries: Industries, *, use_products: bool = True, name_weight: float = 0.7,
-                 regularisation: float = 0.3, industry_name_weight: float = 1.0) -> None:
+                 regularisation: float = 0.3, industry_name_weight: float = 1.0, seed: int = 0) -> None:
         self.industries = industries
+        self.seed = seed  # the SVMs' random_state: the same data gives the same model
         self.use_products = use_products
         self.name_weight = name_weight
         self.regularisation = regularisation
@@ -183,7 +184,7 @@ class IndustryClassifier:
         self._levels = []
         for level_of in (lambda code: code, self.industries.level2_of, self.industries.level1_of):
             level_labels = np.array([level_of(code) for code in labels])
-            model = LinearSVC(C=self.regularisation) if len(set(level_labels)) > 1 else None
+            model = LinearSVC(C=self.regularisation, random_state=self.seed) if len(set(level_labels)) > 1 else None
             if model is not None:
                 model.fit(features, level_labels)
             # column of each level-3 class in this level's margins
@@ -194,7 +195,7 @@ class IndustryClassifier:
         # on companies with products, leans on product features and does worse on names alone), plus the
         # joint model reading the core of its registered name as its one product.
         self._names_only = IndustryClassifier(self.industries, use_products=False, name_weight=self.name_weight,
-                                              regularisation=self.regularisation).fit(companies, labels) \
+                                              regularisation=self.regularisation, seed=self.seed).fit(companies, labels) \
             if self.use_products else None
         return self
 
@@ -297,7 +298,7 @@ def out_of_fold_top(kg: ChainKG, companies: Sequence[Company], *, folds: int = 5
     labels = [kg.labels[c.code] for c in companies]
     tops: list[list[str]] = [[] for _ in companies]
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(companies))):
-        model = IndustryClassifier(kg.industries, use_products=use_products)
+        model = IndustryClassifier(kg.industries, use_products=use_products, seed=seed)
         model.fit([companies[i] for i in train], [labels[i] for i in train])
         for i, top in zip(test, model.top([companies[i] for i in test]), strict=True):
             tops[i] = top
@@ -320,13 +321,13 @@ def cross_validate(kg: ChainKG, *, folds: int = 5, seed: int = 0, use_products: 
     }
 
 
-def label_unlabelled(kg: ChainKG) -> list[tuple[str, list[str]]]:
+def label_unlabelled(kg: ChainKG, *, seed: int = 0) -> list[tuple[str, list[str]]]:
     """(company code, its three likeliest level-3 industries) for every company without a label."""
     companies, labels = kg.labelled_companies()
     targets = kg.unlabelled()
     if not targets:
         return []
-    model = IndustryClassifier(kg.industries).fit(companies, labels)
+    model = IndustryClassifier(kg.industries, seed=seed).fit(companies, labels)
     return [(company.code, top) for company, top in zip(targets, model.top(targets), strict=True)]
 
 

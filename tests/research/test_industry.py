@@ -1,4 +1,4 @@
-"""``mount.industry``: Shenwan labels from products and names — a hand-made chain_kg, then the real data."""
+"""``research.industry``: Shenwan labels from products and names — a hand-made chain_kg, then the real data."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO, require_shared, write_jsonl, write_shenwan
 
 from chainlight.errors import InputError
-from chainlight.mount.industry import (
+from chainlight.research.industry import (
     ChainKG,
     Company,
     IndustryClassifier,
@@ -184,3 +185,15 @@ def test_real_chain_kg_sample() -> None:
     rows = label_unlabelled(kg)
     assert len(rows) == len(kg.unlabelled()) > 1000
     assert all(top[0] in kg.industries.level3 for _, top in rows)
+
+
+def test_the_seed_fixes_the_model_whatever_the_global_random_state(mini_kg: Path) -> None:
+    kg = ChainKG.load(mini_kg)
+    companies, labels = kg.labelled_companies()
+    scores = []
+    for state in (0, 1):
+        np.random.seed(state)
+        random.seed(state)
+        scores.append(IndustryClassifier(kg.industries, seed=3).fit(companies, labels).scores(companies))
+    assert np.array_equal(scores[0], scores[1])
+    assert IndustryClassifier(kg.industries).seed == 0  # the default is a fixed seed, not the global state
