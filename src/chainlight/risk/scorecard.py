@@ -29,6 +29,7 @@ import hashlib
 import json
 import logging
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,13 +268,14 @@ class Scorecard:
             categorical: list[str] | None = None, special_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
             seed: int = 42, pdo: float = 20, base_points: float = 600, base_odds: float = 50,
             monotonic_trend: str | Mapping[str, str] = "auto_asc_desc", min_iv: float = 0.02,
-            C: float = 1.0, calibrate: bool = True) -> Scorecard:
+            C: float = 1.0, calibrate: bool = True, binning_params: Mapping[str, Any] | None = None) -> Scorecard:
         """Bin every feature with optbinning, regress bad on WOE, calibrate, scale to points.
 
         ``monotonic_trend`` is optbinning's (``ascending``, ``descending``, ``auto_asc_desc``…), for
         every numeric feature or per feature; categorical bins are ordered by bad rate anyway.
         Features with information value below ``min_iv``, one bin only, or a wrong-sign coefficient
-        are dropped (``card.dropped`` says why).
+        are dropped (``card.dropped`` says why). ``binning_params`` go to every feature's
+        ``OptimalBinning`` (``max_n_bins``, ``min_bin_size``…).
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -281,7 +283,7 @@ class Scorecard:
         names = _feature_names(frame, label, features)
         kinds = _kinds(frame, names, categorical)
         scaling = Scaling(float(pdo), float(base_points), float(base_odds))
-        binned, dropped = _bin(frame, y, names, kinds, special_codes, monotonic_trend, min_iv)
+        binned, dropped = _bin(frame, y, names, kinds, special_codes, monotonic_trend, min_iv, binning_params or {})
         if not binned:
             raise InputError(f"no feature carries information about {label!r} (every one has IV < {min_iv} "
                              f"or one bin): {_reasons_text(dropped)}")
@@ -511,7 +513,7 @@ def _special_for(name: str, special_codes: Sequence[Any] | Mapping[str, Sequence
 
 def _bin(frame: pd.DataFrame, y: np.ndarray, names: list[str], kinds: dict[str, str],
          special_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None, monotonic_trend: str | Mapping[str, str],
-         min_iv: float) -> tuple[list[Feature], dict[str, str]]:
+         min_iv: float, extra: Mapping[str, Any]) -> tuple[list[Feature], dict[str, str]]:
     """optbinning's BinningProcess over the features, read back into plain ``Feature`` data."""
     from optbinning import BinningProcess
 
@@ -526,17 +528,19 @@ def _bin(frame: pd.DataFrame, y: np.ndarray, names: list[str], kinds: dict[str, 
             specials[name] = tuple(float(c) for c in codes if _is_number(c))
             trend = monotonic_trend.get(name, "auto_asc_desc") if isinstance(monotonic_trend, Mapping) else monotonic_trend
             trends[name] = trend
-            params[name] = {"monotonic_trend": trend}
+            params[name] = {**extra, "monotonic_trend": trend}
         else:
             columns[name] = as_categories(frame[name])
             specials[name] = tuple(t for t in (_text(c) for c in codes) if t is not None)
-            params[name] = {}
+            params[name] = dict(extra)
         if specials[name]:
             params[name]["special_codes"] = list(specials[name])
     data = pd.DataFrame(columns)
     process = BinningProcess(names, categorical_variables=[n for n in names if kinds[n] == "categorical"],
                              binning_fit_params=params)
-    process.fit(data, y)
+    with warnings.catch_warnings():  # optbinning's totals rows trip a pandas dtype deprecation
+        warnings.simplefilter("ignore")
+        process.fit(data, y)
     binned: list[Feature] = []
     dropped: dict[str, str] = {}
     for name in names:
@@ -560,7 +564,9 @@ def _is_number(value: Any) -> bool:
 
 def _read_binning(name: str, kind: str, optb: Any, specials: tuple[Any, ...], trend: str) -> Feature:
     """optbinning's binning table → a Feature (regular bins, then one special bin, then missing)."""
-    table = optb.binning_table.build(show_digits=6)
+    with warnings.catch_warnings():  # optbinning's own totals row trips a pandas dtype deprecation
+        warnings.simplefilter("ignore")
+        table = optb.binning_table.build(show_digits=6)
     table = table[table.index != "Totals"]
     n_regular = len(table) - 2
     bins: list[Bin] = []
