@@ -118,6 +118,12 @@ def test_binning_matches_optbinning_transform(card: Scorecard, frame: pd.DataFra
     optb = OptimalBinning(dtype="numerical", monotonic_trend=f.monotonic_trend, special_codes=[-999.0]).fit(x, y)
     theirs = optb.transform(x, metric="woe", metric_missing="empirical", metric_special="empirical")
     assert np.allclose(theirs, f.woe_of(f.bin_index(frame["income"])), atol=1e-12)
+    rare = Scorecard.fit(frame, LABEL, "bad", features=["region", "debt_ratio"], cat_cutoff=0.15)
+    region = rare.feature("region")
+    assert region.groups[-1] == ("west",)  # the 10% category falls in the 'others' bin
+    optb = OptimalBinning(dtype="categorical", cat_cutoff=0.15).fit(frame["region"].to_numpy(dtype=object), y)
+    theirs = optb.transform(frame["region"].to_numpy(dtype=object), metric="woe")
+    assert np.allclose(theirs, region.woe_of(region.bin_index(frame["region"])), atol=1e-12)
 
 
 # -- persistence -------------------------------------------------------------------------------------------
@@ -202,6 +208,13 @@ def test_fit_refuses_one_class_and_uninformative_data(frame: pd.DataFrame) -> No
     noise = pd.DataFrame({"x": np.arange(400) % 7, LABEL: ["bad", "good"] * 200})
     with pytest.raises(InputError, match="no feature"):
         Scorecard.fit(noise, LABEL, "bad")
+
+
+def test_identifier_columns_are_left_out(frame: pd.DataFrame) -> None:
+    with_id = frame.assign(customer=[f"C{i:06d}" for i in range(len(frame))])
+    card = Scorecard.fit(with_id, LABEL, "bad", features=["customer", "debt_ratio"])
+    assert [f.name for f in card.features] == ["debt_ratio"]
+    assert "identifier" in card.dropped["customer"]
 
 
 def test_score_names_missing_feature_columns(card: Scorecard, frame: pd.DataFrame) -> None:
