@@ -217,6 +217,15 @@ def test_identifier_columns_are_left_out(frame: pd.DataFrame) -> None:
     assert "identifier" in card.dropped["customer"]
 
 
+def test_a_column_of_only_rare_categories_is_still_binned(frame: pd.DataFrame) -> None:
+    rng = np.random.default_rng(0)
+    branch = rng.integers(0, 40, len(frame))  # 40 levels, each ~2.5% < the 5% cut-off
+    y = (frame[LABEL] == "bad").to_numpy()
+    branch = np.where(y & (rng.random(len(frame)) < 0.5), branch % 4, branch)  # branches 0-3 riskier
+    card = Scorecard.fit(frame.assign(branch=[f"b{b}" for b in branch]), LABEL, "bad", features=["branch", "debt_ratio"])
+    assert card.feature("branch").n_regular >= 2
+
+
 def test_score_names_missing_feature_columns(card: Scorecard, frame: pd.DataFrame) -> None:
     with pytest.raises(InputError, match="debt_ratio"):
         card.score(frame.drop(columns=["debt_ratio"]))

@@ -304,6 +304,20 @@ class Scorecard:
         feature's ``OptimalBinning`` (``max_n_bins``, ``min_bin_size``…). The defaults were chosen
         on cross-validated German credit (bench/credit_german.py), not on any hold-out.
         """
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):  # BLAS sums in one fixed order: the same card on any machine
+            return cls._fit(frame, label, bad_value, features=features, categorical=categorical,
+                            special_codes=special_codes, seed=seed, pdo=pdo, base_points=base_points, base_odds=base_odds,
+                            monotonic_trend=monotonic_trend, min_iv=min_iv, cat_cutoff=cat_cutoff, C=C,
+                            calibrate=calibrate, binning_params=binning_params)
+
+    @classmethod
+    def _fit(cls, frame: pd.DataFrame, label: str, bad_value: Any, *, features: list[str] | None,
+             categorical: list[str] | None, special_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None,
+             seed: int, pdo: float, base_points: float, base_odds: float, monotonic_trend: str | Mapping[str, str],
+             min_iv: float, cat_cutoff: float | None, C: float, calibrate: bool,
+             binning_params: Mapping[str, Any] | None) -> Scorecard:
         from sklearn.linear_model import LogisticRegression
 
         y, frame = _labels(frame, label, bad_value)
@@ -370,21 +384,31 @@ class Scorecard:
 
     def reasons(self, row_frame: pd.DataFrame, top: int = 4) -> list[Reasons]:
         """Per row: the ``top`` adverse factors (most points lost against the feature's best bin) and
-        favourable ones (most points above the training average), each with value, bin and points."""
+        favourable ones (most points above the training average), each with value, bin and points.
+        Ties go by feature name, so the order is stable."""
         indices = self.bin_indices(row_frame)
+        features = self.features
         scores = self.score(row_frame)
         pds = self.pd_of_score(scores)
+        points = np.column_stack([f.points_of(indices[f.name]) for f in features])
+        best = np.asarray([f.max_points for f in features])
+        neutral = np.asarray([f.neutral_points for f in features])
+        shortfall, gain = best - points, points - neutral
+        rank = np.broadcast_to(np.argsort(np.argsort([f.name for f in features], kind="stable")), points.shape)
+        adverse_order = np.lexsort((rank, -shortfall), axis=-1)
+        favourable_order = np.lexsort((rank, -gain), axis=-1)
+        values = [row_frame[f.name].to_numpy(dtype=object) for f in features]
+
+        def reason(row: int, j: int) -> Reason:
+            f, i = features[j], int(indices[features[j].name][row])
+            label = f.bins[i].label if i >= 0 else "(unseen category)"
+            return Reason(f.name, values[j][row], label, float(points[row, j]), float(best[j]), float(neutral[j]))
+
         out: list[Reasons] = []
         for row in range(len(row_frame)):
-            parts = []
-            for f in self.features:
-                i = int(indices[f.name][row])
-                label = f.bins[i].label if i >= 0 else "(unseen category)"
-                points = float(f.points_of(np.asarray([i]))[0])
-                parts.append(Reason(f.name, row_frame[f.name].iloc[row], label, points, f.max_points, f.neutral_points))
-            adverse = sorted((p for p in parts if p.shortfall > 1e-9), key=lambda p: (-p.shortfall, p.feature))
-            favourable = sorted((p for p in parts if p.gain > 1e-9), key=lambda p: (-p.gain, p.feature))
-            out.append(Reasons(float(scores[row]), float(pds[row]), tuple(adverse[:top]), tuple(favourable[:top])))
+            adverse = [reason(row, j) for j in adverse_order[row] if shortfall[row, j] > 1e-9][:top]
+            favourable = [reason(row, j) for j in favourable_order[row] if gain[row, j] > 1e-9][:top]
+            out.append(Reasons(float(scores[row]), float(pds[row]), tuple(adverse), tuple(favourable)))
         return out
 
     # -- tables ----------------------------------------------------------------------------------------
@@ -572,6 +596,9 @@ def _bin(frame: pd.DataFrame, y: np.ndarray, names: list[str], kinds: dict[str, 
             columns[name] = as_categories(frame[name])
             specials[name] = tuple(t for t in (_text(c) for c in codes) if t is not None)
             params[name] = dict(extra)
+            shares = pd.Series(columns[name]).value_counts(normalize=True, dropna=True)
+            if "cat_cutoff" in extra and (shares.empty or shares.iloc[0] < extra["cat_cutoff"]):
+                del params[name]["cat_cutoff"]  # every category is rare: bin them one by one instead
         if specials[name]:
             params[name]["special_codes"] = list(specials[name])
     data = pd.DataFrame(columns)
@@ -579,7 +606,10 @@ def _bin(frame: pd.DataFrame, y: np.ndarray, names: list[str], kinds: dict[str, 
                              binning_fit_params=params)
     with warnings.catch_warnings():  # optbinning's totals rows trip a pandas dtype deprecation
         warnings.simplefilter("ignore")
-        process.fit(data, y)
+        try:
+            process.fit(data, y)
+        except ValueError as exc:
+            raise InputError(f"binning failed: {exc}") from exc
     binned: list[Feature] = []
     for name in names:
         optb = process.get_binned_variable(name)
