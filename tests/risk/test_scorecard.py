@@ -237,6 +237,9 @@ def test_numeric_labels_match_text_bad_values() -> None:
     a = Scorecard.fit(df, LABEL, "1", features=["debt_ratio", "region"])
     b = Scorecard.fit(df, LABEL, 1, features=["debt_ratio", "region"])
     assert np.array_equal(a.score(df), b.score(df))
+    flags = df.assign(**{LABEL: df[LABEL] == 1})  # a boolean label such as outcomes.defaulted_12m
+    c = Scorecard.fit(flags, LABEL, True, features=["debt_ratio", "region"])
+    assert np.array_equal(a.score(df), c.score(df))
 
 
 # -- cross-validation and challenger --------------------------------------------------------------------------------
