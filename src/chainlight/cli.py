@@ -368,10 +368,10 @@ def scorecard_fit(
             html_path.write_text(page, encoding="utf-8")
         except OSError as exc:
             raise InputError(f"cannot write ({exc.strerror or exc})", file=str(exc.filename or out)) from None
-    t = card.training
-    cv_text = f", CV AUC {cv.mean_auc:.4f} (challenger {challenger.mean_auc:.4f})" if cv and challenger else ""
-    say(f"wrote {out} (version {card.version}, {len(card.features)} features, training AUC {t['auc']:.4f}{cv_text}) "
-        f"and {html_path}")
+    cv_text = f"; {folds}-fold CV AUC {cv.mean_auc:.4f}, LightGBM challenger {challenger.mean_auc:.4f}" if cv and challenger else ""
+    say(f"wrote {out}: card {card.version}, {len(card.features)} features")
+    say(f"training AUC {card.training['auc']:.4f}{cv_text}")
+    say(f"report: {html_path}")
 
 
 @scorecard_app.command("apply")
