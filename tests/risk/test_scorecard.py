@@ -266,11 +266,12 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: st
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, pd.DataFrame]:
-    """A GBK-encoded labelled CSV with a Chinese categorical column, fitted once through the CLI."""
+    """A GBK-encoded labelled CSV (Chinese categories, an id, ten unlabelled rows), fitted once through the CLI."""
     folder = tmp_path_factory.mktemp("cli")
     df = synthetic(1500, seed=4)
     df["region"] = df["region"].map({"north": "华北", "south": "华南", "east": "华东", "west": "西部"})
     df.insert(0, "id", [f"A{i:05d}" for i in range(len(df))])
+    df.loc[:9, LABEL] = ""  # unlabelled rows: left out of the fit, still scored by apply
     train = folder / "train.csv"
     df.to_csv(train, index=False, encoding="gbk")
     scoring = folder / "score.csv"
@@ -286,6 +287,7 @@ def test_cli_fit_writes_card_and_self_contained_report(fitted: tuple[Path, Path,
     card_path, _, _ = fitted
     card = Scorecard.load(card_path)
     assert "id" not in {f.name for f in card.features}
+    assert card.training["rows"] == 1490
     html = card_path.with_suffix(".html").read_text(encoding="utf-8")
     for f in card.features:
         assert f"<h3 id=\"feature-{f.name.replace('_', '-')}\">{f.name} " in html
@@ -357,10 +359,10 @@ def test_german_credit_fixed_split_auc() -> None:
     """A 75/25 stratified split (seed 42) of the shared 800 rows: published logistic cards reach 0.78–0.83."""
     from sklearn.model_selection import train_test_split
 
-    from chainlight.risk.scorecard import auc, bad_flags
+    from chainlight.risk.scorecard import auc, labelled
     path = require_shared("credit_german") / "germancredit.csv"
     frame = read_csv(path)
-    y = bad_flags(frame, "creditability", "bad")
+    y, frame = labelled(frame, "creditability", "bad")
     train, test = train_test_split(np.arange(len(frame)), test_size=0.25, stratify=y, random_state=42)
     card = Scorecard.fit(frame.iloc[train].reset_index(drop=True), "creditability", "bad")
     score_frame = frame.iloc[test].drop(columns=["creditability"]).reset_index(drop=True)

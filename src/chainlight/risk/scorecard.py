@@ -320,7 +320,7 @@ class Scorecard:
              binning_params: Mapping[str, Any] | None) -> Scorecard:
         from sklearn.linear_model import LogisticRegression
 
-        y, frame = _labels(frame, label, bad_value)
+        y, frame = labelled(frame, label, bad_value)
         names = _feature_names(frame, label, features)
         kinds = _kinds(frame, names, categorical)
         scaling = Scaling(float(pdo), float(base_points), float(base_odds))
@@ -341,14 +341,12 @@ class Scorecard:
         if coefs.max() >= 0:
             raise InputError(f"no feature keeps a coefficient with the right sign: {_reasons_text(dropped)}")
         intercept = float(model.intercept_[0])
-        raw_logit = woe @ coefs + intercept
         calibration, checks = _calibrate(woe, y, C, seed, calibrate)
         fitted = [_with_points(f, float(c), scaling, calibration) for f, c in zip(binned, coefs, strict=True)]
         card = cls(label=label, bad_value=bad_value, features=tuple(fitted), intercept=intercept,
                    calibration=calibration, scaling=scaling, seed=seed, dropped=dict(sorted(dropped.items())))
         pd_train = card.predict_pd(frame)
-        card.training = {"rows": int(len(y)), "bads": int(y.sum()), "auc": auc(y, pd_train), "ks": ks(y, pd_train),
-                         "auc_uncalibrated": auc(y, raw_logit), **checks}
+        card.training = {"rows": int(len(y)), "bads": int(y.sum()), "auc": auc(y, pd_train), "ks": ks(y, pd_train), **checks}
         return card
 
     # -- applying ------------------------------------------------------------------------------------
@@ -515,7 +513,7 @@ def _reasons_text(dropped: Mapping[str, str]) -> str:
     return "; ".join(f"{k}: {v}" for k, v in dropped.items()) or "no features"
 
 
-def _labels(frame: pd.DataFrame, label: str, bad_value: Any) -> tuple[np.ndarray, pd.DataFrame]:
+def labelled(frame: pd.DataFrame, label: str, bad_value: Any) -> tuple[np.ndarray, pd.DataFrame]:
     """0/1 bad flags for the labelled rows, and those rows (unlabelled rows are left out)."""
     if label not in frame.columns:
         raise InputError(f"label column {label!r} is not in the data (columns: {', '.join(map(str, frame.columns))})")
@@ -747,18 +745,12 @@ class Evaluation:
         return float(np.mean(self.fold_aucs))
 
 
-def bad_flags(frame: pd.DataFrame, label: str, bad_value: Any) -> np.ndarray:
-    """0/1 bad per row (every row must be labelled)."""
-    y, kept = _labels(frame, label, bad_value)
-    if len(kept) != len(frame):
-        raise InputError(f"label column {label!r} has missing values; drop those rows first")
-    return y
-
-
 def cross_validate(frame: pd.DataFrame, label: str, bad_value: Any, *, folds: int = 5, seed: int = 42,
                    **fit_args: Any) -> Evaluation:
-    """Stratified k-fold AUC of the card, refitted (binning included) on every training fold."""
-    y = bad_flags(frame, label, bad_value)
+    """Stratified k-fold AUC of the card, refitted (binning included) on every training fold.
+
+    Unlabelled rows are left out, as in ``fit``; ``oof`` is aligned with the labelled rows."""
+    y, frame = labelled(frame, label, bad_value)
     oof = np.zeros(len(y))
     aucs = []
     for train, test in stratified_folds(y, folds, seed):
@@ -806,7 +798,7 @@ def fit_challenger(frame: pd.DataFrame, label: str, bad_value: Any, *, features:
 
     Reported, never deciding: nothing in chainlight reads a challenger's PD to make a decision.
     """
-    y = bad_flags(frame, label, bad_value)
+    y, frame = labelled(frame, label, bad_value)
     names = _feature_names(frame, label, features)
     kinds = _kinds(frame, names, categorical)
     oof = np.zeros(len(y))
