@@ -13,7 +13,7 @@ phrases. So a stage scores on blind only through what it generalises, not throug
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -101,6 +101,11 @@ def build(ontology: Ontology, seed: int) -> Vocabulary:
             extra = [t for t in entry["terms"] if normalise_term(t) not in known]
             words[segment.id] = SegmentWords(seen_forms, held_forms + extra, scope_seen, scope_held or extra[:2],
                                              entry["tax"], list(entry["unit"]))
+    # a term held out in one list but still seen in another (a product that is also a scope term) is seen
+    still_seen = {normalise_term(t) for w in words.values() for t in w.seen + w.seen_scope}
+    for segment_id, w in words.items():
+        words[segment_id] = replace(w, held_out=[t for t in w.held_out if normalise_term(t) not in still_seen],
+                                    held_out_scope=[t for t in w.held_out_scope if normalise_term(t) not in still_seen])
     return Vocabulary(seen, words, {k: list(v) for k, v in data["specs"].items()},
                       [(str(a), str(b), str(c)) for a, b, c in data["noise_items"]])
 
