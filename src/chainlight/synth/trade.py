@@ -35,6 +35,7 @@ SERVICE_ITEMS = [("办公用品", "1060512"), ("物流运输服务", "3010101"),
 # blind: more kinds of buyer names, a quarter of them from the noise model the resolver was not written for
 BLIND_NAME_VARIANTS = ["exact", "legal_form", "short", "bracket", "branch", "former", *noise.NOISE_KINDS]
 BLIND_NAME_VARIANT_P = [0.45, 0.06, 0.08, 0.03, 0.04, 0.06, 0.05, 0.04, 0.04, 0.04, 0.04, 0.03, 0.04]
+BLIND_STALE_NAME = 0.25  # blind: a renamed buyer still kept under its old name in the seller's system
 BLIND_NON_PRODUCT_SHARE = 0.08  # goods invoices billed as freight, fees, pallets, packaging, rebates
 VAGUE_ITEMS = ["材料一批", "货款", "配件"]
 OUTSIDE_BUYERS = ["个人", "散客", "零售客户", "某某个体工商户"]
@@ -268,6 +269,8 @@ def _batch_texts(idx: np.ndarray, n_inv: np.ndarray, edges: Edges, firms: Firms,
             name, kind = OUTSIDE_BUYERS[int(rng.integers(len(OUTSIDE_BUYERS)))], "outside"
         else:
             kind = kinds[int(rng.choice(len(kinds), p=kind_p))]
+            if vocab is not None and firms.former_name[buyer] and rng.random() < BLIND_STALE_NAME:
+                kind = "former"
             if kind in noise.NOISE_KINDS:
                 name = noise.noisy(firms.name[buyer], kind, rng, brand=firms.brand[buyer], trade=firms.trade[buyer],
                                    city=firms.city[buyer])
