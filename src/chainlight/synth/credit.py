@@ -97,12 +97,12 @@ def blind(world: Firms, stable_ties: np.ndarray, rng: np.random.Generator) -> Cr
     - stable ties to 2+ large customers: about half the base rate, as in the standard profile (the direct
       term alone gives odds × e^(−0.9) ≈ 0.41; the health that wins those ties adds to it).
 
-    Measured (20k firms, profile blind; seed 42 / seed 7; script in the blind branch's note):
+    Measured by bench/synth_credit.py (20k firms, profile blind; seed 42 / seed 7):
     - default rate 3.00% / 3.08%; firms with ≥ 2 stable large ties default at 0.54× / 0.49× the base rate;
     - AUC of the true PD (firm mean over dates): 0.788 / 0.777; the same PD with the tie term taken out:
       0.782 / 0.768 — the direct chain effect the generator builds in is +0.6 / +0.9 AUC points;
     - logistic regression, 5-fold by firm, on registry + bureau (capital, age, high-tech, overdue days,
-      litigations, arrears, blacklist): 0.666 / 0.655; plus the true tie count: 0.683 / 0.674 (+1.8 / +1.9
+      litigations, arrears, blacklist): 0.666 / 0.655; plus the true tie count: 0.683 / 0.675 (+1.8 / +1.9
       points, the direct term plus ties standing in for health). A chain view can also read health from
       sales growth (+6%/yr per σ), churn and voids, so its lift is bounded by the true PD's 0.78–0.79, not
       by +2 points; a lift much beyond that ceiling would be a leak.
