@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from test_synth import digest  # tests/synth is on the path (pytest's rootdir-less "prepend" import mode)
 from typer.testing import CliRunner
 
 from chainlight import ingest, ontology
@@ -61,11 +62,6 @@ def content_digest(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): one(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def byte_digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 @pytest.fixture(scope="module")
 def blind(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("blind")
@@ -86,7 +82,7 @@ def test_standard_profile_is_unchanged(tmp_path: Path) -> None:
 def test_blind_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         generate(tmp_path / name, firms=400, seed=seed, profile="blind")
-    a, b, c = (byte_digest(tmp_path / n) for n in "abc")
+    a, b, c = (digest(tmp_path / n) for n in "abc")
     assert a == b
     assert SEEN_ONTOLOGY in a
     assert a["invoices.parquet"] != c["invoices.parquet"] and a[SEEN_ONTOLOGY] != c[SEEN_ONTOLOGY]
@@ -95,7 +91,7 @@ def test_blind_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
 def test_blind_differs_from_standard(tmp_path: Path) -> None:
     generate(tmp_path / "s", firms=400, seed=5)
     generate(tmp_path / "b", firms=400, seed=5, profile="blind")
-    assert byte_digest(tmp_path / "s")["invoices.parquet"] != byte_digest(tmp_path / "b")["invoices.parquet"]
+    assert digest(tmp_path / "s")["invoices.parquet"] != digest(tmp_path / "b")["invoices.parquet"]
 
 
 def test_held_out_terms_never_reach_the_loaded_lexicon(blind: Path) -> None:

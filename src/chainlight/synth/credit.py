@@ -57,20 +57,27 @@ def _applications_and_outcomes(world: Firms, defaulted: np.ndarray, rng: np.rand
     return applications, outcomes
 
 
-def standard(world: Firms, stable_ties: np.ndarray, rng: np.random.Generator) -> CreditTables:
+def _outcomes(world: Firms, signal: np.ndarray, rate: float, overdue: tuple[float, float, float],
+              bureau: tuple[float, float, float], rng: np.random.Generator) -> CreditTables:
+    """Defaults from a logit ``signal`` (dates × firms) shifted so the mean SME rate is ``rate``, then the
+    bureau: overdue days with logit −(a + b·h + N(0, c)) for ``overdue`` = (a, b, c), and the rest."""
     n = world.count
-    tied = stable_ties >= 2
-    health_t = world.health[None, :] + 0.35 * rng.normal(size=(len(OBSERVATION_DATES), n))
-    signal = -0.9 * health_t - 0.7 * tied[None, :]
-    alpha = _alpha(signal, ~world.is_anchor, BASE_DEFAULT_RATE)
+    alpha = _alpha(signal, ~world.is_anchor, rate)
     pd_t = 1 / (1 + np.exp(-(alpha + signal)))
     defaulted = rng.random(pd_t.shape) < pd_t
-
-    overdue_p = 1 / (1 + np.exp(2.5 + 1.0 * world.health + rng.normal(0, 0.8, n)))
-    overdue = np.where(rng.random(n) < overdue_p, rng.choice([15, 30, 60, 90, 180], n), 0)
-    bureau = _bureau(world, overdue, 0.6, 0.7, 1.0, rng)
+    a, b, c = overdue
+    overdue_p = 1 / (1 + np.exp(a + b * world.health + rng.normal(0, c, n)))
+    overdue_days = np.where(rng.random(n) < overdue_p, rng.choice([15, 30, 60, 90, 180], n), 0)
+    bureau_table = _bureau(world, overdue_days, *bureau, rng)
     applications, outcomes = _applications_and_outcomes(world, defaulted, rng)
-    return bureau, applications, outcomes, pd_t.mean(axis=0)
+    return bureau_table, applications, outcomes, pd_t.mean(axis=0)
+
+
+def standard(world: Firms, stable_ties: np.ndarray, rng: np.random.Generator) -> CreditTables:
+    tied = stable_ties >= 2
+    health_t = world.health[None, :] + 0.35 * rng.normal(size=(len(OBSERVATION_DATES), world.count))
+    signal = -0.9 * health_t - 0.7 * tied[None, :]
+    return _outcomes(world, signal, BASE_DEFAULT_RATE, (2.5, 1.0, 0.8), (0.6, 0.7, 1.0), rng)
 
 
 # blind: effect sizes (see ``blind``)
@@ -112,12 +119,4 @@ def blind(world: Firms, stable_ties: np.ndarray, rng: np.random.Generator) -> Cr
     health_t = world.health[None, :] + BLIND_HEALTH_DRIFT * rng.normal(size=(dates, n))
     ties = np.minimum(stable_ties, BLIND_TIE_CAP)
     signal = -BLIND_HEALTH * health_t - BLIND_TIE * ties[None, :] + BLIND_SHOCK * rng.normal(size=(dates, n))
-    alpha = _alpha(signal, ~world.is_anchor, BLIND_BASE_RATE)
-    pd_t = 1 / (1 + np.exp(-(alpha + signal)))
-    defaulted = rng.random(pd_t.shape) < pd_t
-
-    overdue_p = 1 / (1 + np.exp(1.8 + 1.6 * world.health + rng.normal(0, 0.6, n)))
-    overdue = np.where(rng.random(n) < overdue_p, rng.choice([15, 30, 60, 90, 180], n), 0)
-    bureau = _bureau(world, overdue, 0.8, 0.9, 1.0, rng)
-    applications, outcomes = _applications_and_outcomes(world, defaulted, rng)
-    return bureau, applications, outcomes, pd_t.mean(axis=0)
+    return _outcomes(world, signal, BLIND_BASE_RATE, (1.8, 1.6, 0.6), (0.8, 0.9, 1.0), rng)
