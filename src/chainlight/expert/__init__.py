@@ -23,7 +23,9 @@ Batch logic is SQL in ``expert/sql``; per-firm work (``operating.score_batch``,
 from __future__ import annotations
 
 import logging
+from datetime import date
 
+import numpy as np
 import pyarrow as pa
 
 from chainlight import tables
@@ -98,27 +100,37 @@ def _graph_inputs(ws: Workspace) -> tuple[str, str]:
     return names[0], names[1]
 
 
-def operating_inputs(ws: Workspace, cfg: Config) -> str:
-    """Build the per-firm indicator table from hard data (invoices, links, mounts, graph); return its name."""
+def prepare_sales(ws: Workspace) -> None:
+    """Every firm's invoice lines as seller with the customer resolved, once per run."""
+    ws.engine.execute("CREATE OR REPLACE TEMP TABLE _expert_sales_all AS "
+                      + render(load_sql("chainlight.expert", "sales"), {"links": _links(ws)}))
+
+
+def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None) -> str:
+    """Build the per-firm indicator table from hard data (invoices, links, mounts, graph); return its name.
+
+    ``prepare_sales`` must have run. With ``as_of``, only invoices issued up to that date are read (point in time, for fitting on the
+    outcomes observed then); the graph's supply classification is used as it stands."""
     engine = ws.engine
     main = _main_segments(ws)
     edges, features = _graph_inputs(ws)
-    engine.execute("CREATE OR REPLACE TEMP TABLE _expert_sales AS "
-                   + render(load_sql("chainlight.expert", "sales"), {"links": _links(ws)}))
-    engine.execute("CREATE OR REPLACE TEMP TABLE _expert_season AS "
-                   + render(load_sql("chainlight.expert", "season"), {"sales": "_expert_sales"}))
-    engine.execute("CREATE OR REPLACE TEMP TABLE _expert_edge_growth AS " + render(
-        load_sql("chainlight.expert", "edge_growth"),
-        {"sales": "_expert_sales", "season": "_expert_season", "main_segments": main}))
-    engine.execute("CREATE OR REPLACE TEMP TABLE _expert_inputs AS " + render(
+    tag = "" if as_of is None else "_asof"
+    sales = f"_expert_sales{tag}"
+    cutoff = "" if as_of is None else f" WHERE issue_date <= DATE '{as_of.isoformat()}'"  # a date, never text
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW {sales} AS SELECT * FROM _expert_sales_all{cutoff}")
+    names = {"sales": sales, "season": f"_expert_season{tag}", "edge_growth": f"_expert_edge_growth{tag}",
+             "inputs": f"_expert_inputs{tag}", "indicators": f"_expert_indicators{tag}"}
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['season']} AS "
+                   + render(load_sql("chainlight.expert", "season"), {"sales": sales}))
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['edge_growth']} AS " + render(
+        load_sql("chainlight.expert", "edge_growth"), {**names, "main_segments": main}))
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['inputs']} AS " + render(
         load_sql("chainlight.expert", "firm_inputs"),
-        {"sales": "_expert_sales", "season": "_expert_season", "edge_growth": "_expert_edge_growth",
-         "supply_edges": edges, "graph_features": features, "main_segments": main}),
+        {**names, "supply_edges": edges, "graph_features": features, "main_segments": main}),
         {"gap_months": cfg.expert.churn_gap_months})
-    engine.execute("CREATE OR REPLACE TEMP TABLE _expert_indicators AS " + render(
-        load_sql("chainlight.expert", "indicators"), {"inputs": "_expert_inputs"}),
-        {"k_customers": 2.0, "k_invoices": 20.0})
-    return "_expert_indicators"
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['indicators']} AS " + render(
+        load_sql("chainlight.expert", "indicators"), names), {"k_customers": 2.0, "k_invoices": 20.0})
+    return names["indicators"]
 
 
 def scales(ws: Workspace, table: str) -> dict[str, operating.Scale]:
@@ -129,6 +141,35 @@ def scales(ws: Workspace, table: str) -> dict[str, operating.Scale]:
                                      )).to_pylist()[0]
         out[ind.code] = operating.scale_from_stats(row["center"], row["mad"], row["sd"])
     return out
+
+
+def score_model(ws: Workspace, cfg: Config, indicators: str) -> operating.ScoreModel:
+    """Weights fitted on the outcomes observed up to ``expert.train_until`` (point in time), else the prior."""
+    current = scales(ws, indicators)
+    prior = operating.ScoreModel(operating.PRIOR, current, "prior: fixed weights, credit-reasoning signs")
+    if not ws.table_exists("outcomes"):
+        return prior
+    # observation dates with two full years of invoices behind them (so year-on-year growth is defined)
+    dates = [r["observed_at"] for r in ws.engine.query(
+        "SELECT DISTINCT observed_at FROM outcomes WHERE observed_at <= $until AND observed_at >= "
+        "(SELECT min(issue_date) FROM _expert_sales_all) + INTERVAL 23 MONTH ORDER BY 1",
+        {"until": cfg.expert.train_until}).to_pylist()]
+    zs, labels = [], []
+    for observed in dates:
+        table = operating_inputs(ws, cfg, as_of=observed)
+        batch = ws.engine.query(f"SELECT i.*, o.defaulted_12m FROM {table} i JOIN outcomes o "
+                                "ON o.uscc = i.uscc AND o.observed_at = $d ORDER BY i.uscc", {"d": observed})
+        z, _ = operating.standardised(batch, scales(ws, table))
+        zs.append(z)
+        labels.append(np.asarray(batch.column("defaulted_12m").to_numpy(zero_copy_only=False), dtype=bool))
+    if not zs:
+        return prior
+    weights = operating.fit_weights(np.vstack(zs), np.concatenate(labels))
+    if weights is None:
+        return prior
+    n = sum(len(y) for y in labels)
+    return operating.ScoreModel(weights, current, f"outcomes: logistic, {n} point-in-time observations to "
+                                                  f"{max(dates).isoformat()}, credit-reasoning sign constraints")
 
 
 def run(ws: Workspace, cfg: Config) -> StageResult:
@@ -148,8 +189,9 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     figure_table = trends.figures(reports, statements, segment_of)
 
     # firms: hard-data indicators → scores; indicators + the segment's latest trend → profiles
+    prepare_sales(ws)
     indicators = operating_inputs(ws, cfg)
-    firm_scales = scales(ws, indicators)
+    model = score_model(ws, cfg, indicators)
     engine.register_arrow("_expert_segment_names", pa.table({
         "segment_id": [s.id for s in ontology.segments().values()],
         "segment_name": [s.name for s in ontology.segments().values()]}))
@@ -161,7 +203,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
         LEFT JOIN _expert_segment_names n USING (segment_id)
         ORDER BY i.uscc""")
     batches = rows.to_batches(max_chunksize=BATCH_ROWS) or [pa.RecordBatch.from_pylist([], schema=rows.schema)]
-    scores = pa.Table.from_batches([operating.score_batch(b, firm_scales) for b in batches],
+    scores = pa.Table.from_batches([operating.score_batch(b, model) for b in batches],
                                    schema=operating.SCORE_SCHEMA)
     profiles = pa.Table.from_batches([profile.profile_batch(b, cfg.expert.language) for b in batches],
                                      schema=profile.PROFILE_SCHEMA)
@@ -172,5 +214,6 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
         writer.write_arrow("operating_scores", scores)
         writer.write_arrow("firm_claims", claims.firm_claims(ws))
         writer.stats.update({"statements": statements.num_rows, "llm": llm_stats,
-                             "scales": {k: [round(s.center, 6), round(s.spread, 6)] for k, s in firm_scales.items()}})
+                             "score_method": model.method, "score_weights": dict(model.weights),
+                             "scales": {k: [round(s.center, 6), round(s.spread, 6)] for k, s in model.scales.items()}})
     return StageResult("expert", writer.run_id, dict(writer.counts), dict(writer.stats))
