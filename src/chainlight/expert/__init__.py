@@ -23,6 +23,7 @@ Batch logic is SQL in ``expert/sql``; per-firm work (``operating.score_batch``,
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
 
 import numpy as np
@@ -33,6 +34,7 @@ from chainlight.config import Config
 from chainlight.engine.base import load_sql, render
 from chainlight.expert import claims, operating, profile, trends
 from chainlight.mount import load_ontology
+from chainlight.ontology.model import Ontology
 from chainlight.workspace import StageResult, Workspace
 
 log = logging.getLogger(__name__)
@@ -109,8 +111,8 @@ def prepare_sales(ws: Workspace) -> None:
 def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None) -> str:
     """Build the per-firm indicator table from hard data (invoices, links, mounts, graph); return its name.
 
-    ``prepare_sales`` must have run. With ``as_of``, only invoices issued up to that date are read (point in time, for fitting on the
-    outcomes observed then); the graph's supply classification is used as it stands."""
+    ``prepare_sales`` must have run. With ``as_of``, only invoices issued up to that date are read (point
+    in time, for fitting on the outcomes observed then); the graph's supply classification is used as is."""
     engine = ws.engine
     main = _main_segments(ws)
     edges, features = _graph_inputs(ws)
@@ -172,6 +174,27 @@ def score_model(ws: Workspace, cfg: Config, indicators: str) -> operating.ScoreM
                                                   f"{max(dates).isoformat()}, credit-reasoning sign constraints")
 
 
+def _map_batches(data: pa.Table, fn: Callable[[pa.RecordBatch], pa.RecordBatch], schema: pa.Schema) -> pa.Table:
+    """Apply a batch → batch function over a table (what ``mapInArrow`` does on Spark executors)."""
+    batches = data.to_batches(max_chunksize=BATCH_ROWS) or [pa.RecordBatch.from_pylist([], schema=data.schema)]
+    return pa.Table.from_batches([fn(b) for b in batches], schema=schema)
+
+
+def firm_rows(ws: Workspace, indicators: str, ontology: Ontology) -> pa.Table:
+    """The indicator rows with the segment's latest trend and name: what profiles are built from
+    (the score reads only the indicator columns)."""
+    ws.engine.register_arrow("_expert_segment_names", pa.table({
+        "segment_id": [s.id for s in ontology.segments().values()],
+        "segment_name": [s.name for s in ontology.segments().values()]}))
+    return ws.engine.query(f"""
+        SELECT i.*, t.direction AS segment_trend, n.segment_name
+        FROM {indicators} i
+        LEFT JOIN (SELECT * FROM _expert_trends
+                   QUALIFY row_number() OVER (PARTITION BY segment_id ORDER BY period DESC) = 1) t USING (segment_id)
+        LEFT JOIN _expert_segment_names n USING (segment_id)
+        ORDER BY i.uscc""")
+
+
 def run(ws: Workspace, cfg: Config) -> StageResult:
     ontology = load_ontology(cfg)
     engine = ws.engine
@@ -192,21 +215,11 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     prepare_sales(ws)
     indicators = operating_inputs(ws, cfg)
     model = score_model(ws, cfg, indicators)
-    engine.register_arrow("_expert_segment_names", pa.table({
-        "segment_id": [s.id for s in ontology.segments().values()],
-        "segment_name": [s.name for s in ontology.segments().values()]}))
-    rows = engine.query(f"""
-        SELECT i.*, t.direction AS segment_trend, n.segment_name
-        FROM {indicators} i
-        LEFT JOIN (SELECT * FROM _expert_trends QUALIFY row_number() OVER (PARTITION BY segment_id ORDER BY period DESC) = 1) t
-               USING (segment_id)
-        LEFT JOIN _expert_segment_names n USING (segment_id)
-        ORDER BY i.uscc""")
-    batches = rows.to_batches(max_chunksize=BATCH_ROWS) or [pa.RecordBatch.from_pylist([], schema=rows.schema)]
-    scores = pa.Table.from_batches([operating.score_batch(b, model) for b in batches],
-                                   schema=operating.SCORE_SCHEMA)
-    profiles = pa.Table.from_batches([profile.profile_batch(b, cfg.expert.language) for b in batches],
-                                     schema=profile.PROFILE_SCHEMA)
+    # the score reads the hard-data indicator table alone; profiles add the segment's trend
+    scores = _map_batches(ws.engine.query(f"SELECT * FROM {indicators} ORDER BY uscc"),
+                          lambda b: operating.score_batch(b, model), operating.SCORE_SCHEMA)
+    profiles = _map_batches(firm_rows(ws, indicators, ontology),
+                            lambda b: profile.profile_batch(b, cfg.expert.language), profile.PROFILE_SCHEMA)
     with ws.stage("expert") as writer:
         writer.write_sql("trends", "SELECT * FROM _expert_trends ORDER BY segment_id, period")
         writer.write_arrow("trend_figures", figure_table)
