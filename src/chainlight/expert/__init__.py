@@ -195,23 +195,25 @@ def firm_rows(ws: Workspace, indicators: str, ontology: Ontology) -> pa.Table:
         ORDER BY i.uscc""")
 
 
-def run(ws: Workspace, cfg: Config) -> StageResult:
-    ontology = load_ontology(cfg)
-    engine = ws.engine
-    # trends: offline statements (extract's trend facts), plus the LLM's reading where it is unsure
-    reports = engine.query("SELECT report_id, title, published, text FROM reports ORDER BY report_id").to_pylist() \
+def read_trends(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Table, dict]:
+    """Judge the segment trends into the temp table ``_expert_trends``; return the report figures and
+    the reader's figures. Offline statements are extract's trend facts; the LLM adds its reading of the
+    reports the offline reader is unsure of, when one is configured."""
+    reports = ws.engine.query("SELECT report_id, title, published, text FROM reports ORDER BY report_id").to_pylist() \
         if ws.table_exists("reports") else []
     statements = trends.offline_statements(ws)
     llm_stats: dict = {}
     if cfg.llm.base_url or cfg.llm.local_model:
         extra, llm_stats = trends.llm_statements(ws, cfg, reports, statements, ontology)
         statements = pa.concat_tables([statements, extra])
-    engine.execute("CREATE OR REPLACE TEMP TABLE _expert_trends AS " + trends.judgments(ws, cfg, statements),
-                   {"half_life": cfg.expert.trend_half_life_days})
-    segment_of = trends.report_segments(reports, statements, ontology)
-    figure_table = trends.figures(reports, statements, segment_of)
+    ws.engine.execute("CREATE OR REPLACE TEMP TABLE _expert_trends AS " + trends.judgments(ws, cfg, statements),
+                      {"half_life": cfg.expert.trend_half_life_days})
+    figure_table = trends.figures(reports, statements, trends.report_segments(reports, statements, ontology))
+    return figure_table, {"statements": statements.num_rows, "llm": llm_stats}
 
-    # firms: hard-data indicators → scores; indicators + the segment's latest trend → profiles
+
+def analyse_firms(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Table, pa.Table, operating.ScoreModel]:
+    """(profiles, operating scores, the score model); ``read_trends`` must have run for the profiles."""
     prepare_sales(ws)
     indicators = operating_inputs(ws, cfg)
     model = score_model(ws, cfg, indicators)
@@ -220,13 +222,19 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
                           lambda b: operating.score_batch(b, model), operating.SCORE_SCHEMA)
     profiles = _map_batches(firm_rows(ws, indicators, ontology),
                             lambda b: profile.profile_batch(b, cfg.expert.language), profile.PROFILE_SCHEMA)
+    return profiles, scores, model
+
+
+def run(ws: Workspace, cfg: Config) -> StageResult:
+    ontology = load_ontology(cfg)
+    figure_table, trend_stats = read_trends(ws, cfg, ontology)
+    profiles, scores, model = analyse_firms(ws, cfg, ontology)
     with ws.stage("expert") as writer:
         writer.write_sql("trends", "SELECT * FROM _expert_trends ORDER BY segment_id, period")
         writer.write_arrow("trend_figures", figure_table)
         writer.write_arrow("profiles", profiles)
         writer.write_arrow("operating_scores", scores)
         writer.write_arrow("firm_claims", claims.firm_claims(ws))
-        writer.stats.update({"statements": statements.num_rows, "llm": llm_stats,
-                             "score_method": model.method, "score_weights": dict(model.weights),
+        writer.stats.update({**trend_stats, "score_method": model.method, "score_weights": dict(model.weights),
                              "scales": {k: [round(s.center, 6), round(s.spread, 6)] for k, s in model.scales.items()}})
     return StageResult("expert", writer.run_id, dict(writer.counts), dict(writer.stats))
