@@ -40,6 +40,7 @@ from chainlight.workspace import StageResult, Workspace
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 65_536
+SAMPLE_FIRMS = 100_000  # seasonal factors and the score's weight fit read at most about this many firms
 
 _c = tables.Column
 
@@ -108,28 +109,36 @@ def prepare_sales(ws: Workspace) -> None:
                       + render(load_sql("chainlight.expert", "sales"), {"links": _links(ws)}))
 
 
+def _permille(ws: Workspace) -> int:
+    firms = ws.row_count("enterprises")
+    return 1000 if firms <= SAMPLE_FIRMS else max(1, SAMPLE_FIRMS * 1000 // firms)
+
+
 def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None) -> str:
     """Build the per-firm indicator table from hard data (invoices, links, mounts, graph); return its name.
 
     ``prepare_sales`` must have run. With ``as_of``, only invoices issued up to that date are read (point
-    in time, for fitting on the outcomes observed then); the graph's supply classification is used as is."""
+    in time, for fitting on the outcomes observed then) for a hash sample of at most ``SAMPLE_FIRMS``
+    firms; the graph's supply classification is used as is."""
     engine = ws.engine
     main = _main_segments(ws)
     edges, features = _graph_inputs(ws)
     tag = "" if as_of is None else "_asof"
     sales = f"_expert_sales{tag}"
-    cutoff = "" if as_of is None else f" WHERE issue_date <= DATE '{as_of.isoformat()}'"  # a date, never text
+    permille = _permille(ws)
+    cutoff = "" if as_of is None else \
+        f" WHERE issue_date <= DATE '{as_of.isoformat()}' AND hash(uscc) % 1000 < {permille}"  # a date and an int
     engine.execute(f"CREATE OR REPLACE TEMP VIEW {sales} AS SELECT * FROM _expert_sales_all{cutoff}")
     names = {"sales": sales, "season": f"_expert_season{tag}", "edge_growth": f"_expert_edge_growth{tag}",
              "inputs": f"_expert_inputs{tag}", "indicators": f"_expert_indicators{tag}"}
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['season']} AS "
-                   + render(load_sql("chainlight.expert", "season"), {"sales": sales}))
+                   + render(load_sql("chainlight.expert", "season"), {"sales": sales}), {"permille": permille})
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['edge_growth']} AS " + render(
         load_sql("chainlight.expert", "edge_growth"), {**names, "main_segments": main}))
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['inputs']} AS " + render(
         load_sql("chainlight.expert", "firm_inputs"),
         {**names, "supply_edges": edges, "graph_features": features, "main_segments": main}),
-        {"gap_months": cfg.expert.churn_gap_months})
+        {"gap_months": cfg.expert.churn_gap_months, "firms_permille": 1000 if as_of is None else permille})
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['indicators']} AS " + render(
         load_sql("chainlight.expert", "indicators"), names), {"k_customers": 2.0, "k_invoices": 20.0})
     return names["indicators"]
