@@ -78,35 +78,25 @@ def _main_segments(ws: Workspace) -> str:
     return "_expert_main_segments"
 
 
-def _links(ws: Workspace) -> str:
-    if ws.table_exists("entity_links"):
-        return "entity_links"
-    ws.engine.execute("CREATE OR REPLACE TEMP VIEW _expert_links AS SELECT CAST(NULL AS VARCHAR) AS mention_id, "
-                      "CAST(NULL AS VARCHAR) AS uscc WHERE false")
-    return "_expert_links"
+def _table_or_empty(ws: Workspace, table: str) -> str:
+    """An earlier stage's table, or an empty stand-in with its registered columns when that stage has not
+    run (the expert then works from what there is: e.g. written buyer USCCs without entity_links)."""
+    import chainlight.graph  # noqa: F401  (registers the tables read here: their declared columns, not a copy)
+    import chainlight.resolve  # noqa: F401
 
-
-def _graph_inputs(ws: Workspace) -> tuple[str, str]:
-    """supply_edges and graph_features, or empty stand-ins when the graph stage has not run."""
-    import chainlight.graph  # noqa: F401  (registers the graph's tables: their declared columns, not a copy)
-
-    names = []
-    for table in ("supply_edges", "graph_features"):
-        if ws.table_exists(table):
-            names.append(table)
-            continue
-        spec = tables.get(table)
-        assert spec is not None
-        cols = ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"' for c in spec.columns)
-        ws.engine.execute(f"CREATE OR REPLACE TEMP VIEW _expert_{table} AS SELECT {cols} WHERE false")
-        names.append(f"_expert_{table}")
-    return names[0], names[1]
+    if ws.table_exists(table):
+        return table
+    spec = tables.get(table)
+    assert spec is not None
+    cols = ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"' for c in spec.columns)
+    ws.engine.execute(f"CREATE OR REPLACE TEMP VIEW _expert_{table} AS SELECT {cols} WHERE false")
+    return f"_expert_{table}"
 
 
 def prepare_sales(ws: Workspace) -> None:
     """Every firm's invoice lines as seller with the customer resolved, once per run."""
     ws.engine.execute("CREATE OR REPLACE TEMP TABLE _expert_sales_all AS "
-                      + render(load_sql("chainlight.expert", "sales"), {"links": _links(ws)}))
+                      + render(load_sql("chainlight.expert", "sales"), {"links": _table_or_empty(ws, "entity_links")}))
 
 
 def _permille(ws: Workspace) -> int:
@@ -122,7 +112,7 @@ def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None) -> s
     firms; the graph's supply classification is used as is."""
     engine = ws.engine
     main = _main_segments(ws)
-    edges, features = _graph_inputs(ws)
+    edges, features = _table_or_empty(ws, "supply_edges"), _table_or_empty(ws, "graph_features")
     tag = "" if as_of is None else "_asof"
     sales = f"_expert_sales{tag}"
     permille = _permille(ws)
