@@ -308,3 +308,24 @@ def test_llm_judgments_count_only_with_real_spans(ws: Workspace, tmp_path: Path,
 
 def test_train_until_is_a_date() -> None:
     assert isinstance(Config().expert.train_until, date)
+
+
+def test_report_naming_its_segment_in_unknown_words_is_read_through_the_firms_it_names(
+        ws: Workspace, tmp_path: Path) -> None:
+    text = ("本报告聚焦高温聚酰胺粒子行业。受下游需求疲软影响，高温聚酰胺粒子行业景气下行，预计明年同比下滑8.0%。"
+            "行业集中度持续提升。嘉兴丞达新材料科技有限公司是远航汽车集团股份有限公司的核心供应商，双方合作稳定。")
+    load_tables(ws, tmp_path / "in", {
+        "enterprises": [{"uscc": A, "name": "嘉兴丞达新材料科技有限公司"}, {"uscc": X, "name": "远航汽车集团股份有限公司"}],
+        "products": [{"uscc": A, "product_name": "耐高温尼龙"}, {"uscc": X, "product_name": "乘用车"}],
+        "reports": [{"report_id": "R1", "title": "深度报告", "published": "2025-05-01", "text": text}]})
+    for stage in ("resolve", "extract", "mount"):
+        pipeline.runner(stage)(ws, Config())
+    assert ws.engine.scalar("SELECT segment_id FROM mounts WHERE uscc = $u AND rank = 1", {"u": A}) \
+        == "automotive.engineering_plastics"
+    assert ws.engine.scalar("SELECT count(*) FROM facts WHERE kind = 'trend'") == 0  # the offline reader is blind here
+    expert.run(ws, Config())
+    row = ws.engine.query("SELECT * FROM trends").to_pylist()[0]
+    assert (row["segment_id"], row["direction"]) == ("automotive.engineering_plastics", "down")
+    c = row["citations"][0]
+    assert c["method"] == "offline_context" and text[c["start"]:c["end"]] == c["span_text"]
+    assert "行业集中度" not in c["span_text"]  # a direction word without a figure is no trend statement

@@ -81,7 +81,8 @@ def _main_segments(ws: Workspace) -> str:
 def _table_or_empty(ws: Workspace, table: str) -> str:
     """An earlier stage's table, or an empty stand-in with its registered columns when that stage has not
     run (the expert then works from what there is: e.g. written buyer USCCs without entity_links)."""
-    import chainlight.graph  # noqa: F401  (registers the tables read here: their declared columns, not a copy)
+    import chainlight.extract  # noqa: F401  (registers the tables read here: their declared columns, not a copy)
+    import chainlight.graph  # noqa: F401
     import chainlight.resolve  # noqa: F401
 
     if ws.table_exists(table):
@@ -201,13 +202,20 @@ def read_trends(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Tabl
     reports = ws.engine.query("SELECT report_id, title, published, text FROM reports ORDER BY report_id").to_pylist() \
         if ws.table_exists("reports") else []
     statements = trends.offline_statements(ws)
+    named = {r["report_id"]: r["segment_id"] for r in ws.engine.query(render(
+        load_sql("chainlight.expert", "report_segments"),
+        {"facts": _table_or_empty(ws, "facts"), "links": _table_or_empty(ws, "entity_links"),
+         "main_segments": _main_segments(ws)})).to_pylist()}
+    segment_of = trends.report_segments(reports, statements, ontology, named)
+    context = trends.context_statements(reports, statements, segment_of)
     llm_stats: dict = {}
     if cfg.llm.base_url or cfg.llm.local_model:
-        extra, llm_stats = trends.llm_statements(ws, cfg, reports, statements, ontology)
+        extra, llm_stats = trends.llm_statements(ws, cfg, reports, statements, segment_of, ontology)
         statements = pa.concat_tables([statements, extra])
+    statements = pa.concat_tables([statements, context])
     ws.engine.execute("CREATE OR REPLACE TEMP TABLE _expert_trends AS " + trends.judgments(ws, cfg, statements),
                       {"half_life": cfg.expert.trend_half_life_days})
-    figure_table = trends.figures(reports, statements, trends.report_segments(reports, statements, ontology))
+    figure_table = trends.figures(reports, statements, segment_of)
     return figure_table, {"statements": statements.num_rows, "llm": llm_stats}
 
 
