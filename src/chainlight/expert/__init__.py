@@ -202,11 +202,15 @@ def read_trends(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Tabl
     reports = ws.engine.query("SELECT report_id, title, published, text FROM reports ORDER BY report_id").to_pylist() \
         if ws.table_exists("reports") else []
     statements = trends.offline_statements(ws)
+    main = _main_segments(ws)
     named = {r["report_id"]: r["segment_id"] for r in ws.engine.query(render(
         load_sql("chainlight.expert", "report_segments"),
         {"facts": _table_or_empty(ws, "facts"), "links": _table_or_empty(ws, "entity_links"),
-         "main_segments": _main_segments(ws)})).to_pylist()}
-    segment_of = trends.report_segments(reports, statements, ontology, named)
+         "main_segments": main})).to_pylist()}
+    vocabulary = trends.vocabulary_segments(reports, ws.engine.query(render(
+        load_sql("chainlight.expert", "term_segments"), {"products": _table_or_empty(ws, "products"),
+                                                         "main_segments": main}))) if reports else {}
+    segment_of = trends.report_segments(reports, statements, ontology, vocabulary, named)
     context = trends.context_statements(reports, statements, segment_of)
     llm_stats: dict = {}
     if cfg.llm.base_url or cfg.llm.local_model:
