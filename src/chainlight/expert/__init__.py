@@ -174,10 +174,12 @@ def score_model(ws: Workspace, cfg: Config, indicators: str) -> operating.ScoreM
                                                   f"{max(dates).isoformat()}, credit-reasoning sign constraints")
 
 
-def _map_batches(data: pa.Table, fn: Callable[[pa.RecordBatch], pa.RecordBatch], schema: pa.Schema) -> pa.Table:
-    """Apply a batch → batch function over a table (what ``mapInArrow`` does on Spark executors)."""
-    batches = data.to_batches(max_chunksize=BATCH_ROWS) or [pa.RecordBatch.from_pylist([], schema=data.schema)]
-    return pa.Table.from_batches([fn(b) for b in batches], schema=schema)
+def _map_batches(data: pa.Table, fn: Callable[[pa.RecordBatch], pa.RecordBatch],
+                 schema: pa.Schema) -> pa.RecordBatchReader:
+    """Apply a batch → batch function over a table, lazily (what ``mapInArrow`` does on Spark executors):
+    the engine pulls one batch at a time, so a million profiles are never all held in Python at once."""
+    batches = data.to_batches(max_chunksize=BATCH_ROWS)
+    return pa.RecordBatchReader.from_batches(schema, (fn(b) for b in batches))
 
 
 def firm_rows(ws: Workspace, indicators: str, ontology: Ontology) -> pa.Table:
@@ -223,8 +225,10 @@ def read_trends(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Tabl
     return figure_table, {"statements": statements.num_rows, "llm": llm_stats}
 
 
-def analyse_firms(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Table, pa.Table, operating.ScoreModel]:
-    """(profiles, operating scores, the score model); ``read_trends`` must have run for the profiles."""
+def analyse_firms(ws: Workspace, cfg: Config, ontology: Ontology
+                  ) -> tuple[pa.RecordBatchReader, pa.RecordBatchReader, operating.ScoreModel]:
+    """(profiles, operating scores — each a stream of batches —, the score model); ``read_trends`` must
+    have run for the profiles."""
     prepare_sales(ws)
     indicators = operating_inputs(ws, cfg)
     model = score_model(ws, cfg, indicators)
@@ -243,8 +247,9 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     with ws.stage("expert") as writer:
         writer.write_sql("trends", "SELECT * FROM _expert_trends ORDER BY segment_id, period")
         writer.write_arrow("trend_figures", figure_table)
-        writer.write_arrow("profiles", profiles)
-        writer.write_arrow("operating_scores", scores)
+        for table, stream in (("profiles", profiles), ("operating_scores", scores)):
+            ws.engine.register_arrow(f"_expert_{table}_stream", stream)  # type: ignore[arg-type]
+            writer.write_sql(table, f"SELECT * FROM _expert_{table}_stream")
         writer.write_arrow("firm_claims", claims.firm_claims(ws))
         writer.stats.update({**trend_stats, "score_method": model.method, "score_weights": dict(model.weights),
                              "scales": {k: [round(s.center, 6), round(s.spread, 6)] for k, s in model.scales.items()}})
