@@ -23,7 +23,9 @@ Batch logic is SQL in ``expert/sql``; per-firm work (``operating.score_batch``,
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
@@ -40,6 +42,7 @@ from chainlight.workspace import StageResult, Workspace
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 65_536
+MAP_THREADS = 2  # batches computed ahead, in order
 SAMPLE_FIRMS = 100_000  # seasonal factors and the score's weight fit read at most about this many firms
 
 _c = tables.Column
@@ -177,9 +180,21 @@ def score_model(ws: Workspace, cfg: Config, indicators: str) -> operating.ScoreM
 def _map_batches(data: pa.Table, fn: Callable[[pa.RecordBatch], pa.RecordBatch],
                  schema: pa.Schema) -> pa.RecordBatchReader:
     """Apply a batch → batch function over a table, lazily (what ``mapInArrow`` does on Spark executors):
-    the engine pulls one batch at a time, so a million profiles are never all held in Python at once."""
+    the engine pulls batches in order while the next ones are computed on a second thread (Arrow and
+    numpy release the GIL), so a million profiles are never all held in Python at once."""
     batches = data.to_batches(max_chunksize=BATCH_ROWS)
-    return pa.RecordBatchReader.from_batches(schema, (fn(b) for b in batches))
+
+    def ordered() -> Iterator[pa.RecordBatch]:
+        with ThreadPoolExecutor(max_workers=MAP_THREADS) as pool:
+            pending: deque[Future[pa.RecordBatch]] = deque()
+            for batch in batches:
+                pending.append(pool.submit(fn, batch))
+                if len(pending) > MAP_THREADS:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    return pa.RecordBatchReader.from_batches(schema, ordered())
 
 
 def firm_rows(ws: Workspace, indicators: str, ontology: Ontology) -> pa.Table:
