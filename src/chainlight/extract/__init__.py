@@ -69,7 +69,7 @@ def documents(ws: Workspace) -> list[Document]:
 
 
 @contextlib.contextmanager
-def _llm(ws: Workspace, cfg: Config) -> Iterator[LLMClient | None]:
+def llm_session(ws: Workspace, cfg: Config) -> Iterator[LLMClient | None]:
     settings = cfg.llm
     if not settings.base_url and not settings.local_model:
         yield None
@@ -117,7 +117,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     by_id: dict[tuple[str, str], Document] = {(d.kind, d.id): d for d in docs}
     candidates = offline.extract_many(docs)
     llm_stats: dict[str, int] = {}
-    with _llm(ws, cfg) as client:
+    with llm_session(ws, cfg) as client:
         if client is not None:
             candidates += LLMExtractor(client, segments).extract_many(unsure(docs, candidates))
             llm_stats = client.stats.as_dict()
