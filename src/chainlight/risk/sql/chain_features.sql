@@ -1,0 +1,65 @@
+-- Invoice, patent and claim features of each (uscc, as_of) pair, using only what was known on as_of:
+-- invoices issued on or before it (12- and 24-month windows), patents granted by then, claims from
+-- reports published by then. Voided invoices count only in the void rate; red-letter reversals net.
+WITH obs AS (SELECT DISTINCT uscc, as_of FROM {{ obs }}),
+inv AS (
+    SELECT o.uscc, o.as_of, i.invoice_id, i.amount, i.status, i.issue_date, l.uscc AS buyer,
+           date_trunc('month', i.issue_date) AS month,
+           i.issue_date > o.as_of - INTERVAL 12 MONTH AS recent
+    FROM obs o JOIN invoices i ON i.seller_uscc = o.uscc
+         AND i.issue_date <= o.as_of AND i.issue_date > o.as_of - INTERVAL 24 MONTH
+    LEFT JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
+    WHERE l.uscc IS DISTINCT FROM i.seller_uscc
+), counted AS (SELECT * FROM inv WHERE status IN ('normal', 'red')),
+per_buyer AS (
+    SELECT uscc, as_of, buyer,
+           sum(amount) FILTER (WHERE recent) AS recent_amount,
+           sum(amount) FILTER (WHERE NOT recent) AS prior_amount,
+           count(DISTINCT month) FILTER (WHERE amount > 0) AS months
+    FROM counted WHERE buyer IS NOT NULL GROUP BY ALL
+), buyers AS (
+    SELECT p.uscc, p.as_of,
+           count(*) FILTER (WHERE p.recent_amount > 0) AS customers_12m,
+           count(*) FILTER (WHERE p.prior_amount > 0) AS customers_prior,
+           count(*) FILTER (WHERE p.prior_amount > 0 AND coalesce(p.recent_amount, 0) <= 0) AS customers_lost,
+           max(p.recent_amount) AS top_amount,
+           sum(p.recent_amount) FILTER (WHERE g.is_anchor) AS anchor_amount,
+           count(*) FILTER (WHERE p.months >= $stable_months
+                            AND (g.is_anchor OR g.sales_total >= $large_sales)) AS large_ties
+    FROM per_buyer p LEFT JOIN {{ graph }} g ON g.uscc = p.buyer GROUP BY ALL
+), totals AS (
+    SELECT o.uscc, o.as_of,
+           round(coalesce(sum(c.amount) FILTER (WHERE c.recent), 0), 2) AS verified_turnover,
+           sum(c.amount) FILTER (WHERE NOT c.recent) AS turnover_prior,
+           count(DISTINCT c.month) FILTER (WHERE c.recent AND c.amount > 0) AS months_active_12m
+    FROM obs o LEFT JOIN counted c USING (uscc, as_of) GROUP BY ALL
+), voids AS (
+    SELECT uscc, as_of, avg(CASE WHEN status = 'voided' THEN 1.0 ELSE 0.0 END) AS void_rate
+    FROM inv WHERE status <> 'red' GROUP BY ALL
+), patents_held AS (
+    SELECT o.uscc, o.as_of,
+           count(*) FILTER (WHERE p.grant_date <= o.as_of) AS patents_granted,
+           count(*) FILTER (WHERE p.apply_date <= o.as_of AND p.apply_date > o.as_of - INTERVAL 36 MONTH) AS patents_recent
+    FROM obs o JOIN {{ links }} l ON l.uscc = o.uscc AND l.mention_id LIKE 'patent:%'
+    JOIN {{ patents }} p ON 'patent:' || p.patent_id = l.mention_id GROUP BY ALL
+), claims AS (
+    SELECT o.uscc, o.as_of, count(*) AS claims_supported
+    FROM obs o JOIN {{ verdicts }} v ON v.uscc = o.uscc AND v.verdict = 'supported'
+         AND (v.source_date IS NULL OR v.source_date <= o.as_of) GROUP BY ALL
+)
+SELECT t.uscc, t.as_of, t.verified_turnover,
+       CASE WHEN t.turnover_prior > 0 THEN round(t.verified_turnover / t.turnover_prior - 1, 6) END AS sales_growth,
+       t.months_active_12m,
+       coalesce(b.customers_12m, 0) AS customers_12m,
+       CASE WHEN b.customers_prior > 0 THEN round(b.customers_lost / b.customers_prior, 6) END AS churn_rate,
+       CASE WHEN t.verified_turnover > 0 THEN round(least(b.top_amount / t.verified_turnover, 1), 6) END AS top_customer_share,
+       CASE WHEN t.verified_turnover > 0 THEN round(coalesce(b.anchor_amount, 0) / t.verified_turnover, 6) END
+           AS anchor_sales_share,
+       coalesce(b.large_ties, 0) AS large_ties,
+       round(v.void_rate, 6) AS void_rate,
+       coalesce(p.patents_granted, 0) AS patents_granted,
+       coalesce(p.patents_recent, 0) AS patents_recent,
+       coalesce(c.claims_supported, 0) AS claims_supported
+FROM totals t
+LEFT JOIN buyers b USING (uscc, as_of) LEFT JOIN voids v USING (uscc, as_of)
+LEFT JOIN patents_held p USING (uscc, as_of) LEFT JOIN claims c USING (uscc, as_of)
