@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from chainlight.errors import InputError
@@ -29,7 +30,7 @@ class ScorecardCard:
 
     def __init__(self, card: Any) -> None:
         self.card = card
-        self.features: list[str] = list(card.features)
+        self.features: list[str] = [f.name for f in card.features]
 
     def predict_pd(self, frame: pd.DataFrame) -> Any:
         return self.card.predict_pd(frame)
@@ -38,22 +39,15 @@ class ScorecardCard:
         return self.card.score(frame)
 
     def contributions(self, frame: pd.DataFrame) -> list[list[tuple[str, float]]]:
-        reasons = self.card.reasons(frame, top=len(self.features))
-        return [[(str(f), float(v)) for f, v in row] for row in _rows(reasons)]
-
-
-def _rows(reasons: Any) -> list[list[tuple[str, float]]]:
-    """The scorecard's reasons as (feature, points) lists, whatever container it returns them in."""
-    if isinstance(reasons, pd.DataFrame):
-        return [list(r.items()) for r in reasons.to_dict("records")]
-    out = []
-    for row in reasons:
-        if isinstance(row, dict):
-            out.append(list(row.items()))
-        else:
-            out.append([(getattr(r, "feature", r[0] if isinstance(r, tuple | list) else r),
-                         getattr(r, "points", r[1] if isinstance(r, tuple | list) else 0.0)) for r in row])
-    return out
+        """Per row, each feature's points minus its training-average points (negative = adverse),
+        vectorised over rows (the card's own ``reasons`` walks rows one by one)."""
+        indices = self.card.bin_indices(frame)
+        columns = [np.asarray(f.points_of(indices[f.name]), dtype=float) - f.neutral_points for f in self.card.features]
+        if not columns:
+            return [[] for _ in range(len(frame))]
+        matrix = np.column_stack(columns)
+        names = self.features
+        return [list(zip(names, row.tolist(), strict=True)) for row in matrix]
 
 
 def fit_card(frame: pd.DataFrame, label: str, features: list[str], categorical: list[str], seed: int) -> ScorecardCard:
