@@ -17,6 +17,8 @@ from chainlight.workspace import Workspace
 VERDICTS = ("supported", "contradicted", "unverifiable")
 FACT_COLUMNS = ('fact_id VARCHAR, kind VARCHAR, source VARCHAR, source_id VARCHAR, "start" BIGINT, "end" BIGINT, '
                 "span_text VARCHAR, segment_id VARCHAR, subject_uscc VARCHAR, object_uscc VARCHAR")
+FIRM_CLAIM_COLUMNS = ('claim_id VARCHAR, report_id VARCHAR, kind VARCHAR, uscc VARCHAR, "start" BIGINT, "end" BIGINT, '
+                      "span_text VARCHAR, published DATE")
 TEMP = "_risk_verdicts"
 
 
@@ -25,6 +27,7 @@ def build(ws: Workspace) -> str:
     sql = render(load_sql("chainlight.risk", "claims"), {
         "links": links_view(ws), "facts": optional_table(ws, "facts", FACT_COLUMNS),
         "reports": optional_table(ws, "reports", "report_id VARCHAR, published DATE"),
-        "patents": optional_table(ws, "patents", PATENT_COLUMNS)})
+        "patents": optional_table(ws, "patents", PATENT_COLUMNS),
+        "firm_claims": optional_table(ws, "firm_claims", FIRM_CLAIM_COLUMNS)})
     ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {TEMP} AS SELECT * FROM ({sql}) ORDER BY claim_id")
     return TEMP

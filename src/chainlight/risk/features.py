@@ -27,11 +27,14 @@ from chainlight.config import Config
 from chainlight.engine.base import load_sql, render
 from chainlight.workspace import Workspace
 
+# Shrinkage of like-for-like growth: the slope's sum of squares at which half of it is believed (the
+# noise of a log invoice amount, ~0.3², over a plausible spread of firms' growth, ~0.06²).
+LFL_PRIOR = 25.0
 CATEGORICAL = ["industry_division", "province", "tier"]
 TRADITIONAL = ["age_years", "registered_capital", "industry_division", "province", "high_tech", "max_overdue_days",
-               "open_litigations", "tax_arrears", "blacklisted"]
+               "open_litigations", "tax_arrears", "blacklisted", "bureau_flags"]
 CHAIN_ONLY = ["verified_turnover", "sales_growth", "months_active_12m", "customers_12m", "churn_rate",
-              "top_customer_share", "anchor_sales_share", "large_ties", "void_rate", "patents_granted",
+              "top_customer_share", "anchor_sales_share", "like_for_like_growth", "suppliers_12m", "purchase_ratio", "large_ties", "void_rate", "patents_granted",
               "patents_recent", "claims_supported", "hops_to_anchor", "anchor_bound_share", "pagerank",
               "cluster_size", "tier", "mount_confidence"]
 EXPERT = ["operating_score"]
@@ -47,6 +50,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "open_litigations": ("open lawsuits", "未结诉讼"),
     "tax_arrears": ("tax arrears", "欠税记录"),
     "blacklisted": ("blacklist status", "黑名单状态"),
+    "bureau_flags": ("adverse credit-bureau records", "征信不良记录"),
     "verified_turnover": ("sales verified by invoices over the last year", "近一年经发票核实的销售额"),
     "sales_growth": ("growth of verified sales", "经核实销售额的增长"),
     "months_active_12m": ("months with sales in the last year", "近一年有销售的月份数"),
@@ -55,6 +59,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "top_customer_share": ("dependence on the largest customer", "对最大客户的依赖程度"),
     "anchor_sales_share": ("sales made directly to anchor firms", "直接销售给核心企业的份额"),
     "large_ties": ("long-standing ties to large buyers", "与大型买方的长期稳定合作"),
+    "like_for_like_growth": ("growth of sales to the same customers, against its markets", "对同一客户的销售增长（相对所在市场）"),
+    "suppliers_12m": ("number of its own suppliers", "自身供应商数量"),
+    "purchase_ratio": ("purchases against its sales", "采购额与销售额之比"),
     "void_rate": ("share of cancelled invoices", "作废发票比例"),
     "patents_granted": ("granted patents", "授权专利"),
     "patents_recent": ("recent patent applications", "近期专利申请"),
@@ -125,7 +132,7 @@ def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFr
     registry = render(load_sql("chainlight.risk", "registry_features"), {"obs": "_risk_obs", "bureau": bureau})
     chain = render(load_sql("chainlight.risk", "chain_features"),
                    {"obs": "_risk_obs", "links": links_view(ws), "verdicts": verdicts, "graph": graph,
-                    "patents": patents})
+                    "patents": patents, "mounts": mounts})
     expert = ", x.score AS operating_score" if ws.table_exists("operating_scores") else ""
     expert_join = "LEFT JOIN operating_scores x ON x.uscc = r.uscc" if expert else ""
     sql = f"""
@@ -139,7 +146,8 @@ def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFr
         {expert_join}
         ORDER BY r.uscc, r.as_of"""
     frame = engine.query(sql, {"stable_months": cfg.graph.stable_min_months,
-                               "large_sales": cfg.graph.large_firm_sales}).to_pandas()
+                               "large_sales": cfg.graph.large_firm_sales,
+                               "lfl_prior": LFL_PRIOR}).to_pandas()
     for column in CATEGORICAL:
         frame[column] = frame[column].astype(str)
     return frame

@@ -42,6 +42,36 @@ per_buyer AS (
            count(*) FILTER (WHERE p.apply_date <= o.as_of AND p.apply_date > o.as_of - INTERVAL 36 MONTH) AS patents_recent
     FROM obs o JOIN {{ links }} l ON l.uscc = o.uscc AND l.mention_id LIKE 'patent:%'
     JOIN {{ patents }} p ON 'patent:' || p.patent_id = l.mention_id GROUP BY ALL
+), season AS (  -- log level of each month of the year against the whole year (one constant per month)
+    SELECT month(issue_date) AS moy, avg(ln(amount)) - (SELECT avg(ln(amount)) FROM invoices
+                                                          WHERE status = 'normal' AND amount > 0) AS factor
+    FROM invoices WHERE status = 'normal' AND amount > 0 GROUP BY 1
+), lfl_lines AS (  -- like-for-like: every normal invoice to a resolved customer up to as_of
+    SELECT o.uscc, o.as_of, l.uscc AS buyer, coalesce(bm.segment_id, sm.segment_id) AS market,
+           date_diff('month', DATE '2000-01-01', i.issue_date) / 12.0 AS t, ln(i.amount) - s.factor AS y
+    FROM obs o JOIN invoices i ON i.seller_uscc = o.uscc AND i.issue_date <= o.as_of
+    JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
+    JOIN season s ON s.moy = month(i.issue_date)
+    LEFT JOIN (SELECT uscc, segment_id FROM {{ mounts }} WHERE rank = 1) bm ON bm.uscc = l.uscc
+    LEFT JOIN (SELECT uscc, segment_id FROM {{ mounts }} WHERE rank = 1) sm ON sm.uscc = o.uscc
+    WHERE i.status = 'normal' AND i.amount > 0 AND l.uscc IS NOT NULL AND l.uscc <> i.seller_uscc
+), lfl_edges AS (  -- per relationship: least-squares sums of log amount on time (fixed effects pool them)
+    SELECT uscc, as_of, buyer, any_value(market) AS market,
+           coalesce(regr_sxx(y, t), 0) AS sxx, coalesce(regr_sxy(y, t), 0) AS sxy
+    FROM lfl_lines GROUP BY uscc, as_of, buyer
+), lfl_market AS (  -- each market's like-for-like slope as of the same date
+    SELECT as_of, market, sum(sxy) / nullif(sum(sxx), 0) AS slope FROM lfl_edges WHERE sxx > 0 GROUP BY ALL
+), lfl AS (  -- the firm's slope beyond its markets', shrunk towards 0 where few invoices measure it
+    SELECT e.uscc, e.as_of, sum(e.sxx) AS sxx,
+           sum(e.sxy - coalesce(m.slope, 0) * e.sxx) / nullif(sum(e.sxx), 0) AS excess
+    FROM lfl_edges e LEFT JOIN lfl_market m USING (as_of, market) GROUP BY ALL
+), purchases AS (  -- what it buys: firms choose steadier, healthier customers, so suppliers reveal health
+    SELECT o.uscc, o.as_of, count(DISTINCT i.seller_uscc) AS suppliers_12m, sum(i.amount) AS purchases_12m
+    FROM obs o JOIN {{ links }} l ON l.uscc = o.uscc AND l.mention_id LIKE 'invoice:%'
+    JOIN invoices i ON 'invoice:' || i.invoice_id = l.mention_id
+    WHERE i.status IN ('normal', 'red') AND i.issue_date <= o.as_of AND i.issue_date > o.as_of - INTERVAL 12 MONTH
+      AND i.seller_uscc <> o.uscc
+    GROUP BY ALL
 ), claims AS (
     SELECT o.uscc, o.as_of, count(*) AS claims_supported
     FROM obs o JOIN {{ verdicts }} v ON v.uscc = o.uscc AND v.verdict = 'supported'
@@ -59,7 +89,12 @@ SELECT t.uscc, t.as_of, t.verified_turnover,
        round(v.void_rate, 6) AS void_rate,
        coalesce(p.patents_granted, 0) AS patents_granted,
        coalesce(p.patents_recent, 0) AS patents_recent,
-       coalesce(c.claims_supported, 0) AS claims_supported
+       coalesce(c.claims_supported, 0) AS claims_supported,
+       round(g.excess * g.sxx / (g.sxx + $lfl_prior), 6) AS like_for_like_growth,
+       coalesce(u.suppliers_12m, 0) AS suppliers_12m,
+       CASE WHEN t.verified_turnover > 0 THEN round(coalesce(u.purchases_12m, 0) / t.verified_turnover, 6) END
+           AS purchase_ratio
 FROM totals t
 LEFT JOIN buyers b USING (uscc, as_of) LEFT JOIN voids v USING (uscc, as_of)
 LEFT JOIN patents_held p USING (uscc, as_of) LEFT JOIN claims c USING (uscc, as_of)
+LEFT JOIN lfl g USING (uscc, as_of) LEFT JOIN purchases u USING (uscc, as_of)

@@ -7,6 +7,12 @@
 --             unverifiable when none of its items are.
 --   high_tech (the registry's high-tech flag): supported by granted patents held by the firm;
 --             unverifiable without them (the certificate itself is not in the data).
+-- The expert stage's firm_claims (report sentences about a firm; its supply claims are the facts above):
+--   high_tech  supported by granted patents or the registry flag; contradicted by neither.
+--   capacity   (expanded, doubled…): supported when verified sales of the last 12 months grew ≥ 50% on
+--              the 12 before; contradicted when they grew < 10%; unverifiable otherwise.
+--   certification, praise: unverifiable (no certificate data; opinion).
+--   instruction: text that tries to instruct the reader; unverifiable, recorded and ignored.
 -- Evidence ids are the three largest invoices (or the first three patents), in a fixed order.
 WITH sales AS (
     SELECT i.invoice_id, i.seller_uscc, l.uscc AS buyer_uscc, i.amount, i.item_name, i.tax_code
@@ -45,6 +51,19 @@ patent_holders AS (
            'registry' AS source, e.uscc AS source_id, CAST(NULL AS BIGINT) AS "start", CAST(NULL AS BIGINT) AS "end",
            'high_tech = true' AS span_text, CAST(NULL AS DATE) AS source_date
     FROM enterprises e WHERE e.high_tech
+), growth AS (
+    SELECT seller_uscc AS uscc,
+           sum(amount) FILTER (WHERE issue_date > (SELECT max(issue_date) FROM invoices) - INTERVAL 12 MONTH) AS recent,
+           sum(amount) FILTER (WHERE issue_date <= (SELECT max(issue_date) FROM invoices) - INTERVAL 12 MONTH
+                               AND issue_date > (SELECT max(issue_date) FROM invoices) - INTERVAL 24 MONTH) AS prior
+    FROM invoices WHERE status IN ('normal', 'red') GROUP BY 1
+), report_claims AS (
+    SELECT c.claim_id, c.uscc, c.kind, c.kind AS object, 'report' AS source, c.report_id AS source_id, c."start",
+           c."end", c.span_text, c.published AS source_date,
+           (SELECT list(h.patent_id ORDER BY h.patent_id)[1:3] FROM patent_holders h WHERE h.uscc = c.uscc) AS patents,
+           e.high_tech, g.recent / nullif(g.prior, 0) - 1 AS growth
+    FROM {{ firm_claims }} c LEFT JOIN enterprises e USING (uscc) LEFT JOIN growth g USING (uscc)
+    WHERE c.kind <> 'supply' AND c.uscc IS NOT NULL
 ), tech_evidence AS (
     SELECT c.claim_id, list(h.patent_id ORDER BY h.patent_id)[1:3] AS ids
     FROM tech_claims c JOIN patent_holders h USING (uscc) GROUP BY c.claim_id
@@ -68,3 +87,17 @@ UNION ALL
 SELECT c.*, CASE WHEN e.ids IS NOT NULL THEN 'supported' ELSE 'unverifiable' END, coalesce(e.ids, []),
        CASE WHEN e.ids IS NOT NULL THEN 'it holds granted patents' ELSE 'no granted patents found' END
 FROM tech_claims c LEFT JOIN tech_evidence e USING (claim_id)
+UNION ALL
+SELECT claim_id, uscc, kind, object, source, source_id, "start", "end", span_text, source_date,
+       CASE WHEN kind = 'high_tech' AND (len(patents) > 0 OR high_tech) THEN 'supported'
+            WHEN kind = 'high_tech' THEN 'contradicted'
+            WHEN kind = 'capacity' AND growth >= 0.5 THEN 'supported'
+            WHEN kind = 'capacity' AND growth < 0.1 THEN 'contradicted'
+            ELSE 'unverifiable' END,
+       CASE WHEN kind = 'high_tech' THEN coalesce(patents, []) ELSE [] END,
+       CASE WHEN kind = 'high_tech' THEN 'granted patents: ' || coalesce(len(patents), 0) || ', registry high_tech: '
+                                          || coalesce(CAST(high_tech AS VARCHAR), 'unknown')
+            WHEN kind = 'capacity' THEN 'verified 12-month sales growth: ' || coalesce(CAST(round(growth, 3) AS VARCHAR), 'unknown')
+            WHEN kind = 'instruction' THEN 'instruction-like text: recorded and ignored'
+            ELSE 'no hard data can confirm this kind of claim' END
+FROM report_claims

@@ -9,6 +9,10 @@ SELECT o.uscc, o.as_of,
        coalesce(b.max_overdue_days, 0) AS max_overdue_days,
        coalesce(b.open_litigations, 0) AS open_litigations,
        CAST(coalesce(b.tax_arrears, false) AS INTEGER) AS tax_arrears,
-       CAST(coalesce(b.blacklisted, false) AS INTEGER) AS blacklisted
+       CAST(coalesce(b.blacklisted, false) AS INTEGER) AS blacklisted,
+       -- rare flags are too thin to bin alone; their count is not
+       CAST(coalesce(b.tax_arrears, false) AS INTEGER) + CAST(coalesce(b.blacklisted, false) AS INTEGER)
+           + CAST(coalesce(b.open_litigations, 0) > 0 AS INTEGER) + CAST(coalesce(b.max_overdue_days, 0) > 0 AS INTEGER)
+           AS bureau_flags
 FROM (SELECT DISTINCT uscc, as_of FROM {{ obs }}) o JOIN enterprises e USING (uscc)
 LEFT JOIN {{ bureau }} b USING (uscc)
