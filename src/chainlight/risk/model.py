@@ -50,10 +50,15 @@ class ScorecardCard:
         return [list(zip(names, row.tolist(), strict=True)) for row in matrix]
 
 
+# Credit signals on a chain are many and individually weak (IV 0.002–0.02 each); the usual 0.02 floor
+# would keep only the bureau, so the floor is low and the regression's sign check prunes the rest.
+MIN_IV = 0.002
+
+
 def fit_card(frame: pd.DataFrame, label: str, features: list[str], categorical: list[str], seed: int) -> ScorecardCard:
     from chainlight.risk.scorecard import Scorecard
     card = Scorecard.fit(frame, label, True, features=features, categorical=[c for c in categorical if c in features],
-                         seed=seed)
+                         seed=seed, min_iv=MIN_IV)
     return ScorecardCard(card)
 
 
