@@ -39,49 +39,80 @@ CHAIN_ONLY = ["verified_turnover", "sales_growth", "months_active_12m", "custome
               "cluster_size", "tier", "mount_confidence"]
 EXPERT = ["operating_score"]
 
-# feature -> (English, Chinese) phrase naming the factor; direction words are added by ``reason_text``.
-TEXT: dict[str, tuple[str, str]] = {
-    "age_years": ("how long the firm has operated", "企业经营年限"),
-    "registered_capital": ("registered capital", "注册资本"),
-    "industry_division": ("the registered industry", "登记行业"),
-    "province": ("the province", "所在省份"),
-    "high_tech": ("high-tech certification", "高新技术企业认定"),
-    "max_overdue_days": ("past overdue payments", "历史逾期记录"),
-    "open_litigations": ("open lawsuits", "未结诉讼"),
-    "tax_arrears": ("tax arrears", "欠税记录"),
-    "blacklisted": ("blacklist status", "黑名单状态"),
-    "bureau_flags": ("adverse credit-bureau records", "征信不良记录"),
-    "verified_turnover": ("sales verified by invoices over the last year", "近一年经发票核实的销售额"),
-    "sales_growth": ("growth of verified sales", "经核实销售额的增长"),
-    "months_active_12m": ("months with sales in the last year", "近一年有销售的月份数"),
-    "customers_12m": ("number of paying customers", "付款客户数量"),
-    "churn_rate": ("customers kept from the year before", "上年客户的留存"),
-    "top_customer_share": ("dependence on the largest customer", "对最大客户的依赖程度"),
-    "anchor_sales_share": ("sales made directly to anchor firms", "直接销售给核心企业的份额"),
-    "large_ties": ("long-standing ties to large buyers", "与大型买方的长期稳定合作"),
-    "like_for_like_growth": ("growth of sales to the same customers, against its markets", "对同一客户的销售增长（相对所在市场）"),
-    "suppliers_12m": ("number of its own suppliers", "自身供应商数量"),
-    "purchase_ratio": ("purchases against its sales", "采购额与销售额之比"),
-    "void_rate": ("share of cancelled invoices", "作废发票比例"),
-    "patents_granted": ("granted patents", "授权专利"),
-    "patents_recent": ("recent patent applications", "近期专利申请"),
-    "claims_supported": ("claims about the firm confirmed by invoices or patents", "经发票或专利核实的企业信息"),
-    "hops_to_anchor": ("its position in the supply chain (steps to an anchor firm)", "在供应链中的位置（距核心企业的层级）"),
-    "anchor_bound_share": ("share of its sales that ends up with anchor firms", "最终流向核心企业的销售份额"),
-    "pagerank": ("its weight in the supply network", "在供应网络中的重要性"),
-    "cluster_size": ("its industrial cluster", "所在产业集群"),
-    "tier": ("its tier in the chain", "在产业链中的环节"),
-    "mount_confidence": ("how clearly its main business is known", "主营业务识别的清晰度"),
-    "operating_score": ("the expert's operating score", "经营分析评分"),
+# feature -> (favourable EN, favourable ZH, adverse EN, adverse ZH): what a firm owner reads.
+TEXT: dict[str, tuple[str, str, str, str]] = {
+    "age_years": ("The firm has operated for many years.", "企业经营年限较长。",
+                  "The firm has operated for only a short time.", "企业经营年限较短。"),
+    "registered_capital": ("Its registered capital is substantial.", "注册资本较为充足。",
+                           "Its registered capital is small.", "注册资本较少。"),
+    "industry_division": ("Firms registered in its industry default rarely.", "其登记行业的违约率较低。",
+                          "Firms registered in its industry default more often.", "其登记行业的违约率较高。"),
+    "province": ("Firms in its province default rarely.", "所在省份企业违约率较低。",
+                 "Firms in its province default more often.", "所在省份企业违约率较高。"),
+    "high_tech": ("It is a certified high-tech enterprise.", "是认定的高新技术企业。",
+                  "It is not a certified high-tech enterprise.", "不是认定的高新技术企业。"),
+    "max_overdue_days": ("It has no record of overdue loans.", "无贷款逾期记录。",
+                         "It has paid loans late before.", "曾有贷款逾期。"),
+    "open_litigations": ("No lawsuits are open against it.", "无未结诉讼。",
+                         "Lawsuits are open against it.", "存在未结诉讼。"),
+    "tax_arrears": ("It owes no back taxes.", "无欠税。", "It owes back taxes.", "存在欠税。"),
+    "blacklisted": ("It is on no blacklist.", "未被列入黑名单。", "It is on a blacklist.", "被列入黑名单。"),
+    "bureau_flags": ("Its credit-bureau record is clean.", "征信记录良好。",
+                     "Its credit-bureau record shows problems.", "征信记录存在不良信息。"),
+    "verified_turnover": ("Invoices verify substantial sales over the last year.", "发票核实的近一年销售额较高。",
+                          "Invoices verify only small sales over the last year.", "发票核实的近一年销售额较低。"),
+    "sales_growth": ("Its verified sales grew over the last year.", "经核实的销售额同比增长。",
+                     "Its verified sales fell or stalled over the last year.", "经核实的销售额同比下降或停滞。"),
+    "months_active_12m": ("It sold in most months of the last year.", "近一年大部分月份均有销售。",
+                          "It sold in few months of the last year.", "近一年有销售的月份较少。"),
+    "customers_12m": ("It sells to several paying customers.", "拥有多家付款客户。",
+                      "It sells to few customers.", "客户数量较少。"),
+    "churn_rate": ("It kept its customers from the year before.", "上年客户基本保留。",
+                   "It lost customers it had the year before.", "流失了上年的部分客户。"),
+    "top_customer_share": ("Its sales are spread over several customers.", "销售分散于多家客户。",
+                           "It depends heavily on its largest customer.", "高度依赖最大客户。"),
+    "anchor_sales_share": ("It sells directly to anchor firms.", "直接向核心企业供货。",
+                           "Little of its sales go directly to anchor firms.", "直接销售给核心企业的份额较低。"),
+    "like_for_like_growth": ("It sells more to the same customers, faster than its markets grow.",
+                             "对同一客户的销售增长快于所在市场。",
+                             "It sells less to the same customers than its markets would suggest.",
+                             "对同一客户的销售增长慢于所在市场。"),
+    "suppliers_12m": ("It buys from several suppliers.", "拥有多家供应商。",
+                      "It buys from few suppliers.", "供应商较少。"),
+    "purchase_ratio": ("Its purchases are in line with its sales.", "采购与销售相匹配。",
+                       "Its purchases are out of line with its sales.", "采购与销售不匹配。"),
+    "large_ties": ("It has long-standing ties to large buyers.", "与大型买方长期稳定合作。",
+                   "It has no long-standing ties to large buyers.", "缺少与大型买方的长期稳定合作。"),
+    "void_rate": ("It rarely cancels invoices.", "极少作废发票。", "It cancels many invoices.", "作废发票较多。"),
+    "patents_granted": ("It holds granted patents.", "拥有授权专利。", "It holds few or no granted patents.", "授权专利较少或没有。"),
+    "patents_recent": ("It has applied for patents recently.", "近期有专利申请。",
+                       "It has not applied for patents recently.", "近期无专利申请。"),
+    "claims_supported": ("Invoices or patents confirm what others say about it.", "发票或专利证实了外界对其的描述。",
+                         "Little of what is said about it can be confirmed.", "外界对其的描述较少能被证实。"),
+    "hops_to_anchor": ("Its goods reach an anchor firm in few supply-chain steps.", "其产品经少数几级供应链即进入核心企业。",
+                       "Its goods are far from any anchor firm in the supply chain.", "其产品距核心企业较远。"),
+    "anchor_bound_share": ("Much of its sales ends up with anchor firms.", "大部分销售最终流向核心企业。",
+                           "Little of its sales ends up with anchor firms.", "最终流向核心企业的销售较少。"),
+    "pagerank": ("It carries weight in the supply network.", "在供应网络中较为重要。",
+                 "It carries little weight in the supply network.", "在供应网络中的重要性较低。"),
+    "cluster_size": ("It sits in an industrial cluster of its trade.", "位于同行业产业集群中。",
+                     "It sits outside an industrial cluster of its trade.", "不在同行业产业集群中。"),
+    "tier": ("Firms at its tier of the chain default rarely.", "其所在产业链环节的违约率较低。",
+             "Firms at its tier of the chain default more often.", "其所在产业链环节的违约率较高。"),
+    "mount_confidence": ("Its main business is clearly established from its sales.", "主营业务可由销售清晰确认。",
+                         "Its main business is unclear from its sales.", "主营业务难以由销售确认。"),
+    "operating_score": ("The operating analysis scores it well.", "经营分析评分较高。",
+                        "The operating analysis scores it poorly.", "经营分析评分较低。"),
 }
 
 
 def reason_text(feature: str, favourable: bool) -> tuple[str, str]:
     """A sentence a firm owner can read: the factor and which way it pushed the decision."""
-    en, zh = TEXT.get(feature, (feature.replace("_", " "), feature))
-    if favourable:
-        return f"Helped: {en}.", f"有利因素：{zh}。"
-    return f"Held back: {en}.", f"不利因素：{zh}。"
+    texts = TEXT.get(feature)
+    if texts is None:
+        name = feature.replace("_", " ")
+        return (f"Helped: {name}.", f"有利因素：{feature}。") if favourable else (f"Held back: {name}.", f"不利因素：{feature}。")
+    return (texts[0], texts[1]) if favourable else (texts[2], texts[3])
 
 
 @dataclass(frozen=True)
