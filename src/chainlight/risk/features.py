@@ -5,9 +5,13 @@
   sees without the chain.
 - ``chain``: the same plus what the invoices, patents, graph, verified claims and (when built) the
   expert stage show: verified 12-month turnover and its growth, active months, customers and
-  churn, top-customer and anchor shares, stable ties to large buyers, void rate, patents, supported
-  claims; hops to an anchor, share of sales that ends at an anchor, PageRank, cluster size, tier,
+  churn, like-for-like growth, suppliers and purchases, top-customer and anchor shares, stable ties to
+  large buyers, void rate, patents; hops to an anchor, share of sales that ends at an anchor, PageRank, cluster size, tier,
   mount confidence; the expert's operating score when ``operating_scores`` exists.
+
+Claims never enter the model, not even supported ones: a supported claim adds nothing the invoices
+and patents behind it do not already say, and counting claims would let anyone who writes reports
+(repeating true statements) move a score. ``claims_supported`` is computed for display only.
 
 No leakage from the future where the data allows it: invoice, patent and claim features only use
 records dated on or before ``as_of`` (chain_features.sql). The graph's structural features (hops,
@@ -35,7 +39,7 @@ TRADITIONAL = ["age_years", "registered_capital", "industry_division", "province
                "open_litigations", "tax_arrears", "blacklisted", "bureau_flags"]
 CHAIN_ONLY = ["verified_turnover", "sales_growth", "months_active_12m", "customers_12m", "churn_rate",
               "top_customer_share", "anchor_sales_share", "like_for_like_growth", "suppliers_12m", "purchase_ratio", "large_ties", "void_rate", "patents_granted",
-              "patents_recent", "claims_supported", "hops_to_anchor", "anchor_bound_share", "pagerank",
+              "patents_recent", "hops_to_anchor", "anchor_bound_share", "pagerank",
               "cluster_size", "tier", "mount_confidence"]
 EXPERT = ["operating_score"]
 
