@@ -168,11 +168,11 @@ def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFr
     chain = render(load_sql("chainlight.risk", "chain_features"),
                    {"obs": "_risk_obs", "links": links_view(ws), "verdicts": verdicts, "graph": graph,
                     "patents": patents, "mounts": mounts})
-    expert = ", x.score AS operating_score" if ws.table_exists("operating_scores") else ""
+    expert = ", round(x.score, 4) AS operating_score" if ws.table_exists("operating_scores") else ""
     expert_join = "LEFT JOIN operating_scores x ON x.uscc = r.uscc" if expert else ""
     sql = f"""
         SELECT r.*, c.* EXCLUDE (uscc, as_of),
-               g.hops_to_anchor, round(g.anchor_flow_share, 6) AS anchor_bound_share, g.pagerank,
+               g.hops_to_anchor, round(g.anchor_flow_share, 6) AS anchor_bound_share, round(g.pagerank, 12) AS pagerank,
                coalesce(g.cluster_size, 0) AS cluster_size, coalesce(g.tier, 'unknown') AS tier,
                round(m.confidence, 6) AS mount_confidence{expert}
         FROM ({registry}) r JOIN ({chain}) c USING (uscc, as_of)

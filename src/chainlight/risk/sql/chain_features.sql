@@ -1,9 +1,10 @@
 -- Invoice, patent and claim features of each (uscc, as_of) pair, using only what was known on as_of:
 -- invoices issued on or before it (12- and 24-month windows), patents granted by then, claims from
 -- reports published by then. Voided invoices count only in the void rate; red-letter reversals net.
+-- Money is summed as DECIMAL and ratios are rounded, so reruns give bit-identical features.
 WITH obs AS (SELECT DISTINCT uscc, as_of FROM {{ obs }}),
 inv AS (
-    SELECT o.uscc, o.as_of, i.invoice_id, i.amount, i.status, i.issue_date, l.uscc AS buyer,
+    SELECT o.uscc, o.as_of, i.invoice_id, CAST(i.amount AS DECIMAL(18, 2)) AS amount, i.status, i.issue_date, l.uscc AS buyer,
            date_trunc('month', i.issue_date) AS month,
            i.issue_date > o.as_of - INTERVAL 12 MONTH AS recent
     FROM obs o JOIN invoices i ON i.seller_uscc = o.uscc
@@ -29,7 +30,7 @@ per_buyer AS (
     FROM per_buyer p LEFT JOIN {{ graph }} g ON g.uscc = p.buyer GROUP BY ALL
 ), totals AS (
     SELECT o.uscc, o.as_of,
-           round(coalesce(sum(c.amount) FILTER (WHERE c.recent), 0), 2) AS verified_turnover,
+           CAST(coalesce(sum(c.amount) FILTER (WHERE c.recent), 0) AS DOUBLE) AS verified_turnover,
            sum(c.amount) FILTER (WHERE NOT c.recent) AS turnover_prior,
            count(DISTINCT c.month) FILTER (WHERE c.recent AND c.amount > 0) AS months_active_12m
     FROM obs o LEFT JOIN counted c USING (uscc, as_of) GROUP BY ALL
@@ -66,7 +67,8 @@ per_buyer AS (
            sum(e.sxy - coalesce(m.slope, 0) * e.sxx) / nullif(sum(e.sxx), 0) AS excess
     FROM lfl_edges e LEFT JOIN lfl_market m USING (as_of, market) GROUP BY ALL
 ), purchases AS (  -- what it buys: firms choose steadier, healthier customers, so suppliers reveal health
-    SELECT o.uscc, o.as_of, count(DISTINCT i.seller_uscc) AS suppliers_12m, sum(i.amount) AS purchases_12m
+    SELECT o.uscc, o.as_of, count(DISTINCT i.seller_uscc) AS suppliers_12m,
+           CAST(sum(CAST(i.amount AS DECIMAL(18, 2))) AS DOUBLE) AS purchases_12m
     FROM obs o JOIN {{ links }} l ON l.uscc = o.uscc AND l.mention_id LIKE 'invoice:%'
     JOIN invoices i ON 'invoice:' || i.invoice_id = l.mention_id
     WHERE i.status IN ('normal', 'red') AND i.issue_date <= o.as_of AND i.issue_date > o.as_of - INTERVAL 12 MONTH
@@ -78,12 +80,13 @@ per_buyer AS (
          AND (v.source_date IS NULL OR v.source_date <= o.as_of) GROUP BY ALL
 )
 SELECT t.uscc, t.as_of, t.verified_turnover,
-       CASE WHEN t.turnover_prior > 0 THEN round(t.verified_turnover / t.turnover_prior - 1, 6) END AS sales_growth,
+       CASE WHEN t.turnover_prior > 0 THEN round(t.verified_turnover / CAST(t.turnover_prior AS DOUBLE) - 1, 6) END
+           AS sales_growth,
        t.months_active_12m,
        coalesce(b.customers_12m, 0) AS customers_12m,
        CASE WHEN b.customers_prior > 0 THEN round(b.customers_lost / b.customers_prior, 6) END AS churn_rate,
-       CASE WHEN t.verified_turnover > 0 THEN round(least(b.top_amount / t.verified_turnover, 1), 6) END AS top_customer_share,
-       CASE WHEN t.verified_turnover > 0 THEN round(coalesce(b.anchor_amount, 0) / t.verified_turnover, 6) END
+       CASE WHEN t.verified_turnover > 0 THEN round(least(CAST(b.top_amount AS DOUBLE) / t.verified_turnover, 1), 6) END AS top_customer_share,
+       CASE WHEN t.verified_turnover > 0 THEN round(CAST(coalesce(b.anchor_amount, 0) AS DOUBLE) / t.verified_turnover, 6) END
            AS anchor_sales_share,
        coalesce(b.large_ties, 0) AS large_ties,
        round(v.void_rate, 6) AS void_rate,
