@@ -22,6 +22,7 @@ from chainlight.config import Config
 from chainlight.errors import InputError
 from chainlight.risk import audit, line
 from chainlight.risk import policy as policy_module
+from chainlight.risk.evidence import Evidence
 from chainlight.risk.features import CATEGORICAL, reason_text
 from chainlight.risk.model import Card, load_card
 from chainlight.workspace import Workspace
@@ -183,7 +184,7 @@ class DecisionService:
     """Online decisions from memory; each ``decide`` appends one audit entry."""
 
     def __init__(self, ws: Workspace, policy: policy_module.Policy, views: dict[str, View],
-                 features: dict[str, dict[str, Any]], evidence: dict[str, dict[str, Any]],
+                 features: dict[str, dict[str, Any]], evidence: Evidence,
                  versions: dict[str, str], reason_count: int = 3) -> None:
         self.ws, self.policy, self.views = ws, policy, views
         self.features, self.evidence, self.versions = features, evidence, versions
@@ -191,7 +192,7 @@ class DecisionService:
 
     @classmethod
     def from_parts(cls, ws: Workspace, policy: policy_module.Policy, fitted: dict[str, tuple[Card, str, list[str]]],
-                   frame: pd.DataFrame, evidence: Any, versions: dict[str, str], reason_count: int = 3
+                   frame: pd.DataFrame, evidence: Evidence, versions: dict[str, str], reason_count: int = 3
                    ) -> DecisionService:
         """Score every firm of ``frame`` with each view's card once; keep it all in memory."""
         ids = frame["uscc"].tolist()

@@ -38,9 +38,9 @@ CATEGORICAL = ["industry_division", "province", "tier"]
 TRADITIONAL = ["age_years", "registered_capital", "industry_division", "province", "high_tech", "max_overdue_days",
                "open_litigations", "tax_arrears", "blacklisted", "bureau_flags"]
 CHAIN_ONLY = ["verified_turnover", "sales_growth", "months_active_12m", "customers_12m", "churn_rate",
-              "top_customer_share", "anchor_sales_share", "like_for_like_growth", "suppliers_12m", "purchase_ratio", "large_ties", "void_rate", "patents_granted",
-              "patents_recent", "hops_to_anchor", "anchor_bound_share", "pagerank",
-              "cluster_size", "tier", "mount_confidence"]
+              "top_customer_share", "anchor_sales_share", "like_for_like_growth", "suppliers_12m", "purchase_ratio",
+              "large_ties", "void_rate", "patents_granted", "patents_recent", "hops_to_anchor", "anchor_bound_share",
+              "pagerank", "cluster_size", "tier", "mount_confidence"]
 EXPERT = ["operating_score"]
 
 # feature -> (favourable EN, favourable ZH, adverse EN, adverse ZH): what a firm owner reads.
@@ -88,7 +88,8 @@ TEXT: dict[str, tuple[str, str, str, str]] = {
     "large_ties": ("It has long-standing ties to large buyers.", "与大型买方长期稳定合作。",
                    "It has no long-standing ties to large buyers.", "缺少与大型买方的长期稳定合作。"),
     "void_rate": ("It rarely cancels invoices.", "极少作废发票。", "It cancels many invoices.", "作废发票较多。"),
-    "patents_granted": ("It holds granted patents.", "拥有授权专利。", "It holds few or no granted patents.", "授权专利较少或没有。"),
+    "patents_granted": ("It holds granted patents.", "拥有授权专利。",
+                        "It holds few or no granted patents.", "授权专利较少或没有。"),
     "patents_recent": ("It has applied for patents recently.", "近期有专利申请。",
                        "It has not applied for patents recently.", "近期无专利申请。"),
     "claims_supported": ("Invoices or patents confirm what others say about it.", "发票或专利证实了外界对其的描述。",
