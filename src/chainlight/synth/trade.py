@@ -17,8 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from chainlight.ontology.model import Ontology, Segment
-from chainlight.synth import names
+from chainlight.synth import names, noise
 from chainlight.synth.firms import Firms
+from chainlight.synth.vocab import Vocabulary
 
 MONTHS = 36
 START = np.datetime64("2023-01-01", "M")
@@ -31,6 +32,10 @@ NAME_VARIANTS = ["exact", "legal_form", "short", "bracket", "branch", "typo", "h
 NAME_VARIANT_P = [0.55, 0.10, 0.09, 0.05, 0.05, 0.05, 0.04, 0.05, 0.02]
 SERVICE_ITEMS = [("办公用品", "1060512"), ("物流运输服务", "3010101"), ("咨询服务费", "3040301"), ("餐饮服务", "3070401"),
                  ("技术服务费", "3040201"), ("设备维修费", "3040802"), ("会议服务", "3040302")]
+# blind: more kinds of buyer names, a quarter of them from the noise model the resolver was not written for
+BLIND_NAME_VARIANTS = ["exact", "legal_form", "short", "bracket", "branch", "former", *noise.NOISE_KINDS]
+BLIND_NAME_VARIANT_P = [0.45, 0.06, 0.08, 0.03, 0.04, 0.06, 0.05, 0.04, 0.04, 0.04, 0.04, 0.03, 0.04]
+BLIND_NON_PRODUCT_SHARE = 0.08  # goods invoices billed as freight, fees, pallets, packaging, rebates
 VAGUE_ITEMS = ["材料一批", "货款", "配件"]
 OUTSIDE_BUYERS = ["个人", "散客", "零售客户", "某某个体工商户"]
 
@@ -155,10 +160,30 @@ def item_for(segment: Segment, rng: np.random.Generator, favourite: int = 0) -> 
     return name.strip(), code.ljust(19, "0")
 
 
+def blind_item(segment: Segment, vocab: Vocabulary, rng: np.random.Generator, favourite: int) -> tuple[str, str]:
+    """A line item as an e-invoice prints it: ``*税收分类简称*商品名称 规格 单位`` most of the time, the
+    product term held out about half of the time, spec/packaging suffixes and units as written."""
+    words = vocab.segments[segment.id]
+    term = vocab.pick(segment.id, rng, favourite)
+    unit = words.units[int(rng.integers(len(words.units)))]
+    parts = [term]
+    if rng.random() < 0.6:
+        specs = vocab.specs.get(unit) or [""]
+        parts.append(specs[int(rng.integers(len(specs)))])
+    if rng.random() < 0.5:
+        parts.append(unit)
+    name = " ".join(p for p in parts if p)
+    if rng.random() < 0.8:
+        name = f"*{words.tax_short}*{name}"
+    code = segment.tax_codes[int(rng.integers(len(segment.tax_codes)))]
+    return name, code.ljust(19, "0")
+
+
 def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: list[Segment],
-                    seed: int, batch_edges: int
-                    ) -> Iterator[tuple[pa.Table, pa.Table, np.ndarray]]:
-    """(invoices, mention truth, edge of each invoice row) per batch of edges; memory stays flat."""
+                    seed: int, batch_edges: int, vocab: Vocabulary | None = None
+                    ) -> Iterator[tuple[pa.Table, pa.Table, np.ndarray, np.ndarray]]:
+    """(invoices, mention truth, edge of each invoice row, whether the row's item names goods) per batch
+    of edges; memory stays flat. ``vocab`` set = the blind profile."""
     first_id = 0
     for batch, begin in enumerate(range(0, len(edges), batch_edges)):
         rng = np.random.default_rng([seed, 7, batch])
@@ -180,7 +205,7 @@ def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: li
         voided = rng.random(total) < VOID_RATE * np.where(seller_health < -1.0, 2.5, 1.0)
         status = np.where(voided, "voided", "normal")
 
-        items, codes, buyer_names, variants = _batch_texts(idx, n_inv, edges, firms, segments, rng)
+        items, codes, buyer_names, variants, goods = _batch_texts(idx, n_inv, edges, firms, segments, rng, vocab)
         # red-letter reversals of some normal invoices, dated a little later
         red = np.nonzero((rng.random(total) < RED_RATE) & ~voided)[0]
         red_dates = np.minimum(issue[red] + rng.integers(1, 45, len(red)).astype("timedelta64[D]"),
@@ -210,42 +235,55 @@ def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: li
             "true_uscc": pa.array(np.where(buyer >= 0, firms.uscc[np.maximum(buyer, 0)], None), pa.string()),
             "variant": variants[order],
         })
-        yield invoices, mentions, row_edge[order]
+        yield invoices, mentions, row_edge[order], goods[order]
 
 
 def _batch_texts(idx: np.ndarray, n_inv: np.ndarray, edges: Edges, firms: Firms, segments: list[Segment],
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                 rng: np.random.Generator, vocab: Vocabulary | None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Line items and buyer names: each edge bills one way (a seller's system keeps a buyer's name)."""
-    items, codes, buyer_names, variants = [], [], [], []
+    items, codes, buyer_names, variants, goods = [], [], [], [], []
+    kinds, kind_p = (NAME_VARIANTS, NAME_VARIANT_P) if vocab is None else (BLIND_NAME_VARIANTS, BLIND_NAME_VARIANT_P)
     for e, count in zip(idx, n_inv, strict=True):
         seg = edges.segment[e]
         buyer = edges.buyer[e]
         if seg < 0:
             item, code = SERVICE_ITEMS[int(rng.integers(len(SERVICE_ITEMS)))]
             code = code.ljust(19, "0")
-            edge_items = [(item, code)] * count
+            edge_items = [(item, code, False)] * count
         else:
             edge_items = []
+            favourite = int(firms.main_product[edges.seller[e]])
             for _ in range(count):
-                if rng.random() < 0.03:
-                    edge_items.append((VAGUE_ITEMS[int(rng.integers(len(VAGUE_ITEMS)))], ""))
+                if vocab is not None and rng.random() < BLIND_NON_PRODUCT_SHARE:
+                    tax, line, line_code = vocab.noise_items[int(rng.integers(len(vocab.noise_items)))]
+                    edge_items.append((f"*{tax}*{line}", line_code.ljust(19, "0"), False))
+                elif rng.random() < 0.03:
+                    edge_items.append((VAGUE_ITEMS[int(rng.integers(len(VAGUE_ITEMS)))], "", True))
+                elif vocab is None:
+                    edge_items.append((*item_for(segments[seg], rng, favourite), True))
                 else:
-                    edge_items.append(item_for(segments[seg], rng, int(firms.main_product[edges.seller[e]])))
+                    edge_items.append((*blind_item(segments[seg], vocab, rng, favourite), True))
         if buyer < 0:
             name, kind = OUTSIDE_BUYERS[int(rng.integers(len(OUTSIDE_BUYERS)))], "outside"
         else:
-            kind = NAME_VARIANTS[int(rng.choice(len(NAME_VARIANTS), p=NAME_VARIANT_P))]
-            name = names.variant(firms.name[buyer], kind, rng, brand=firms.brand[buyer], trade=firms.trade[buyer],
-                                 city=firms.city[buyer], former=firms.former_name[buyer] or None)
+            kind = kinds[int(rng.choice(len(kinds), p=kind_p))]
+            if kind in noise.NOISE_KINDS:
+                name = noise.noisy(firms.name[buyer], kind, rng, brand=firms.brand[buyer], trade=firms.trade[buyer],
+                                   city=firms.city[buyer])
+            else:
+                name = names.variant(firms.name[buyer], kind, rng, brand=firms.brand[buyer], trade=firms.trade[buyer],
+                                     city=firms.city[buyer], former=firms.former_name[buyer] or None)
             if name == firms.name[buyer]:
                 kind = "exact"
-        for item, code in edge_items:
+        for item, code, is_goods in edge_items:
             items.append(item)
             codes.append(code)
+            goods.append(is_goods)
             if kind != "outside" and rng.random() < 0.1:  # now and then typed in full
                 buyer_names.append(firms.name[buyer])
                 variants.append("exact")
             else:
                 buyer_names.append(name)
                 variants.append(kind)
-    return np.array(items), np.array(codes), np.array(buyer_names), np.array(variants)
+    return np.array(items), np.array(codes), np.array(buyer_names), np.array(variants), np.array(goods, bool)
