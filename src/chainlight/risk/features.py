@@ -181,8 +181,7 @@ def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFr
         LEFT JOIN (SELECT uscc, confidence FROM {mounts} WHERE rank = 1) m ON m.uscc = r.uscc
         {expert_join}
         ORDER BY r.uscc, r.as_of"""
-    frame = engine.query(sql, {"stable_months": cfg.graph.stable_min_months,
-                               "large_sales": cfg.graph.large_firm_sales,
+    frame = engine.query(sql, {"large_sales": cfg.graph.large_firm_sales,
                                "lfl_prior": LFL_PRIOR}).to_pandas()
     for column in CATEGORICAL:
         frame[column] = frame[column].astype(str)

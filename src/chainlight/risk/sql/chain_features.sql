@@ -15,8 +15,7 @@ inv AS (
 per_buyer AS (
     SELECT uscc, as_of, buyer,
            sum(amount) FILTER (WHERE recent) AS recent_amount,
-           sum(amount) FILTER (WHERE NOT recent) AS prior_amount,
-           count(DISTINCT month) FILTER (WHERE amount > 0) AS months
+           sum(amount) FILTER (WHERE NOT recent) AS prior_amount
     FROM counted WHERE buyer IS NOT NULL GROUP BY ALL
 ), buyers AS (
     SELECT p.uscc, p.as_of,
@@ -24,9 +23,7 @@ per_buyer AS (
            count(*) FILTER (WHERE p.prior_amount > 0) AS customers_prior,
            count(*) FILTER (WHERE p.prior_amount > 0 AND coalesce(p.recent_amount, 0) <= 0) AS customers_lost,
            max(p.recent_amount) AS top_amount,
-           sum(p.recent_amount) FILTER (WHERE g.is_anchor) AS anchor_amount,
-           count(*) FILTER (WHERE p.months >= $stable_months
-                            AND (g.is_anchor OR g.sales_total >= $large_sales)) AS large_ties
+           sum(p.recent_amount) FILTER (WHERE g.is_anchor) AS anchor_amount
     FROM per_buyer p LEFT JOIN {{ graph }} g ON g.uscc = p.buyer GROUP BY ALL
 ), totals AS (
     SELECT o.uscc, o.as_of,
@@ -74,6 +71,17 @@ per_buyer AS (
     WHERE i.status IN ('normal', 'red') AND i.issue_date <= o.as_of AND i.issue_date > o.as_of - INTERVAL 12 MONTH
       AND i.seller_uscc <> o.uscc
     GROUP BY ALL
+), ties AS (  -- lasting ties to large buyers (anchors or ≥ graph.large_firm_sales): a year or more between
+             -- the first and the latest invoice up to as_of
+    SELECT o.uscc, o.as_of, count(*) AS large_ties
+    FROM (SELECT o.uscc, o.as_of, l.uscc AS buyer, min(i.issue_date) AS first_day, max(i.issue_date) AS last_day
+          FROM obs o JOIN invoices i ON i.seller_uscc = o.uscc AND i.issue_date <= o.as_of
+          JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
+          WHERE i.status = 'normal' AND i.amount > 0 AND l.uscc IS NOT NULL AND l.uscc <> i.seller_uscc
+          GROUP BY ALL) o
+    JOIN {{ graph }} g ON g.uscc = o.buyer AND (g.is_anchor OR g.sales_total >= $large_sales)
+    WHERE date_diff('month', o.first_day, o.last_day) + 1 >= 12
+    GROUP BY ALL
 ), claims AS (
     SELECT o.uscc, o.as_of, count(*) AS claims_supported
     FROM obs o JOIN {{ verdicts }} v ON v.uscc = o.uscc AND v.verdict = 'supported'
@@ -88,7 +96,7 @@ SELECT t.uscc, t.as_of, t.verified_turnover,
        CASE WHEN t.verified_turnover > 0 THEN round(least(CAST(b.top_amount AS DOUBLE) / t.verified_turnover, 1), 6) END AS top_customer_share,
        CASE WHEN t.verified_turnover > 0 THEN round(CAST(coalesce(b.anchor_amount, 0) AS DOUBLE) / t.verified_turnover, 6) END
            AS anchor_sales_share,
-       coalesce(b.large_ties, 0) AS large_ties,
+       coalesce(k.large_ties, 0) AS large_ties,
        round(v.void_rate, 6) AS void_rate,
        coalesce(p.patents_granted, 0) AS patents_granted,
        coalesce(p.patents_recent, 0) AS patents_recent,
@@ -100,4 +108,4 @@ SELECT t.uscc, t.as_of, t.verified_turnover,
 FROM totals t
 LEFT JOIN buyers b USING (uscc, as_of) LEFT JOIN voids v USING (uscc, as_of)
 LEFT JOIN patents_held p USING (uscc, as_of) LEFT JOIN claims c USING (uscc, as_of)
-LEFT JOIN lfl g USING (uscc, as_of) LEFT JOIN purchases u USING (uscc, as_of)
+LEFT JOIN lfl g USING (uscc, as_of) LEFT JOIN purchases u USING (uscc, as_of) LEFT JOIN ties k USING (uscc, as_of)
