@@ -73,6 +73,9 @@ class RiskSettings(_Section):
         "2025-01-01", description="Outcomes observed before this date train the scorecards; later ones test them.")
     reason_count: int = Field(
         3, ge=1, le=10, description="Model reasons shown per decision in each direction (adverse, favourable).")
+    audit_fsync: bool = Field(
+        True, description="Flush each audit entry to disk before its decision returns "
+                          "(off: faster; the newest entries may be lost in a crash).")
 
 
 class ExpertSettings(_Section):

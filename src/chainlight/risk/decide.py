@@ -10,11 +10,12 @@ decision replayed from its audit entry's recorded inputs (``audit.replay``) is t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
@@ -60,14 +61,39 @@ class Scored:
     contributions: list[tuple[str, float]]  # (feature, signed points), largest magnitude first
 
 
+class ScoreTable:
+    """Every firm's PD, score and point contributions as arrays; a ``Scored`` is made on demand."""
+
+    def __init__(self, card: Card, frame: pd.DataFrame, ids: list[str]) -> None:
+        pd_, score, points = card.score_all(frame)
+        self.index = {u: i for i, u in enumerate(ids)}
+        self.pd = np.round(pd_, PD_DIGITS)
+        self.score = np.round(score, SCORE_DIGITS)
+        self.points = np.round(points, POINT_DIGITS)
+        self.names = list(card.features)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, uscc: str) -> Scored:
+        row = self.index[uscc]
+        return Scored(float(self.pd[row]), float(self.score[row]),
+                      list(zip(self.names, self.points[row].tolist(), strict=True)))
+
+
 def score_frame(card: Card, frame: pd.DataFrame) -> list[Scored]:
     """PD, score and signed point contributions per row, rounded so batch and single rows agree."""
-    pds = card.predict_pd(frame)
-    scores = card.score(frame)
-    contributions = card.contributions(frame)
-    return [Scored(round(float(p), PD_DIGITS), round(float(s), SCORE_DIGITS),
-                   [(f, round(float(v), POINT_DIGITS)) for f, v in c])
-            for p, s, c in zip(pds, scores, contributions, strict=True)]
+    table = ScoreTable(card, frame, [str(i) for i in range(len(frame))])
+    return [table[str(i)] for i in range(len(frame))]
+
+
+def model_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The card's columns with the types the card was fitted on (categories as text, numbers as float)."""
+    out = frame[columns].copy()
+    for column in columns:
+        out[column] = out[column].astype(str) if column in CATEGORICAL else \
+            pd.to_numeric(out[column], errors="coerce").astype(float)
+    return out
 
 
 def frame_of(features: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
@@ -150,7 +176,7 @@ class View:
     card: Card
     model_hash: str
     features: list[str]
-    scored: dict[str, Scored] = field(default_factory=dict)
+    scored: ScoreTable | None = None
 
 
 def _store(root: Path, kind: str) -> Path:
@@ -189,6 +215,7 @@ class DecisionService:
         self.ws, self.policy, self.views = ws, policy, views
         self.features, self.evidence, self.versions = features, evidence, versions
         self.reason_count = reason_count
+        self.durable = True
 
     @classmethod
     def from_parts(cls, ws: Workspace, policy: policy_module.Policy, fitted: dict[str, tuple[Card, str, list[str]]],
@@ -199,7 +226,7 @@ class DecisionService:
         views: dict[str, View] = {}
         for name, (card, model_hash, columns) in fitted.items():
             view = View(name, card, model_hash, list(columns))
-            view.scored = dict(zip(ids, score_frame(card, frame_of(_records(frame, columns), columns)), strict=True))
+            view.scored = ScoreTable(card, model_frame(frame, columns), ids)
             views[name] = view
         all_columns = sorted({c for v in views.values() for c in v.features})
         features = dict(zip(ids, _records(frame, all_columns), strict=True))
@@ -223,7 +250,9 @@ class DecisionService:
         versions = {"policy": policy.version, "policy_hash": policy.hash, "model_hash": meta["model_hash"],
                     "model_traditional_hash": models["traditional"]["model_hash"],
                     "ontology": meta["ontology_version"], "run_id": str(run_id), "features_as_of": str(meta["as_of"])}
-        return cls.from_parts(ws, policy, fitted, frame, load_evidence(ws), versions, cfg.risk.reason_count)
+        service = cls.from_parts(ws, policy, fitted, frame, load_evidence(ws), versions, cfg.risk.reason_count)
+        service.durable = cfg.risk.audit_fsync
+        return service
 
     def _inputs(self, uscc: str, amount: float, application_id: str, view: str) -> dict[str, Any]:
         features = self.features.get(uscc)
@@ -243,12 +272,14 @@ class DecisionService:
         """(decision fields, recorded inputs) of one view, without touching the audit log."""
         uscc = uscc.strip().upper()
         inputs = self._inputs(uscc, amount, application_id, view)
-        return compose(self.policy, inputs, self.views[view].scored[uscc]), inputs
+        scored = self.views[view].scored
+        assert scored is not None
+        return compose(self.policy, inputs, scored[uscc]), inputs
 
     def decide(self, uscc: str, amount: float, application_id: str | None = None) -> Decision:
         application_id = application_id or f"online-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
         fields, inputs = self.compose_view(uscc, amount, application_id, "chain")
-        entry = audit.append(self.ws, "decision", inputs, fields)
+        entry = audit.append(self.ws, "decision", inputs, fields, durable=self.durable)
         return Decision(**fields, audit_entry_id=entry["id"], decided_at=entry["at"])
 
     def traditional(self, uscc: str, amount: float, application_id: str = "comparison") -> Decision:
