@@ -102,6 +102,16 @@ def test_empty_range_and_bad_yaml() -> None:
         policy.load(Path("/nonexistent/policy.yaml"))
 
 
+def test_rule_on_a_field_the_engine_does_not_provide(tmp_path: Path) -> None:
+    from chainlight.risk.decide import POLICY_FIELDS, load_policy
+    policy.check_fields(policy.load(), POLICY_FIELDS)  # the default tests only known inputs
+    path = tmp_path / "typo.yaml"
+    path.write_text(edited(lambda d: rules(d, "hard_rules")[0]["when"].update(field="blacklistd")), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_policy(path)
+    assert "typo.yaml" in str(err.value) and "HR01_blacklist" in str(err.value) and "blacklistd" in str(err.value)
+
+
 def test_collect_traces_every_fired_rule_with_its_value() -> None:
     p = policy.load()
     fired = p.evaluate("hard_rules", {"blacklisted": True, "max_overdue_days": 45, "open_litigations": 0,

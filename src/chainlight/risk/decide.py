@@ -154,6 +154,17 @@ def compose(policy: policy_module.Policy, inputs: dict[str, Any], scored: Scored
             "reasons": [r.model_dump() for r in reasons], "evidence": evidence, "versions": dict(inputs["versions"])}
 
 
+CHAIN_VALUES = ("verified_turnover", "hops_to_anchor", "anchor_bound_share", "patents_granted", "top_customer_share")
+POLICY_FIELDS = {"blacklisted", "tax_arrears", "max_overdue_days", "open_litigations", "age_years", "pd", *CHAIN_VALUES}
+
+
+def load_policy(path: Path | None) -> policy_module.Policy:
+    """The configured policy, checked against the inputs the engine gives it."""
+    policy = policy_module.load(path)
+    policy_module.check_fields(policy, POLICY_FIELDS)
+    return policy
+
+
 def policy_values(features: dict[str, Any], view: str) -> dict[str, Any]:
     """The inputs the policy tests. The traditional view verifies no turnover and sees no chain."""
     def flag(name: str) -> bool:
@@ -163,8 +174,7 @@ def policy_values(features: dict[str, Any], view: str) -> dict[str, Any]:
         "max_overdue_days": features.get("max_overdue_days"), "open_litigations": features.get("open_litigations"),
         "age_years": features.get("age_years")}
     if view == "chain":
-        values.update({k: features.get(k) for k in ("verified_turnover", "hops_to_anchor", "anchor_bound_share",
-                                                     "patents_granted", "top_customer_share")})
+        values.update({k: features.get(k) for k in CHAIN_VALUES})
     else:
         values["verified_turnover"] = 0.0
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in values.items()}
@@ -238,7 +248,7 @@ class DecisionService:
         if not ws.table_exists("risk_models") or not ws.table_exists("risk_features"):
             raise InputError("the risk stage has not run in this workspace (run `chainlight run --stage risk`)",
                              file=str(ws.root))
-        policy = policy_module.load(cfg.risk.policy)
+        policy = load_policy(cfg.risk.policy)
         save_policy(ws, policy)
         models = {r["view"]: r for r in ws.engine.query("SELECT * FROM risk_models").to_pylist()}
         frame = ws.engine.query("SELECT * FROM risk_features ORDER BY uscc").to_pandas()
