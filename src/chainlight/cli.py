@@ -454,7 +454,7 @@ def scorecard_fit(
     if absent:
         raise InputError(f"--exclude column(s) not in the data: {', '.join(absent)}", file=str(data))
     features = [c for c in frame.columns if c != label and c not in skipped]
-    args = {"features": features, "categorical": categorical, "special_codes": special, "pdo": pdo,
+    args: dict[str, Any] = {"features": features, "categorical": categorical, "special_codes": special, "pdo": pdo,
             "base_points": base_points, "base_odds": base_odds}
     with progress_task("scorecard") as update:
         update("fitting", 0.1)
