@@ -286,7 +286,8 @@ def _story(ws: Any, cfg: Config) -> Any:
     if not pipeline.is_built("risk") or not ws.table_exists("risk_models"):
         return None
     from chainlight.risk import story
-    uscc = story.find_story_firm(ws)
+    from chainlight.synth import STORY_FIRM_NAME
+    uscc = story.find_story_firm(ws, STORY_FIRM_NAME)
     return story.tell(ws, cfg, uscc) if uscc else None
 
 

@@ -16,6 +16,7 @@ from chainlight.errors import InputError
 from chainlight.risk import audit
 from chainlight.risk.decide import DecisionService
 from chainlight.risk.story import find_story_firm, tell
+from chainlight.synth import STORY_FIRM_NAME
 from chainlight.workspace import Workspace
 
 COMPARED = ["application_id", "uscc", "decision", "requested_amount", "amount", "pd", "score", "reasons", "evidence",
@@ -80,7 +81,7 @@ def test_replay_of_a_batch_entry_is_refused(tiny_workspace: Workspace) -> None:
 
 def test_story_firm_approved_where_the_traditional_view_is_not(tiny_workspace: Workspace,
                                                                service: DecisionService) -> None:
-    uscc = find_story_firm(tiny_workspace)
+    uscc = find_story_firm(tiny_workspace, STORY_FIRM_NAME)
     assert uscc is not None
     story = tell(tiny_workspace, Config(), uscc, 2_000_000, service)
     chain, traditional = story.chainlight, story.traditional
@@ -109,7 +110,7 @@ def copy_of(ws: Workspace, target: Path) -> Path:
 
 
 def test_decide_cli_prints_decision_and_reasons_and_replays(tiny_workspace: Workspace, tmp_path: Path) -> None:
-    uscc = find_story_firm(tiny_workspace)
+    uscc = find_story_firm(tiny_workspace, STORY_FIRM_NAME)
     root = str(copy_of(tiny_workspace, tmp_path / "ws"))
     runner = CliRunner()
     result = runner.invoke(app, ["decide", "--workspace", root, "--uscc", uscc.lower(), "--amount", "2000000"])
