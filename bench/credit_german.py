@@ -55,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.data} is absent (see ../shared/data/credit_german/SOURCE.md)", file=sys.stderr)
         return 1
 
-    from chainlight.risk.scorecard import bad_flags, cross_validate, fit_challenger, read_csv, stratified_folds
+    from chainlight.risk.scorecard import cross_validate, fit_challenger, labelled, read_csv, stratified_folds
 
     frame = read_csv(args.data)
-    y = bad_flags(frame, LABEL, BAD)
+    y, frame = labelled(frame, LABEL, BAD)
     seeds = [int(s) for s in args.seeds.split(",")]
     models = ("chainlight scorecard", "optbinning Scorecard (defaults)", "LightGBM challenger")
     aucs: dict[str, list[float]] = {m: [] for m in models}

@@ -456,7 +456,7 @@ def scorecard_fit(
         raise InputError(f"--exclude column(s) not in the data: {', '.join(absent)}", file=str(data))
     features = [c for c in frame.columns if c != label and c not in skipped]
     args: dict[str, Any] = {"features": features, "categorical": categorical, "special_codes": special, "pdo": pdo,
-            "base_points": base_points, "base_odds": base_odds}
+                            "base_points": base_points, "base_odds": base_odds}
     with progress_task("scorecard") as update:
         update("fitting", 0.1)
         card = Scorecard.fit(frame, label, bad, seed=seed, **args)
@@ -468,13 +468,17 @@ def scorecard_fit(
             challenger = fit_challenger(frame, label, bad, features=features, categorical=categorical, folds=folds, seed=seed)
         if scoring is not None:
             card.score(scoring)  # names the missing feature columns before anything is written
-        card.save(out)
-        html_path = report.write_report(card, report.report_path(out), frame, score_frame=scoring, cv=cv,
-                                        challenger=challenger)
-    t = card.training
-    cv_text = f", CV AUC {cv.mean_auc:.4f} (challenger {challenger.mean_auc:.4f})" if cv and challenger else ""
-    say(f"wrote {out} (version {card.version}, {len(card.features)} features, training AUC {t['auc']:.4f}{cv_text}) "
-        f"and {html_path}")
+        page = report.render(card, frame, score_frame=scoring, cv=cv, challenger=challenger)
+        html_path = report.report_path(out)
+        try:
+            card.save(out)
+            html_path.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write ({exc.strerror or exc})", file=str(exc.filename or out)) from None
+    cv_text = f"; {folds}-fold CV AUC {cv.mean_auc:.4f}, LightGBM challenger {challenger.mean_auc:.4f}" if cv and challenger else ""
+    say(f"wrote {out}: card {card.version}, {len(card.features)} features")
+    say(f"training AUC {card.training['auc']:.4f}{cv_text}")
+    say(f"report: {html_path}")
 
 
 @scorecard_app.command("apply")

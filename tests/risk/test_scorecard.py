@@ -217,6 +217,15 @@ def test_identifier_columns_are_left_out(frame: pd.DataFrame) -> None:
     assert "identifier" in card.dropped["customer"]
 
 
+def test_a_column_of_only_rare_categories_is_still_binned(frame: pd.DataFrame) -> None:
+    rng = np.random.default_rng(0)
+    branch = rng.integers(0, 40, len(frame))  # 40 levels, each ~2.5% < the 5% cut-off
+    y = (frame[LABEL] == "bad").to_numpy()
+    branch = np.where(y & (rng.random(len(frame)) < 0.5), branch % 4, branch)  # branches 0-3 riskier
+    card = Scorecard.fit(frame.assign(branch=[f"b{b}" for b in branch]), LABEL, "bad", features=["branch", "debt_ratio"])
+    assert card.feature("branch").n_regular >= 2
+
+
 def test_score_names_missing_feature_columns(card: Scorecard, frame: pd.DataFrame) -> None:
     with pytest.raises(InputError, match="debt_ratio"):
         card.score(frame.drop(columns=["debt_ratio"]))
@@ -228,6 +237,9 @@ def test_numeric_labels_match_text_bad_values() -> None:
     a = Scorecard.fit(df, LABEL, "1", features=["debt_ratio", "region"])
     b = Scorecard.fit(df, LABEL, 1, features=["debt_ratio", "region"])
     assert np.array_equal(a.score(df), b.score(df))
+    flags = df.assign(**{LABEL: df[LABEL] == 1})  # a boolean label such as outcomes.defaulted_12m
+    c = Scorecard.fit(flags, LABEL, True, features=["debt_ratio", "region"])
+    assert np.array_equal(a.score(df), c.score(df))
 
 
 # -- cross-validation and challenger --------------------------------------------------------------------------------
@@ -254,11 +266,12 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: st
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, pd.DataFrame]:
-    """A GBK-encoded labelled CSV with a Chinese categorical column, fitted once through the CLI."""
+    """A GBK-encoded labelled CSV (Chinese categories, an id, ten unlabelled rows), fitted once through the CLI."""
     folder = tmp_path_factory.mktemp("cli")
     df = synthetic(1500, seed=4)
     df["region"] = df["region"].map({"north": "华北", "south": "华南", "east": "华东", "west": "西部"})
     df.insert(0, "id", [f"A{i:05d}" for i in range(len(df))])
+    df.loc[:9, LABEL] = ""  # unlabelled rows: left out of the fit, still scored by apply
     train = folder / "train.csv"
     df.to_csv(train, index=False, encoding="gbk")
     scoring = folder / "score.csv"
@@ -274,6 +287,7 @@ def test_cli_fit_writes_card_and_self_contained_report(fitted: tuple[Path, Path,
     card_path, _, _ = fitted
     card = Scorecard.load(card_path)
     assert "id" not in {f.name for f in card.features}
+    assert card.training["rows"] == 1490
     html = card_path.with_suffix(".html").read_text(encoding="utf-8")
     for f in card.features:
         assert f"<h3 id=\"feature-{f.name.replace('_', '-')}\">{f.name} " in html
@@ -345,10 +359,10 @@ def test_german_credit_fixed_split_auc() -> None:
     """A 75/25 stratified split (seed 42) of the shared 800 rows: published logistic cards reach 0.78–0.83."""
     from sklearn.model_selection import train_test_split
 
-    from chainlight.risk.scorecard import auc, bad_flags
+    from chainlight.risk.scorecard import auc, labelled
     path = require_shared("credit_german") / "germancredit.csv"
     frame = read_csv(path)
-    y = bad_flags(frame, "creditability", "bad")
+    y, frame = labelled(frame, "creditability", "bad")
     train, test = train_test_split(np.arange(len(frame)), test_size=0.25, stratify=y, random_state=42)
     card = Scorecard.fit(frame.iloc[train].reset_index(drop=True), "creditability", "bad")
     score_frame = frame.iloc[test].drop(columns=["creditability"]).reset_index(drop=True)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from chainlight.risk.scorecard import Evaluation, Scorecard, bad_flags, psi_of_counts
+from chainlight.risk.scorecard import Evaluation, Scorecard, labelled, psi_of_counts
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -132,7 +132,7 @@ def _anchor(name: str) -> str:
 def render(card: Scorecard, train_frame: pd.DataFrame, *, score_frame: pd.DataFrame | None = None,
            cv: Evaluation | None = None, challenger: Evaluation | None = None) -> str:
     """The whole report as one HTML string."""
-    y = bad_flags(train_frame, card.label, card.bad_value)
+    y, train_frame = labelled(train_frame, card.label, card.bad_value)
     score = card.score(train_frame)
     pd_ = card.pd_of_score(score)
     t = card.training

@@ -304,9 +304,23 @@ class Scorecard:
         feature's ``OptimalBinning`` (``max_n_bins``, ``min_bin_size``…). The defaults were chosen
         on cross-validated German credit (bench/credit_german.py), not on any hold-out.
         """
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):  # BLAS sums in one fixed order: the same card on any machine
+            return cls._fit(frame, label, bad_value, features=features, categorical=categorical,
+                            special_codes=special_codes, seed=seed, pdo=pdo, base_points=base_points, base_odds=base_odds,
+                            monotonic_trend=monotonic_trend, min_iv=min_iv, cat_cutoff=cat_cutoff, C=C,
+                            calibrate=calibrate, binning_params=binning_params)
+
+    @classmethod
+    def _fit(cls, frame: pd.DataFrame, label: str, bad_value: Any, *, features: list[str] | None,
+             categorical: list[str] | None, special_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None,
+             seed: int, pdo: float, base_points: float, base_odds: float, monotonic_trend: str | Mapping[str, str],
+             min_iv: float, cat_cutoff: float | None, C: float, calibrate: bool,
+             binning_params: Mapping[str, Any] | None) -> Scorecard:
         from sklearn.linear_model import LogisticRegression
 
-        y, frame = _labels(frame, label, bad_value)
+        y, frame = labelled(frame, label, bad_value)
         names = _feature_names(frame, label, features)
         kinds = _kinds(frame, names, categorical)
         scaling = Scaling(float(pdo), float(base_points), float(base_odds))
@@ -327,14 +341,12 @@ class Scorecard:
         if coefs.max() >= 0:
             raise InputError(f"no feature keeps a coefficient with the right sign: {_reasons_text(dropped)}")
         intercept = float(model.intercept_[0])
-        raw_logit = woe @ coefs + intercept
         calibration, checks = _calibrate(woe, y, C, seed, calibrate)
         fitted = [_with_points(f, float(c), scaling, calibration) for f, c in zip(binned, coefs, strict=True)]
         card = cls(label=label, bad_value=bad_value, features=tuple(fitted), intercept=intercept,
                    calibration=calibration, scaling=scaling, seed=seed, dropped=dict(sorted(dropped.items())))
         pd_train = card.predict_pd(frame)
-        card.training = {"rows": int(len(y)), "bads": int(y.sum()), "auc": auc(y, pd_train), "ks": ks(y, pd_train),
-                         "auc_uncalibrated": auc(y, raw_logit), **checks}
+        card.training = {"rows": int(len(y)), "bads": int(y.sum()), "auc": auc(y, pd_train), "ks": ks(y, pd_train), **checks}
         return card
 
     # -- applying ------------------------------------------------------------------------------------
@@ -370,21 +382,31 @@ class Scorecard:
 
     def reasons(self, row_frame: pd.DataFrame, top: int = 4) -> list[Reasons]:
         """Per row: the ``top`` adverse factors (most points lost against the feature's best bin) and
-        favourable ones (most points above the training average), each with value, bin and points."""
+        favourable ones (most points above the training average), each with value, bin and points.
+        Ties go by feature name, so the order is stable."""
         indices = self.bin_indices(row_frame)
+        features = self.features
         scores = self.score(row_frame)
         pds = self.pd_of_score(scores)
+        points = np.column_stack([f.points_of(indices[f.name]) for f in features])
+        best = np.asarray([f.max_points for f in features])
+        neutral = np.asarray([f.neutral_points for f in features])
+        shortfall, gain = best - points, points - neutral
+        rank = np.broadcast_to(np.argsort(np.argsort([f.name for f in features], kind="stable")), points.shape)
+        adverse_order = np.lexsort((rank, -shortfall), axis=-1)
+        favourable_order = np.lexsort((rank, -gain), axis=-1)
+        values = [row_frame[f.name].to_numpy(dtype=object) for f in features]
+
+        def reason(row: int, j: int) -> Reason:
+            f, i = features[j], int(indices[features[j].name][row])
+            label = f.bins[i].label if i >= 0 else "(unseen category)"
+            return Reason(f.name, values[j][row], label, float(points[row, j]), float(best[j]), float(neutral[j]))
+
         out: list[Reasons] = []
         for row in range(len(row_frame)):
-            parts = []
-            for f in self.features:
-                i = int(indices[f.name][row])
-                label = f.bins[i].label if i >= 0 else "(unseen category)"
-                points = float(f.points_of(np.asarray([i]))[0])
-                parts.append(Reason(f.name, row_frame[f.name].iloc[row], label, points, f.max_points, f.neutral_points))
-            adverse = sorted((p for p in parts if p.shortfall > 1e-9), key=lambda p: (-p.shortfall, p.feature))
-            favourable = sorted((p for p in parts if p.gain > 1e-9), key=lambda p: (-p.gain, p.feature))
-            out.append(Reasons(float(scores[row]), float(pds[row]), tuple(adverse[:top]), tuple(favourable[:top])))
+            adverse = [reason(row, j) for j in adverse_order[row] if shortfall[row, j] > 1e-9][:top]
+            favourable = [reason(row, j) for j in favourable_order[row] if gain[row, j] > 1e-9][:top]
+            out.append(Reasons(float(scores[row]), float(pds[row]), tuple(adverse), tuple(favourable)))
         return out
 
     # -- tables ----------------------------------------------------------------------------------------
@@ -491,7 +513,7 @@ def _reasons_text(dropped: Mapping[str, str]) -> str:
     return "; ".join(f"{k}: {v}" for k, v in dropped.items()) or "no features"
 
 
-def _labels(frame: pd.DataFrame, label: str, bad_value: Any) -> tuple[np.ndarray, pd.DataFrame]:
+def labelled(frame: pd.DataFrame, label: str, bad_value: Any) -> tuple[np.ndarray, pd.DataFrame]:
     """0/1 bad flags for the labelled rows, and those rows (unlabelled rows are left out)."""
     if label not in frame.columns:
         raise InputError(f"label column {label!r} is not in the data (columns: {', '.join(map(str, frame.columns))})")
@@ -572,6 +594,9 @@ def _bin(frame: pd.DataFrame, y: np.ndarray, names: list[str], kinds: dict[str, 
             columns[name] = as_categories(frame[name])
             specials[name] = tuple(t for t in (_text(c) for c in codes) if t is not None)
             params[name] = dict(extra)
+            shares = pd.Series(columns[name]).value_counts(normalize=True, dropna=True)
+            if "cat_cutoff" in extra and (shares.empty or shares.iloc[0] < extra["cat_cutoff"]):
+                del params[name]["cat_cutoff"]  # every category is rare: bin them one by one instead
         if specials[name]:
             params[name]["special_codes"] = list(specials[name])
     data = pd.DataFrame(columns)
@@ -579,7 +604,10 @@ def _bin(frame: pd.DataFrame, y: np.ndarray, names: list[str], kinds: dict[str, 
                              binning_fit_params=params)
     with warnings.catch_warnings():  # optbinning's totals rows trip a pandas dtype deprecation
         warnings.simplefilter("ignore")
-        process.fit(data, y)
+        try:
+            process.fit(data, y)
+        except ValueError as exc:
+            raise InputError(f"binning failed: {exc}") from exc
     binned: list[Feature] = []
     for name in names:
         optb = process.get_binned_variable(name)
@@ -717,18 +745,12 @@ class Evaluation:
         return float(np.mean(self.fold_aucs))
 
 
-def bad_flags(frame: pd.DataFrame, label: str, bad_value: Any) -> np.ndarray:
-    """0/1 bad per row (every row must be labelled)."""
-    y, kept = _labels(frame, label, bad_value)
-    if len(kept) != len(frame):
-        raise InputError(f"label column {label!r} has missing values; drop those rows first")
-    return y
-
-
 def cross_validate(frame: pd.DataFrame, label: str, bad_value: Any, *, folds: int = 5, seed: int = 42,
                    **fit_args: Any) -> Evaluation:
-    """Stratified k-fold AUC of the card, refitted (binning included) on every training fold."""
-    y = bad_flags(frame, label, bad_value)
+    """Stratified k-fold AUC of the card, refitted (binning included) on every training fold.
+
+    Unlabelled rows are left out, as in ``fit``; ``oof`` is aligned with the labelled rows."""
+    y, frame = labelled(frame, label, bad_value)
     oof = np.zeros(len(y))
     aucs = []
     for train, test in stratified_folds(y, folds, seed):
@@ -776,7 +798,7 @@ def fit_challenger(frame: pd.DataFrame, label: str, bad_value: Any, *, features:
 
     Reported, never deciding: nothing in chainlight reads a challenger's PD to make a decision.
     """
-    y = bad_flags(frame, label, bad_value)
+    y, frame = labelled(frame, label, bad_value)
     names = _feature_names(frame, label, features)
     kinds = _kinds(frame, names, categorical)
     oof = np.zeros(len(y))
