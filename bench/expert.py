@@ -13,6 +13,7 @@ facts. Then the stage runs once in a fresh process. Goal on 2 cores: 1M firms in
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -127,7 +128,7 @@ def main() -> None:
     t = f["tables"]
     print(f"expert stage: {f['firms']:,} firms, {f['invoices']:,} invoices -> {t['profiles']:,} profiles and "
           f"{t['operating_scores']:,} scores in {f['seconds']:.1f} s ({f['firms'] / f['seconds']:,.0f} firms/s), "
-          f"peak {f['peak_mb']:,.0f} MB")
+          f"peak {f['peak_mb']:,.0f} MB, {f['cpu_s']:.0f} CPU-s (load average {os.getloadavg()[0]:.1f} after)")
 
 
 if __name__ == "__main__":

@@ -159,7 +159,8 @@ def synth(
     summary = _synth(out, firms, seed, format, encoding, profile)
     say(f"wrote {out} (profile {profile}): " + ", ".join(f"{k} {v:,}" for k, v in summary.rows.items()))
     if summary.ontology is not None:
-        say(f"the stages must load the seen ontology: set `ontology = \"{summary.ontology}\"` in the config")
+        say(f"the stages must load the seen ontology {summary.ontology}: `ontology: {summary.ontology}` in the "
+            f"config YAML, or CHAINLIGHT_ONTOLOGY={summary.ontology}")
 
 
 def _synth(out: Path, firms: int, seed: int, fmt: str = "parquet", encoding: str = "utf-8",

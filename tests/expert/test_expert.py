@@ -37,6 +37,10 @@ def sentence_problems(rows: list[dict]) -> list[str]:
                 problems.append(f"{row['uscc']}: {sentence['text']} cites {keys}")
                 continue
             labels = {facts[k]["label"] for k in keys}
+            declines = [k for k in keys if k in ("revenue_growth_yoy", "lfl_growth")
+                        and any(w in sentence["text"] for w in ("下降", "fell", "down "))]
+            if any(facts[k]["label"] == "0" or facts[k]["value"] >= 0 for k in declines):
+                problems.append(f"{row['uscc']}: a decline of 0 or more in {sentence['text']!r}")
             for figure in NUMBER.findall(sentence["text"]):
                 if figure not in labels and figure != "12":  # "12 months" is the template's window
                     problems.append(f"{row['uscc']}: {figure} in {sentence['text']!r} is none of {labels}")
@@ -82,7 +86,7 @@ def test_every_profile_sentence_traces_to_facts(tiny_workspace: Workspace, langu
         cfg = Config(expert=ExpertSettings(language="en"))
         ontology = load_ontology(cfg)
         expert.read_trends(tiny_workspace, cfg, ontology)
-        rows = expert.analyse_firms(tiny_workspace, cfg, ontology)[0].to_pylist()
+        rows = expert.analyse_firms(tiny_workspace, cfg, ontology)[0].read_all().to_pylist()
         assert rows[0]["language"] == "en" and rows[0]["text"].isascii() is False or rows[0]["text"]
     assert not sentence_problems(rows)
     assert all(r["text"] for r in rows)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 from pathlib import Path
+from types import ModuleType
 
 import duckdb
 import numpy as np
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupKFold, cross_val_predict
+from test_synth import digest  # tests/synth is on the path (pytest's rootdir-less "prepend" import mode)
 from typer.testing import CliRunner
 
 from chainlight import ingest, ontology
@@ -24,6 +24,8 @@ from chainlight.ontology.lexicon import lexicon_table
 from chainlight.ontology.model import load_default, normalise_term
 from chainlight.synth import SEEN_ONTOLOGY, generate, noise, vocab
 from chainlight.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[2]
 
 # sha256 of each file of `generate(out, firms=300, seed=3, fmt="csv")` as main wrote it before the blind
 # profile existed (truth Parquet compared as CSV, so a pyarrow upgrade's file metadata does not matter).
@@ -59,11 +61,6 @@ def content_digest(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): one(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def byte_digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 @pytest.fixture(scope="module")
 def blind(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("blind")
@@ -84,7 +81,7 @@ def test_standard_profile_is_unchanged(tmp_path: Path) -> None:
 def test_blind_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         generate(tmp_path / name, firms=400, seed=seed, profile="blind")
-    a, b, c = (byte_digest(tmp_path / n) for n in "abc")
+    a, b, c = (digest(tmp_path / n) for n in "abc")
     assert a == b
     assert SEEN_ONTOLOGY in a
     assert a["invoices.parquet"] != c["invoices.parquet"] and a[SEEN_ONTOLOGY] != c[SEEN_ONTOLOGY]
@@ -93,7 +90,7 @@ def test_blind_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
 def test_blind_differs_from_standard(tmp_path: Path) -> None:
     generate(tmp_path / "s", firms=400, seed=5)
     generate(tmp_path / "b", firms=400, seed=5, profile="blind")
-    assert byte_digest(tmp_path / "s")["invoices.parquet"] != byte_digest(tmp_path / "b")["invoices.parquet"]
+    assert digest(tmp_path / "s")["invoices.parquet"] != digest(tmp_path / "b")["invoices.parquet"]
 
 
 def test_held_out_terms_never_reach_the_loaded_lexicon(blind: Path) -> None:
@@ -197,32 +194,24 @@ def test_same_pinyin_never_uses_the_known_homophone_partner() -> None:
         noise.noisy("恒达", "nonsense", rng, brand="恒达", trade="", city="")
 
 
-def auc_registry_bureau(folder: Path, with_ties: bool) -> float:
-    data = duckdb.sql(f"""
-        SELECT o.defaulted_12m::INT AS y, o.uscc, ln(1 + e.registered_capital) AS capital,
-               date_diff('day', e.founded, DATE '2025-01-01') / 365.0 AS age, e.high_tech::INT AS high_tech,
-               ln(1 + b.max_overdue_days) AS overdue, b.open_litigations AS litigations, b.tax_arrears::INT AS arrears,
-               b.blacklisted::INT AS blacklisted, least(f.stable_large_ties, 2) AS ties
-        FROM '{folder}/outcomes.parquet' o JOIN '{folder}/enterprises.parquet' e USING (uscc)
-        JOIN '{folder}/bureau.parquet' b USING (uscc) JOIN '{folder}/truth/firms.parquet' f USING (uscc)
-        ORDER BY o.uscc, o.observed_at""").fetchnumpy()
-    columns = ["capital", "age", "high_tech", "overdue", "litigations", "arrears", "blacklisted"] + \
-        (["ties"] if with_ties else [])
-    x = np.column_stack([data[c].astype(float) for c in columns])
-    scores = cross_val_predict(LogisticRegression(max_iter=2000), x, data["y"], cv=GroupKFold(5), groups=data["uscc"],
-                               method="predict_proba")[:, 1]
-    return float(roc_auc_score(data["y"], scores))
+def bench_credit() -> ModuleType:
+    """bench/synth_credit.py: the measurement the docstring of synth.credit.blind quotes."""
+    spec = importlib.util.spec_from_file_location("synth_credit", REPO / "bench" / "synth_credit.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_credit_outcomes_are_calibrated(blind: Path) -> None:
-    base = sql(f"SELECT avg(defaulted_12m::INT) FROM '{blind}/outcomes.parquet'")[0][0]
-    assert 0.02 <= base <= 0.04
-    rows = dict(sql(f"""SELECT f.stable_large_ties >= 2, avg(o.defaulted_12m::INT) FROM '{blind}/outcomes.parquet' o
-                       JOIN '{blind}/truth/firms.parquet' f USING (uscc) GROUP BY 1"""))
-    assert 0.35 <= rows[True] / base <= 0.75  # stable ties to 2+ large customers: about half the base rate
-    registry_bureau = auc_registry_bureau(blind, with_ties=False)
-    assert 0.62 <= registry_bureau <= 0.76
-    assert 0.0 < auc_registry_bureau(blind, with_ties=True) - registry_bureau < 0.05
+    credit = bench_credit()
+    figures = credit.measure(blind)
+    assert 0.02 <= figures["default_rate"] <= 0.04
+    assert 0.35 <= figures["tied_rate_ratio"] <= 0.75  # stable ties to 2+ large customers: about half the base rate
+    assert 0.62 <= figures["auc_registry_bureau"] <= 0.76
+    assert 0.0 < figures["auc_registry_bureau_ties"] - figures["auc_registry_bureau"] < 0.05
+    assert 0.0 < figures["auc_true_pd"] - figures["auc_true_pd_without_ties"] < 0.03
+    assert figures["auc_true_pd"] > figures["auc_registry_bureau_ties"]
 
 
 def test_blind_gbk_csv_ingests_cleanly(tmp_path: Path) -> None:

@@ -23,7 +23,9 @@ Batch logic is SQL in ``expert/sql``; per-firm work (``operating.score_batch``,
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
@@ -40,6 +42,7 @@ from chainlight.workspace import StageResult, Workspace
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 65_536
+MAP_THREADS = 2  # batches computed ahead, in order
 SAMPLE_FIRMS = 100_000  # seasonal factors and the score's weight fit read at most about this many firms
 
 _c = tables.Column
@@ -174,10 +177,24 @@ def score_model(ws: Workspace, cfg: Config, indicators: str) -> operating.ScoreM
                                                   f"{max(dates).isoformat()}, credit-reasoning sign constraints")
 
 
-def _map_batches(data: pa.Table, fn: Callable[[pa.RecordBatch], pa.RecordBatch], schema: pa.Schema) -> pa.Table:
-    """Apply a batch → batch function over a table (what ``mapInArrow`` does on Spark executors)."""
-    batches = data.to_batches(max_chunksize=BATCH_ROWS) or [pa.RecordBatch.from_pylist([], schema=data.schema)]
-    return pa.Table.from_batches([fn(b) for b in batches], schema=schema)
+def _map_batches(data: pa.Table, fn: Callable[[pa.RecordBatch], pa.RecordBatch],
+                 schema: pa.Schema) -> pa.RecordBatchReader:
+    """Apply a batch → batch function over a table, lazily (what ``mapInArrow`` does on Spark executors):
+    the engine pulls batches in order while the next ones are computed on a second thread (Arrow and
+    numpy release the GIL), so a million profiles are never all held in Python at once."""
+    batches = data.to_batches(max_chunksize=BATCH_ROWS)
+
+    def ordered() -> Iterator[pa.RecordBatch]:
+        with ThreadPoolExecutor(max_workers=MAP_THREADS) as pool:
+            pending: deque[Future[pa.RecordBatch]] = deque()
+            for batch in batches:
+                pending.append(pool.submit(fn, batch))
+                if len(pending) > MAP_THREADS:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    return pa.RecordBatchReader.from_batches(schema, ordered())
 
 
 def firm_rows(ws: Workspace, indicators: str, ontology: Ontology) -> pa.Table:
@@ -202,11 +219,15 @@ def read_trends(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Tabl
     reports = ws.engine.query("SELECT report_id, title, published, text FROM reports ORDER BY report_id").to_pylist() \
         if ws.table_exists("reports") else []
     statements = trends.offline_statements(ws)
+    main = _main_segments(ws)
     named = {r["report_id"]: r["segment_id"] for r in ws.engine.query(render(
         load_sql("chainlight.expert", "report_segments"),
         {"facts": _table_or_empty(ws, "facts"), "links": _table_or_empty(ws, "entity_links"),
-         "main_segments": _main_segments(ws)})).to_pylist()}
-    segment_of = trends.report_segments(reports, statements, ontology, named)
+         "main_segments": main})).to_pylist()}
+    vocabulary = trends.vocabulary_segments(reports, ws.engine.query(render(
+        load_sql("chainlight.expert", "term_segments"), {"products": _table_or_empty(ws, "products"),
+                                                         "main_segments": main}))) if reports else {}
+    segment_of = trends.report_segments(reports, statements, ontology, vocabulary, named)
     context = trends.context_statements(reports, statements, segment_of)
     llm_stats: dict = {}
     if cfg.llm.base_url or cfg.llm.local_model:
@@ -219,8 +240,10 @@ def read_trends(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Tabl
     return figure_table, {"statements": statements.num_rows, "llm": llm_stats}
 
 
-def analyse_firms(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Table, pa.Table, operating.ScoreModel]:
-    """(profiles, operating scores, the score model); ``read_trends`` must have run for the profiles."""
+def analyse_firms(ws: Workspace, cfg: Config, ontology: Ontology
+                  ) -> tuple[pa.RecordBatchReader, pa.RecordBatchReader, operating.ScoreModel]:
+    """(profiles, operating scores — each a stream of batches —, the score model); ``read_trends`` must
+    have run for the profiles."""
     prepare_sales(ws)
     indicators = operating_inputs(ws, cfg)
     model = score_model(ws, cfg, indicators)
@@ -239,8 +262,9 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     with ws.stage("expert") as writer:
         writer.write_sql("trends", "SELECT * FROM _expert_trends ORDER BY segment_id, period")
         writer.write_arrow("trend_figures", figure_table)
-        writer.write_arrow("profiles", profiles)
-        writer.write_arrow("operating_scores", scores)
+        for table, stream in (("profiles", profiles), ("operating_scores", scores)):
+            ws.engine.register_arrow(f"_expert_{table}_stream", stream)  # type: ignore[arg-type]
+            writer.write_sql(table, f"SELECT * FROM _expert_{table}_stream")
         writer.write_arrow("firm_claims", claims.firm_claims(ws))
         writer.stats.update({**trend_stats, "score_method": model.method, "score_weights": dict(model.weights),
                              "scales": {k: [round(s.center, 6), round(s.spread, 6)] for k, s in model.scales.items()}})

@@ -16,6 +16,7 @@ import re
 from importlib import resources
 from typing import Literal
 
+import ahocorasick
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
@@ -60,10 +61,39 @@ def offline_statements(ws: Workspace) -> pa.Table:
                            ).cast(STATEMENT_SCHEMA)
 
 
+def vocabulary_segments(reports: list[dict], terms: pa.Table) -> dict[str, str]:
+    """Per report, the segment whose firms list the product terms the report uses (the workspace's own
+    vocabulary: ``term_segments.sql``). Each term found (longest matches only) gives its segments the
+    shares of the firms listing it; the heaviest segment wins outright, or the report stays unplaced."""
+    votes: dict[str, dict[str, int]] = {}
+    for row in terms.to_pylist():
+        votes.setdefault(row["term"], {})[row["segment_id"]] = row["firms"]
+    if not votes:
+        return {}
+    automaton = ahocorasick.Automaton()
+    for term in votes:
+        automaton.add_word(term, term)
+    automaton.make_automaton()
+    placed = {}
+    for report in reports:
+        found = {term for _, term in automaton.iter(report["text"] or "")}
+        found = {t for t in found if not any(t != u and t in u for u in found)}
+        weight: dict[str, float] = {}
+        for term in sorted(found):
+            total = sum(votes[term].values())
+            for segment, firms in votes[term].items():
+                weight[segment] = weight.get(segment, 0.0) + firms / total
+        ranked = sorted(weight.items(), key=lambda kv: (-kv[1], kv[0]))
+        if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1] + 1e-9):
+            placed[report["report_id"]] = ranked[0][0]
+    return placed
+
+
 def report_segments(reports: list[dict], statements: pa.Table, ontology: Ontology,
-                    named: dict[str, str] | None = None) -> dict[str, str]:
+                    *fallbacks: dict[str, str]) -> dict[str, str]:
     """The segment each report is about: the one its statements name most, else the longest segment
-    name in its title, else in its text, else the segment of the firms it names (``named``)."""
+    name in its title, else in its text, else the first of ``fallbacks`` (report id → segment) that
+    places it (the workspace's product vocabulary, then the firms the report names)."""
     counts: dict[str, dict[str, int]] = {}
     for row in statements.select(["report_id", "segment_id"]).to_pylist():
         per = counts.setdefault(row["report_id"], {})
@@ -81,8 +111,9 @@ def report_segments(reports: list[dict], statements: pa.Table, ontology: Ontolog
                 found[report["report_id"]] = hit
                 break
         else:
-            if named and report["report_id"] in named:
-                found[report["report_id"]] = named[report["report_id"]]
+            hit = next((f[report["report_id"]] for f in fallbacks if report["report_id"] in f), None)
+            if hit:
+                found[report["report_id"]] = hit
     return found
 
 

@@ -31,6 +31,21 @@ How the world works (and why it is hard):
 - The story firm 嘉兴丞达新材料科技有限公司 is planted in every economy: registered as general
   machinery (3499), really makes high-temperature nylon, sells to a component maker that sells
   to an automotive anchor, 12 patents, high-tech, in the Jiaxing new-materials cluster, ¥10M a year.
+
+``profile="blind"`` builds the same kind of world so that no stage can have been tuned to it (issue 11):
+- held-out vocabulary (``vocab``): each segment's product forms and scope terms split from the seed into
+  a seen part, written to ``ontology.yaml`` for the stages to load, and a held-out part, plus curated
+  terms the default ontology never had (``vocabulary.yaml``: trade names, grades such as PA66-GF30,
+  English abbreviations); about half of item names, product texts, patent titles and report phrases use
+  held-out terms;
+- invoice lines as e-invoices print them, ``*税收分类简称*商品名称 规格 单位``, and 8% non-product lines
+  (freight, fees, pallets, packaging, rebates) on goods edges, kept out of the item truth;
+- buyer and patent-holder names from the noise model in ``noise`` (same-pinyin and shape-similar
+  characters, dropped and swapped characters, traditional forms, Latin transliterations, truncation),
+  more renames (15%) with a quarter of a renamed buyer's invoices under its old name;
+- 1–6 anchors per chain (drawn), turnover lognormal around ¥1.5bn (σ 0.9), overlapping the largest SMEs';
+- credit outcomes with calibrated effect sizes and a dimmer bureau (``credit.blind``).
+The same tables and truth columns as standard, so ``chainlight eval`` works unchanged.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ SECONDARY_SHARE = 0.07  # firms with a second (often cross-chain) business
 MISREGISTERED_SHARE = 0.37
 CLUSTER_SHARE = 0.25  # share of a segment's firms in its cluster city
 RENAMED_SHARE = 0.08
+BLIND_RENAMED_SHARE = 0.15  # blind: more renames, half of them keeping the brand and changing the trade words
 
 # Trade words (行业词) a firm of a segment puts in its name; the first is the most common.
 TRADE_WORDS: dict[str, list[str]] = {
@@ -182,7 +183,7 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator, vocab: 
     founded[is_anchor] = np.datetime64("1990-06-01")
     capital = np.round(turnover * rng.uniform(0.05, 0.4, count), -4)
 
-    brands, trades, full_names, formers = _names(segments, main, city, is_anchor, count, rng)
+    brands, trades, full_names, formers = _names(segments, main, city, is_anchor, count, rng, blind=vocab is not None)
     codes = _usccs(city_idx, count, rng)
     main_product = rng.integers(0, 1 << 16, count)
     main_product[0] = 0  # the story firm's 耐高温尼龙
@@ -204,7 +205,7 @@ def _blind_scope(vocab: Vocabulary, segment_id: str, rng: np.random.Generator) -
 
 
 def _names(segments: list[Segment], main: np.ndarray, city: np.ndarray, is_anchor: np.ndarray, count: int,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           rng: np.random.Generator, blind: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     taken: set[str] = set()
     brands, trades, full, formers = [], [], [], []
     planted = {0: (STORY_FIRM_NAME, "丞达", "新材料科技"),
@@ -229,8 +230,12 @@ def _names(segments: list[Segment], main: np.ndarray, city: np.ndarray, is_ancho
         trades.append(trade)
         full.append(name)
         former = ""
-        if i > 2 and rng.random() < RENAMED_SHARE:
-            old = f"{city[i]}{names.pick_brand(rng)}{trade}有限公司"
+        if i > 2 and rng.random() < (BLIND_RENAMED_SHARE if blind else RENAMED_SHARE):
+            if blind and rng.random() < 0.5:  # same brand, older trade words (塑胶 → 新材料科技)
+                old_trade = names.TRADE_FALLBACK[int(rng.integers(len(names.TRADE_FALLBACK)))]
+                old = f"{city[i]}{brand}{old_trade}有限公司"
+            else:
+                old = f"{city[i]}{names.pick_brand(rng)}{trade}有限公司"
             former = old if old not in taken else ""
         formers.append(former)
     return np.array(brands), np.array(trades), np.array(full), np.array(formers)

@@ -11,12 +11,13 @@ import numpy as np
 import pyarrow as pa
 
 from chainlight.ontology.model import Segment
-from chainlight.synth import names
+from chainlight.synth import names, noise
 from chainlight.synth.firms import Firms
 from chainlight.synth.trade import Edges
 from chainlight.synth.vocab import Vocabulary
 
 TREND_DIRECTIONS = ["up", "flat", "down"]
+BLIND_PATENT_NOISE = 0.15  # blind: patent holders written with the noise model (transliterations, traditional …)
 BLIND_DESCRIPTIONS = ["本公司生产的{label}品质稳定，主要供应{use}领域客户，年产能约{cap}吨，支持定制。",
                       "主营{label}，产品远销海内外，服务{use}等行业。", "{label}：公司核心产品，通过IATF16949/ISO9001认证。",
                       "专注{label}研发、生产与销售，可按客户图纸来样加工。", "{label}，现货供应，量大从优。"]
@@ -91,8 +92,13 @@ def patents(firms: Firms, segments: list[Segment], rng: np.random.Generator, voc
             template = ["一种{}的制备方法", "一种{}及其生产工艺", "{}用高效成型装置", "一种改进型{}"][int(rng.integers(4))]
             title = template.format(term)
             kind = ["exact", "legal_form", "bracket", "former", "typo"][int(rng.choice(5, p=[0.8, 0.08, 0.04, 0.04, 0.04]))]
-            holder = names.variant(firms.name[i], kind, rng, brand=firms.brand[i], trade=firms.trade[i],
-                                   city=firms.city[i], former=firms.former_name[i] or None)
+            if vocab is not None and i > 0 and rng.random() < BLIND_PATENT_NOISE:
+                kind = noise.NOISE_KINDS[int(rng.integers(len(noise.NOISE_KINDS)))]
+                holder = noise.noisy(firms.name[i], kind, rng, brand=firms.brand[i], trade=firms.trade[i],
+                                     city=firms.city[i])
+            else:
+                holder = names.variant(firms.name[i], kind, rng, brand=firms.brand[i], trade=firms.trade[i],
+                                       city=firms.city[i], former=firms.former_name[i] or None)
             applied = np.datetime64("2015-01-01") + int(rng.integers(0, 365 * 10))
             granted = applied + int(rng.integers(300, 1100)) if rng.random() < 0.7 else None
             ipc = (segment.ipc or ["G06Q10"])[int(rng.integers(max(len(segment.ipc), 1)))]
