@@ -77,6 +77,17 @@ class GraphSettings(_Section):
     cluster_min_size: int = Field(5, ge=2, description="Firms of one segment in one city form a cluster from this size.")
 
 
+class RiskSettings(_Section):
+    policy: Path | None = Field(None, description="Credit policy YAML; unset = the packaged default (risk/policy/default.yaml).")
+    train_before: str = Field(
+        "2025-01-01", description="Outcomes observed before this date train the scorecards; later ones test them.")
+    reason_count: int = Field(
+        3, ge=1, le=10, description="Model reasons shown per decision in each direction (adverse, favourable).")
+    audit_fsync: bool = Field(
+        True, description="Flush each audit entry to disk before its decision returns "
+                          "(off: faster; the newest entries may be lost in a crash).")
+
+
 class ExpertSettings(_Section):
     language: Literal["zh", "en"] = Field("zh", description="Language of the generated firm profile text.")
     trend_half_life_days: float = Field(
@@ -95,6 +106,7 @@ class Config(_Section):
     llm: LLMSettings = Field(default_factory=LLMSettings, description="Optional LLM endpoint.")
     serve: ServeSettings = Field(default_factory=ServeSettings, description="HTTP service.")
     graph: GraphSettings = Field(default_factory=GraphSettings, description="Supply graph.")
+    risk: RiskSettings = Field(default_factory=RiskSettings, description="Risk engine.")
     expert: ExpertSettings = Field(default_factory=ExpertSettings, description="Industry research expert.")
     ontology: Path | None = Field(None, description="Chain ontology YAML; unset = the 9 default chains.")
     seed: int = Field(42, description="Seed for every random choice a stage makes (reproducible runs).")
