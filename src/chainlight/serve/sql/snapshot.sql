@@ -1,0 +1,53 @@
+-- What the service copies into memory at start and on reload, one query per table, read from the
+-- workspace attached read-only as `src`. A table whose source is absent (a stage not run or not built)
+-- is skipped, and the parts of the API that need it say so. Fixed orderings keep lookups cache-friendly.
+
+-- name: enterprises
+SELECT uscc, name, scope, industry_code, province, city, founded, registered_capital, high_tech
+FROM src.enterprises ORDER BY uscc
+
+-- name: aliases
+SELECT uscc, alias, kind FROM src.aliases ORDER BY uscc, alias
+
+-- name: products
+SELECT uscc, product_name, description FROM src.products ORDER BY uscc, product_name
+
+-- name: chains
+SELECT chain_id, name, tiers, ontology_version FROM src.chains ORDER BY chain_id
+
+-- name: segments
+SELECT segment_id, chain_id, name, tier, tier_rank, parent_id FROM src.segments ORDER BY segment_id
+
+-- name: segment_edges
+SELECT source_segment_id, target_segment_id, weight, cross_chain FROM src.segment_edges
+ORDER BY source_segment_id, target_segment_id
+
+-- name: mounts
+SELECT uscc, segment_id, chain_id, tier, share, confidence, rank FROM src.mounts ORDER BY uscc, rank
+
+-- name: mount_evidence
+SELECT uscc, segment_id, signal, source_id, detail, weight FROM src.mount_evidence
+ORDER BY uscc, segment_id, weight DESC, signal, source_id
+
+-- name: mounts_registry_only
+SELECT uscc, segment_id, share, confidence, rank FROM src.mounts_registry_only ORDER BY uscc, rank
+
+-- name: supply_edges
+-- only supply (the graph stage's is_supply), the noise edges are not shown or walked
+SELECT seller_uscc, buyer_uscc, amount, invoice_count, months_active, first_date, last_date, stability,
+       trend, seller_revenue_share, buyer_purchase_share, ontology_consistent, is_supply
+FROM src.supply_edges WHERE is_supply ORDER BY seller_uscc, buyer_uscc
+
+-- name: graph_features
+SELECT * EXCLUDE (run_id) FROM src.graph_features ORDER BY uscc
+
+-- name: claims
+-- supply claims read from reports by the extractor: what the text says, before any check
+SELECT fact_id, source, source_id, span_text, subject, relation, object, subject_uscc, object_uscc, confidence, method
+FROM src.facts WHERE kind = 'supply_claim' ORDER BY fact_id
+
+-- name: monthly_sales
+-- the trend chart's series; sales are normal and red-letter invoices (red ones net out), as in
+-- mount/sql/item_sales.sql and graph/sql/edges.sql
+SELECT seller_uscc AS uscc, strftime(issue_date, '%Y-%m') AS month, sum(amount) AS amount, count(*) AS invoices
+FROM src.invoices WHERE status IN ('normal', 'red') GROUP BY 1, 2 ORDER BY 1, 2
