@@ -105,3 +105,64 @@ def load_tables(ws: Workspace, folder: Path, rows: dict[str, list[dict[str, obje
 def make_uscc(n: int) -> str:
     from chainlight import uscc
     return uscc.make("9", "1", "330400", f"{n:08d}")
+
+
+# -- the service (tests/serve, tests/e2e) ----------------------------------------------------------------
+@pytest.fixture(scope="session")
+def served_workspace(tiny_workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny workspace for the service: the service attaches the file read-only, which
+    DuckDB refuses while this process holds it open for writing (as a batch run would)."""
+    import shutil
+
+    from chainlight.workspace import DB_FILE
+    tiny_workspace.engine.execute("CHECKPOINT")
+    folder = tmp_path_factory.mktemp("served_ws")
+    shutil.copy2(tiny_workspace.db_path, folder / DB_FILE)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def api_keys(served_workspace: Path) -> dict[str, str]:
+    """One analyst and one decider key for the served workspace."""
+    pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
+    from chainlight.serve.keys import KeyStore
+    store = KeyStore(served_workspace)
+    return {role: store.create(role, f"tests {role}")[1] for role in ("analyst", "decider")}
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(served_workspace: Path, api_keys: dict[str, str]) -> Iterator[str]:
+    """``chainlight serve`` in a child process on a loopback port; yields its base URL."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "chainlight", "-q", "serve", "--workspace", str(served_workspace),
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                output = proc.stdout.read().decode() if proc.stdout else ""
+                pytest.fail(f"chainlight serve did not start: {output[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

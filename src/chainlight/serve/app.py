@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chainlight import __version__, resolve
 from chainlight.config import Config
-from chainlight.errors import ChainlightError, Forbidden, PayloadTooLarge, RateLimited, Unauthorized, Unavailable
+from chainlight.errors import ChainlightError, Forbidden, RateLimited, Unauthorized, Unavailable
 from chainlight.resolve.matcher import Resolver
 from chainlight.serve import metrics, models, search, views
 from chainlight.serve.keys import ApiKey, KeyStore
@@ -217,10 +217,11 @@ class Guard:
                                  f"request body larger than {self.max_body} bytes" if length.isdigit() else "bad Content-Length")
                 return
             if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
-                receive = await self._buffered(receive)
-                if receive is None:
+                buffered = await self._buffered(receive)
+                if buffered is None:
                     await _send_json(send_wrapper, 413, f"request body larger than {self.max_body} bytes")
                     return
+                receive = buffered
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
@@ -382,12 +383,7 @@ def _safe_reload(service: Service) -> None:
 
 
 def app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` with several workers: the workspace and config come from the
-    environment that ``chainlight serve`` set before starting them."""
-    from chainlight.config import load_config
-    config_file = os.environ.get("CHAINLIGHT_SERVE_CONFIG")
-    cfg = load_config(Path(config_file) if config_file else None)
-    overrides = os.environ.get("CHAINLIGHT_SERVE_OVERRIDES")
-    if overrides:
-        cfg = Config.model_validate_json(overrides)
+    """Factory for uvicorn's workers: ``chainlight serve`` put the workspace and the settings in the
+    environment before starting them."""
+    cfg = Config.model_validate_json(os.environ["CHAINLIGHT_SERVE_SETTINGS"])
     return create_app(Path(os.environ["CHAINLIGHT_SERVE_WORKSPACE"]), cfg)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import Path
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chainlight import uscc as uscc_codes
@@ -109,6 +108,7 @@ class AnchorPath(BaseModel):
     anchor: Firm
     hops: int
     firms: list[str] = Field(..., description="USCCs from this firm to the anchor, in supply order.")
+    names: list[str | None] = Field(..., description="Their registered names.")
     amounts: list[float] = Field(..., description="Invoiced yuan on each hop.")
 
 

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ class WorkspaceBusy(ChainlightError):
     http_status = 503
 
 
-@lru_cache(maxsize=None)
+@cache
 def named_queries(file: str) -> dict[str, str]:
     """``-- name: x`` sections of ``serve/sql/<file>.sql``."""
     text = (resources.files("chainlight.serve") / "sql" / f"{file}.sql").read_text(encoding="utf-8")

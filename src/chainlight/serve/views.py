@@ -124,6 +124,7 @@ def profile(snap: Snapshot, uscc: str, latest_decision: dict[str, Any] | None = 
             for path in anchor_paths(reach, snap.anchors):
                 paths.append(models.AnchorPath(
                     anchor=models.Firm(**firms.get(path[-1], {"uscc": path[-1]})), hops=len(path) - 1, firms=path,
+                    names=[firms.get(u, {}).get("name") for u in path],
                     amounts=[amounts[(a, b)] for a, b in zip(path, path[1:], strict=False)]))
     else:
         missing.append("supply graph: the graph stage has not run")
