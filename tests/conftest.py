@@ -166,3 +166,34 @@ def live_server(served_workspace: Path, api_keys: dict[str, str]) -> Iterator[st
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+STORY_NAME = "嘉兴丞达新材料科技有限公司"
+
+
+@pytest.fixture(scope="session")
+def client(served_workspace: Path, api_keys: dict[str, str]) -> Iterator[Any]:
+    """The service's ASGI app over the served workspace, through Starlette's TestClient."""
+    from fastapi.testclient import TestClient
+
+    from chainlight.serve import create_app
+    with TestClient(create_app(served_workspace, Config()), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def analyst(api_keys: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_keys['analyst']}"}
+
+
+@pytest.fixture(scope="session")
+def decider(api_keys: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_keys['decider']}"}
+
+
+@pytest.fixture(scope="session")
+def story_uscc(tiny_workspace: Workspace) -> str:
+    """The design's story firm (registered as machinery, really makes nylon for cars)."""
+    found = tiny_workspace.engine.scalar("SELECT uscc FROM enterprises WHERE name = $n", {"n": STORY_NAME})
+    assert found, "the synthetic economy always holds the story firm"
+    return str(found)

@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from chainlight.config import Config
-from chainlight.serve import create_app
-from chainlight.serve.keys import KeyStore
-from chainlight.workspace import Workspace
+pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from chainlight.config import Config  # noqa: E402
+from chainlight.serve import create_app  # noqa: E402
+from chainlight.serve.keys import KeyStore  # noqa: E402
+from chainlight.workspace import Workspace  # noqa: E402
 
 RISK_BUILT = importlib.util.find_spec("chainlight.risk") is not None and \
     importlib.util.find_spec("chainlight.risk.decide") is not None

@@ -10,13 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from chainlight import pipeline
-from chainlight.config import Config
-from chainlight.serve import create_app
-from chainlight.serve.snapshot import Snapshot, WorkspaceBusy
-from chainlight.workspace import DB_FILE, Workspace
+pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from chainlight import pipeline  # noqa: E402
+from chainlight.config import Config  # noqa: E402
+from chainlight.serve import create_app  # noqa: E402
+from chainlight.serve.snapshot import Snapshot, WorkspaceBusy  # noqa: E402
+from chainlight.workspace import DB_FILE, Workspace  # noqa: E402
 
 HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read()"
 

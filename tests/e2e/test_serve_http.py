@@ -1,0 +1,104 @@
+"""`chainlight serve` as a real process on loopback: the same contract over a socket, keys managed by the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
+
+from conftest import REPO, STORY_NAME, free_port  # noqa: E402
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "chainlight", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_every_read_endpoint_over_http(live_server: str, api_keys: dict[str, str]) -> None:
+    headers = {"Authorization": f"Bearer {api_keys['analyst']}"}
+    with httpx.Client(base_url=live_server, headers=headers, timeout=30) as client:
+        assert client.get("/healthz").json()["status"] == "ok"
+        chains = client.get("/v1/chains").json()
+        assert any(c["chain_id"] == "automotive" for c in chains)
+        chain = client.get("/v1/chains/automotive").json()
+        segment = max(chain["segments"], key=lambda s: s["firms"])["segment_id"]
+        assert client.get(f"/v1/segments/{segment}/firms").json()["firms"]
+        hit = client.get("/v1/enterprises", params={"q": "丞达"}).json()["results"][0]
+        assert hit["name"] == STORY_NAME
+        profile = client.get(f"/v1/enterprises/{hit['uscc']}").json()
+        assert profile["anchor_paths"]
+        assert "chainlight_http_requests_total" in client.get("/metrics").text
+        assert client.get("/").headers["content-type"].startswith("text/html")
+        schema = client.get("/openapi.json").json()
+        assert {"/v1/decisions", "/v1/enterprises/{uscc}", "/v1/enterprises", "/v1/chains", "/v1/chains/{chain_id}",
+                "/v1/audit/verify", "/healthz", "/metrics"} <= set(schema["paths"])
+
+
+def test_bad_requests_over_http_are_4xx(live_server: str, api_keys: dict[str, str]) -> None:
+    with httpx.Client(base_url=live_server, timeout=30) as client:
+        assert client.get("/v1/chains").status_code == 401
+        decider = {"Authorization": f"Bearer {api_keys['decider']}"}
+        assert client.post("/v1/decisions", content=b"x" * 70_000, headers=decider).status_code == 413
+        json_header = {**decider, "Content-Type": "application/json"}
+        assert client.post("/v1/decisions", content=b"{", headers=json_header).status_code == 422
+        assert client.get("/v1/enterprises/../../etc/passwd", headers=decider).status_code == 404
+        response = client.get("/v1/enterprises/%00%00", headers=decider)
+        assert response.status_code in (404, 422) and "Traceback" not in response.text
+
+
+def test_keys_made_and_revoked_by_the_cli_take_effect_in_the_running_service(live_server: str,
+                                                                            served_workspace: Path) -> None:
+    made = cli("-q", "keys", "create", "--workspace", str(served_workspace), "--role", "analyst", "--label", "e2e")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip().splitlines()[-1]
+    key_id = token.split("_")[1]
+    listed = cli("keys", "list", "--workspace", str(served_workspace))
+    assert key_id in listed.stdout and token.split("_", 2)[2] not in listed.stdout
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(live_server + "/v1/chains", headers=headers, timeout=30).status_code == 200
+    assert cli("keys", "revoke", "--workspace", str(served_workspace), key_id).returncode == 0
+    assert httpx.get(live_server + "/v1/chains", headers=headers, timeout=30).status_code == 401
+    bad = cli("keys", "create", "--workspace", str(served_workspace), "--role", "admin")
+    assert bad.returncode != 0 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
+
+
+def test_serve_refuses_a_workspace_without_a_database(tmp_path: Path) -> None:
+    result = cli("serve", "--workspace", str(tmp_path), "--port", str(free_port()))
+    assert result.returncode == 1 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
+
+
+def test_two_workers_share_metrics_and_keys(served_workspace: Path, api_keys: dict[str, str]) -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "chainlight", "-q", "serve", "--workspace", str(served_workspace),
+                             "--port", str(port), "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "two-worker service did not start"
+            time.sleep(0.3)
+        headers = {"Authorization": f"Bearer {api_keys['analyst']}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+            for _ in range(40):  # new connections land on either worker
+                with httpx.Client(base_url=url, headers=headers, timeout=30) as fresh:
+                    assert fresh.get("/v1/chains").status_code == 200
+            text = client.get("/metrics").text
+        line = next(s for s in text.splitlines()
+                    if s.startswith('chainlight_http_requests_total{') and 'route="/v1/chains"' in s and 'status="200"' in s)
+        assert float(line.rsplit(" ", 1)[1]) >= 40  # summed over both workers
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
