@@ -9,7 +9,7 @@ const SIGNALS = {
   name: "企业名称 Name", report: "研报 Report",
 };
 const DECISIONS = { approve: "通过 Approve", decline: "拒绝 Decline", refer: "转人工 Refer" };
-const state = { charts: [] };
+const state = { charts: [], route: 0 };
 window.chainlight = state; // for tests and debugging: the live charts
 
 function esc(value) {
@@ -24,12 +24,16 @@ function yuan(value) {
 function pct(value) { return value === null || value === undefined ? "–" : (100 * value).toFixed(1) + "%"; }
 function main() { return document.getElementById("main"); }
 
+class Stale extends Error {}
+
 async function api(path, options = {}) {
+  const route = state.route;
   const key = sessionStorage.getItem(KEY_STORE) || "";
   const headers = Object.assign({ Accept: "application/json" }, options.headers || {});
   if (key) headers.Authorization = "Bearer " + key;
   const response = await fetch(path, Object.assign({}, options, { headers }));
   const body = await response.json().catch(() => ({}));
+  if (route !== state.route && !options.method) throw new Stale(); // the reader went elsewhere meanwhile
   if (!response.ok) {
     const error = new Error(body.detail || response.statusText);
     error.status = response.status;
@@ -131,7 +135,7 @@ async function showSegment(segmentId) {
         ${f.is_anchor ? '<span class="tag">核心企业 anchor</span>' : ""}</td><td>${esc(f.city)}</td>
         <td class="num">${yuan(f.sales_total)}</td><td class="num">${f.hops_to_anchor ?? "–"}</td></tr>`).join("")}</tbody></table>`
       : `<p class="muted">此环节没有企业 No firms in this segment.</p>`;
-  } catch (error) { box.innerHTML = `<p class="error">${esc(error.message)}</p>`; }
+  } catch (error) { if (!(error instanceof Stale)) box.innerHTML = `<p class="error">${esc(error.message)}</p>`; }
 }
 
 /* ---------- enterprise page ---------- */
@@ -265,6 +269,7 @@ async function showSearch(q) {
 
 /* ---------- routing ---------- */
 async function route() {
+  state.route += 1;
   disposeCharts();
   const hash = location.hash || "#/chains";
   const [, page, arg] = hash.split("/");
@@ -273,7 +278,7 @@ async function route() {
     if (page === "enterprise" && value) await showEnterprise(value);
     else if (page === "search") await showSearch(decodeURIComponent(hash.slice("#/search/".length)));
     else await showChains(value);
-  } catch (error) { showError(error); }
+  } catch (error) { if (!(error instanceof Stale)) showError(error); }
 }
 
 document.getElementById("search-form").addEventListener("submit", (ev) => {
