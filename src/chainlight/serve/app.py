@@ -53,7 +53,7 @@ ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                503: "unavailable"}
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": models.ErrorBody, "description": name.replace("_", " ")}
-    for code, name in ERROR_NAMES.items() if code in (401, 403, 404, 413, 422, 429, 503)}
+    for code, name in ERROR_NAMES.items() if code in (400, 401, 403, 404, 413, 422, 429, 503)}
 
 
 class Service:

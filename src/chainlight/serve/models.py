@@ -9,14 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chainlight import uscc as uscc_codes
 
+# GB 32100's alphabet (no I, O, S, V, Z), lower case accepted; the check character is not expressible here
+_CODE = "[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]"
+USCC_PATTERN = f"^{_CODE}{{2}}[0-9]{{6}}{_CODE}{{10}}$"
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class DecisionRequest(_Body):
-    uscc: str = Field(..., min_length=18, max_length=18, description="Applicant's unified social credit code (GB 32100).",
-                      examples=["91330400KDDLFDGN7Q"])
+    uscc: str = Field(..., min_length=18, max_length=18, pattern=USCC_PATTERN, examples=["91330400KDDLFDGN7Q"],
+                      description="Applicant's unified social credit code (GB 32100; the check character is checked too).")
     amount: float = Field(..., gt=0, le=1e10, allow_inf_nan=False, description="Requested amount in yuan.",
                           examples=[2_000_000])
     application_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$",
@@ -242,7 +246,7 @@ class AuditStatus(BaseModel):
     message: str
 
 
-USCC_PATH = Path(..., min_length=18, max_length=18, pattern=r"^[0-9A-Za-z]{18}$", description="Unified social credit code.")
+USCC_PATH = Path(..., min_length=18, max_length=18, pattern=USCC_PATTERN, description="Unified social credit code.")
 ID_PATH = Path(..., min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:-]+$", description="An ontology id.")
 
 
