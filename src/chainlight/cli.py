@@ -268,8 +268,43 @@ def demo(
             raise ChainlightError(f"demo inputs failed to ingest: {report.errors[0].error}")
         _run_stages(ws, cfg, None)
         quality = evaluate(ws)
+        story = _story(ws, cfg)
     _print_report(quality)
+    if story is not None:
+        _print_story(story)
     say(f"workspace: {workspace} (try: chainlight eval --workspace {workspace} --json)")
+
+
+def _story(ws: Any, cfg: Config) -> Any:
+    if not pipeline.is_built("risk") or not ws.table_exists("risk_models"):
+        return None
+    from chainlight.risk import story
+    uscc = story.find_story_firm(ws)
+    return story.tell(ws, cfg, uscc) if uscc else None
+
+
+def _print_story(story: Any) -> None:
+    """The demo's ending: what a registry-only lender sees beside what chainlight sees, and both decisions."""
+    if State.quiet:
+        return
+    registry = story.registry
+    table = Table("what the registry says", "what chainlight sees", title=f"the story: {registry['name']}")
+    left = [f"scope: {registry['scope']}", f"industry code: {registry['industry_code']}", f"city: {registry['city']}",
+            f"registered capital: {_money(registry['registered_capital'])}", f"high-tech flag: {registry['high_tech']}"]
+    right = []
+    for key, value in story.chain.items():
+        if isinstance(value, list):
+            value = " → ".join(value) if key == "path to anchor" else ", ".join(value)
+        elif isinstance(value, float) and "¥" in key:
+            value = f"{value:,.0f}"
+        elif isinstance(value, float):
+            value = f"{value:.2f}"
+        right.append(f"{key}: {value}")
+    for i in range(max(len(left), len(right))):
+        table.add_row(left[i] if i < len(left) else "", right[i] if i < len(right) else "")
+    console.print(table)
+    _print_decision(story.traditional, "traditional view (registry + bureau)")
+    _print_decision(story.chainlight, "chainlight view")
 
 
 # -- later stages ---------------------------------------------------------------------------------------
@@ -279,10 +314,47 @@ def decide(
     workspace: WorkspaceOpt,
     uscc: Annotated[str, typer.Option("--uscc", help="Applicant's unified social credit code.")],
     amount: Annotated[float, typer.Option("--amount", help="Requested amount in yuan.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as one JSON object.")] = False,
 ) -> None:
-    """One online decision, printed with its reasons."""
-    _module("chainlight.risk", "Risk engine")
-    raise NotBuiltYet("decide is not built yet (it arrives with the Risk engine issue)")
+    """One online decision, printed with its reasons (and appended to the audit log)."""
+    from chainlight.risk.decide import DecisionService
+    cfg = _config()
+    with _workspace(workspace, cfg) as ws:
+        decision = DecisionService.load(ws, cfg).decide(uscc, amount)
+    if as_json:
+        typer.echo(decision.model_dump_json())
+    else:
+        _print_decision(decision)
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"¥{value:,.0f}"
+
+
+def _print_decision(decision: Any, title: str | None = None) -> None:
+    """A decision as a firm owner and an auditor read it: outcome, line, reasons (EN + 中文), evidence."""
+    colour = {"approve": "green", "refer": "yellow", "decline": "red"}[decision.decision]
+    console.print(f"[bold]{title or decision.uscc}[/bold]: [{colour}]{decision.decision}[/{colour}] "
+                  f"{_money(decision.amount)} of {_money(decision.requested_amount)} requested; "
+                  f"PD {decision.pd if decision.pd is None else f'{decision.pd:.2%}'}, score "
+                  f"{decision.score if decision.score is None else f'{decision.score:.0f}'}")
+    table = Table("", "reason", "原因", show_header=True, box=None)
+    for reason in decision.reasons:
+        table.add_row("−" if reason.direction == "adverse" else "+", reason.text_en, reason.text_zh)
+    console.print(table)
+    path = decision.evidence.get("path_to_anchor") or []
+    if path:
+        console.print("path to anchor: " + " → ".join(step["name"] for step in path))
+    customers = decision.evidence.get("key_customers") or []
+    if customers:
+        console.print("key customers: " + ", ".join(f"{c['name']} ({_money(c['amount'])})" for c in customers))
+    flags = decision.evidence.get("claims_contradicted") or []
+    if flags:
+        console.print(f"[yellow]contradicted claims (ignored): {len(flags)}[/yellow] — "
+                      + "; ".join(f["span_text"] for f in flags[:3]))
+    if decision.audit_entry_id:
+        console.print(f"audit entry {decision.audit_entry_id}; versions: "
+                      + ", ".join(f"{k}={v}" for k, v in sorted(decision.versions.items())))
 
 
 @app.command()
@@ -344,8 +416,35 @@ def keys_revoke(
 @handles_errors
 def audit_verify(workspace: WorkspaceOpt) -> None:
     """Re-hash the audit chain; non-zero exit if broken."""
-    _module("chainlight.risk.audit", "Risk engine")
-    raise NotBuiltYet("audit verify is not built yet (it arrives with the Risk engine issue)")
+    from chainlight.errors import InputError
+    from chainlight.risk import audit
+    if not workspace.is_dir():
+        raise InputError("workspace does not exist", file=str(workspace))
+    report = audit.verify(workspace)
+    if not report.ok:
+        _error(f"audit log broken: {report.message}")
+        raise typer.Exit(1)
+    say(f"audit log ok: {report.message}")
+
+
+@audit_app.command("replay")
+@handles_errors
+def audit_replay(
+    workspace: WorkspaceOpt,
+    entry: Annotated[int, typer.Option("--entry", help="Audit entry id of the decision to recompute.")],
+) -> None:
+    """Recompute a logged decision from its recorded inputs; non-zero exit if it differs."""
+    from chainlight.risk import audit
+    cfg = _config()
+    with _workspace(workspace, cfg) as ws:
+        logged = audit.entry(ws, entry)
+        replayed = audit.replay(ws, entry)
+    same = replayed.model_dump(exclude={"audit_entry_id", "decided_at"}) == logged["decision"]
+    _print_decision(replayed, f"replay of entry {entry}")
+    if not same:
+        _error(f"entry {entry}: the replayed decision differs from the logged one")
+        raise typer.Exit(1)
+    say("replay matches the logged decision")
 
 
 @ontology_app.command("build")

@@ -71,12 +71,30 @@ class GraphSettings(_Section):
     cluster_min_size: int = Field(5, ge=2, description="Firms of one segment in one city form a cluster from this size.")
 
 
+class RiskSettings(_Section):
+    policy: Path | None = Field(None, description="Credit policy YAML; unset = the packaged default (risk/policy/default.yaml).")
+    train_before: str = Field("2025-01-01", description="Outcomes observed before this date train the scorecards; later ones test them.")
+    reason_count: int = Field(3, ge=1, le=10, description="Model reasons shown per decision in each direction (adverse, favourable).")
+
+
+class ExpertSettings(_Section):
+    language: Literal["zh", "en"] = Field("zh", description="Language of the generated firm profile text.")
+    trend_half_life_days: float = Field(
+        365.0, gt=0, description="A report's weight in a trend judgment halves with each this many days of age.")
+    churn_gap_months: int = Field(
+        6, ge=1, description="A customer unseen this many months (and 3 usual gaps) before the data end is lost.")
+    llm_max_reports: int = Field(
+        40, ge=0, description="Reports the trend reader may send to the LLM (only those the offline reader is unsure of).")
+
+
 class Config(_Section):
     engine: EngineSettings = Field(default_factory=EngineSettings, description="Batch engine.")
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Input checks.")
     llm: LLMSettings = Field(default_factory=LLMSettings, description="Optional LLM endpoint.")
     serve: ServeSettings = Field(default_factory=ServeSettings, description="HTTP service.")
     graph: GraphSettings = Field(default_factory=GraphSettings, description="Supply graph.")
+    risk: RiskSettings = Field(default_factory=RiskSettings, description="Risk engine.")
+    expert: ExpertSettings = Field(default_factory=ExpertSettings, description="Industry research expert.")
     ontology: Path | None = Field(None, description="Chain ontology YAML; unset = the 9 default chains.")
     seed: int = Field(42, description="Seed for every random choice a stage makes (reproducible runs).")
 

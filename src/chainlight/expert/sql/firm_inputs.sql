@@ -1,0 +1,66 @@
+-- Per firm, the hard-data operating figures the profile and the operating score are built from:
+-- invoices (revenue, like-for-like growth, volatility, voids), supply edges (customers won, lost,
+-- steadiness) and graph features (concentration, chain position). No report text is read here.
+-- Money sums go through DECIMAL so reruns are bit-identical; ratios are rounded where they are kept.
+WITH bounds AS (SELECT min(issue_date) AS d0, max(issue_date) AS d1 FROM {{ sales }}),
+revenue AS (
+    SELECT s.uscc,
+           CAST(coalesce(sum(CAST(s.amount AS DECIMAL(18, 2))) FILTER (
+               WHERE s.status IN ('normal', 'red') AND s.issue_date > b.d1 - INTERVAL 12 MONTH), 0) AS DOUBLE) AS revenue_ttm,
+           CAST(coalesce(sum(CAST(s.amount AS DECIMAL(18, 2))) FILTER (
+               WHERE s.status IN ('normal', 'red') AND s.issue_date <= b.d1 - INTERVAL 12 MONTH
+                 AND s.issue_date > b.d1 - INTERVAL 24 MONTH), 0) AS DOUBLE) AS revenue_prev,
+           count(*) FILTER (WHERE s.status <> 'red') AS invoices_issued,
+           count(*) FILTER (WHERE s.status = 'voided') AS invoices_voided
+    FROM {{ sales }} s CROSS JOIN bounds b GROUP BY s.uscc
+), quarters AS (  -- seasonally adjusted quarterly revenue, quarters counted from the data start
+    SELECT s.uscc, date_diff('month', b.d0, s.issue_date) // 3 AS q,
+           sum(s.amount / exp(f.log_factor)) AS adj
+    FROM {{ sales }} s CROSS JOIN bounds b JOIN {{ season }} f ON f.month_of_year = month(s.issue_date)
+    WHERE s.status IN ('normal', 'red') GROUP BY 1, 2
+), volatility AS (  -- CV over the quarters from the first to the last with sales (silent quarters count as 0)
+    SELECT uscc, max(q) - min(q) + 1 AS quarters_active,
+           sqrt(greatest(sum(adj * adj) / (max(q) - min(q) + 1) - power(sum(adj) / (max(q) - min(q) + 1), 2), 0))
+               / nullif(sum(adj) / (max(q) - min(q) + 1), 0) AS volatility
+    FROM quarters GROUP BY uscc HAVING sum(adj) > 0
+), baseline AS (  -- each market's like-for-like growth, pooled over all relationships selling into it
+    SELECT market_segment, sum(sxy) / nullif(sum(sxx), 0) AS slope
+    FROM {{ edge_growth }} WHERE sxx > 0 GROUP BY 1
+), growth AS (
+    SELECT g.uscc, sum(g.sxx) AS lfl_sxx, sum(g.sxy) / nullif(sum(g.sxx), 0) AS lfl_slope,
+           sum(g.sxy - coalesce(b.slope, 0) * g.sxx) / nullif(sum(g.sxx), 0) AS excess_slope,
+           sum(g.syy - CASE WHEN g.sxx > 0 THEN g.sxy * g.sxy / g.sxx ELSE 0 END) AS resid_ss,
+           sum(greatest(g.n - 2, 0)) AS resid_dof
+    FROM {{ edge_growth }} g LEFT JOIN baseline b USING (market_segment) GROUP BY g.uscc
+), customers AS (
+    SELECT e.seller_uscc AS uscc, count(*) AS customers,
+           count(*) FILTER (WHERE e.first_date > b.d1 - INTERVAL 12 MONTH) AS customers_new,
+           count(*) FILTER (WHERE date_diff('day', e.last_date, b.d1) > greatest($gap_months * 30.4,
+               3.0 * CASE WHEN e.invoice_count > 1
+                          THEN date_diff('day', e.first_date, e.last_date) / (e.invoice_count - 1) ELSE 0 END)
+           ) AS customers_lost,
+           sum(CAST(e.amount AS DECIMAL(24, 2)) * CAST(round(e.stability, 6) AS DECIMAL(10, 6)))
+               / nullif(sum(CAST(e.amount AS DECIMAL(24, 2))), 0) AS relationship_stability
+    FROM {{ supply_edges }} e CROSS JOIN bounds b WHERE e.is_supply GROUP BY 1
+)
+SELECT e.uscc, m.segment_id, coalesce(gf.chain_id, m.chain_id) AS chain_id, coalesce(gf.tier, m.tier) AS tier,
+       coalesce(gf.is_anchor, false) AS is_anchor,
+       coalesce(r.revenue_ttm, 0) AS revenue_ttm, coalesce(r.revenue_prev, 0) AS revenue_prev,
+       round(CASE WHEN r.revenue_prev > 0 THEN r.revenue_ttm / r.revenue_prev - 1 END, 6) AS revenue_growth_yoy,
+       coalesce(r.invoices_issued, 0) AS invoices_issued, coalesce(r.invoices_voided, 0) AS invoices_voided,
+       v.quarters_active, round(v.volatility, 6) AS volatility,
+       round(g.lfl_sxx, 6) AS lfl_sxx, round(g.lfl_slope, 6) AS lfl_slope, round(g.excess_slope, 6) AS excess_slope,
+       round(g.resid_ss, 6) AS resid_ss, g.resid_dof,
+       coalesce(c.customers, 0) AS customers, coalesce(c.customers_new, 0) AS customers_new,
+       coalesce(c.customers_lost, 0) AS customers_lost,
+       round(CAST(c.relationship_stability AS DOUBLE), 6) AS relationship_stability,
+       round(gf.customer_hhi, 6) AS customer_hhi, round(gf.top_customer_share, 6) AS top_customer_share,
+       gf.hops_to_anchor, round(gf.anchor_flow_share, 6) AS anchor_flow_share,
+       coalesce(gf.stable_large_ties, 0) AS stable_large_ties, gf.supplier_count
+FROM (SELECT uscc FROM enterprises) e
+LEFT JOIN {{ main_segments }} m USING (uscc)
+LEFT JOIN {{ graph_features }} gf USING (uscc)
+LEFT JOIN revenue r USING (uscc)
+LEFT JOIN volatility v USING (uscc)
+LEFT JOIN growth g USING (uscc)
+LEFT JOIN customers c USING (uscc)
