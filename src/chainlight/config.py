@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,6 +84,8 @@ class ExpertSettings(_Section):
         365.0, gt=0, description="A report's weight in a trend judgment halves with each this many days of age.")
     churn_gap_months: int = Field(
         6, ge=1, description="A customer unseen this many months (and 3 usual gaps) before the data end is lost.")
+    train_until: date = Field(
+        date(2024, 12, 31), description="Operating-score weights are fitted on outcomes observed up to this date only.")
     llm_max_reports: int = Field(
         40, ge=0, description="Reports the trend reader may send to the LLM (only those the offline reader is unsure of).")
 

@@ -23,7 +23,10 @@ Batch logic is SQL in ``expert/sql``; per-firm work (``operating.score_batch``,
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import date
 
+import numpy as np
 import pyarrow as pa
 
 from chainlight import tables
@@ -31,6 +34,7 @@ from chainlight.config import Config
 from chainlight.engine.base import load_sql, render
 from chainlight.expert import claims, operating, profile, trends
 from chainlight.mount import load_ontology
+from chainlight.ontology.model import Ontology
 from chainlight.workspace import StageResult, Workspace
 
 log = logging.getLogger(__name__)
@@ -98,27 +102,37 @@ def _graph_inputs(ws: Workspace) -> tuple[str, str]:
     return names[0], names[1]
 
 
-def operating_inputs(ws: Workspace, cfg: Config) -> str:
-    """Build the per-firm indicator table from hard data (invoices, links, mounts, graph); return its name."""
+def prepare_sales(ws: Workspace) -> None:
+    """Every firm's invoice lines as seller with the customer resolved, once per run."""
+    ws.engine.execute("CREATE OR REPLACE TEMP TABLE _expert_sales_all AS "
+                      + render(load_sql("chainlight.expert", "sales"), {"links": _links(ws)}))
+
+
+def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None) -> str:
+    """Build the per-firm indicator table from hard data (invoices, links, mounts, graph); return its name.
+
+    ``prepare_sales`` must have run. With ``as_of``, only invoices issued up to that date are read (point
+    in time, for fitting on the outcomes observed then); the graph's supply classification is used as is."""
     engine = ws.engine
     main = _main_segments(ws)
     edges, features = _graph_inputs(ws)
-    engine.execute("CREATE OR REPLACE TEMP TABLE _expert_sales AS "
-                   + render(load_sql("chainlight.expert", "sales"), {"links": _links(ws)}))
-    engine.execute("CREATE OR REPLACE TEMP TABLE _expert_season AS "
-                   + render(load_sql("chainlight.expert", "season"), {"sales": "_expert_sales"}))
-    engine.execute("CREATE OR REPLACE TEMP TABLE _expert_edge_growth AS " + render(
-        load_sql("chainlight.expert", "edge_growth"),
-        {"sales": "_expert_sales", "season": "_expert_season", "main_segments": main}))
-    engine.execute("CREATE OR REPLACE TEMP TABLE _expert_inputs AS " + render(
+    tag = "" if as_of is None else "_asof"
+    sales = f"_expert_sales{tag}"
+    cutoff = "" if as_of is None else f" WHERE issue_date <= DATE '{as_of.isoformat()}'"  # a date, never text
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW {sales} AS SELECT * FROM _expert_sales_all{cutoff}")
+    names = {"sales": sales, "season": f"_expert_season{tag}", "edge_growth": f"_expert_edge_growth{tag}",
+             "inputs": f"_expert_inputs{tag}", "indicators": f"_expert_indicators{tag}"}
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['season']} AS "
+                   + render(load_sql("chainlight.expert", "season"), {"sales": sales}))
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['edge_growth']} AS " + render(
+        load_sql("chainlight.expert", "edge_growth"), {**names, "main_segments": main}))
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['inputs']} AS " + render(
         load_sql("chainlight.expert", "firm_inputs"),
-        {"sales": "_expert_sales", "season": "_expert_season", "edge_growth": "_expert_edge_growth",
-         "supply_edges": edges, "graph_features": features, "main_segments": main}),
+        {**names, "supply_edges": edges, "graph_features": features, "main_segments": main}),
         {"gap_months": cfg.expert.churn_gap_months})
-    engine.execute("CREATE OR REPLACE TEMP TABLE _expert_indicators AS " + render(
-        load_sql("chainlight.expert", "indicators"), {"inputs": "_expert_inputs"}),
-        {"k_customers": 2.0, "k_invoices": 20.0})
-    return "_expert_indicators"
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['indicators']} AS " + render(
+        load_sql("chainlight.expert", "indicators"), names), {"k_customers": 2.0, "k_invoices": 20.0})
+    return names["indicators"]
 
 
 def scales(ws: Workspace, table: str) -> dict[str, operating.Scale]:
@@ -131,46 +145,96 @@ def scales(ws: Workspace, table: str) -> dict[str, operating.Scale]:
     return out
 
 
-def run(ws: Workspace, cfg: Config) -> StageResult:
-    ontology = load_ontology(cfg)
-    engine = ws.engine
-    # trends: offline statements (extract's trend facts), plus the LLM's reading where it is unsure
-    reports = engine.query("SELECT report_id, title, published, text FROM reports ORDER BY report_id").to_pylist() \
+def score_model(ws: Workspace, cfg: Config, indicators: str) -> operating.ScoreModel:
+    """Weights fitted on the outcomes observed up to ``expert.train_until`` (point in time), else the prior."""
+    current = scales(ws, indicators)
+    prior = operating.ScoreModel(operating.PRIOR, current, "prior: fixed weights, credit-reasoning signs")
+    if not ws.table_exists("outcomes"):
+        return prior
+    # observation dates with two full years of invoices behind them (so year-on-year growth is defined)
+    dates = [r["observed_at"] for r in ws.engine.query(
+        "SELECT DISTINCT observed_at FROM outcomes WHERE observed_at <= $until AND observed_at >= "
+        "(SELECT min(issue_date) FROM _expert_sales_all) + INTERVAL 23 MONTH ORDER BY 1",
+        {"until": cfg.expert.train_until}).to_pylist()]
+    zs, labels = [], []
+    for observed in dates:
+        table = operating_inputs(ws, cfg, as_of=observed)
+        batch = ws.engine.query(f"SELECT i.*, o.defaulted_12m FROM {table} i JOIN outcomes o "
+                                "ON o.uscc = i.uscc AND o.observed_at = $d ORDER BY i.uscc", {"d": observed})
+        z, _ = operating.standardised(batch, scales(ws, table))
+        zs.append(z)
+        labels.append(np.asarray(batch.column("defaulted_12m").to_numpy(zero_copy_only=False), dtype=bool))
+    if not zs:
+        return prior
+    weights = operating.fit_weights(np.vstack(zs), np.concatenate(labels))
+    if weights is None:
+        return prior
+    n = sum(len(y) for y in labels)
+    return operating.ScoreModel(weights, current, f"outcomes: logistic, {n} point-in-time observations to "
+                                                  f"{max(dates).isoformat()}, credit-reasoning sign constraints")
+
+
+def _map_batches(data: pa.Table, fn: Callable[[pa.RecordBatch], pa.RecordBatch], schema: pa.Schema) -> pa.Table:
+    """Apply a batch → batch function over a table (what ``mapInArrow`` does on Spark executors)."""
+    batches = data.to_batches(max_chunksize=BATCH_ROWS) or [pa.RecordBatch.from_pylist([], schema=data.schema)]
+    return pa.Table.from_batches([fn(b) for b in batches], schema=schema)
+
+
+def firm_rows(ws: Workspace, indicators: str, ontology: Ontology) -> pa.Table:
+    """The indicator rows with the segment's latest trend and name: what profiles are built from
+    (the score reads only the indicator columns)."""
+    ws.engine.register_arrow("_expert_segment_names", pa.table({
+        "segment_id": [s.id for s in ontology.segments().values()],
+        "segment_name": [s.name for s in ontology.segments().values()]}))
+    return ws.engine.query(f"""
+        SELECT i.*, t.direction AS segment_trend, n.segment_name
+        FROM {indicators} i
+        LEFT JOIN (SELECT * FROM _expert_trends
+                   QUALIFY row_number() OVER (PARTITION BY segment_id ORDER BY period DESC) = 1) t USING (segment_id)
+        LEFT JOIN _expert_segment_names n USING (segment_id)
+        ORDER BY i.uscc""")
+
+
+def read_trends(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Table, dict]:
+    """Judge the segment trends into the temp table ``_expert_trends``; return the report figures and
+    the reader's figures. Offline statements are extract's trend facts; the LLM adds its reading of the
+    reports the offline reader is unsure of, when one is configured."""
+    reports = ws.engine.query("SELECT report_id, title, published, text FROM reports ORDER BY report_id").to_pylist() \
         if ws.table_exists("reports") else []
     statements = trends.offline_statements(ws)
     llm_stats: dict = {}
     if cfg.llm.base_url or cfg.llm.local_model:
         extra, llm_stats = trends.llm_statements(ws, cfg, reports, statements, ontology)
         statements = pa.concat_tables([statements, extra])
-    engine.execute("CREATE OR REPLACE TEMP TABLE _expert_trends AS " + trends.judgments(ws, cfg, statements),
-                   {"half_life": cfg.expert.trend_half_life_days})
-    segment_of = trends.report_segments(reports, statements, ontology)
-    figure_table = trends.figures(reports, statements, segment_of)
+    ws.engine.execute("CREATE OR REPLACE TEMP TABLE _expert_trends AS " + trends.judgments(ws, cfg, statements),
+                      {"half_life": cfg.expert.trend_half_life_days})
+    figure_table = trends.figures(reports, statements, trends.report_segments(reports, statements, ontology))
+    return figure_table, {"statements": statements.num_rows, "llm": llm_stats}
 
-    # firms: hard-data indicators → scores; indicators + the segment's latest trend → profiles
+
+def analyse_firms(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Table, pa.Table, operating.ScoreModel]:
+    """(profiles, operating scores, the score model); ``read_trends`` must have run for the profiles."""
+    prepare_sales(ws)
     indicators = operating_inputs(ws, cfg)
-    firm_scales = scales(ws, indicators)
-    engine.register_arrow("_expert_segment_names", pa.table({
-        "segment_id": [s.id for s in ontology.segments().values()],
-        "segment_name": [s.name for s in ontology.segments().values()]}))
-    rows = engine.query(f"""
-        SELECT i.*, t.direction AS segment_trend, n.segment_name
-        FROM {indicators} i
-        LEFT JOIN (SELECT * FROM _expert_trends QUALIFY row_number() OVER (PARTITION BY segment_id ORDER BY period DESC) = 1) t
-               USING (segment_id)
-        LEFT JOIN _expert_segment_names n USING (segment_id)
-        ORDER BY i.uscc""")
-    batches = rows.to_batches(max_chunksize=BATCH_ROWS) or [pa.RecordBatch.from_pylist([], schema=rows.schema)]
-    scores = pa.Table.from_batches([operating.score_batch(b, firm_scales) for b in batches],
-                                   schema=operating.SCORE_SCHEMA)
-    profiles = pa.Table.from_batches([profile.profile_batch(b, cfg.expert.language) for b in batches],
-                                     schema=profile.PROFILE_SCHEMA)
+    model = score_model(ws, cfg, indicators)
+    # the score reads the hard-data indicator table alone; profiles add the segment's trend
+    scores = _map_batches(ws.engine.query(f"SELECT * FROM {indicators} ORDER BY uscc"),
+                          lambda b: operating.score_batch(b, model), operating.SCORE_SCHEMA)
+    profiles = _map_batches(firm_rows(ws, indicators, ontology),
+                            lambda b: profile.profile_batch(b, cfg.expert.language), profile.PROFILE_SCHEMA)
+    return profiles, scores, model
+
+
+def run(ws: Workspace, cfg: Config) -> StageResult:
+    ontology = load_ontology(cfg)
+    figure_table, trend_stats = read_trends(ws, cfg, ontology)
+    profiles, scores, model = analyse_firms(ws, cfg, ontology)
     with ws.stage("expert") as writer:
         writer.write_sql("trends", "SELECT * FROM _expert_trends ORDER BY segment_id, period")
         writer.write_arrow("trend_figures", figure_table)
         writer.write_arrow("profiles", profiles)
         writer.write_arrow("operating_scores", scores)
         writer.write_arrow("firm_claims", claims.firm_claims(ws))
-        writer.stats.update({"statements": statements.num_rows, "llm": llm_stats,
-                             "scales": {k: [round(s.center, 6), round(s.spread, 6)] for k, s in firm_scales.items()}})
+        writer.stats.update({**trend_stats, "score_method": model.method, "score_weights": dict(model.weights),
+                             "scales": {k: [round(s.center, 6), round(s.spread, 6)] for k, s in model.scales.items()}})
     return StageResult("expert", writer.run_id, dict(writer.counts), dict(writer.stats))

@@ -1,14 +1,22 @@
 """The operating score: 0–100 per firm from hard data only, with its signed reasons.
 
-A feature for the risk engine, not a decision. The construction is unsupervised and fixed in advance —
-nothing is fitted on outcomes or on any truth: each indicator below is standardised robustly over the
-firms of the workspace (median and 1.4826·MAD, clipped to ±3), given the sign credit reasoning gives
-it and a weight set by how directly it speaks to the firm's operating health, and summed:
+A feature for the risk engine, not a decision. Each indicator below is standardised robustly over the
+firms of the workspace (median and 1.4826·MAD, clipped to ±3) and carries the sign credit reasoning
+gives it. The signed weights vᵢ come from one of two documented constructions (never from any truth):
 
-    score = clip(50 + 15 · Σ wᵢ·sᵢ·zᵢ / √Σ wᵢ², 0, 100)
+- ``outcomes`` (the default when the workspace has enough labelled history): a logistic regression
+  of ``outcomes.defaulted_12m`` — the training labels a bank has — on the indicators computed
+  *point in time*, from the invoices up to each observation date, for observation dates up to
+  ``expert.train_until`` only (later dates are left for evaluating the risk engine). vᵢ = −βᵢ; an
+  indicator whose fitted sign contradicts credit reasoning gets weight 0 (a monotone constraint, as in
+  scorecards) and the rest are refitted.
+- ``prior`` (fallback: no or too few labels): the fixed weights below, set in advance by how
+  directly each indicator speaks to operating health.
+
+    score = clip(50 + 15 · Σ vᵢ·zᵢ / √Σ vᵢ², 0, 100)
 
 so that, with independent indicators, the score has mean 50 and standard deviation 15. Each
-indicator's contribution in score points is 15·wᵢ·sᵢ·zᵢ/√Σwᵢ², so the points of all reasons add up to
+indicator's contribution in score points is 15·vᵢ·zᵢ/√Σvᵢ², so the points of all reasons add up to
 score − 50 (before clipping). A missing indicator contributes 0 (the firm is held at the median on it).
 
 The inputs are invoices, supply edges and graph features only: report text (trends, claims, praise)
@@ -24,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-METHOD = "robust-z, credit-reasoning signs, fixed weights (v1)"
+MIN_DEFAULTS = 30  # fewer labelled defaults than this and the prior weights are used
 BASE, SPREAD, CLIP_Z, TOP_REASONS = 50.0, 15.0, 3.0, 5
 
 
@@ -60,7 +68,7 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("stable_large_ties", "log_stable_ties", +1, 0.5,
               "lasting, steady ties to large buyers or anchors (log 1 + count)"),
 )
-NORM = math.sqrt(sum(i.weight ** 2 for i in INDICATORS))
+PRIOR = {i.code: i.sign * i.weight for i in INDICATORS}
 
 REASON = pa.struct([("code", pa.string()), ("points", pa.float64()), ("value", pa.float64())])
 SCORE_SCHEMA = pa.schema([("uscc", pa.string()), ("score", pa.float64()), ("coverage", pa.float64()),
@@ -73,37 +81,74 @@ class Scale:
     spread: float
 
 
+@dataclass(frozen=True)
+class ScoreModel:
+    """Signed weights per indicator code, the scales of this workspace, and how the weights were made."""
+
+    weights: Mapping[str, float]
+    scales: Mapping[str, Scale]
+    method: str
+
+    @property
+    def norm(self) -> float:
+        return math.sqrt(sum(w * w for w in self.weights.values())) or 1.0
+
+
 def scale_from_stats(center: float | None, mad: float | None, sd: float | None) -> Scale:
     """The robust spread, or the standard deviation where the MAD is 0 (most firms share one value)."""
     spread = mad if mad and mad > 1e-12 else sd if sd and sd > 1e-12 else 1.0
     return Scale(float(center or 0.0), float(spread))
 
 
-def _column(batch: pa.RecordBatch, name: str) -> np.ndarray:
+def _column(batch: pa.RecordBatch | pa.Table, name: str) -> np.ndarray:
     return np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype=float)
 
 
-def contributions(batch: pa.RecordBatch, scales: Mapping[str, Scale]) -> tuple[np.ndarray, np.ndarray]:
+def standardised(batch: pa.RecordBatch | pa.Table, scales: Mapping[str, Scale]) -> tuple[np.ndarray, np.ndarray]:
+    """(z per firm × indicator, 0 where missing; raw values, NaN where missing)."""
+    values = np.column_stack([_column(batch, ind.column) for ind in INDICATORS]) if batch.num_rows else \
+        np.zeros((0, len(INDICATORS)))
+    centers = np.array([scales[i.code].center for i in INDICATORS])
+    spreads = np.array([scales[i.code].spread for i in INDICATORS])
+    z = np.clip((values - centers) / spreads, -CLIP_Z, CLIP_Z)
+    return np.where(np.isnan(values), 0.0, z), values
+
+
+def fit_weights(z: np.ndarray, defaulted: np.ndarray) -> dict[str, float] | None:
+    """Signed weights from labelled defaults (vᵢ = −βᵢ), wrong-signed indicators set to 0 and refitted;
+    None when there are too few defaults to fit."""
+    from sklearn.linear_model import LogisticRegression
+
+    if int(defaulted.sum()) < MIN_DEFAULTS or int((~defaulted).sum()) < MIN_DEFAULTS:
+        return None
+    signs = np.array([i.sign for i in INDICATORS], dtype=float)
+    active = np.ones(len(INDICATORS), bool)
+    weights = np.zeros(len(INDICATORS))
+    while active.any():
+        model = LogisticRegression(C=1.0, max_iter=1000).fit(z[:, active], defaulted)
+        v = -model.coef_[0]
+        wrong = np.sign(v) != signs[active]
+        if not wrong.any():
+            weights[active] = v
+            break
+        active[np.nonzero(active)[0][wrong]] = False
+    return {ind.code: round(float(w), 6) for ind, w in zip(INDICATORS, weights, strict=True)}
+
+
+def contributions(batch: pa.RecordBatch, model: ScoreModel) -> tuple[np.ndarray, np.ndarray]:
     """(points per firm × indicator, raw values): the signed contribution of each indicator in score points."""
-    n = batch.num_rows
-    points = np.zeros((n, len(INDICATORS)))
-    values = np.full((n, len(INDICATORS)), np.nan)
-    for k, ind in enumerate(INDICATORS):
-        x = _column(batch, ind.column)
-        scale = scales[ind.code]
-        z = np.clip((x - scale.center) / scale.spread, -CLIP_Z, CLIP_Z)
-        points[:, k] = np.where(np.isnan(x), 0.0, SPREAD * ind.weight * ind.sign * z / NORM)
-        values[:, k] = x
-    return points, values
+    z, values = standardised(batch, model.scales)
+    v = np.array([model.weights[i.code] for i in INDICATORS])
+    return SPREAD * z * v / model.norm, values
 
 
-def score_batch(batch: pa.RecordBatch, scales: Mapping[str, Scale]) -> pa.RecordBatch:
+def score_batch(batch: pa.RecordBatch, model: ScoreModel) -> pa.RecordBatch:
     """Indicator rows in, (uscc, score, coverage, reasons, method) out: an Arrow batch → batch function,
-    so DuckDB runs it in-process and Spark can run it under ``mapInArrow`` with ``scales`` broadcast."""
-    points, values = contributions(batch, scales)
+    so DuckDB runs it in-process and Spark can run it under ``mapInArrow`` with ``model`` broadcast."""
+    points, values = contributions(batch, model)
     present = ~np.isnan(values)
-    weights = np.array([i.weight for i in INDICATORS])
-    coverage = np.round(present @ weights / weights.sum(), 4)
+    weights = np.abs(np.array([model.weights[i.code] for i in INDICATORS]))
+    coverage = np.round(present @ weights / (weights.sum() or 1.0), 4)
     score = np.round(np.clip(BASE + points.sum(axis=1), 0.0, 100.0), 4)
     rounded = np.round(points, 4)
     order = np.argsort(-np.abs(rounded), axis=1, kind="stable")[:, :TOP_REASONS]
@@ -118,4 +163,4 @@ def score_batch(batch: pa.RecordBatch, scales: Mapping[str, Scale]) -> pa.Record
          pa.array(rounded[rows, picked]), pa.array(value, mask=np.isnan(value))], fields=list(REASON)))
     return pa.RecordBatch.from_arrays([
         batch.column("uscc"), pa.array(score), pa.array(coverage), reasons,
-        pa.array([METHOD] * batch.num_rows, pa.string())], schema=SCORE_SCHEMA)
+        pa.array([model.method] * batch.num_rows, pa.string())], schema=SCORE_SCHEMA)

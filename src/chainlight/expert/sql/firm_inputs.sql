@@ -1,6 +1,6 @@
 -- Per firm, the hard-data operating figures the profile and the operating score are built from:
--- invoices (revenue, like-for-like growth, volatility, voids), supply edges (customers won, lost,
--- steadiness) and graph features (concentration, chain position). No report text is read here.
+-- invoices (revenue, like-for-like growth, volatility, voids, customers won and lost on the graph's
+-- supply edges, their steadiness) and graph features (concentration, chain position). No report text is read here.
 -- Money sums go through DECIMAL so reruns are bit-identical; ratios are rounded where they are kept.
 WITH bounds AS (SELECT min(issue_date) AS d0, max(issue_date) AS d1 FROM {{ sales }}),
 revenue AS (
@@ -32,16 +32,20 @@ revenue AS (
            sum(g.syy - CASE WHEN g.sxx > 0 THEN g.sxy * g.sxy / g.sxx ELSE 0 END) AS resid_ss,
            sum(greatest(g.n - 2, 0)) AS resid_dof
     FROM {{ edge_growth }} g LEFT JOIN baseline b USING (market_segment) GROUP BY g.uscc
+), relationships AS (  -- per supply relationship (graph's is_supply), as seen on the invoices up to the data end
+    SELECT s.uscc, s.customer, min(s.issue_date) AS first_date, max(s.issue_date) AS last_date, count(*) AS invoice_count,
+           sum(CAST(s.amount AS DECIMAL(24, 2))) AS amount, any_value(e.stability) AS stability
+    FROM {{ sales }} s JOIN {{ supply_edges }} e ON e.seller_uscc = s.uscc AND e.buyer_uscc = s.customer AND e.is_supply
+    WHERE s.status = 'normal' GROUP BY 1, 2
 ), customers AS (
-    SELECT e.seller_uscc AS uscc, count(*) AS customers,
-           count(*) FILTER (WHERE e.first_date > b.d1 - INTERVAL 12 MONTH) AS customers_new,
-           count(*) FILTER (WHERE date_diff('day', e.last_date, b.d1) > greatest($gap_months * 30.4,
-               3.0 * CASE WHEN e.invoice_count > 1
-                          THEN date_diff('day', e.first_date, e.last_date) / (e.invoice_count - 1) ELSE 0 END)
+    SELECT r.uscc, count(*) AS customers,
+           count(*) FILTER (WHERE r.first_date > b.d1 - INTERVAL 12 MONTH) AS customers_new,
+           count(*) FILTER (WHERE date_diff('day', r.last_date, b.d1) > greatest($gap_months * 30.4,
+               3.0 * CASE WHEN r.invoice_count > 1
+                          THEN date_diff('day', r.first_date, r.last_date) / (r.invoice_count - 1) ELSE 0 END)
            ) AS customers_lost,
-           sum(CAST(e.amount AS DECIMAL(24, 2)) * CAST(round(e.stability, 6) AS DECIMAL(10, 6)))
-               / nullif(sum(CAST(e.amount AS DECIMAL(24, 2))), 0) AS relationship_stability
-    FROM {{ supply_edges }} e CROSS JOIN bounds b WHERE e.is_supply GROUP BY 1
+           sum(r.amount * CAST(round(r.stability, 6) AS DECIMAL(10, 6))) / nullif(sum(r.amount), 0) AS relationship_stability
+    FROM relationships r CROSS JOIN bounds b WHERE r.amount > 0 GROUP BY 1
 )
 SELECT e.uscc, m.segment_id, coalesce(gf.chain_id, m.chain_id) AS chain_id, coalesce(gf.tier, m.tier) AS tier,
        coalesce(gf.is_anchor, false) AS is_anchor,

@@ -1,11 +1,16 @@
--- Seasonal factors per calendar month, in logs: the mean deviation of an invoice's log amount from its
--- own customer relationship's mean, so the mix of firms and relationships does not pass for seasonality.
-WITH lines AS (
-    SELECT uscc, customer, month(issue_date) AS m, ln(amount) AS y
-    FROM {{ sales }} WHERE status = 'normal' AND amount > 0
-), dev AS (
-    SELECT m, y - avg(y) OVER (PARTITION BY uscc, customer) AS d FROM lines
+-- Seasonal factors per calendar month, in logs: the mean residual of an invoice's log amount around
+-- its own customer relationship's straight-line trend, so neither the mix of relationships nor their
+-- growth passes for seasonality. Normalised to mean 0 over the twelve months.
+WITH bounds AS (SELECT min(issue_date) AS d0 FROM {{ sales }}),
+lines AS (
+    SELECT s.uscc, s.customer, month(s.issue_date) AS m, ln(s.amount) AS y,
+           date_diff('month', b.d0, s.issue_date) / 12.0 AS t
+    FROM {{ sales }} s CROSS JOIN bounds b WHERE s.status = 'normal' AND s.amount > 0
+), fitted AS (
+    SELECT m, y, t, CASE WHEN regr_sxx(y, t) OVER w > 0 THEN regr_sxy(y, t) OVER w / regr_sxx(y, t) OVER w ELSE 0 END
+               AS slope, avg(y) OVER w AS ybar, avg(t) OVER w AS tbar
+    FROM lines WINDOW w AS (PARTITION BY uscc, customer)
 ), raw AS (
-    SELECT m, avg(d) AS s FROM dev GROUP BY m
+    SELECT m, avg(y - ybar - slope * (t - tbar)) AS s FROM fitted GROUP BY m
 )
 SELECT m AS month_of_year, round(s - avg(s) OVER (), 9) AS log_factor FROM raw
