@@ -116,7 +116,8 @@ def served_workspace(tiny_workspace: Workspace, tmp_path_factory: pytest.TempPat
 
     from chainlight.workspace import DB_FILE
     tiny_workspace.engine.execute("CHECKPOINT")
-    folder = tmp_path_factory.mktemp("served_ws")
+    folder = tmp_path_factory.mktemp("served_ws") / "ws"
+    shutil.copytree(tiny_workspace.root, folder, ignore=shutil.ignore_patterns(f"{DB_FILE}*"))  # models, policies, audit
     shutil.copy2(tiny_workspace.db_path, folder / DB_FILE)
     return folder
 

@@ -219,19 +219,42 @@ def test_profile_accepts_lower_case_uscc(client: TestClient, analyst: dict[str, 
     assert client.get(f"/v1/enterprises/{story_uscc.lower()}", headers=analyst).json()["uscc"] == story_uscc
 
 
-def test_claims_carry_the_invoice_check(client: TestClient, analyst: dict[str, str], tiny_workspace: Workspace) -> None:
-    row = tiny_workspace.engine.query("SELECT subject_uscc FROM facts WHERE kind = 'supply_claim' AND subject_uscc IS NOT NULL "
-                                      "ORDER BY fact_id LIMIT 1").to_pylist()
+def test_claims_carry_verdicts_and_the_invoice_check(client: TestClient, analyst: dict[str, str],
+                                                     tiny_workspace: Workspace) -> None:
+    if not tiny_workspace.table_exists("claim_verdicts"):
+        pytest.skip("the risk stage is not built: claims have no verdicts yet")
+    row = tiny_workspace.engine.query("SELECT uscc FROM claim_verdicts WHERE kind = 'supplies' AND verdict = 'contradicted' "
+                                      "ORDER BY claim_id LIMIT 1").to_pylist()
     if not row:
-        pytest.skip("the tiny economy has no resolved supply claim")
-    uscc = row[0]["subject_uscc"]
+        pytest.skip("the tiny economy has no contradicted supply claim")
+    uscc = row[0]["uscc"]
     claims = client.get(f"/v1/enterprises/{uscc}", headers=analyst).json()["claims"]
-    assert claims and all(uscc in (c["subject_uscc"], c["object_uscc"]) for c in claims)
+    expected = {r["claim_id"]: r["verdict"] for r in tiny_workspace.engine.query(
+        "SELECT claim_id, verdict FROM claim_verdicts WHERE uscc = $u OR object = $u", {"u": uscc}).to_pylist()}
+    assert {c["claim_id"]: c["verdict"] for c in claims} == expected
     for claim in claims:
-        invoiced = tiny_workspace.engine.scalar(
-            "SELECT amount FROM supply_edges WHERE seller_uscc = $s AND buyer_uscc = $b AND is_supply",
-            {"s": claim["subject_uscc"], "b": claim["object_uscc"]})
-        assert claim["invoiced_amount"] == (pytest.approx(invoiced) if invoiced is not None else None)
+        assert uscc in (claim["subject_uscc"], claim["object"]) and claim["span_text"]
+        if claim["kind"] == "supplies":
+            invoiced = tiny_workspace.engine.scalar(
+                "SELECT amount FROM supply_edges WHERE seller_uscc = $s AND buyer_uscc = $b AND is_supply",
+                {"s": claim["subject_uscc"], "b": claim["object"]})
+            assert claim["invoiced_amount"] == (pytest.approx(invoiced) if invoiced is not None else None)
+            assert claim["object_name"]
+            if claim["verdict"] == "contradicted":  # no invoices from subject to object at all
+                assert claim["invoiced_amount"] is None
+
+
+def test_story_profile_has_the_operating_analysis(client: TestClient, analyst: dict[str, str], story_uscc: str,
+                                                  tiny_workspace: Workspace) -> None:
+    if not tiny_workspace.table_exists("operating_scores"):
+        pytest.skip("the expert stage is not built")
+    operating = client.get(f"/v1/enterprises/{story_uscc}", headers=analyst).json()["operating"]
+    score = tiny_workspace.engine.scalar("SELECT score FROM operating_scores WHERE uscc = $u", {"u": story_uscc})
+    assert operating["score"] == pytest.approx(score)
+    assert operating["text"] and operating["reasons"] and operating["sentences"]
+    assert operating["indicators"]["hops_to_anchor"] == tiny_workspace.engine.scalar(
+        "SELECT hops_to_anchor FROM profiles WHERE uscc = $u", {"u": story_uscc})
+    assert operating["segment_trend"] and all(t["citations"] for t in operating["segment_trend"])
 
 
 def test_metrics_count_requests_by_route_template(client: TestClient, analyst: dict[str, str], story_uscc: str) -> None:
@@ -242,7 +265,7 @@ def test_metrics_count_requests_by_route_template(client: TestClient, analyst: d
     assert "chainlight_http_request_seconds_bucket" in text
 
 
-@pytest.mark.skipif(RISK_BUILT, reason="the risk engine is built: decisions are tested in test_decisions.py")
+@pytest.mark.skipif(RISK_BUILT, reason="the risk engine is built: test_decisions.py tests its decisions")
 def test_decisions_say_the_risk_engine_is_not_built(client: TestClient, decider: dict[str, str], story_uscc: str) -> None:
     response = client.post("/v1/decisions", json={"uscc": story_uscc, "amount": 2_000_000}, headers=decider)
     assert response.status_code == 503

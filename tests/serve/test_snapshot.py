@@ -27,9 +27,7 @@ HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held',
 @pytest.fixture
 def own_workspace(served_workspace: Path, api_keys: dict[str, str], tmp_path: Path) -> Path:
     folder = tmp_path / "ws"
-    folder.mkdir()
-    shutil.copy2(served_workspace / DB_FILE, folder / DB_FILE)
-    shutil.copy2(served_workspace / "api_keys.json", folder / "api_keys.json")
+    shutil.copytree(served_workspace, folder)
     return folder
 
 

@@ -38,7 +38,7 @@ from chainlight.errors import ChainlightError, Forbidden, RateLimited, Unauthori
 from chainlight.resolve.matcher import Resolver
 from chainlight.serve import metrics, models, search, views
 from chainlight.serve.keys import ApiKey, KeyStore
-from chainlight.serve.snapshot import Snapshot
+from chainlight.serve.snapshot import Snapshot, wait_for_workspace
 
 log = logging.getLogger("chainlight.serve")
 
@@ -94,12 +94,15 @@ class Service:
 
     # -- decisions --------------------------------------------------------------------------------
     def _load_decisions(self) -> None:
+        """The risk engine's DecisionService, features in memory; it keeps only the workspace folder
+        (for the audit log, a file appended under a lock by any number of workers)."""
         if importlib.util.find_spec("chainlight.risk") is None or importlib.util.find_spec("chainlight.risk.decide") is None:
             self._decisions, self.decisions_detail = None, "risk engine not built"
             return
         from chainlight.workspace import Workspace
         decide = importlib.import_module("chainlight.risk.decide")
-        ws = Workspace(self.root, self.cfg, create=False, read_only=True)
+        ws = wait_for_workspace(lambda: Workspace(self.root, self.cfg, create=False, read_only=True),
+                                self.cfg.serve.snapshot_retry_s)
         try:
             self._decisions = decide.DecisionService.load(ws, self.cfg)
             self.decisions_detail = "ready"
@@ -114,7 +117,7 @@ class Service:
         with self._decide_lock:
             decision = self._decisions.decide(body.uscc, body.amount, body.application_id)
         out: dict[str, Any] = decision.model_dump(mode="json")
-        self.latest[body.uscc] = out
+        self.latest[body.uscc] = {**out, "source": "online"}
         metrics.DECISIONS.labels(decision=out.get("decision", "unknown")).inc()
         return out
 
@@ -340,14 +343,8 @@ def create_app(ws_path: Path | str, cfg: Config | None = None) -> FastAPI:
     def audit_verify(key: Reader, request: Request) -> models.AuditStatus:
         if importlib.util.find_spec("chainlight.risk") is None or importlib.util.find_spec("chainlight.risk.audit") is None:
             raise Unavailable("risk engine not built")
-        from chainlight.workspace import Workspace
         audit = importlib.import_module("chainlight.risk.audit")
-        service = _service(request)
-        ws = Workspace(service.root, service.cfg, create=False, read_only=True)
-        try:
-            report = audit.verify(ws)
-        finally:
-            ws.close()
+        report = audit.verify(_service(request).root)  # the log is a file beside the database
         return models.AuditStatus(ok=report.ok, entries=report.entries, first_bad=report.first_bad, message=report.message)
 
     @app.get("/healthz", response_model=models.Health, tags=["service"], summary="Liveness and what is loaded")

@@ -123,21 +123,44 @@ class MonthPoint(BaseModel):
 
 
 class Claim(BaseModel):
-    fact_id: str
+    claim_id: str
+    kind: str = Field(..., description="supplies, makes, high_tech, capacity, certification, praise, instruction…")
     source: str | None = None
     source_id: str | None = None
-    span_text: str | None = None
-    subject: str | None = None
-    relation: str | None = None
-    object: str | None = None
+    span_text: str | None = Field(None, description="The exact text the claim was read from.")
+    source_date: str | None = None
     subject_uscc: str | None = None
-    object_uscc: str | None = None
-    confidence: float | None = None
-    method: str | None = None
-    invoiced_amount: float | None = Field(None, description="Supply invoiced from subject to object (hard data).")
+    subject_name: str | None = None
+    object: str | None = Field(None, description="What is claimed: a buyer's USCC, a segment id, a flag.")
+    object_name: str | None = None
+    verdict: str | None = Field(None, description="supported, contradicted or unverifiable (null: the risk stage has not run).")
+    detail: str | None = None
+    evidence_ids: list[str] | None = None
+    invoiced_amount: float | None = Field(None, description="For supply claims: yuan invoiced from subject to object.")
     invoiced_months: int | None = None
-    verdict: str | None = Field(None, description="The risk engine's verdict on the claim, when it has run.")
-    verdict_detail: str | None = None
+
+
+class TrendPoint(BaseModel):
+    period: str
+    direction: str | None = None
+    strength: float | None = None
+    growth_pct: float | None = None
+    reports: int | None = None
+    statements: int | None = None
+    disagreement: bool | None = None
+    citations: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Operating(BaseModel):
+    score: float | None = Field(None, description="0–100 operating score from hard data.")
+    coverage: float | None = None
+    method: str | None = None
+    reasons: list[dict[str, Any]] = Field(default_factory=list)
+    text: str | None = Field(None, description="The operating analysis in words; each sentence traces to figures.")
+    language: str | None = None
+    sentences: list[dict[str, Any]] = Field(default_factory=list)
+    indicators: dict[str, Any] = Field(default_factory=dict)
+    segment_trend: list[TrendPoint] = Field(default_factory=list)
 
 
 class Profile(BaseModel):
@@ -151,7 +174,7 @@ class Profile(BaseModel):
     supply: Subgraph | None = None
     anchor_paths: list[AnchorPath] = Field(default_factory=list)
     monthly_sales: list[MonthPoint] = Field(default_factory=list)
-    operating: dict[str, Any] | None = Field(None, description="The expert stage's operating analysis, when built.")
+    operating: Operating | None = Field(None, description="The expert stage's operating analysis, when it has run.")
     claims: list[Claim] = Field(default_factory=list)
     latest_decision: dict[str, Any] | None = None
     missing: list[str] = Field(default_factory=list, description="Parts not available in this workspace, and why.")

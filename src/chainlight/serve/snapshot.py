@@ -16,28 +16,27 @@ import math
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from chainlight.engine import DuckDBEngine
-from chainlight.errors import ChainlightError, InputError
+from chainlight.errors import InputError, Unavailable
 from chainlight.workspace import DB_FILE
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _HEADER = re.compile(r"^-- name: ([a-z_]+)\s*$", re.MULTILINE)
 
 
-class WorkspaceBusy(ChainlightError):
+class WorkspaceBusy(Unavailable):
     """A batch run holds the workspace file; the current snapshot stays in use."""
-
-    http_status = 503
 
 
 @cache
@@ -46,6 +45,18 @@ def named_queries(file: str) -> dict[str, str]:
     text = (resources.files("chainlight.serve") / "sql" / f"{file}.sql").read_text(encoding="utf-8")
     parts = _HEADER.split(text)
     return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
+
+
+def wait_for_workspace(open_it: Callable[[], T], wait_s: float) -> T:
+    """``open_it()`` once the workspace file is free: a batch run holds it only while it writes."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return open_it()
+        except duckdb.IOException as exc:
+            if time.monotonic() >= deadline:
+                raise WorkspaceBusy(f"workspace is locked by a batch run ({exc}); try again when it ends") from exc
+            time.sleep(0.2)
 
 
 def _clean(value: Any) -> Any:
@@ -92,16 +103,12 @@ class Snapshot:
                              file=str(root))
         started = time.perf_counter()
         db = duckdb.connect(":memory:")
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:  # the path is the operator's, not a request's; quoted as a literal
-                db.execute("ATTACH '" + str(path).replace("'", "''") + "' AS src (READ_ONLY)")
-                break
-            except duckdb.IOException as exc:
-                if time.monotonic() >= deadline:
-                    db.close()
-                    raise WorkspaceBusy(f"workspace is locked by a batch run ({exc}); try again when it ends") from exc
-                time.sleep(0.2)
+        try:  # the path is the operator's, not a request's; quoted as a literal
+            wait_for_workspace(lambda: db.execute("ATTACH '" + str(path).replace("'", "''") + "' AS src (READ_ONLY)"),
+                               wait_s)
+        except WorkspaceBusy:
+            db.close()
+            raise
         tables: dict[str, int] = {}
         try:
             for name, sql in named_queries("snapshot").items():

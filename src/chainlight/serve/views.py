@@ -128,11 +128,68 @@ def profile(snap: Snapshot, uscc: str, latest_decision: dict[str, Any] | None = 
                     amounts=[amounts[(a, b)] for a, b in zip(path, path[1:], strict=False)]))
     else:
         missing.append("supply graph: the graph stage has not run")
-    claims = [models.Claim(**r) for r in snap.rows("claims", key)] if snap.has("claims", "supply_edges") else []
+    main = next((m.segment_id for m in makes if m.rank == 1), None)
     return models.Profile(
         uscc=uscc, registry=models.Registry(**registry),
         aliases=snap.rows("aliases", key) if snap.has("aliases") else [],
         products=snap.rows("products", key) if snap.has("products") else [],
         registered_as=registered_as, makes=makes, graph=features, supply=supply, anchor_paths=paths,
         monthly_sales=[models.MonthPoint(**r) for r in snap.rows("monthly_sales", key)] if snap.has("monthly_sales") else [],
-        claims=claims, latest_decision=latest_decision, missing=missing)
+        operating=operating(snap, uscc, main, missing), claims=claims(snap, uscc, missing),
+        latest_decision=latest_decision or batch_decision(snap, uscc), missing=missing)
+
+
+def operating(snap: Snapshot, uscc: str, segment_id: str | None, missing: list[str]) -> models.Operating | None:
+    """The expert stage's score, analysis text and indicators, with the firm's segment trend."""
+    if not snap.has("operating_scores", "profiles"):
+        missing.append("operating analysis: the expert stage has not run")
+        return None
+    score = snap.one("operating_score", {"uscc": uscc}) or {}
+    analysis = snap.one("operating_profile", {"uscc": uscc}) or {}
+    if not score and not analysis:
+        return None
+    text_keys = {"text", "language", "sentences"}
+    trend = [models.TrendPoint(**r) for r in snap.rows("segment_trend", {"segment_id": segment_id})] \
+        if segment_id and snap.has("trends") else []
+    return models.Operating(**score, **{k: analysis.get(k) or ([] if k == "sentences" else None) for k in text_keys},
+                            indicators={k: v for k, v in analysis.items() if k not in text_keys}, segment_trend=trend)
+
+
+def claims(snap: Snapshot, uscc: str, missing: list[str]) -> list[models.Claim]:
+    """Claims about the firm with the risk engine's verdicts; before it has run, the extractor's supply
+    claims (no verdict) — in both cases with the invoiced supply beside each supply claim."""
+    if snap.has("claim_verdicts"):
+        rows = snap.rows("claim_verdicts", {"uscc": uscc})
+    elif snap.has("claims"):
+        rows = snap.rows("claims", {"uscc": uscc})
+        missing.append("claim verdicts: the risk stage has not run")
+    else:
+        return []
+    supplies = [r for r in rows if r["kind"] == "supplies"]
+    invoiced = {(r["seller_uscc"], r["buyer_uscc"]): r for r in snap.rows("invoiced", {
+        "sellers": [r["subject_uscc"] for r in supplies], "buyers": [r["object"] for r in supplies]})} \
+        if supplies and snap.has("supply_edges") else {}
+    firms = names(snap, sorted({r["subject_uscc"] for r in rows if r["subject_uscc"]} | {r["object"] for r in supplies}))
+    segment_names = {r["segment_id"]: r["name"] for r in snap.rows("segment_names", {
+        "ids": sorted({r["object"] for r in rows if r["kind"] == "makes"})})} if snap.has("segments") else {}
+    out = []
+    for r in rows:
+        edge = invoiced.get((r["subject_uscc"], r["object"])) if r["kind"] == "supplies" else None
+        object_name = firms.get(r["object"], {}).get("name") if r["kind"] == "supplies" else segment_names.get(r["object"])
+        out.append(models.Claim(**r, subject_name=firms.get(r["subject_uscc"], {}).get("name"), object_name=object_name,
+                                invoiced_amount=edge["amount"] if edge else None,
+                                invoiced_months=edge["months_active"] if edge else None))
+    return out
+
+
+def batch_decision(snap: Snapshot, uscc: str) -> dict[str, Any] | None:
+    """The risk stage's newest batch decision for the firm, its JSON columns opened."""
+    if not snap.has("decisions"):
+        return None
+    row = snap.one("latest_decision", {"uscc": uscc})
+    if row is None:
+        return None
+    for column in ("reasons", "evidence", "versions"):
+        if isinstance(row.get(column), str):
+            row[column] = json.loads(row[column])
+    return {**row, "source": "batch"}

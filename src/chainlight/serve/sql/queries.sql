@@ -51,13 +51,16 @@ SELECT * FROM graph_features WHERE uscc = $uscc
 SELECT month, amount, invoices FROM monthly_sales WHERE uscc = $uscc ORDER BY month
 
 -- name: claims
-SELECT c.fact_id, c.source, c.source_id, c.span_text, c.subject, c.relation, c.object,
-       c.subject_uscc, c.object_uscc, c.confidence, c.method,
-       se.amount AS invoiced_amount, se.months_active AS invoiced_months
+-- before the risk stage has run: the extractor's supply claims with the invoiced supply beside them
+SELECT c.fact_id AS claim_id, 'supplies' AS kind, c.source, c.source_id, c.span_text, NULL AS source_date,
+       c.subject_uscc, c.object_uscc AS object, NULL AS verdict, NULL AS detail, NULL AS evidence_ids
 FROM claims c
-LEFT JOIN supply_edges se ON se.seller_uscc = c.subject_uscc AND se.buyer_uscc = c.object_uscc
 WHERE c.subject_uscc = $uscc OR c.object_uscc = $uscc
 ORDER BY c.fact_id
+
+-- name: invoiced
+SELECT seller_uscc, buyer_uscc, amount, months_active FROM supply_edges
+WHERE list_contains($sellers, seller_uscc) AND list_contains($buyers, buyer_uscc)
 
 -- name: chains
 SELECT c.chain_id, c.name, c.tiers, c.ontology_version,
@@ -110,3 +113,22 @@ ORDER BY f.sales_total DESC NULLS LAST, m.uscc LIMIT $limit OFFSET $offset
 -- name: segment_names
 SELECT segment_id, name FROM segments WHERE list_contains($ids, segment_id)
 
+
+-- name: operating_score
+SELECT score, coverage, reasons, method FROM operating_scores WHERE uscc = $uscc
+
+-- name: operating_profile
+SELECT * EXCLUDE (uscc) FROM profiles WHERE uscc = $uscc
+
+-- name: segment_trend
+SELECT period, direction, strength, growth_pct, reports, statements, disagreement, citations
+FROM trends WHERE segment_id = $segment_id ORDER BY period
+
+-- name: claim_verdicts
+-- claims about the firm (as subject) and claims that name it as the counterpart
+SELECT claim_id, kind, source, source_id, span_text, source_date, uscc AS subject_uscc, object, verdict, detail,
+       evidence_ids
+FROM claim_verdicts WHERE uscc = $uscc OR object = $uscc ORDER BY kind, claim_id
+
+-- name: latest_decision
+SELECT * FROM decisions WHERE uscc = $uscc ORDER BY decided_at DESC, application_id DESC LIMIT 1

@@ -51,3 +51,25 @@ FROM src.facts WHERE kind = 'supply_claim' ORDER BY fact_id
 -- mount/sql/item_sales.sql and graph/sql/edges.sql
 SELECT seller_uscc AS uscc, strftime(issue_date, '%Y-%m') AS month, sum(amount) AS amount, count(*) AS invoices
 FROM src.invoices WHERE status IN ('normal', 'red') GROUP BY 1, 2 ORDER BY 1, 2
+
+-- name: operating_scores
+SELECT uscc, score, coverage, reasons, method FROM src.operating_scores ORDER BY uscc
+
+-- name: profiles
+-- the expert's operating analysis and its text; `facts` stays in the workspace (the sentences name them)
+SELECT * EXCLUDE (run_id, facts) FROM src.profiles ORDER BY uscc
+
+-- name: trends
+SELECT segment_id, chain_id, period, direction, strength, growth_pct, reports, statements, disagreement, citations
+FROM src.trends ORDER BY segment_id, period
+
+-- name: claim_verdicts
+SELECT claim_id, uscc, kind, object, source, source_id, span_text, CAST(source_date AS VARCHAR) AS source_date,
+       verdict, evidence_ids, detail
+FROM src.claim_verdicts ORDER BY uscc, claim_id
+
+-- name: decisions
+-- the risk stage's batch decisions (one per application); online ones live in the audit log
+SELECT application_id, uscc, decision, requested_amount, amount, pd, score, reasons, evidence, versions, decided_at,
+       decision_traditional, amount_traditional, pd_traditional
+FROM src.decisions ORDER BY uscc, decided_at, application_id
