@@ -196,10 +196,25 @@ async function showEnterprise(uscc) {
   });
 }
 
+const TREND = { up: "上行 up", flat: "平稳 flat", down: "下行 down" };
+const VERDICT = { supported: "属实 supported", contradicted: "不符 contradicted", unverifiable: "无法核实 unverifiable" };
+const CLAIM_KIND = { supplies: "供货 supplies", makes: "生产 makes", high_tech: "高新 high-tech", capacity: "产能 capacity",
+  certification: "认证 certification", praise: "评价 praise", instruction: "指令文本 instruction" };
+
 function operatingHtml(op) {
   if (!op) return `<p class="muted">月度开票销售额（正常与红字发票）Monthly invoiced sales.</p>`;
-  const rows = Object.entries(op).filter(([, v]) => v === null || typeof v !== "object");
-  return `<dl class="kv">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(typeof v === "number" ? Number(v.toFixed(4)) : v)}</dd>`).join("")}</dl>`;
+  const trend = op.segment_trend.length ? op.segment_trend[op.segment_trend.length - 1] : null;
+  return `<p data-testid="operating-score">经营评分 Operating score <b>${op.score === null ? "–" : Number(op.score).toFixed(1)}</b> / 100
+      <span class="muted">覆盖 coverage ${pct(op.coverage)}</span></p>
+    <p data-testid="operating-text">${esc(op.text || "")}</p>
+    ${op.reasons.length ? `<table><thead><tr><th>因素 Factor</th><th class="num">值 Value</th><th class="num">分 Points</th></tr></thead><tbody>
+      ${op.reasons.map((r) => `<tr><td>${esc(r.code)}</td><td class="num">${esc(r.value)}</td>
+        <td class="num"><span class="tag ${r.points < 0 ? "adverse" : "favourable"}">${Number(r.points).toFixed(1)}</span></td></tr>`).join("")}
+      </tbody></table>` : ""}
+    ${trend ? `<p>行业趋势 Segment trend ${esc(trend.period)}: <b>${esc(TREND[trend.direction] || trend.direction)}</b>
+      ${trend.growth_pct === null ? "" : `${Number(trend.growth_pct).toFixed(1)}%`} · ${trend.reports} 份研报 reports
+      ${trend.disagreement ? '<span class="tag refer">观点分歧 disagreement</span>' : ""}</p>
+      <ul>${trend.citations.slice(0, 3).map((c) => `<li class="muted">“${esc(c.span_text)}” ${esc(c.report_id)}</li>`).join("")}</ul>` : ""}`;
 }
 
 function decisionHtml(d) {
@@ -209,16 +224,19 @@ function decisionHtml(d) {
     违约概率 PD ${d.pd === null || d.pd === undefined ? "–" : pct(d.pd)} · 评分 score ${esc(d.score ?? "–")}</p>
     <ul data-testid="decision-reasons">${(d.reasons || []).map((x) => `<li><span class="tag ${esc(x.direction)}">${x.direction === "adverse" ? "不利 adverse" : "有利 favourable"}</span>
       ${esc(x.text_zh)} · ${esc(x.text_en)} <span class="muted">${esc(x.code)}</span></li>`).join("")}</ul>
-    <p class="muted">审计记录 audit entry #${esc(d.audit_entry_id)} · ${esc(d.decided_at)}</p>`;
+    ${d.source === "batch" ? `<p class="muted">批量决策 batch decision · 申请 application ${esc(d.application_id)} · ${esc(d.decided_at)}</p>`
+      : `<p class="muted">审计记录 audit entry #${esc(d.audit_entry_id)} · ${esc(d.decided_at)}</p>`}`;
 }
 
 function claimsHtml(p) {
-  if (!p.claims.length) return `<p class="muted">研报中没有关于该企业的供货说法 No report claims about this firm.</p>`;
-  return `<table data-testid="claims"><thead><tr><th>说法 Claim</th><th>发票 Invoiced</th><th>核验 Verdict</th></tr></thead><tbody>${p.claims.map((c) => {
-    const verdict = c.verdict || (c.invoiced_amount ? "invoices agree" : "no invoices");
-    const cls = c.verdict || (c.invoiced_amount ? "verified" : "unverified");
-    return `<tr><td>${esc(c.span_text)} <span class="muted">${esc(c.source_id)}</span></td><td class="num">${yuan(c.invoiced_amount)}</td>
-      <td><span class="tag ${esc(cls)}">${esc(verdict)}</span> ${esc(c.verdict_detail || "")}</td></tr>`;
+  if (!p.claims.length) return `<p class="muted">没有关于该企业的模型说法 No model-made claims about this firm.</p>`;
+  return `<table data-testid="claims"><thead><tr><th>类型 Kind</th><th>说法 Claim</th><th class="num">发票 Invoiced</th><th>核验 Verdict</th></tr></thead><tbody>${p.claims.map((c) => {
+    const verdict = c.verdict || "未核验 not checked";
+    const about = c.kind === "supplies" ? `${esc(c.subject_name || c.subject_uscc)} → ${esc(c.object_name || c.object)}`
+      : esc(c.object_name || c.object || "");
+    return `<tr data-testid="claim"><td>${esc(CLAIM_KIND[c.kind] || c.kind)}</td>
+      <td>${esc(c.span_text)} <span class="muted">${about} · ${esc(c.source_id)}</span></td><td class="num">${yuan(c.invoiced_amount)}</td>
+      <td><span class="tag ${esc(c.verdict || "")}">${esc(VERDICT[c.verdict] || verdict)}</span> <span class="muted">${esc(c.detail || "")}</span></td></tr>`;
   }).join("")}</tbody></table>`;
 }
 
