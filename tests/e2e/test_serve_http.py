@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,9 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
 
 from conftest import REPO, STORY_NAME, free_port  # noqa: E402
+
+RISK_BUILT = importlib.util.find_spec("chainlight.risk") is not None and \
+    importlib.util.find_spec("chainlight.risk.decide") is not None
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -74,7 +79,8 @@ def test_serve_refuses_a_workspace_without_a_database(tmp_path: Path) -> None:
     assert result.returncode == 1 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
 
 
-def test_two_workers_share_metrics_and_keys(served_workspace: Path, api_keys: dict[str, str]) -> None:
+def test_two_workers_share_metrics_keys_and_the_audit_chain(served_workspace: Path, api_keys: dict[str, str],
+                                                            story_uscc: str) -> None:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen([sys.executable, "-m", "chainlight", "-q", "serve", "--workspace", str(served_workspace),
@@ -99,6 +105,21 @@ def test_two_workers_share_metrics_and_keys(served_workspace: Path, api_keys: di
         line = next(s for s in text.splitlines()
                     if s.startswith('chainlight_http_requests_total{') and 'route="/v1/chains"' in s and 'status="200"' in s)
         assert float(line.rsplit(" ", 1)[1]) >= 40  # summed over both workers
+        if RISK_BUILT:  # both workers append to one audit chain at once, and it stays whole
+            decider = {"Authorization": f"Bearer {api_keys['decider']}"}
+            before = httpx.get(url + "/v1/audit/verify", headers=decider, timeout=30).json()["entries"]
+
+            def decide(amount: int) -> int:
+                with httpx.Client(base_url=url, headers=decider, timeout=60) as fresh:
+                    response = fresh.post("/v1/decisions", json={"uscc": story_uscc, "amount": amount})
+                    assert response.status_code == 200, response.text
+                    return int(response.json()["audit_entry_id"])
+
+            with ThreadPoolExecutor(6) as pool:
+                ids = list(pool.map(decide, range(100_000, 100_000 + 24 * 1000, 1000)))
+            report = httpx.get(url + "/v1/audit/verify", headers=decider, timeout=30).json()
+            assert report["ok"] and report["entries"] == before + 24
+            assert sorted(ids) == list(range(before + 1, before + 25))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
