@@ -123,3 +123,47 @@ def test_two_workers_share_metrics_keys_and_the_audit_chain(served_workspace: Pa
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_batch_run_while_serving_then_sighup_serves_the_new_tables(served_workspace: Path, api_keys: dict[str, str],
+                                                                    tmp_path: Path) -> None:
+    import shutil
+    import signal
+
+    from chainlight import pipeline
+    from chainlight.config import Config
+    from chainlight.workspace import Workspace
+    folder = tmp_path / "ws"
+    shutil.copytree(served_workspace, folder)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "chainlight", "-q", "serve", "--workspace", str(folder),
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {api_keys['analyst']}"}
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "service did not start"
+            time.sleep(0.3)
+        before = httpx.get(url + "/healthz", timeout=30).json()["tables"]["supply_edges"]
+        cfg = Config.model_validate({"graph": {"min_edge_amount": 5_000_000}})
+        with Workspace(folder, cfg) as ws:  # the batch run takes the file for writing while the service answers
+            assert httpx.get(url + "/v1/chains/automotive", headers=headers, timeout=30).status_code == 200
+            pipeline.run_stages(ws, cfg, ["graph"])
+            assert httpx.get(url + "/v1/chains/automotive", headers=headers, timeout=30).status_code == 200
+        assert httpx.get(url + "/healthz", timeout=30).json()["tables"]["supply_edges"] == before
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while httpx.get(url + "/healthz", timeout=30).json()["tables"]["supply_edges"] == before:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the snapshot"
+            time.sleep(0.3)
+        assert 0 < httpx.get(url + "/healthz", timeout=30).json()["tables"]["supply_edges"] < before
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
