@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -138,9 +139,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(served_workspace: Path, api_keys: dict[str, str]) -> Iterator[str]:
-    """``chainlight serve`` in a child process on a loopback port; yields its base URL."""
+@contextmanager
+def serving(workspace: Path, *args: str) -> Iterator[tuple[Any, str]]:
+    """``chainlight serve`` over ``workspace`` in a child process on a free loopback port, until it answers
+    /healthz; yields (process, base URL) and stops it afterwards."""
     import subprocess
     import sys
     import time
@@ -148,10 +150,10 @@ def live_server(served_workspace: Path, api_keys: dict[str, str]) -> Iterator[st
     import httpx
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "chainlight", "-q", "serve", "--workspace", str(served_workspace),
-                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "chainlight", "-q", "serve", "--workspace", str(workspace),
+                             "--port", str(port), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     try:
         while True:
             try:
@@ -160,13 +162,21 @@ def live_server(served_workspace: Path, api_keys: dict[str, str]) -> Iterator[st
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
                 output = proc.stdout.read().decode() if proc.stdout else ""
                 pytest.fail(f"chainlight serve did not start: {output[-2000:]}")
             time.sleep(0.2)
-        yield url
+        yield proc, url
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live_server(served_workspace: Path, api_keys: dict[str, str]) -> Iterator[str]:
+    """``chainlight serve`` on the served workspace for the whole session; yields its base URL."""
+    with serving(served_workspace) as (_, url):
+        yield url
 
 
 STORY_NAME = "嘉兴丞达新材料科技有限公司"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,10 +14,7 @@ import pytest
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
 
-from conftest import REPO, STORY_NAME, free_port  # noqa: E402
-
-RISK_BUILT = importlib.util.find_spec("chainlight.risk") is not None and \
-    importlib.util.find_spec("chainlight.risk.decide") is not None
+from conftest import REPO, STORY_NAME, free_port, serving  # noqa: E402
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -81,21 +77,7 @@ def test_serve_refuses_a_workspace_without_a_database(tmp_path: Path) -> None:
 
 def test_two_workers_share_metrics_keys_and_the_audit_chain(served_workspace: Path, api_keys: dict[str, str],
                                                             story_uscc: str) -> None:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "chainlight", "-q", "serve", "--workspace", str(served_workspace),
-                             "--port", str(port), "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "two-worker service did not start"
-            time.sleep(0.3)
+    with serving(served_workspace, "--workers", "2") as (_, url):
         headers = {"Authorization": f"Bearer {api_keys['analyst']}"}
         with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
             for _ in range(40):  # new connections land on either worker
@@ -105,24 +87,21 @@ def test_two_workers_share_metrics_keys_and_the_audit_chain(served_workspace: Pa
         line = next(s for s in text.splitlines()
                     if s.startswith('chainlight_http_requests_total{') and 'route="/v1/chains"' in s and 'status="200"' in s)
         assert float(line.rsplit(" ", 1)[1]) >= 40  # summed over both workers
-        if RISK_BUILT:  # both workers append to one audit chain at once, and it stays whole
-            decider = {"Authorization": f"Bearer {api_keys['decider']}"}
-            before = httpx.get(url + "/v1/audit/verify", headers=decider, timeout=30).json()["entries"]
+        # both workers append to one audit chain at once, and it stays whole
+        decider = {"Authorization": f"Bearer {api_keys['decider']}"}
+        before = httpx.get(url + "/v1/audit/verify", headers=decider, timeout=30).json()["entries"]
 
-            def decide(amount: int) -> int:
-                with httpx.Client(base_url=url, headers=decider, timeout=60) as fresh:
-                    response = fresh.post("/v1/decisions", json={"uscc": story_uscc, "amount": amount})
-                    assert response.status_code == 200, response.text
-                    return int(response.json()["audit_entry_id"])
+        def decide(amount: int) -> int:
+            with httpx.Client(base_url=url, headers=decider, timeout=60) as fresh:
+                response = fresh.post("/v1/decisions", json={"uscc": story_uscc, "amount": amount})
+                assert response.status_code == 200, response.text
+                return int(response.json()["audit_entry_id"])
 
-            with ThreadPoolExecutor(6) as pool:
-                ids = list(pool.map(decide, range(100_000, 100_000 + 24 * 1000, 1000)))
-            report = httpx.get(url + "/v1/audit/verify", headers=decider, timeout=30).json()
-            assert report["ok"] and report["entries"] == before + 24
-            assert sorted(ids) == list(range(before + 1, before + 25))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        with ThreadPoolExecutor(6) as pool:
+            ids = list(pool.map(decide, range(100_000, 100_000 + 24 * 1000, 1000)))
+        report = httpx.get(url + "/v1/audit/verify", headers=decider, timeout=30).json()
+        assert report["ok"] and report["entries"] == before + 24
+        assert sorted(ids) == list(range(before + 1, before + 25))
 
 
 def test_a_batch_run_while_serving_then_sighup_serves_the_new_tables(served_workspace: Path, api_keys: dict[str, str],
@@ -135,22 +114,8 @@ def test_a_batch_run_while_serving_then_sighup_serves_the_new_tables(served_work
     from chainlight.workspace import Workspace
     folder = tmp_path / "ws"
     shutil.copytree(served_workspace, folder)
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "chainlight", "-q", "serve", "--workspace", str(folder),
-                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {api_keys['analyst']}"}
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "service did not start"
-            time.sleep(0.3)
+    with serving(folder) as (proc, url):
         before = httpx.get(url + "/healthz", timeout=30).json()["tables"]["supply_edges"]
         cfg = Config.model_validate({"graph": {"min_edge_amount": 5_000_000}})
         with Workspace(folder, cfg) as ws:  # the batch run takes the file for writing while the service answers
@@ -164,6 +129,3 @@ def test_a_batch_run_while_serving_then_sighup_serves_the_new_tables(served_work
             assert time.monotonic() < deadline, "SIGHUP did not reload the snapshot"
             time.sleep(0.3)
         assert 0 < httpx.get(url + "/healthz", timeout=30).json()["tables"]["supply_edges"] < before
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

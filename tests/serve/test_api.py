@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,6 @@ from chainlight.config import Config  # noqa: E402
 from chainlight.serve import create_app  # noqa: E402
 from chainlight.serve.keys import KeyStore  # noqa: E402
 from chainlight.workspace import Workspace  # noqa: E402
-
-RISK_BUILT = importlib.util.find_spec("chainlight.risk") is not None and \
-    importlib.util.find_spec("chainlight.risk.decide") is not None
 
 READ_PATHS = ["/v1/chains", "/v1/chains/automotive", "/v1/enterprises?q=丞达", "/v1/segments/automotive.engineering_plastics/firms"]
 
@@ -106,6 +102,7 @@ def test_oversized_chunked_body_is_413(client: TestClient, decider: dict[str, st
     ("/v1/segments/automotive.engineering_plastics/firms?limit=0", 422),
     ("/v1/segments/automotive.engineering_plastics/firms?limit=x", 422),
     ("/v1/enterprises?q=", 422), ("/v1/enterprises", 422), ("/v1/enterprises?q=" + "名" * 101, 422),
+    ("/v1/enterprises?q=丞达&qq=typo", 422), ("/v1/segments/automotive.engineering_plastics/firms?page=2", 422),
     ("/v1/nothing", 404)])
 def test_bad_reads_are_4xx(client: TestClient, analyst: dict[str, str], path: str, status: int) -> None:
     response = client.get(path, headers=analyst)
@@ -265,10 +262,18 @@ def test_metrics_count_requests_by_route_template(client: TestClient, analyst: d
     assert "chainlight_http_request_seconds_bucket" in text
 
 
-@pytest.mark.skipif(RISK_BUILT, reason="the risk engine is built: test_decisions.py tests its decisions")
-def test_decisions_say_the_risk_engine_is_not_built(client: TestClient, decider: dict[str, str], story_uscc: str) -> None:
-    response = client.post("/v1/decisions", json={"uscc": story_uscc, "amount": 2_000_000}, headers=decider)
-    assert response.status_code == 503
-    assert response.json() == {"error": "unavailable", "detail": "risk engine not built"}
-    assert client.get("/v1/audit/verify", headers=decider).status_code == 503
-    assert client.get("/healthz").json()["decisions_available"] is False
+def test_decisions_say_why_when_the_risk_stage_has_not_run(served_workspace: Path, tmp_path: Path,
+                                                           api_keys: dict[str, str], story_uscc: str) -> None:
+    import shutil
+    folder = tmp_path / "ws"
+    shutil.copytree(served_workspace, folder)
+    with Workspace(folder, Config()) as ws:
+        ws.engine.execute("DROP TABLE risk_models")
+    headers = {"Authorization": f"Bearer {api_keys['decider']}"}
+    with TestClient(create_app(folder, Config())) as bare:
+        response = bare.post("/v1/decisions", json={"uscc": story_uscc, "amount": 2_000_000}, headers=headers)
+        assert response.status_code == 503 and response.json()["error"] == "unavailable"
+        assert "the risk stage has not run" in response.json()["detail"]
+        assert bare.get(f"/v1/enterprises/{story_uscc}", headers=headers).status_code == 200  # reads still work
+        health = bare.get("/healthz").json()
+        assert health["decisions_available"] is False and "risk stage has not run" in health["decisions_detail"]

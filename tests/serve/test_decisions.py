@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -14,8 +13,6 @@ from typing import Any
 import pytest
 
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
-if importlib.util.find_spec("chainlight.risk") is None or importlib.util.find_spec("chainlight.risk.decide") is None:
-    pytest.skip("the risk engine is not built (test_api checks the 503 it answers meanwhile)", allow_module_level=True)
 
 from conftest import REPO  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402

@@ -3,7 +3,6 @@ and responses that match the published schema (bounded, derandomised examples)."
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,11 @@ pytest.importorskip("fastapi", reason="the web extra is not installed (pip insta
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
-from schemathesis.checks import not_a_server_error, positive_data_acceptance  # noqa: E402
+from schemathesis.checks import positive_data_acceptance  # noqa: E402
 
 from chainlight.config import Config  # noqa: E402
 from chainlight.serve import create_app  # noqa: E402
 
-RISK_BUILT = importlib.util.find_spec("chainlight.risk") is not None and \
-    importlib.util.find_spec("chainlight.risk.decide") is not None
 EXAMPLES = 25
 
 
@@ -44,12 +41,11 @@ def test_no_5xx_and_responses_match_the_schema(schema: Any, api_keys: dict[str, 
             _fuzz(operation, mode, headers, statuses)
         except Unsatisfiable:  # nothing invalid to send (no parameters, no body)
             assert mode is GenerationMode.NEGATIVE, operation.path
-    assert statuses and all(s < 500 or s == 503 and not RISK_BUILT for s in statuses)
+    assert statuses and all(s < 500 for s in statuses)
 
 
 def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str], statuses: list[int]) -> None:
-    down = operation.path in ("/v1/decisions", "/v1/audit/verify") and not RISK_BUILT  # 503 "risk engine not built"
-    excluded = [not_a_server_error] if down else []
+    excluded = []
     if operation.path == "/v1/decisions":  # a USCC's check character is beyond JSON Schema: its 422 is right
         excluded.append(positive_data_acceptance)
 
@@ -59,7 +55,5 @@ def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str], statuse
     def check(case: Any) -> None:
         response = case.call_and_validate(headers=headers, excluded_checks=excluded)
         statuses.append(response.status_code)
-        if down:
-            assert response.status_code in (400, 401, 403, 405, 413, 422, 503), response.text
 
     check()

@@ -8,8 +8,6 @@ timing, metrics, a log line without personal data: route template, status, key i
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import math
 import os
@@ -36,6 +34,8 @@ from chainlight import __version__, resolve
 from chainlight.config import Config
 from chainlight.errors import ChainlightError, Forbidden, RateLimited, Unauthorized, Unavailable
 from chainlight.resolve.matcher import Resolver
+from chainlight.risk import audit
+from chainlight.risk.decide import DecisionService
 from chainlight.serve import metrics, models, search, views
 from chainlight.serve.keys import ApiKey, KeyStore
 from chainlight.serve.snapshot import Snapshot, wait_for_workspace
@@ -70,7 +70,7 @@ class Service:
         self.limit = parse_limit(f"{per_worker}/second")
         self.limiter = FixedWindowRateLimiter(MemoryStorage())
         self.latest: dict[str, dict[str, Any]] = {}  # decisions made by this process, per firm
-        self._decisions: Any = None
+        self._decisions: DecisionService | None = None
         self.decisions_detail = "not loaded"
         self._load_decisions()
 
@@ -96,17 +96,13 @@ class Service:
     def _load_decisions(self) -> None:
         """The risk engine's DecisionService, features in memory; it keeps only the workspace folder
         (for the audit log, a file appended under a lock by any number of workers)."""
-        if importlib.util.find_spec("chainlight.risk") is None or importlib.util.find_spec("chainlight.risk.decide") is None:
-            self._decisions, self.decisions_detail = None, "risk engine not built"
-            return
         from chainlight.workspace import Workspace
-        decide = importlib.import_module("chainlight.risk.decide")
         ws = wait_for_workspace(lambda: Workspace(self.root, self.cfg, create=False, read_only=True),
                                 self.cfg.serve.snapshot_retry_s)
         try:
-            self._decisions = decide.DecisionService.load(ws, self.cfg)
+            self._decisions = DecisionService.load(ws, self.cfg)
             self.decisions_detail = "ready"
-        except ChainlightError as exc:
+        except ChainlightError as exc:  # e.g. the risk stage has not run: reads work, decisions say why not
             self._decisions, self.decisions_detail = None, f"risk engine not ready: {exc}"
         finally:
             ws.close()
@@ -305,12 +301,12 @@ def create_app(ws_path: Path | str, cfg: Config | None = None) -> FastAPI:
 
     @app.get("/v1/enterprises", response_model=models.SearchResult, responses=ERRORS, tags=["enterprises"],
              summary="Search enterprises by name (short names and typos work)")
-    def search_enterprises(q: Annotated[str, Query(min_length=1, max_length=100, description="A name as written.")],
-                           key: Reader, request: Request,
-                           limit: Annotated[int | None, Query(ge=1, le=200)] = None) -> models.SearchResult:
+    def search_enterprises(params: Annotated[models.SearchParams, Query()], key: Reader,
+                           request: Request) -> models.SearchResult:
         service = _service(request)
         snap = service.snapshot
-        limit = limit or service.cfg.serve.search_limit
+        q = params.q
+        limit = params.limit or service.cfg.serve.search_limit
         text = q.strip()
         contains = [r["uscc"] for r in snap.rows("name_contains", {"q": text, "limit": limit})] if text and snap.has(
             "enterprises", "aliases") else []
@@ -334,16 +330,12 @@ def create_app(ws_path: Path | str, cfg: Config | None = None) -> FastAPI:
     @app.get("/v1/segments/{segment_id}/firms", response_model=models.SegmentFirms, responses=ERRORS, tags=["chains"],
              summary="The firms whose main business is a segment")
     def get_segment_firms(segment_id: Annotated[str, models.ID_PATH], key: Reader, request: Request,
-                          limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                          offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> models.SegmentFirms:
-        return views.segment_firms(_service(request).snapshot, segment_id, limit, offset)
+                          page: Annotated[models.PageParams, Query()]) -> models.SegmentFirms:
+        return views.segment_firms(_service(request).snapshot, segment_id, page.limit, page.offset)
 
     @app.get("/v1/audit/verify", response_model=models.AuditStatus, responses=ERRORS, tags=["decisions"],
              summary="Re-hash the audit chain")
     def audit_verify(key: Reader, request: Request) -> models.AuditStatus:
-        if importlib.util.find_spec("chainlight.risk") is None or importlib.util.find_spec("chainlight.risk.audit") is None:
-            raise Unavailable("risk engine not built")
-        audit = importlib.import_module("chainlight.risk.audit")
         report = audit.verify(_service(request).root)  # the log is a file beside the database
         return models.AuditStatus(ok=report.ok, entries=report.entries, first_bad=report.first_bad, message=report.message)
 

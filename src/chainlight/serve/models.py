@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chainlight import uscc as uscc_codes
+from chainlight.risk.decide import Decision as Decision  # the risk engine's own model is the response schema
 
 # GB 32100's alphabet (no I, O, S, V, Z), lower case accepted; the check character is not expressible here
 _CODE = "[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]"
@@ -33,6 +34,18 @@ class DecisionRequest(_Body):
         if problem:
             raise ValueError(f"not a valid USCC: {problem}")
         return uscc_codes.normalise(value)
+
+
+class SearchParams(_Body):
+    """Query of GET /v1/enterprises; an unknown parameter (a typo such as ``?qq=``) is a 422, not ignored."""
+
+    q: str = Field(..., min_length=1, max_length=100, description="A name as written (short names and typos work).")
+    limit: int | None = Field(None, ge=1, le=200, description="Most results (default: serve.search_limit).")
+
+
+class PageParams(_Body):
+    limit: int = Field(100, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=10_000_000)
 
 
 class ErrorBody(BaseModel):
@@ -271,26 +284,3 @@ class AuditStatus(BaseModel):
 
 USCC_PATH = Path(..., min_length=18, max_length=18, pattern=USCC_PATTERN, description="Unified social credit code.")
 ID_PATH = Path(..., min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:-]+$", description="An ontology id.")
-
-
-class Reason(BaseModel):
-    code: str
-    text_en: str
-    text_zh: str
-    direction: Literal["adverse", "favourable"]
-    contribution: float
-
-
-class Decision(BaseModel):
-    application_id: str
-    uscc: str
-    decision: Literal["approve", "decline", "refer"]
-    requested_amount: float
-    amount: float
-    pd: float | None = Field(None, description="Probability of default within 12 months.")
-    score: float | None = None
-    reasons: list[Reason]
-    evidence: dict[str, Any]
-    versions: dict[str, str]
-    audit_entry_id: int
-    decided_at: str
