@@ -277,3 +277,16 @@ def test_decisions_say_why_when_the_risk_stage_has_not_run(served_workspace: Pat
         assert bare.get(f"/v1/enterprises/{story_uscc}", headers=headers).status_code == 200  # reads still work
         health = bare.get("/healthz").json()
         assert health["decisions_available"] is False and "risk stage has not run" in health["decisions_detail"]
+
+
+def test_logs_carry_no_names_or_codes_from_requests(client: TestClient, analyst: dict[str, str], story_uscc: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="chainlight.serve"):
+        client.get("/v1/enterprises", params={"q": "嘉兴丞达"}, headers=analyst)
+        client.get(f"/v1/enterprises/{story_uscc}", headers=analyst)
+        client.get("/v1/enterprises/913304000000000000", headers=analyst)
+    lines = [r.getMessage() for r in caplog.records if r.name == "chainlight.serve"]
+    assert any("/v1/enterprises/{uscc} 200" in line for line in lines)  # the route template, not the path
+    text = "\n".join(lines)
+    assert "丞达" not in text and story_uscc not in text and "913304000000000000" not in text
+    assert analyst["Authorization"].split()[1] not in text
