@@ -22,8 +22,9 @@ with Workspace(sys.argv[1], Config()) as ws:
     seconds = time.perf_counter() - start
     firms = ws.row_count("enterprises")
     invoices = ws.row_count("invoices")
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"seconds": seconds, "tables": result.tables, "firms": firms, "invoices": invoices,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}))
 """
 
 

@@ -25,14 +25,16 @@ from rich.table import Table
 
 from chainlight import __version__, pipeline
 from chainlight.config import Config, load_config
-from chainlight.errors import ChainlightError, NotBuiltYet
+from chainlight.errors import ChainlightError, InputError, NotBuiltYet
 
 app = typer.Typer(help="chainlight: industry-chain finance engine.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 audit_app = typer.Typer(help="Audit log commands.", no_args_is_help=True)
 ontology_app = typer.Typer(help="Chain ontology commands.", no_args_is_help=True)
+scorecard_app = typer.Typer(help="A credit scorecard on any labelled CSV table.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(ontology_app, name="ontology")
+app.add_typer(scorecard_app, name="scorecard")
 keys_app = typer.Typer(help="API keys for the HTTP service (printed once, stored hashed).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
@@ -128,6 +130,9 @@ def main(
 
 
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace folder (one DuckDB file + Parquet).")]
+ProfileOpt = Annotated[str, typer.Option(
+    "--profile", help="standard, or blind: held-out vocabulary, invoice lines as written, name noise the "
+                      "stages were not written for, 1-6 anchors per chain (see chainlight.synth.vocab).")]
 
 
 def _workspace(path: Path, cfg: Config, *, create: bool = False) -> Any:
@@ -150,19 +155,22 @@ def synth(
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives byte-identical files.")] = 42,
     format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     encoding: Annotated[str, typer.Option("--encoding", help="CSV encoding: utf-8 or gbk.")] = "utf-8",
+    profile: ProfileOpt = "standard",
 ) -> None:
     """Write the synthetic chain economy's input files plus its ground truth."""
-    summary = _synth(out, firms, seed, format, encoding)
-    say(f"wrote {out}: " + ", ".join(f"{k} {v:,}" for k, v in summary.items()))
+    summary = _synth(out, firms, seed, format, encoding, profile)
+    say(f"wrote {out} (profile {profile}): " + ", ".join(f"{k} {v:,}" for k, v in summary.rows.items()))
+    if summary.ontology is not None:
+        say(f"the stages must load the seen ontology {summary.ontology}: `ontology: {summary.ontology}` in the "
+            f"config YAML, or CHAINLIGHT_ONTOLOGY={summary.ontology}")
 
 
-def _synth(out: Path, firms: int, seed: int, fmt: str = "parquet", encoding: str = "utf-8") -> dict[str, int]:
+def _synth(out: Path, firms: int, seed: int, fmt: str = "parquet", encoding: str = "utf-8",
+           profile: str = "standard") -> Any:
     synth_module = _module("chainlight.synth", "Synthetic economy")
     with progress_task("synth") as update:
-        summary = synth_module.generate(out, firms=firms, seed=seed, fmt=fmt, encoding=encoding,
-                                        progress=lambda text, fraction: update(text, fraction))
-    counts = getattr(summary, "rows", None) or getattr(summary, "counts", None) or {}
-    return dict(counts)
+        return synth_module.generate(out, firms=firms, seed=seed, fmt=fmt, encoding=encoding, profile=profile,
+                                     progress=lambda text, fraction: update(text, fraction))
 
 
 # -- ingest -----------------------------------------------------------------------------------------
@@ -256,12 +264,14 @@ def demo(
     workspace: WorkspaceOpt = Path("chainlight-demo"),
     firms: Annotated[int, typer.Option("--firms", min=1000, help="Number of enterprises.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+    profile: ProfileOpt = "standard",
 ) -> None:
     """Synthetic economy → ingest → every built stage → eval, with a short summary."""
     from chainlight.eval import evaluate
-    cfg = _config(seed=seed)
     inputs = workspace / "inputs"
-    _synth(inputs, firms, seed)
+    summary = _synth(inputs, firms, seed, profile=profile)
+    say(f"profile: {profile}" + (f" (stages load the seen ontology {summary.ontology})" if summary.ontology else ""))
+    cfg = _config(seed=seed, **({"ontology": summary.ontology} if summary.ontology is not None else {}))
     with _workspace(workspace, cfg, create=True) as ws:
         report = _ingest(ws, cfg, [inputs])
         if report.errors:
@@ -279,7 +289,8 @@ def _story(ws: Any, cfg: Config) -> Any:
     if not pipeline.is_built("risk") or not ws.table_exists("risk_models"):
         return None
     from chainlight.risk import story
-    uscc = story.find_story_firm(ws)
+    from chainlight.synth import STORY_FIRM_NAME
+    uscc = story.find_story_firm(ws, STORY_FIRM_NAME)
     return story.tell(ws, cfg, uscc) if uscc else None
 
 
@@ -457,3 +468,85 @@ def ontology_build(
     build = _module("chainlight.ontology.build", "Knowledge")
     summary = build.build_from_chain_kg(source, out)
     say(f"wrote {out}: {summary}")
+
+
+# -- scorecard ------------------------------------------------------------------------------------------
+@scorecard_app.command("fit")
+@handles_errors
+def scorecard_fit(
+    data: Annotated[Path, typer.Option("--data", help="Labelled CSV (UTF-8 or GBK).")],
+    label: Annotated[str, typer.Option("--label", help="Label column.")],
+    bad: Annotated[str, typer.Option("--bad", help="Label value that means bad (default).")],
+    out: Annotated[Path, typer.Option("--out", help="Card file to write (JSON); the HTML report goes beside it.")],
+    categorical: Annotated[list[str] | None, typer.Option("--categorical", help="A categorical column (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Leave this column out, e.g. an id (repeatable).")] = None,
+    special: Annotated[list[str] | None, typer.Option("--special", help="Special code, own bin, e.g. -999 (repeatable).")] = None,
+    score_data: Annotated[Path | None, typer.Option("--score-data", help="Scoring CSV: PSI per feature in the report.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for folds and models.")] = 42,
+    pdo: Annotated[float, typer.Option("--pdo", help="Points to double the odds.")] = 20,
+    base_points: Annotated[float, typer.Option("--base-points", help="Score at the base odds.")] = 600,
+    base_odds: Annotated[float, typer.Option("--base-odds", help="Good:bad odds at the base points.")] = 50,
+    folds: Annotated[int, typer.Option("--folds", min=0, help="CV folds for the report's card/challenger AUCs; 0 skips.")] = 5,
+) -> None:
+    """Fit a scorecard (monotone binning, WOE, logistic regression, points) and write its HTML report."""
+    from chainlight.risk import report
+    from chainlight.risk.scorecard import Scorecard, cross_validate, fit_challenger, read_csv
+
+    frame = read_csv(data)
+    scoring = read_csv(score_data) if score_data is not None else None
+    if label not in frame.columns:
+        raise InputError(f"label column {label!r} is not in the data", file=str(data))
+    skipped = set(exclude or [])
+    absent = sorted(skipped - set(frame.columns))
+    if absent:
+        raise InputError(f"--exclude column(s) not in the data: {', '.join(absent)}", file=str(data))
+    features = [c for c in frame.columns if c != label and c not in skipped]
+    args: dict[str, Any] = {"features": features, "categorical": categorical, "special_codes": special, "pdo": pdo,
+                            "base_points": base_points, "base_odds": base_odds}
+    with progress_task("scorecard") as update:
+        update("fitting", 0.1)
+        card = Scorecard.fit(frame, label, bad, seed=seed, **args)
+        cv = challenger = None
+        if folds >= 2:
+            update("cross-validating the card", 0.4)
+            cv = cross_validate(frame, label, bad, folds=folds, seed=seed, **args)
+            update("LightGBM challenger", 0.8)
+            challenger = fit_challenger(frame, label, bad, features=features, categorical=categorical, folds=folds, seed=seed)
+        if scoring is not None:
+            card.score(scoring)  # names the missing feature columns before anything is written
+        page = report.render(card, frame, score_frame=scoring, cv=cv, challenger=challenger)
+        html_path = report.report_path(out)
+        try:
+            card.save(out)
+            html_path.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write ({exc.strerror or exc})", file=str(exc.filename or out)) from None
+    cv_text = f"; {folds}-fold CV AUC {cv.mean_auc:.4f}, LightGBM challenger {challenger.mean_auc:.4f}" if cv and challenger else ""
+    say(f"wrote {out}: card {card.version}, {len(card.features)} features")
+    say(f"training AUC {card.training['auc']:.4f}{cv_text}")
+    say(f"report: {html_path}")
+
+
+@scorecard_app.command("apply")
+@handles_errors
+def scorecard_apply(
+    card_path: Annotated[Path, typer.Option("--card", help="Card file written by `scorecard fit`.")],
+    data: Annotated[Path, typer.Option("--data", help="CSV to score (UTF-8 or GBK; the label column may be absent).")],
+    out: Annotated[Path, typer.Option("--out", help="CSV to write: every input row in order, plus pd and score.")],
+) -> None:
+    """Score a CSV with a card: adds ``pd`` (calibrated probability of default) and ``score`` (points)."""
+    from chainlight.risk.scorecard import Scorecard, read_csv
+
+    card = Scorecard.load(card_path)
+    frame = read_csv(data)
+    try:
+        score = card.score(frame)
+    except InputError as exc:
+        raise InputError(exc.reason, file=str(data)) from None
+    frame["pd"] = card.pd_of_score(score)
+    frame["score"] = score
+    try:
+        frame.to_csv(out, index=False, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write ({exc.strerror or exc})", file=str(out)) from None
+    say(f"wrote {out}: {len(frame):,} rows scored with card {card.version}")

@@ -74,8 +74,13 @@ class GraphSettings(_Section):
 
 class RiskSettings(_Section):
     policy: Path | None = Field(None, description="Credit policy YAML; unset = the packaged default (risk/policy/default.yaml).")
-    train_before: str = Field("2025-01-01", description="Outcomes observed before this date train the scorecards; later ones test them.")
-    reason_count: int = Field(3, ge=1, le=10, description="Model reasons shown per decision in each direction (adverse, favourable).")
+    train_before: str = Field(
+        "2025-01-01", description="Outcomes observed before this date train the scorecards; later ones test them.")
+    reason_count: int = Field(
+        3, ge=1, le=10, description="Model reasons shown per decision in each direction (adverse, favourable).")
+    audit_fsync: bool = Field(
+        True, description="Flush each audit entry to disk before its decision returns "
+                          "(off: faster; the newest entries may be lost in a crash).")
 
 
 class ExpertSettings(_Section):

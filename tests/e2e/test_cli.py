@@ -56,9 +56,15 @@ def test_workspace_must_exist_for_eval(tmp_path: Path) -> None:
 
 def test_unbuilt_commands_say_so_and_exit_2(tmp_path: Path) -> None:
     tmp_path.joinpath("ws").mkdir()
-    result = cli("decide", "--workspace", str(tmp_path / "ws"), "--uscc", A, "--amount", "100")
+    result = cli("serve", "--workspace", str(tmp_path / "ws"))
     assert result.returncode == 2
     assert_one_line_error(result, "not built yet")
+
+
+def test_decide_before_the_risk_stage_ran_is_one_line(tmp_path: Path) -> None:
+    tmp_path.joinpath("ws").mkdir()
+    assert_one_line_error(cli("decide", "--workspace", str(tmp_path / "ws"), "--uscc", A, "--amount", "100"),
+                          "the risk stage has not run")
 
 
 def test_bad_config_file_is_one_line(tmp_path: Path) -> None:

@@ -37,6 +37,10 @@ def sentence_problems(rows: list[dict]) -> list[str]:
                 problems.append(f"{row['uscc']}: {sentence['text']} cites {keys}")
                 continue
             labels = {facts[k]["label"] for k in keys}
+            declines = [k for k in keys if k in ("revenue_growth_yoy", "lfl_growth")
+                        and any(w in sentence["text"] for w in ("下降", "fell", "down "))]
+            if any(facts[k]["label"] == "0" or facts[k]["value"] >= 0 for k in declines):
+                problems.append(f"{row['uscc']}: a decline of 0 or more in {sentence['text']!r}")
             for figure in NUMBER.findall(sentence["text"]):
                 if figure not in labels and figure != "12":  # "12 months" is the template's window
                     problems.append(f"{row['uscc']}: {figure} in {sentence['text']!r} is none of {labels}")
@@ -82,7 +86,7 @@ def test_every_profile_sentence_traces_to_facts(tiny_workspace: Workspace, langu
         cfg = Config(expert=ExpertSettings(language="en"))
         ontology = load_ontology(cfg)
         expert.read_trends(tiny_workspace, cfg, ontology)
-        rows = expert.analyse_firms(tiny_workspace, cfg, ontology)[0].to_pylist()
+        rows = expert.analyse_firms(tiny_workspace, cfg, ontology)[0].read_all().to_pylist()
         assert rows[0]["language"] == "en" and rows[0]["text"].isascii() is False or rows[0]["text"]
     assert not sentence_problems(rows)
     assert all(r["text"] for r in rows)
@@ -308,3 +312,24 @@ def test_llm_judgments_count_only_with_real_spans(ws: Workspace, tmp_path: Path,
 
 def test_train_until_is_a_date() -> None:
     assert isinstance(Config().expert.train_until, date)
+
+
+def test_report_naming_its_segment_in_unknown_words_is_read_through_the_firms_it_names(
+        ws: Workspace, tmp_path: Path) -> None:
+    text = ("本报告聚焦高温聚酰胺粒子行业。受下游需求疲软影响，高温聚酰胺粒子行业景气下行，预计明年同比下滑8.0%。"
+            "行业集中度持续提升。嘉兴丞达新材料科技有限公司是远航汽车集团股份有限公司的核心供应商，双方合作稳定。")
+    load_tables(ws, tmp_path / "in", {
+        "enterprises": [{"uscc": A, "name": "嘉兴丞达新材料科技有限公司"}, {"uscc": X, "name": "远航汽车集团股份有限公司"}],
+        "products": [{"uscc": A, "product_name": "耐高温尼龙"}, {"uscc": X, "product_name": "乘用车"}],
+        "reports": [{"report_id": "R1", "title": "深度报告", "published": "2025-05-01", "text": text}]})
+    for stage in ("resolve", "extract", "mount"):
+        pipeline.runner(stage)(ws, Config())
+    assert ws.engine.scalar("SELECT segment_id FROM mounts WHERE uscc = $u AND rank = 1", {"u": A}) \
+        == "automotive.engineering_plastics"
+    assert ws.engine.scalar("SELECT count(*) FROM facts WHERE kind = 'trend'") == 0  # the offline reader is blind here
+    expert.run(ws, Config())
+    row = ws.engine.query("SELECT * FROM trends").to_pylist()[0]
+    assert (row["segment_id"], row["direction"]) == ("automotive.engineering_plastics", "down")
+    c = row["citations"][0]
+    assert c["method"] == "offline_context" and text[c["start"]:c["end"]] == c["span_text"]
+    assert "行业集中度" not in c["span_text"]  # a direction word without a figure is no trend statement

@@ -23,7 +23,9 @@ Batch logic is SQL in ``expert/sql``; per-firm work (``operating.score_batch``,
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
@@ -40,6 +42,8 @@ from chainlight.workspace import StageResult, Workspace
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 65_536
+MAP_THREADS = 2  # batches computed ahead, in order
+SAMPLE_FIRMS = 100_000  # seasonal factors and the score's weight fit read at most about this many firms
 
 _c = tables.Column
 
@@ -77,59 +81,58 @@ def _main_segments(ws: Workspace) -> str:
     return "_expert_main_segments"
 
 
-def _links(ws: Workspace) -> str:
-    if ws.table_exists("entity_links"):
-        return "entity_links"
-    ws.engine.execute("CREATE OR REPLACE TEMP VIEW _expert_links AS SELECT CAST(NULL AS VARCHAR) AS mention_id, "
-                      "CAST(NULL AS VARCHAR) AS uscc WHERE false")
-    return "_expert_links"
+def _table_or_empty(ws: Workspace, table: str) -> str:
+    """An earlier stage's table, or an empty stand-in with its registered columns when that stage has not
+    run (the expert then works from what there is: e.g. written buyer USCCs without entity_links)."""
+    import chainlight.extract  # noqa: F401  (registers the tables read here: their declared columns, not a copy)
+    import chainlight.graph  # noqa: F401
+    import chainlight.resolve  # noqa: F401
 
-
-def _graph_inputs(ws: Workspace) -> tuple[str, str]:
-    """supply_edges and graph_features, or empty stand-ins when the graph stage has not run."""
-    import chainlight.graph  # noqa: F401  (registers the graph's tables: their declared columns, not a copy)
-
-    names = []
-    for table in ("supply_edges", "graph_features"):
-        if ws.table_exists(table):
-            names.append(table)
-            continue
-        spec = tables.get(table)
-        assert spec is not None
-        cols = ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"' for c in spec.columns)
-        ws.engine.execute(f"CREATE OR REPLACE TEMP VIEW _expert_{table} AS SELECT {cols} WHERE false")
-        names.append(f"_expert_{table}")
-    return names[0], names[1]
+    if ws.table_exists(table):
+        return table
+    spec = tables.get(table)
+    assert spec is not None
+    cols = ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"' for c in spec.columns)
+    ws.engine.execute(f"CREATE OR REPLACE TEMP VIEW _expert_{table} AS SELECT {cols} WHERE false")
+    return f"_expert_{table}"
 
 
 def prepare_sales(ws: Workspace) -> None:
     """Every firm's invoice lines as seller with the customer resolved, once per run."""
     ws.engine.execute("CREATE OR REPLACE TEMP TABLE _expert_sales_all AS "
-                      + render(load_sql("chainlight.expert", "sales"), {"links": _links(ws)}))
+                      + render(load_sql("chainlight.expert", "sales"), {"links": _table_or_empty(ws, "entity_links")}))
+
+
+def _permille(ws: Workspace) -> int:
+    firms = ws.row_count("enterprises")
+    return 1000 if firms <= SAMPLE_FIRMS else max(1, SAMPLE_FIRMS * 1000 // firms)
 
 
 def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None) -> str:
     """Build the per-firm indicator table from hard data (invoices, links, mounts, graph); return its name.
 
     ``prepare_sales`` must have run. With ``as_of``, only invoices issued up to that date are read (point
-    in time, for fitting on the outcomes observed then); the graph's supply classification is used as is."""
+    in time, for fitting on the outcomes observed then) for a hash sample of at most ``SAMPLE_FIRMS``
+    firms; the graph's supply classification is used as is."""
     engine = ws.engine
     main = _main_segments(ws)
-    edges, features = _graph_inputs(ws)
+    edges, features = _table_or_empty(ws, "supply_edges"), _table_or_empty(ws, "graph_features")
     tag = "" if as_of is None else "_asof"
     sales = f"_expert_sales{tag}"
-    cutoff = "" if as_of is None else f" WHERE issue_date <= DATE '{as_of.isoformat()}'"  # a date, never text
+    permille = _permille(ws)
+    cutoff = "" if as_of is None else \
+        f" WHERE issue_date <= DATE '{as_of.isoformat()}' AND hash(uscc) % 1000 < {permille}"  # a date and an int
     engine.execute(f"CREATE OR REPLACE TEMP VIEW {sales} AS SELECT * FROM _expert_sales_all{cutoff}")
     names = {"sales": sales, "season": f"_expert_season{tag}", "edge_growth": f"_expert_edge_growth{tag}",
              "inputs": f"_expert_inputs{tag}", "indicators": f"_expert_indicators{tag}"}
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['season']} AS "
-                   + render(load_sql("chainlight.expert", "season"), {"sales": sales}))
+                   + render(load_sql("chainlight.expert", "season"), {"sales": sales}), {"permille": permille})
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['edge_growth']} AS " + render(
         load_sql("chainlight.expert", "edge_growth"), {**names, "main_segments": main}))
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['inputs']} AS " + render(
         load_sql("chainlight.expert", "firm_inputs"),
         {**names, "supply_edges": edges, "graph_features": features, "main_segments": main}),
-        {"gap_months": cfg.expert.churn_gap_months})
+        {"gap_months": cfg.expert.churn_gap_months, "firms_permille": 1000 if as_of is None else permille})
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['indicators']} AS " + render(
         load_sql("chainlight.expert", "indicators"), names), {"k_customers": 2.0, "k_invoices": 20.0})
     return names["indicators"]
@@ -174,10 +177,24 @@ def score_model(ws: Workspace, cfg: Config, indicators: str) -> operating.ScoreM
                                                   f"{max(dates).isoformat()}, credit-reasoning sign constraints")
 
 
-def _map_batches(data: pa.Table, fn: Callable[[pa.RecordBatch], pa.RecordBatch], schema: pa.Schema) -> pa.Table:
-    """Apply a batch → batch function over a table (what ``mapInArrow`` does on Spark executors)."""
-    batches = data.to_batches(max_chunksize=BATCH_ROWS) or [pa.RecordBatch.from_pylist([], schema=data.schema)]
-    return pa.Table.from_batches([fn(b) for b in batches], schema=schema)
+def _map_batches(data: pa.Table, fn: Callable[[pa.RecordBatch], pa.RecordBatch],
+                 schema: pa.Schema) -> pa.RecordBatchReader:
+    """Apply a batch → batch function over a table, lazily (what ``mapInArrow`` does on Spark executors):
+    the engine pulls batches in order while the next ones are computed on a second thread (Arrow and
+    numpy release the GIL), so a million profiles are never all held in Python at once."""
+    batches = data.to_batches(max_chunksize=BATCH_ROWS)
+
+    def ordered() -> Iterator[pa.RecordBatch]:
+        with ThreadPoolExecutor(max_workers=MAP_THREADS) as pool:
+            pending: deque[Future[pa.RecordBatch]] = deque()
+            for batch in batches:
+                pending.append(pool.submit(fn, batch))
+                if len(pending) > MAP_THREADS:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    return pa.RecordBatchReader.from_batches(schema, ordered())
 
 
 def firm_rows(ws: Workspace, indicators: str, ontology: Ontology) -> pa.Table:
@@ -202,18 +219,31 @@ def read_trends(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Tabl
     reports = ws.engine.query("SELECT report_id, title, published, text FROM reports ORDER BY report_id").to_pylist() \
         if ws.table_exists("reports") else []
     statements = trends.offline_statements(ws)
+    main = _main_segments(ws)
+    named = {r["report_id"]: r["segment_id"] for r in ws.engine.query(render(
+        load_sql("chainlight.expert", "report_segments"),
+        {"facts": _table_or_empty(ws, "facts"), "links": _table_or_empty(ws, "entity_links"),
+         "main_segments": main})).to_pylist()}
+    vocabulary = trends.vocabulary_segments(reports, ws.engine.query(render(
+        load_sql("chainlight.expert", "term_segments"), {"products": _table_or_empty(ws, "products"),
+                                                         "main_segments": main}))) if reports else {}
+    segment_of = trends.report_segments(reports, statements, ontology, vocabulary, named)
+    context = trends.context_statements(reports, statements, segment_of)
     llm_stats: dict = {}
     if cfg.llm.base_url or cfg.llm.local_model:
-        extra, llm_stats = trends.llm_statements(ws, cfg, reports, statements, ontology)
+        extra, llm_stats = trends.llm_statements(ws, cfg, reports, statements, segment_of, ontology)
         statements = pa.concat_tables([statements, extra])
+    statements = pa.concat_tables([statements, context])
     ws.engine.execute("CREATE OR REPLACE TEMP TABLE _expert_trends AS " + trends.judgments(ws, cfg, statements),
                       {"half_life": cfg.expert.trend_half_life_days})
-    figure_table = trends.figures(reports, statements, trends.report_segments(reports, statements, ontology))
+    figure_table = trends.figures(reports, statements, segment_of)
     return figure_table, {"statements": statements.num_rows, "llm": llm_stats}
 
 
-def analyse_firms(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Table, pa.Table, operating.ScoreModel]:
-    """(profiles, operating scores, the score model); ``read_trends`` must have run for the profiles."""
+def analyse_firms(ws: Workspace, cfg: Config, ontology: Ontology
+                  ) -> tuple[pa.RecordBatchReader, pa.RecordBatchReader, operating.ScoreModel]:
+    """(profiles, operating scores — each a stream of batches —, the score model); ``read_trends`` must
+    have run for the profiles."""
     prepare_sales(ws)
     indicators = operating_inputs(ws, cfg)
     model = score_model(ws, cfg, indicators)
@@ -232,8 +262,9 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     with ws.stage("expert") as writer:
         writer.write_sql("trends", "SELECT * FROM _expert_trends ORDER BY segment_id, period")
         writer.write_arrow("trend_figures", figure_table)
-        writer.write_arrow("profiles", profiles)
-        writer.write_arrow("operating_scores", scores)
+        for table, stream in (("profiles", profiles), ("operating_scores", scores)):
+            ws.engine.register_arrow(f"_expert_{table}_stream", stream)  # type: ignore[arg-type]
+            writer.write_sql(table, f"SELECT * FROM _expert_{table}_stream")
         writer.write_arrow("firm_claims", claims.firm_claims(ws))
         writer.stats.update({**trend_stats, "score_method": model.method, "score_weights": dict(model.weights),
                              "scales": {k: [round(s.center, 6), round(s.spread, 6)] for k, s in model.scales.items()}})

@@ -27,6 +27,8 @@ PROFILE_SCHEMA = pa.schema([
     ("anchor_flow_share", pa.float64()), ("stable_large_ties", pa.int64()), ("relationship_stability", pa.float64()),
     ("segment_trend", pa.string()), ("trend_alignment", pa.string()), ("facts", pa.list_(FACT)),
     ("sentences", pa.list_(SENTENCE)), ("text", pa.string()), ("language", pa.string())])
+# a rate that shows as 0.0% reads as growth, not decline (labels are rounded to 0.1%)
+ZERO = 0.0005
 # a firm's own growth within ±3% counts as flat when it is compared with its segment's trend
 FLAT_BAND = 0.03
 DIRECTION_VALUE = {"up": 1.0, "flat": 0.0, "down": -1.0}
@@ -98,10 +100,10 @@ def _templates(lang: str) -> list[list[Variant]]:
         return lambda v: ~np.isnan(v[key])
 
     def pos(key: str) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
-        return lambda v: v[key] >= 0
+        return lambda v: v[key] >= -ZERO
 
     def neg(key: str) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
-        return lambda v: v[key] < 0
+        return lambda v: v[key] < -ZERO
 
     def zero(key: str) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
         return lambda v: v[key] == 0
@@ -112,13 +114,13 @@ def _templates(lang: str) -> list[list[Variant]]:
             [Variant(pos("revenue_growth_yoy"), ["近12个月开票收入", R, "万元，同比增长", G, "%。"]),
              Variant(neg("revenue_growth_yoy"), ["近12个月开票收入", R, "万元，同比下降", G, "%。"]),
              Variant(_always, ["近12个月开票收入", R, "万元。"])],
-            [Variant(lambda v: (v["lfl_growth"] >= 0) & (v["excess_growth"] >= 0),
+            [Variant(lambda v: (v["lfl_growth"] >= -ZERO) & (v["excess_growth"] >= -ZERO),
                      ["对持续合作客户的销售（季节调整后）年化增长", L, "%，高于所在市场", E, "个百分点。"]),
-             Variant(lambda v: (v["lfl_growth"] >= 0) & (v["excess_growth"] < 0),
+             Variant(lambda v: (v["lfl_growth"] >= -ZERO) & (v["excess_growth"] < -ZERO),
                      ["对持续合作客户的销售（季节调整后）年化增长", L, "%，低于所在市场", E, "个百分点。"]),
-             Variant(lambda v: (v["lfl_growth"] < 0) & (v["excess_growth"] >= 0),
+             Variant(lambda v: (v["lfl_growth"] < -ZERO) & (v["excess_growth"] >= -ZERO),
                      ["对持续合作客户的销售（季节调整后）年化下降", L, "%，高于所在市场", E, "个百分点。"]),
-             Variant(lambda v: (v["lfl_growth"] < 0) & (v["excess_growth"] < 0),
+             Variant(lambda v: (v["lfl_growth"] < -ZERO) & (v["excess_growth"] < -ZERO),
                      ["对持续合作客户的销售（季节调整后）年化下降", L, "%，低于所在市场", E, "个百分点。"])],
             [Variant(has("volatility"), ["季节调整后的季度收入波动系数为", ("volatility",), "。"])],
             [Variant(lambda v: v["customers"] > 0,
@@ -140,16 +142,16 @@ def _templates(lang: str) -> list[list[Variant]]:
          Variant(neg("revenue_growth_yoy"), ["Invoiced revenue over the last 12 months was ¥", R, "M, down ", G,
                                              "% year on year."]),
          Variant(_always, ["Invoiced revenue over the last 12 months was ¥", R, "M."])],
-        [Variant(lambda v: (v["lfl_growth"] >= 0) & (v["excess_growth"] >= 0),
+        [Variant(lambda v: (v["lfl_growth"] >= -ZERO) & (v["excess_growth"] >= -ZERO),
                  ["Sales to continuing customers (seasonally adjusted) grew ", L, "% a year, ", E,
                   " points above its markets."]),
-         Variant(lambda v: (v["lfl_growth"] >= 0) & (v["excess_growth"] < 0),
+         Variant(lambda v: (v["lfl_growth"] >= -ZERO) & (v["excess_growth"] < -ZERO),
                  ["Sales to continuing customers (seasonally adjusted) grew ", L, "% a year, ", E,
                   " points below its markets."]),
-         Variant(lambda v: (v["lfl_growth"] < 0) & (v["excess_growth"] >= 0),
+         Variant(lambda v: (v["lfl_growth"] < -ZERO) & (v["excess_growth"] >= -ZERO),
                  ["Sales to continuing customers (seasonally adjusted) fell ", L, "% a year, ", E,
                   " points above its markets."]),
-         Variant(lambda v: (v["lfl_growth"] < 0) & (v["excess_growth"] < 0),
+         Variant(lambda v: (v["lfl_growth"] < -ZERO) & (v["excess_growth"] < -ZERO),
                  ["Sales to continuing customers (seasonally adjusted) fell ", L, "% a year, ", E,
                   " points below its markets."])],
         [Variant(has("volatility"), ["Seasonally adjusted quarterly revenue has a coefficient of variation of ",

@@ -16,12 +16,13 @@ import re
 from importlib import resources
 from typing import Literal
 
+import ahocorasick
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from chainlight.config import Config
 from chainlight.engine.base import load_sql, render
-from chainlight.extract.offline import INSTRUCTION, PERCENT, SENTENCE
+from chainlight.extract.offline import DOWN, FLAT, INSTRUCTION, PERCENT, SENTENCE, UP
 from chainlight.ontology.model import Ontology
 from chainlight.workspace import Workspace
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PROMPT_VERSION = "trend_v1"
 LLM_CONFIDENCE = 0.5
+CONTEXT_CONFIDENCE = 0.6
 MAX_REPORT_CHARS = 1500
 STATEMENT_SCHEMA = pa.schema([
     ("report_id", pa.string()), ("segment_id", pa.string()), ("direction", pa.string()), ("value", pa.float64()),
@@ -59,9 +61,39 @@ def offline_statements(ws: Workspace) -> pa.Table:
                            ).cast(STATEMENT_SCHEMA)
 
 
-def report_segments(reports: list[dict], statements: pa.Table, ontology: Ontology) -> dict[str, str]:
+def vocabulary_segments(reports: list[dict], terms: pa.Table) -> dict[str, str]:
+    """Per report, the segment whose firms list the product terms the report uses (the workspace's own
+    vocabulary: ``term_segments.sql``). Each term found (longest matches only) gives its segments the
+    shares of the firms listing it; the heaviest segment wins outright, or the report stays unplaced."""
+    votes: dict[str, dict[str, int]] = {}
+    for row in terms.to_pylist():
+        votes.setdefault(row["term"], {})[row["segment_id"]] = row["firms"]
+    if not votes:
+        return {}
+    automaton = ahocorasick.Automaton()
+    for term in votes:
+        automaton.add_word(term, term)
+    automaton.make_automaton()
+    placed = {}
+    for report in reports:
+        found = {term for _, term in automaton.iter(report["text"] or "")}
+        found = {t for t in found if not any(t != u and t in u for u in found)}
+        weight: dict[str, float] = {}
+        for term in sorted(found):
+            total = sum(votes[term].values())
+            for segment, firms in votes[term].items():
+                weight[segment] = weight.get(segment, 0.0) + firms / total
+        ranked = sorted(weight.items(), key=lambda kv: (-kv[1], kv[0]))
+        if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1] + 1e-9):
+            placed[report["report_id"]] = ranked[0][0]
+    return placed
+
+
+def report_segments(reports: list[dict], statements: pa.Table, ontology: Ontology,
+                    *fallbacks: dict[str, str]) -> dict[str, str]:
     """The segment each report is about: the one its statements name most, else the longest segment
-    name in its title, else in its text."""
+    name in its title, else in its text, else the first of ``fallbacks`` (report id → segment) that
+    places it (the workspace's product vocabulary, then the firms the report names)."""
     counts: dict[str, dict[str, int]] = {}
     for row in statements.select(["report_id", "segment_id"]).to_pylist():
         per = counts.setdefault(row["report_id"], {})
@@ -78,7 +110,36 @@ def report_segments(reports: list[dict], statements: pa.Table, ontology: Ontolog
             if hit:
                 found[report["report_id"]] = hit
                 break
+        else:
+            hit = next((f[report["report_id"]] for f in fallbacks if report["report_id"] in f), None)
+            if hit:
+                found[report["report_id"]] = hit
     return found
+
+
+def context_statements(reports: list[dict], statements: pa.Table, segment_of: dict[str, str]) -> pa.Table:
+    """For a report with no trend statement (it names its segment in words the ontology lacks), its first
+    sentence with a direction and a stated figure, read with extract's own direction and figure patterns,
+    is a statement about the segment the report is about — at a lower confidence than a statement that
+    names its segment. Instruction-like sentences are skipped."""
+    read = set(statements.column("report_id").to_pylist())
+    rows = []
+    for report in reports:
+        rid = report["report_id"]
+        if rid in read or rid not in segment_of:
+            continue
+        for match in SENTENCE.finditer(report["text"] or ""):
+            sentence = match.group(0)
+            direction = "down" if DOWN.search(sentence) else "up" if UP.search(sentence) else \
+                "flat" if FLAT.search(sentence) else None
+            figure = PERCENT.search(sentence)
+            if direction and figure and not INSTRUCTION.search(sentence):
+                rows.append({"report_id": rid, "segment_id": segment_of[rid], "direction": direction,
+                             "value": float(figure.group(1)), "start": match.start(), "end": match.end(),
+                             "span_text": sentence, "confidence": CONTEXT_CONFIDENCE, "method": "offline_context",
+                             "published": report["published"]})
+                break
+    return pa.Table.from_pylist(rows, schema=STATEMENT_SCHEMA)
 
 
 def unsure_reports(reports: list[dict], statements: pa.Table, segment_of: dict[str, str]) -> list[str]:
@@ -100,11 +161,10 @@ def unsure_reports(reports: list[dict], statements: pa.Table, segment_of: dict[s
 
 
 def llm_statements(ws: Workspace, cfg: Config, reports: list[dict], statements: pa.Table,
-                   ontology: Ontology) -> tuple[pa.Table, dict[str, int]]:
+                   segment_of: dict[str, str], ontology: Ontology) -> tuple[pa.Table, dict[str, int]]:
     """Statements from the LLM for the reports the offline reader is unsure of; ({} stats when no LLM)."""
     from chainlight.extract import _llm as llm_session  # the one place an LLM endpoint is opened
 
-    segment_of = report_segments(reports, statements, ontology)
     asked = unsure_reports(reports, statements, segment_of)[: cfg.expert.llm_max_reports]
     stats = {"asked": len(asked), "kept": 0, "rejected_span": 0, "rejected_instruction": 0, "no_answer": 0}
     rows: list[dict] = []

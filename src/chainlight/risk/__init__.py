@@ -34,7 +34,6 @@ from chainlight import tables
 from chainlight.config import Config
 from chainlight.errors import InputError
 from chainlight.risk import audit, claims, decide, features
-from chainlight.risk import policy as policy_module
 from chainlight.risk.evidence import load as load_evidence
 from chainlight.risk.model import fit_card, save_card
 from chainlight.workspace import StageResult, Workspace
@@ -80,7 +79,7 @@ def _ontology_version(cfg: Config) -> str:
 
 def run(ws: Workspace, cfg: Config) -> StageResult:
     settings = cfg.risk
-    policy = policy_module.load(settings.policy)
+    policy = decide.load_policy(settings.policy)
     decide.save_policy(ws, policy)
     try:
         cutoff = date.fromisoformat(settings.train_before)

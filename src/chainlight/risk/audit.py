@@ -11,7 +11,7 @@ regulator can read it with any tool. Each line is one entry::
 ``hash`` is the sha256 of the entry's canonical JSON without ``hash``; ``prev_hash`` chains the
 entries, so an edit breaks the entry's own hash, a deletion or a reordering breaks the chain and the
 id sequence. Deleting the newest entries leaves a valid shorter chain, so ``audit.head`` (written
-under the same lock) remembers the newest id and hash; ``verify`` compares the log against it.
+under the same lock) remembers the newest id, hash and the log's size; ``verify`` compares the log against it.
 """
 
 from __future__ import annotations
@@ -91,28 +91,58 @@ def _last_line(path: Path) -> str | None:
         return data.rstrip(b"\n").split(b"\n")[-1].decode("utf-8")
 
 
+def _read_head(root: Path) -> tuple[int, str, int] | None:
+    """(newest id, its hash, log size after it) from the head file, or None."""
+    try:
+        fields = (root / HEAD_FILE).read_text(encoding="ascii").split()
+        return int(fields[0]), fields[1], int(fields[2])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _head_line(entry_id: int, entry_hash: str, size: int) -> bytes:
+    """Fixed width, so it is rewritten in place with one small write (no new file per append)."""
+    return f"{entry_id:012d} {entry_hash} {size:016d}\n".encode("ascii")
+
+
 def append(ws: Workspace | Path, kind: str, inputs: dict[str, Any], decision: dict[str, Any],
-           at: str | None = None) -> dict[str, Any]:
-    """Append one entry under an exclusive lock; returns it (with its id and hash)."""
+           at: str | None = None, durable: bool = True) -> dict[str, Any]:
+    """Append one entry under an exclusive lock; returns it (with its id and hash).
+
+    The previous id and hash come from the head file when it matches the log's size (O(1)); after a
+    crash between the two writes, from the log's last line. ``durable`` flushes the entry to disk
+    (fdatasync) before returning.
+    """
     root = _root(ws)
     path = root / LOG_FILE
     with _locked(root):
-        last = _last_line(path)
-        previous = json.loads(last) if last else None
+        size = path.stat().st_size if path.exists() else 0
+        head = _read_head(root)
+        if head is not None and head[2] == size:
+            previous: tuple[int, str] | None = (head[0], head[1])
+        else:
+            last = _last_line(path)
+            parsed = json.loads(last) if last else None
+            previous = (parsed["id"], parsed["hash"]) if parsed else None
         entry: dict[str, Any] = {
-            "id": (previous["id"] + 1) if previous else 1, "kind": kind,
+            "id": (previous[0] + 1) if previous else 1, "kind": kind,
             "at": at or datetime.now(UTC).isoformat(timespec="microseconds"),
-            "prev_hash": previous["hash"] if previous else GENESIS,
+            "prev_hash": previous[1] if previous else GENESIS,
             "inputs_hash": digest(inputs), "inputs": inputs, "decision": decision}
         entry["hash"] = digest(entry)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(canonical(entry) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        head = root / HEAD_FILE
-        tmp = head.with_suffix(".tmp")
-        tmp.write_text(canonical({"id": entry["id"], "hash": entry["hash"]}), encoding="utf-8")
-        os.replace(tmp, head)
+        line = (canonical(entry) + "\n").encode("utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            if durable:
+                os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        fd = os.open(root / HEAD_FILE, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, _head_line(entry["id"], entry["hash"], size + len(line)), 0)
+        finally:
+            os.close(fd)
     return entry
 
 
@@ -162,13 +192,15 @@ def verify(ws: Workspace | Path) -> AuditReport:
                 return bad("its inputs do not match their hash (edited)")
             previous_hash = last_hash = stored
             count = number
-    head_path = root / HEAD_FILE
-    if head_path.exists():
-        head = json.loads(head_path.read_text(encoding="utf-8"))
-        if head["id"] > count:
+    head = _read_head(root)
+    if head is None and (root / HEAD_FILE).exists():
+        return AuditReport(ok=False, entries=count, first_bad=None, message="the audit head file is unreadable")
+    if head is not None:
+        head_id, head_hash, _ = head
+        if head_id > count:
             return AuditReport(ok=False, entries=count, first_bad=count + 1,
-                               message=f"the log ends at entry {count} but entry {head['id']} was written (truncated)")
-        if head["id"] == count and head["hash"] != last_hash:
+                               message=f"the log ends at entry {count} but entry {head_id} was written (truncated)")
+        if head_id == count and head_hash != last_hash:
             return AuditReport(ok=False, entries=count, first_bad=count,
                                message=f"entry {count} differs from the one recorded as newest (rewritten)")
     return AuditReport(ok=True, entries=count, first_bad=None, message=f"{count} entries, chain intact")

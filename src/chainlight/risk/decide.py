@@ -10,11 +10,12 @@ decision replayed from its audit entry's recorded inputs (``audit.replay``) is t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
@@ -22,6 +23,7 @@ from chainlight.config import Config
 from chainlight.errors import InputError
 from chainlight.risk import audit, line
 from chainlight.risk import policy as policy_module
+from chainlight.risk.evidence import Evidence
 from chainlight.risk.features import CATEGORICAL, reason_text
 from chainlight.risk.model import Card, load_card
 from chainlight.workspace import Workspace
@@ -59,14 +61,39 @@ class Scored:
     contributions: list[tuple[str, float]]  # (feature, signed points), largest magnitude first
 
 
+class ScoreTable:
+    """Every firm's PD, score and point contributions as arrays; a ``Scored`` is made on demand."""
+
+    def __init__(self, card: Card, frame: pd.DataFrame, ids: list[str]) -> None:
+        pd_, score, points = card.score_all(frame)
+        self.index = {u: i for i, u in enumerate(ids)}
+        self.pd = np.round(pd_, PD_DIGITS)
+        self.score = np.round(score, SCORE_DIGITS)
+        self.points = np.round(points, POINT_DIGITS)
+        self.names = list(card.features)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, uscc: str) -> Scored:
+        row = self.index[uscc]
+        return Scored(float(self.pd[row]), float(self.score[row]),
+                      list(zip(self.names, self.points[row].tolist(), strict=True)))
+
+
 def score_frame(card: Card, frame: pd.DataFrame) -> list[Scored]:
     """PD, score and signed point contributions per row, rounded so batch and single rows agree."""
-    pds = card.predict_pd(frame)
-    scores = card.score(frame)
-    contributions = card.contributions(frame)
-    return [Scored(round(float(p), PD_DIGITS), round(float(s), SCORE_DIGITS),
-                   [(f, round(float(v), POINT_DIGITS)) for f, v in c])
-            for p, s, c in zip(pds, scores, contributions, strict=True)]
+    table = ScoreTable(card, frame, [str(i) for i in range(len(frame))])
+    return [table[str(i)] for i in range(len(frame))]
+
+
+def model_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The card's columns with the types the card was fitted on (categories as text, numbers as float)."""
+    out = frame[columns].copy()
+    for column in columns:
+        out[column] = out[column].astype(str) if column in CATEGORICAL else \
+            pd.to_numeric(out[column], errors="coerce").astype(float)
+    return out
 
 
 def frame_of(features: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
@@ -127,6 +154,17 @@ def compose(policy: policy_module.Policy, inputs: dict[str, Any], scored: Scored
             "reasons": [r.model_dump() for r in reasons], "evidence": evidence, "versions": dict(inputs["versions"])}
 
 
+CHAIN_VALUES = ("verified_turnover", "hops_to_anchor", "anchor_bound_share", "patents_granted", "top_customer_share")
+POLICY_FIELDS = {"blacklisted", "tax_arrears", "max_overdue_days", "open_litigations", "age_years", "pd", *CHAIN_VALUES}
+
+
+def load_policy(path: Path | None) -> policy_module.Policy:
+    """The configured policy, checked against the inputs the engine gives it."""
+    policy = policy_module.load(path)
+    policy_module.check_fields(policy, POLICY_FIELDS)
+    return policy
+
+
 def policy_values(features: dict[str, Any], view: str) -> dict[str, Any]:
     """The inputs the policy tests. The traditional view verifies no turnover and sees no chain."""
     def flag(name: str) -> bool:
@@ -136,8 +174,7 @@ def policy_values(features: dict[str, Any], view: str) -> dict[str, Any]:
         "max_overdue_days": features.get("max_overdue_days"), "open_litigations": features.get("open_litigations"),
         "age_years": features.get("age_years")}
     if view == "chain":
-        values.update({k: features.get(k) for k in ("verified_turnover", "hops_to_anchor", "anchor_bound_share",
-                                                     "patents_granted", "top_customer_share")})
+        values.update({k: features.get(k) for k in CHAIN_VALUES})
     else:
         values["verified_turnover"] = 0.0
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in values.items()}
@@ -149,7 +186,7 @@ class View:
     card: Card
     model_hash: str
     features: list[str]
-    scored: dict[str, Scored] = field(default_factory=dict)
+    scored: ScoreTable | None = None
 
 
 def _store(root: Path, kind: str) -> Path:
@@ -183,22 +220,23 @@ class DecisionService:
     """Online decisions from memory; each ``decide`` appends one audit entry."""
 
     def __init__(self, ws: Workspace, policy: policy_module.Policy, views: dict[str, View],
-                 features: dict[str, dict[str, Any]], evidence: dict[str, dict[str, Any]],
+                 features: dict[str, dict[str, Any]], evidence: Evidence,
                  versions: dict[str, str], reason_count: int = 3) -> None:
         self.ws, self.policy, self.views = ws, policy, views
         self.features, self.evidence, self.versions = features, evidence, versions
         self.reason_count = reason_count
+        self.durable = True
 
     @classmethod
     def from_parts(cls, ws: Workspace, policy: policy_module.Policy, fitted: dict[str, tuple[Card, str, list[str]]],
-                   frame: pd.DataFrame, evidence: Any, versions: dict[str, str], reason_count: int = 3
+                   frame: pd.DataFrame, evidence: Evidence, versions: dict[str, str], reason_count: int = 3
                    ) -> DecisionService:
         """Score every firm of ``frame`` with each view's card once; keep it all in memory."""
         ids = frame["uscc"].tolist()
         views: dict[str, View] = {}
         for name, (card, model_hash, columns) in fitted.items():
             view = View(name, card, model_hash, list(columns))
-            view.scored = dict(zip(ids, score_frame(card, frame_of(_records(frame, columns), columns)), strict=True))
+            view.scored = ScoreTable(card, model_frame(frame, columns), ids)
             views[name] = view
         all_columns = sorted({c for v in views.values() for c in v.features})
         features = dict(zip(ids, _records(frame, all_columns), strict=True))
@@ -210,7 +248,7 @@ class DecisionService:
         if not ws.table_exists("risk_models") or not ws.table_exists("risk_features"):
             raise InputError("the risk stage has not run in this workspace (run `chainlight run --stage risk`)",
                              file=str(ws.root))
-        policy = policy_module.load(cfg.risk.policy)
+        policy = load_policy(cfg.risk.policy)
         save_policy(ws, policy)
         models = {r["view"]: r for r in ws.engine.query("SELECT * FROM risk_models").to_pylist()}
         frame = ws.engine.query("SELECT * FROM risk_features ORDER BY uscc").to_pandas()
@@ -222,7 +260,9 @@ class DecisionService:
         versions = {"policy": policy.version, "policy_hash": policy.hash, "model_hash": meta["model_hash"],
                     "model_traditional_hash": models["traditional"]["model_hash"],
                     "ontology": meta["ontology_version"], "run_id": str(run_id), "features_as_of": str(meta["as_of"])}
-        return cls.from_parts(ws, policy, fitted, frame, load_evidence(ws), versions, cfg.risk.reason_count)
+        service = cls.from_parts(ws, policy, fitted, frame, load_evidence(ws), versions, cfg.risk.reason_count)
+        service.durable = cfg.risk.audit_fsync
+        return service
 
     def _inputs(self, uscc: str, amount: float, application_id: str, view: str) -> dict[str, Any]:
         features = self.features.get(uscc)
@@ -242,12 +282,14 @@ class DecisionService:
         """(decision fields, recorded inputs) of one view, without touching the audit log."""
         uscc = uscc.strip().upper()
         inputs = self._inputs(uscc, amount, application_id, view)
-        return compose(self.policy, inputs, self.views[view].scored[uscc]), inputs
+        scored = self.views[view].scored
+        assert scored is not None
+        return compose(self.policy, inputs, scored[uscc]), inputs
 
     def decide(self, uscc: str, amount: float, application_id: str | None = None) -> Decision:
         application_id = application_id or f"online-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
         fields, inputs = self.compose_view(uscc, amount, application_id, "chain")
-        entry = audit.append(self.ws, "decision", inputs, fields)
+        entry = audit.append(self.ws, "decision", inputs, fields, durable=self.durable)
         return Decision(**fields, audit_entry_id=entry["id"], decided_at=entry["at"])
 
     def traditional(self, uscc: str, amount: float, application_id: str = "comparison") -> Decision:

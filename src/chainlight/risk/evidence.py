@@ -36,7 +36,7 @@ class Evidence:
                           "anchor": "yes" if current in self.anchors else "no"})
         return steps if steps and steps[-1]["anchor"] == "yes" else []
 
-    def get(self, uscc: str, default: Any = None) -> dict[str, Any]:
+    def get(self, uscc: str) -> dict[str, Any]:
         return {"path_to_anchor": self.path(uscc), "key_customers": self.customers.get(uscc, []),
                 "claims_supported": self.supported.get(uscc, [])[:MAX_FLAGS],
                 "claims_contradicted": self.contradicted.get(uscc, [])[:MAX_FLAGS]}

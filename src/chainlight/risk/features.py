@@ -5,9 +5,13 @@
   sees without the chain.
 - ``chain``: the same plus what the invoices, patents, graph, verified claims and (when built) the
   expert stage show: verified 12-month turnover and its growth, active months, customers and
-  churn, top-customer and anchor shares, stable ties to large buyers, void rate, patents, supported
-  claims; hops to an anchor, share of sales that ends at an anchor, PageRank, cluster size, tier,
+  churn, like-for-like growth, suppliers and purchases, top-customer and anchor shares, stable ties to
+  large buyers, void rate, patents; hops to an anchor, share of sales that ends at an anchor, PageRank, cluster size, tier,
   mount confidence; the expert's operating score when ``operating_scores`` exists.
+
+Claims never enter the model, not even supported ones: a supported claim adds nothing the invoices
+and patents behind it do not already say, and counting claims would let anyone who writes reports
+(repeating true statements) move a score. ``claims_supported`` is computed for display only.
 
 No leakage from the future where the data allows it: invoice, patent and claim features only use
 records dated on or before ``as_of`` (chain_features.sql). The graph's structural features (hops,
@@ -34,9 +38,9 @@ CATEGORICAL = ["industry_division", "province", "tier"]
 TRADITIONAL = ["age_years", "registered_capital", "industry_division", "province", "high_tech", "max_overdue_days",
                "open_litigations", "tax_arrears", "blacklisted", "bureau_flags"]
 CHAIN_ONLY = ["verified_turnover", "sales_growth", "months_active_12m", "customers_12m", "churn_rate",
-              "top_customer_share", "anchor_sales_share", "like_for_like_growth", "suppliers_12m", "purchase_ratio", "large_ties", "void_rate", "patents_granted",
-              "patents_recent", "claims_supported", "hops_to_anchor", "anchor_bound_share", "pagerank",
-              "cluster_size", "tier", "mount_confidence"]
+              "top_customer_share", "anchor_sales_share", "like_for_like_growth", "suppliers_12m", "purchase_ratio",
+              "large_ties", "void_rate", "patents_granted", "patents_recent", "hops_to_anchor", "anchor_bound_share",
+              "pagerank", "cluster_size", "tier", "mount_confidence"]
 EXPERT = ["operating_score"]
 
 # feature -> (favourable EN, favourable ZH, adverse EN, adverse ZH): what a firm owner reads.
@@ -84,7 +88,8 @@ TEXT: dict[str, tuple[str, str, str, str]] = {
     "large_ties": ("It has long-standing ties to large buyers.", "与大型买方长期稳定合作。",
                    "It has no long-standing ties to large buyers.", "缺少与大型买方的长期稳定合作。"),
     "void_rate": ("It rarely cancels invoices.", "极少作废发票。", "It cancels many invoices.", "作废发票较多。"),
-    "patents_granted": ("It holds granted patents.", "拥有授权专利。", "It holds few or no granted patents.", "授权专利较少或没有。"),
+    "patents_granted": ("It holds granted patents.", "拥有授权专利。",
+                        "It holds few or no granted patents.", "授权专利较少或没有。"),
     "patents_recent": ("It has applied for patents recently.", "近期有专利申请。",
                        "It has not applied for patents recently.", "近期无专利申请。"),
     "claims_supported": ("Invoices or patents confirm what others say about it.", "发票或专利证实了外界对其的描述。",
@@ -164,11 +169,11 @@ def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFr
     chain = render(load_sql("chainlight.risk", "chain_features"),
                    {"obs": "_risk_obs", "links": links_view(ws), "verdicts": verdicts, "graph": graph,
                     "patents": patents, "mounts": mounts})
-    expert = ", x.score AS operating_score" if ws.table_exists("operating_scores") else ""
+    expert = ", round(x.score, 4) AS operating_score" if ws.table_exists("operating_scores") else ""
     expert_join = "LEFT JOIN operating_scores x ON x.uscc = r.uscc" if expert else ""
     sql = f"""
         SELECT r.*, c.* EXCLUDE (uscc, as_of),
-               g.hops_to_anchor, round(g.anchor_flow_share, 6) AS anchor_bound_share, g.pagerank,
+               g.hops_to_anchor, round(g.anchor_flow_share, 6) AS anchor_bound_share, round(g.pagerank, 12) AS pagerank,
                coalesce(g.cluster_size, 0) AS cluster_size, coalesce(g.tier, 'unknown') AS tier,
                round(m.confidence, 6) AS mount_confidence{expert}
         FROM ({registry}) r JOIN ({chain}) c USING (uscc, as_of)
@@ -176,8 +181,7 @@ def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFr
         LEFT JOIN (SELECT uscc, confidence FROM {mounts} WHERE rank = 1) m ON m.uscc = r.uscc
         {expert_join}
         ORDER BY r.uscc, r.as_of"""
-    frame = engine.query(sql, {"stable_months": cfg.graph.stable_min_months,
-                               "large_sales": cfg.graph.large_firm_sales,
+    frame = engine.query(sql, {"large_sales": cfg.graph.large_firm_sales,
                                "lfl_prior": LFL_PRIOR}).to_pandas()
     for column in CATEGORICAL:
         frame[column] = frame[column].astype(str)

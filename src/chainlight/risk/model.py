@@ -20,9 +20,10 @@ from chainlight.errors import InputError
 
 
 class Card(Protocol):
+    features: list[str]
+
     def predict_pd(self, frame: pd.DataFrame) -> Any: ...
-    def score(self, frame: pd.DataFrame) -> Any: ...
-    def contributions(self, frame: pd.DataFrame) -> list[list[tuple[str, float]]]: ...
+    def score_all(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 
 class ScorecardCard:
@@ -35,19 +36,18 @@ class ScorecardCard:
     def predict_pd(self, frame: pd.DataFrame) -> Any:
         return self.card.predict_pd(frame)
 
-    def score(self, frame: pd.DataFrame) -> Any:
-        return self.card.score(frame)
-
-    def contributions(self, frame: pd.DataFrame) -> list[list[tuple[str, float]]]:
-        """Per row, each feature's points minus its training-average points (negative = adverse),
-        vectorised over rows (the card's own ``reasons`` walks rows one by one)."""
+    def score_all(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """PD, score and each feature's points minus its training-average points (rows × features;
+        negative = adverse), binning every feature once. The score is summed in the card's own order,
+        so it equals ``Scorecard.score`` bit for bit."""
         indices = self.card.bin_indices(frame)
-        columns = [np.asarray(f.points_of(indices[f.name]), dtype=float) - f.neutral_points for f in self.card.features]
-        if not columns:
-            return [[] for _ in range(len(frame))]
-        matrix = np.column_stack(columns)
-        names = self.features
-        return [list(zip(names, row.tolist(), strict=True)) for row in matrix]
+        points = [np.asarray(f.points_of(indices[f.name]), dtype=np.float64) for f in self.card.features]
+        score = np.full(len(frame), self.card.base_score, dtype=np.float64)
+        for column in points:
+            score += column
+        neutral = np.array([f.neutral_points for f in self.card.features], dtype=np.float64)
+        matrix = np.column_stack(points) - neutral if points else np.zeros((len(frame), 0))
+        return self.card.pd_of_score(score), score, matrix
 
 
 # Credit signals on a chain are many and individually weak (IV 0.002–0.02 each); the usual 0.02 floor

@@ -167,6 +167,15 @@ class Policy:
         return fired
 
 
+def check_fields(policy: Policy, known: set[str]) -> None:
+    """Every rule must test an input the engine provides (a typo would otherwise never fire)."""
+    for table in policy.spec.tables:
+        for rule in table.rules:
+            if rule.when.field not in known:
+                raise InputError(f"rule {rule.id} tests unknown field {rule.when.field!r}; fields are: "
+                                 f"{', '.join(sorted(known))}", file=policy.source, field=rule.id)
+
+
 def worst(fired: list[Fired], default: str = "approve") -> str:
     """The most severe outcome among fired rules (decline > refer > approve)."""
     outcomes = [f.outcome for f in fired if f.outcome]

@@ -1,6 +1,7 @@
 """The story, side by side: what the registry says about a firm, what chainlight sees, both decisions.
 
-``chainlight demo`` ends with it for the planted story firm (嘉兴丞达新材料科技有限公司): registered as
+``chainlight demo`` ends with it for the planted story firm (嘉兴丞达新材料科技有限公司), whose name the CLI
+takes from the generator: registered as
 general machinery, really a high-temperature nylon maker two steps from an automotive anchor.
 """
 
@@ -25,9 +26,10 @@ class Story:
     chainlight: Decision
 
 
-def find_story_firm(ws: Workspace) -> str | None:
-    from chainlight.synth.firms import STORY_FIRM_NAME
-    uscc = ws.engine.scalar("SELECT uscc FROM enterprises WHERE name = $n", {"n": STORY_FIRM_NAME})
+def find_story_firm(ws: Workspace, name: str) -> str | None:
+    """The firm registered under ``name`` (the demo passes the generator's story firm; the stages never
+    import the generator)."""
+    uscc = ws.engine.scalar("SELECT uscc FROM enterprises WHERE name = $n", {"n": name})
     return str(uscc) if uscc else None
 
 

@@ -1,9 +1,10 @@
 -- Invoice, patent and claim features of each (uscc, as_of) pair, using only what was known on as_of:
 -- invoices issued on or before it (12- and 24-month windows), patents granted by then, claims from
 -- reports published by then. Voided invoices count only in the void rate; red-letter reversals net.
+-- Money is summed as DECIMAL and ratios are rounded, so reruns give bit-identical features.
 WITH obs AS (SELECT DISTINCT uscc, as_of FROM {{ obs }}),
 inv AS (
-    SELECT o.uscc, o.as_of, i.invoice_id, i.amount, i.status, i.issue_date, l.uscc AS buyer,
+    SELECT o.uscc, o.as_of, i.invoice_id, CAST(i.amount AS DECIMAL(18, 2)) AS amount, i.status, i.issue_date, l.uscc AS buyer,
            date_trunc('month', i.issue_date) AS month,
            i.issue_date > o.as_of - INTERVAL 12 MONTH AS recent
     FROM obs o JOIN invoices i ON i.seller_uscc = o.uscc
@@ -14,8 +15,7 @@ inv AS (
 per_buyer AS (
     SELECT uscc, as_of, buyer,
            sum(amount) FILTER (WHERE recent) AS recent_amount,
-           sum(amount) FILTER (WHERE NOT recent) AS prior_amount,
-           count(DISTINCT month) FILTER (WHERE amount > 0) AS months
+           sum(amount) FILTER (WHERE NOT recent) AS prior_amount
     FROM counted WHERE buyer IS NOT NULL GROUP BY ALL
 ), buyers AS (
     SELECT p.uscc, p.as_of,
@@ -23,13 +23,11 @@ per_buyer AS (
            count(*) FILTER (WHERE p.prior_amount > 0) AS customers_prior,
            count(*) FILTER (WHERE p.prior_amount > 0 AND coalesce(p.recent_amount, 0) <= 0) AS customers_lost,
            max(p.recent_amount) AS top_amount,
-           sum(p.recent_amount) FILTER (WHERE g.is_anchor) AS anchor_amount,
-           count(*) FILTER (WHERE p.months >= $stable_months
-                            AND (g.is_anchor OR g.sales_total >= $large_sales)) AS large_ties
+           sum(p.recent_amount) FILTER (WHERE g.is_anchor) AS anchor_amount
     FROM per_buyer p LEFT JOIN {{ graph }} g ON g.uscc = p.buyer GROUP BY ALL
 ), totals AS (
     SELECT o.uscc, o.as_of,
-           round(coalesce(sum(c.amount) FILTER (WHERE c.recent), 0), 2) AS verified_turnover,
+           CAST(coalesce(sum(c.amount) FILTER (WHERE c.recent), 0) AS DOUBLE) AS verified_turnover,
            sum(c.amount) FILTER (WHERE NOT c.recent) AS turnover_prior,
            count(DISTINCT c.month) FILTER (WHERE c.recent AND c.amount > 0) AS months_active_12m
     FROM obs o LEFT JOIN counted c USING (uscc, as_of) GROUP BY ALL
@@ -66,11 +64,23 @@ per_buyer AS (
            sum(e.sxy - coalesce(m.slope, 0) * e.sxx) / nullif(sum(e.sxx), 0) AS excess
     FROM lfl_edges e LEFT JOIN lfl_market m USING (as_of, market) GROUP BY ALL
 ), purchases AS (  -- what it buys: firms choose steadier, healthier customers, so suppliers reveal health
-    SELECT o.uscc, o.as_of, count(DISTINCT i.seller_uscc) AS suppliers_12m, sum(i.amount) AS purchases_12m
+    SELECT o.uscc, o.as_of, count(DISTINCT i.seller_uscc) AS suppliers_12m,
+           CAST(sum(CAST(i.amount AS DECIMAL(18, 2))) AS DOUBLE) AS purchases_12m
     FROM obs o JOIN {{ links }} l ON l.uscc = o.uscc AND l.mention_id LIKE 'invoice:%'
     JOIN invoices i ON 'invoice:' || i.invoice_id = l.mention_id
     WHERE i.status IN ('normal', 'red') AND i.issue_date <= o.as_of AND i.issue_date > o.as_of - INTERVAL 12 MONTH
       AND i.seller_uscc <> o.uscc
+    GROUP BY ALL
+), ties AS (  -- lasting ties to large buyers (anchors or ≥ graph.large_firm_sales): a year or more between
+             -- the first and the latest invoice up to as_of
+    SELECT o.uscc, o.as_of, count(*) AS large_ties
+    FROM (SELECT o.uscc, o.as_of, l.uscc AS buyer, min(i.issue_date) AS first_day, max(i.issue_date) AS last_day
+          FROM obs o JOIN invoices i ON i.seller_uscc = o.uscc AND i.issue_date <= o.as_of
+          JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
+          WHERE i.status = 'normal' AND i.amount > 0 AND l.uscc IS NOT NULL AND l.uscc <> i.seller_uscc
+          GROUP BY ALL) o
+    JOIN {{ graph }} g ON g.uscc = o.buyer AND (g.is_anchor OR g.sales_total >= $large_sales)
+    WHERE date_diff('month', o.first_day, o.last_day) + 1 >= 12
     GROUP BY ALL
 ), claims AS (
     SELECT o.uscc, o.as_of, count(*) AS claims_supported
@@ -78,14 +88,15 @@ per_buyer AS (
          AND (v.source_date IS NULL OR v.source_date <= o.as_of) GROUP BY ALL
 )
 SELECT t.uscc, t.as_of, t.verified_turnover,
-       CASE WHEN t.turnover_prior > 0 THEN round(t.verified_turnover / t.turnover_prior - 1, 6) END AS sales_growth,
+       CASE WHEN t.turnover_prior > 0 THEN round(t.verified_turnover / CAST(t.turnover_prior AS DOUBLE) - 1, 6) END
+           AS sales_growth,
        t.months_active_12m,
        coalesce(b.customers_12m, 0) AS customers_12m,
        CASE WHEN b.customers_prior > 0 THEN round(b.customers_lost / b.customers_prior, 6) END AS churn_rate,
-       CASE WHEN t.verified_turnover > 0 THEN round(least(b.top_amount / t.verified_turnover, 1), 6) END AS top_customer_share,
-       CASE WHEN t.verified_turnover > 0 THEN round(coalesce(b.anchor_amount, 0) / t.verified_turnover, 6) END
+       CASE WHEN t.verified_turnover > 0 THEN round(least(CAST(b.top_amount AS DOUBLE) / t.verified_turnover, 1), 6) END AS top_customer_share,
+       CASE WHEN t.verified_turnover > 0 THEN round(CAST(coalesce(b.anchor_amount, 0) AS DOUBLE) / t.verified_turnover, 6) END
            AS anchor_sales_share,
-       coalesce(b.large_ties, 0) AS large_ties,
+       coalesce(k.large_ties, 0) AS large_ties,
        round(v.void_rate, 6) AS void_rate,
        coalesce(p.patents_granted, 0) AS patents_granted,
        coalesce(p.patents_recent, 0) AS patents_recent,
@@ -97,4 +108,4 @@ SELECT t.uscc, t.as_of, t.verified_turnover,
 FROM totals t
 LEFT JOIN buyers b USING (uscc, as_of) LEFT JOIN voids v USING (uscc, as_of)
 LEFT JOIN patents_held p USING (uscc, as_of) LEFT JOIN claims c USING (uscc, as_of)
-LEFT JOIN lfl g USING (uscc, as_of) LEFT JOIN purchases u USING (uscc, as_of)
+LEFT JOIN lfl g USING (uscc, as_of) LEFT JOIN purchases u USING (uscc, as_of) LEFT JOIN ties k USING (uscc, as_of)

@@ -1,0 +1,124 @@
+"""The audit log: chained entries; any edit, deletion, truncation or reordering is found; concurrent appends stay chained."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from chainlight.cli import app
+from chainlight.risk import audit
+
+
+def fill(root: Path, n: int = 5) -> None:
+    for i in range(n):
+        audit.append(root, "decision", {"uscc": f"U{i}", "amount": 1000.0 * (i + 1)}, {"decision": "approve", "i": i})
+
+
+def lines(root: Path) -> list[str]:
+    return (root / audit.LOG_FILE).read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def write(root: Path, rows: list[str]) -> None:
+    (root / audit.LOG_FILE).write_text("".join(rows), encoding="utf-8")
+
+
+def test_intact_chain_verifies(tmp_path: Path) -> None:
+    fill(tmp_path)
+    report = audit.verify(tmp_path)
+    assert report.ok and report.entries == 5 and report.first_bad is None
+    entries = list(audit.entries(tmp_path))
+    assert [e["id"] for e in entries] == [1, 2, 3, 4, 5]
+    assert entries[0]["prev_hash"] == audit.GENESIS and entries[1]["prev_hash"] == entries[0]["hash"]
+
+
+def test_empty_log_is_ok(tmp_path: Path) -> None:
+    assert audit.verify(tmp_path).ok
+
+
+def test_edit_is_detected(tmp_path: Path) -> None:
+    fill(tmp_path)
+    rows = lines(tmp_path)
+    rows[2] = rows[2].replace('"amount":3000.0', '"amount":9000.0')
+    write(tmp_path, rows)
+    report = audit.verify(tmp_path)
+    assert not report.ok and report.first_bad == 3 and "edited" in report.message
+
+
+def test_edit_with_recomputed_hash_breaks_the_next_link(tmp_path: Path) -> None:
+    fill(tmp_path)
+    rows = lines(tmp_path)
+    entry = json.loads(rows[1])
+    entry["decision"]["decision"] = "decline"
+    entry.pop("hash")
+    entry["hash"] = audit.digest(entry)
+    rows[1] = audit.canonical(entry) + "\n"
+    write(tmp_path, rows)
+    report = audit.verify(tmp_path)
+    assert not report.ok and report.first_bad == 3
+
+
+def test_deletion_is_detected(tmp_path: Path) -> None:
+    fill(tmp_path)
+    rows = lines(tmp_path)
+    del rows[1]
+    write(tmp_path, rows)
+    report = audit.verify(tmp_path)
+    assert not report.ok and report.first_bad == 2
+
+
+def test_truncation_of_the_newest_entries_is_detected(tmp_path: Path) -> None:
+    fill(tmp_path)
+    write(tmp_path, lines(tmp_path)[:-2])
+    report = audit.verify(tmp_path)
+    assert not report.ok and report.first_bad == 4 and "truncated" in report.message
+
+
+def test_reordering_is_detected(tmp_path: Path) -> None:
+    fill(tmp_path)
+    rows = lines(tmp_path)
+    rows[1], rows[2] = rows[2], rows[1]
+    write(tmp_path, rows)
+    report = audit.verify(tmp_path)
+    assert not report.ok and report.first_bad == 2
+
+
+def test_garbage_line_is_detected(tmp_path: Path) -> None:
+    fill(tmp_path, 2)
+    write(tmp_path, [*lines(tmp_path), "not json\n"])
+    assert audit.verify(tmp_path).first_bad == 3
+
+
+def _worker(root: str, tag: str, n: int) -> None:
+    for i in range(n):
+        audit.append(Path(root), "decision", {"who": tag, "i": i}, {"decision": "refer"})
+
+
+def test_concurrent_appends_from_two_processes_stay_chained(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_worker, args=(str(tmp_path), tag, 40)) for tag in ("a", "b")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    report = audit.verify(tmp_path)
+    assert report.ok and report.entries == 80
+    assert sorted((e["inputs"]["who"], e["inputs"]["i"]) for e in audit.entries(tmp_path)) == \
+        sorted((t, i) for t in ("a", "b") for i in range(40))
+
+
+def test_cli_verify_exit_codes(tmp_path: Path) -> None:
+    fill(tmp_path)
+    runner = CliRunner()
+    ok = runner.invoke(app, ["audit", "verify", "--workspace", str(tmp_path)])
+    assert ok.exit_code == 0 and "5 entries" in ok.output
+    rows = lines(tmp_path)
+    del rows[0]
+    write(tmp_path, rows)
+    broken = runner.invoke(app, ["audit", "verify", "--workspace", str(tmp_path)])
+    assert broken.exit_code == 1 and "audit log broken" in broken.output
+    missing = runner.invoke(app, ["audit", "verify", "--workspace", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
