@@ -83,10 +83,17 @@ def test_two_workers_share_metrics_keys_and_the_audit_chain(served_workspace: Pa
             for _ in range(40):  # new connections land on either worker
                 with httpx.Client(base_url=url, headers=headers, timeout=30) as fresh:
                     assert fresh.get("/v1/chains").status_code == 200
-            text = client.get("/metrics").text
-        line = next(s for s in text.splitlines()
-                    if s.startswith('chainlight_http_requests_total{') and 'route="/v1/chains"' in s and 'status="200"' in s)
-        assert float(line.rsplit(" ", 1)[1]) >= 40  # summed over both workers
+
+            def counted() -> float:
+                line = next(s for s in client.get("/metrics").text.splitlines()
+                            if s.startswith("chainlight_http_requests_total{") and 'route="/v1/chains"' in s
+                            and 'status="200"' in s)
+                return float(line.rsplit(" ", 1)[1])
+
+            deadline = time.monotonic() + 10  # a request is counted just after its response has gone out
+            while counted() < 40 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert counted() >= 40  # summed over both workers
         # both workers append to one audit chain at once, and it stays whole
         decider = {"Authorization": f"Bearer {api_keys['decider']}"}
         before = httpx.get(url + "/v1/audit/verify", headers=decider, timeout=30).json()["entries"]
