@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,105 @@ def table_digest(ws: Workspace, name: str) -> str:
 def make_uscc(n: int) -> str:
     from chainlight import uscc
     return uscc.make("9", "1", "330400", f"{n:08d}")
+
+
+# -- the service (tests/serve, tests/e2e) ----------------------------------------------------------------
+@pytest.fixture(scope="session")
+def served_workspace(tiny_workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny workspace for the service: the service attaches the file read-only, which
+    DuckDB refuses while this process holds it open for writing (as a batch run would)."""
+    import shutil
+
+    from chainlight.workspace import DB_FILE
+    tiny_workspace.engine.execute("CHECKPOINT")
+    folder = tmp_path_factory.mktemp("served_ws") / "ws"
+    shutil.copytree(tiny_workspace.root, folder, ignore=shutil.ignore_patterns(f"{DB_FILE}*"))  # models, policies, audit
+    shutil.copy2(tiny_workspace.db_path, folder / DB_FILE)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def api_keys(served_workspace: Path) -> dict[str, str]:
+    """One analyst and one decider key for the served workspace."""
+    pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
+    from chainlight.serve.keys import KeyStore
+    store = KeyStore(served_workspace)
+    return {role: store.create(role, f"tests {role}")[1] for role in ("analyst", "decider")}
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(workspace: Path, *args: str) -> Iterator[tuple[Any, str]]:
+    """``chainlight serve`` over ``workspace`` in a child process on a free loopback port, until it answers
+    /healthz; yields (process, base URL) and stops it afterwards."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "chainlight", "-q", "serve", "--workspace", str(workspace),
+                             "--port", str(port), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                output = proc.stdout.read().decode() if proc.stdout else ""
+                pytest.fail(f"chainlight serve did not start: {output[-2000:]}")
+            time.sleep(0.2)
+        yield proc, url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live_server(served_workspace: Path, api_keys: dict[str, str]) -> Iterator[str]:
+    """``chainlight serve`` on the served workspace for the whole session; yields its base URL."""
+    with serving(served_workspace) as (_, url):
+        yield url
+
+
+STORY_NAME = "嘉兴丞达新材料科技有限公司"
+
+
+@pytest.fixture(scope="session")
+def client(served_workspace: Path, api_keys: dict[str, str]) -> Iterator[Any]:
+    """The service's ASGI app over the served workspace, through Starlette's TestClient."""
+    from fastapi.testclient import TestClient
+
+    from chainlight.serve import create_app
+    with TestClient(create_app(served_workspace, Config()), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def analyst(api_keys: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_keys['analyst']}"}
+
+
+@pytest.fixture(scope="session")
+def decider(api_keys: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_keys['decider']}"}
+
+
+@pytest.fixture(scope="session")
+def story_uscc(tiny_workspace: Workspace) -> str:
+    """The design's story firm (registered as machinery, really makes nylon for cars)."""
+    found = tiny_workspace.engine.scalar("SELECT uscc FROM enterprises WHERE name = $n", {"n": STORY_NAME})
+    assert found, "the synthetic economy always holds the story firm"
+    return str(found)

@@ -35,6 +35,8 @@ scorecard_app = typer.Typer(help="A credit scorecard on any labelled CSV table."
 app.add_typer(audit_app, name="audit")
 app.add_typer(ontology_app, name="ontology")
 app.add_typer(scorecard_app, name="scorecard")
+keys_app = typer.Typer(help="API keys for the HTTP service (printed once, stored hashed).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -387,12 +389,55 @@ def _print_decision(decision: Any, title: str | None = None) -> None:
 @handles_errors
 def serve(
     workspace: WorkspaceOpt,
-    host: Annotated[str | None, typer.Option("--host")] = None,
-    port: Annotated[int | None, typer.Option("--port")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default: serve.host).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default: serve.port).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, max=64,
+                                                       help="Worker processes (default: serve.workers).")] = None,
 ) -> None:
-    """HTTP API + web page."""
-    _module("chainlight.serve", "Serve")
-    raise NotBuiltYet("serve is not built yet (it arrives with the Serve issue)")
+    """HTTP API + web page over a workspace (features in memory; SIGHUP reloads them)."""
+    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
+        raise ChainlightError("serve needs the web extra: pip install 'chainlight[web]'")
+    from chainlight.serve import runner
+    flags = {"host": host, "port": port, "workers": workers}
+    cfg = _config(serve={k: v for k, v in flags.items() if v is not None})
+    say(f"chainlight serve: http://{cfg.serve.host}:{cfg.serve.port}/ ({cfg.serve.workers} worker(s), workspace {workspace})")
+    runner.run(workspace, cfg)
+
+
+@keys_app.command("create")
+@handles_errors
+def keys_create(
+    workspace: WorkspaceOpt,
+    role: Annotated[str, typer.Option("--role", help="analyst (read) or decider (read and decide).")],
+    label: Annotated[str, typer.Option("--label", help="A note saying who holds the key.")] = "",
+) -> None:
+    """Make an API key; it is printed once and stored only hashed."""
+    from chainlight.serve.keys import KeyStore
+    key, token = KeyStore(workspace).create(role, label)
+    say(f"key {key.key_id} ({key.role}) created; it is shown only now:")
+    typer.echo(token)
+
+
+@keys_app.command("list")
+@handles_errors
+def keys_list(workspace: WorkspaceOpt) -> None:
+    """Every key: id, role, label, created, revoked (never the secret)."""
+    from chainlight.serve.keys import KeyStore
+    for key in KeyStore(workspace).list():
+        typer.echo(f"{key.key_id}\t{key.role}\t{'revoked ' + key.revoked_at if key.revoked_at else 'active'}\t"
+                   f"{key.created_at}\t{key.label}")
+
+
+@keys_app.command("revoke")
+@handles_errors
+def keys_revoke(
+    workspace: WorkspaceOpt,
+    key_id: Annotated[str, typer.Argument(help="The key id shown by `keys list`.")],
+) -> None:
+    """Revoke a key; a running service refuses it from its next request."""
+    from chainlight.serve.keys import KeyStore
+    key = KeyStore(workspace).revoke(key_id)
+    say(f"key {key.key_id} revoked at {key.revoked_at}")
 
 
 @audit_app.command("verify")

@@ -61,8 +61,13 @@ class LLMSettings(_Section):
 class ServeSettings(_Section):
     host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the HTTP API listens on.")
-    max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest accepted request body.")
-    rate_limit_per_minute: int = Field(600, ge=1, description="Requests per API key per minute.")
+    workers: int = Field(1, ge=1, le=64, description="Worker processes (each holds its own in-memory snapshot).")
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest accepted request body (larger: 413).")
+    rate_limit_per_second: int = Field(
+        200, ge=1, description="Requests per API key per second, over all workers (more: 429); a loan flow needs ≥ 100.")
+    snapshot_retry_s: float = Field(
+        30.0, ge=0, description="How long start or reload waits for a batch run to release the workspace file.")
+    search_limit: int = Field(20, ge=1, le=200, description="Most enterprises a name search returns.")
 
 
 class GraphSettings(_Section):

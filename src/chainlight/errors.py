@@ -59,3 +59,25 @@ class LLMUnavailable(ChainlightError):
     """The LLM endpoint cannot be used; the cascade falls back to the offline extractor."""
 
     http_status = 503
+
+
+class Unauthorized(ChainlightError):
+    """No API key, a malformed one, or one that is unknown or revoked."""
+
+    http_status = 401
+
+
+class PayloadTooLarge(ChainlightError):
+    http_status = 413
+
+
+class RateLimited(ChainlightError):
+    """Too many requests for one API key; retry after a second."""
+
+    http_status = 429
+
+
+class Unavailable(ChainlightError):
+    """A part the service needs is not there (a stage not built or not run, the workspace busy)."""
+
+    http_status = 503

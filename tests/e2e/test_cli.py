@@ -54,11 +54,13 @@ def test_workspace_must_exist_for_eval(tmp_path: Path) -> None:
     assert_one_line_error(cli("eval", "--workspace", str(tmp_path / "missing")), "workspace does not exist")
 
 
-def test_unbuilt_commands_say_so_and_exit_2(tmp_path: Path) -> None:
+def test_serve_on_a_workspace_without_a_database_is_one_line(tmp_path: Path) -> None:
     tmp_path.joinpath("ws").mkdir()
-    result = cli("serve", "--workspace", str(tmp_path / "ws"))
-    assert result.returncode == 2
-    assert_one_line_error(result, "not built yet")
+    assert_one_line_error(cli("serve", "--workspace", str(tmp_path / "ws")), "workspace has no database")
+
+
+def test_keys_with_a_bad_role_is_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(cli("keys", "create", "--workspace", str(tmp_path), "--role", "admin"), "role must be one of")
 
 
 def test_decide_before_the_risk_stage_ran_is_one_line(tmp_path: Path) -> None:

@@ -170,7 +170,8 @@ class Resolver:
                 return found
         return {i for i in found if _is_subsequence(text, _full(self.entries[i].parts))}
 
-    def _model(self, parts: NameParts) -> Match:
+    def _ranked(self, parts: NameParts) -> list[tuple[str, float]]:
+        """Every blocked candidate firm with its best weight, highest first."""
         candidates: set[int] = set()
         for key in _blocks(parts.core):
             block = self.blocks.get(key, [])
@@ -178,15 +179,26 @@ class Resolver:
                 candidates.update(block)
         abbreviations = self._abbreviation_candidates(parts) if len(_full(parts)) <= 6 else set()
         candidates |= abbreviations
-        if not candidates:
-            return UNRESOLVED
         best_per_firm: dict[str, float] = {}
         for index in sorted(candidates):
             entry = self.entries[index]
             weight = self._weight(parts, entry, len(abbreviations) if index in abbreviations else 0)
             if weight > best_per_firm.get(entry.uscc, -math.inf):
                 best_per_firm[entry.uscc] = weight
-        ranked = sorted(best_per_firm.items(), key=lambda kv: (-kv[1], kv[0]))
+        return sorted(best_per_firm.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def candidates(self, name: str, limit: int = 10) -> list[tuple[str, float]]:
+        """The best-scoring firms for a name, without the precision-first cut-off (for search boxes,
+        where a person picks among a few): (uscc, score) highest first."""
+        parts = normalise(name or "")
+        if len(parts.core) < 2:
+            return []
+        return [(uscc, round(1.0 / (1.0 + math.exp(-w)), 4)) for uscc, w in self._ranked(parts)[:limit]]
+
+    def _model(self, parts: NameParts) -> Match:
+        ranked = self._ranked(parts)
+        if not ranked:
+            return UNRESOLVED
         uscc, weight = ranked[0]
         score = 1.0 / (1.0 + math.exp(-weight))
         if score < THRESHOLD:

@@ -11,7 +11,8 @@ nothing else, so a fabricated claim can never raise a line.
 from __future__ import annotations
 
 from chainlight.engine.base import load_sql, render
-from chainlight.risk.features import PATENT_COLUMNS, links_view, optional_table
+from chainlight.risk.features import PATENT_COLUMNS, optional_table
+from chainlight.rules import links_view, sales_view
 from chainlight.workspace import Workspace
 
 VERDICTS = ("supported", "contradicted", "unverifiable")
@@ -25,7 +26,7 @@ TEMP = "_risk_verdicts"
 def build(ws: Workspace) -> str:
     """Compute every verdict into a temp table (ordered by claim id); returns its name."""
     sql = render(load_sql("chainlight.risk", "claims"), {
-        "links": links_view(ws), "facts": optional_table(ws, "facts", FACT_COLUMNS),
+        "links": links_view(ws), "sales": sales_view(ws), "facts": optional_table(ws, "facts", FACT_COLUMNS),
         "reports": optional_table(ws, "reports", "report_id VARCHAR, published DATE"),
         "patents": optional_table(ws, "patents", PATENT_COLUMNS),
         "firm_claims": optional_table(ws, "firm_claims", FIRM_CLAIM_COLUMNS)})

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from chainlight.config import Config
 from chainlight.engine.base import load_sql, render
+from chainlight.rules import links_view, sales_view
 from chainlight.workspace import Workspace
 
 # Shrinkage of like-for-like growth: the slope's sum of squares at which half of it is believed (the
@@ -136,16 +137,6 @@ def views(ws: Workspace) -> Views:
 PATENT_COLUMNS = "patent_id VARCHAR, holder_name VARCHAR, apply_date DATE, grant_date DATE"
 
 
-def links_view(ws: Workspace) -> str:
-    """Resolved mentions; without the resolve stage, written buyer USCCs found in the registry."""
-    if ws.table_exists("entity_links"):
-        return "entity_links"
-    ws.engine.execute(
-        "CREATE OR REPLACE TEMP VIEW _risk_links AS SELECT 'invoice:' || invoice_id AS mention_id, buyer_uscc AS uscc "
-        "FROM invoices WHERE buyer_uscc IN (SELECT uscc FROM enterprises)")
-    return "_risk_links"
-
-
 def optional_table(ws: Workspace, table: str, columns: str) -> str:
     """The table, or an empty stand-in with the columns the feature SQL reads."""
     if ws.table_exists(table):
@@ -167,7 +158,7 @@ def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFr
     patents = optional_table(ws, "patents", PATENT_COLUMNS)
     registry = render(load_sql("chainlight.risk", "registry_features"), {"obs": "_risk_obs", "bureau": bureau})
     chain = render(load_sql("chainlight.risk", "chain_features"),
-                   {"obs": "_risk_obs", "links": links_view(ws), "verdicts": verdicts, "graph": graph,
+                   {"obs": "_risk_obs", "links": links_view(ws), "sales": sales_view(ws), "verdicts": verdicts, "graph": graph,
                     "patents": patents, "mounts": mounts})
     expert = ", round(x.score, 4) AS operating_score" if ws.table_exists("operating_scores") else ""
     expert_join = "LEFT JOIN operating_scores x ON x.uscc = r.uscc" if expert else ""

@@ -11,7 +11,7 @@ inv AS (
          AND i.issue_date <= o.as_of AND i.issue_date > o.as_of - INTERVAL 24 MONTH
     LEFT JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
     WHERE l.uscc IS DISTINCT FROM i.seller_uscc
-), counted AS (SELECT * FROM inv WHERE status IN ('normal', 'red')),
+), counted AS (SELECT * FROM inv WHERE invoice_id IN (SELECT invoice_id FROM {{ sales }})),  -- the shared sales rule
 per_buyer AS (
     SELECT uscc, as_of, buyer,
            sum(amount) FILTER (WHERE recent) AS recent_amount,
@@ -67,8 +67,8 @@ per_buyer AS (
     SELECT o.uscc, o.as_of, count(DISTINCT i.seller_uscc) AS suppliers_12m,
            CAST(sum(CAST(i.amount AS DECIMAL(18, 2))) AS DOUBLE) AS purchases_12m
     FROM obs o JOIN {{ links }} l ON l.uscc = o.uscc AND l.mention_id LIKE 'invoice:%'
-    JOIN invoices i ON 'invoice:' || i.invoice_id = l.mention_id
-    WHERE i.status IN ('normal', 'red') AND i.issue_date <= o.as_of AND i.issue_date > o.as_of - INTERVAL 12 MONTH
+    JOIN {{ sales }} i ON 'invoice:' || i.invoice_id = l.mention_id
+    WHERE i.issue_date <= o.as_of AND i.issue_date > o.as_of - INTERVAL 12 MONTH
       AND i.seller_uscc <> o.uscc
     GROUP BY ALL
 ), ties AS (  -- lasting ties to large buyers (anchors or ≥ graph.large_firm_sales): a year or more between

@@ -56,7 +56,7 @@ patent_holders AS (
            sum(amount) FILTER (WHERE issue_date > (SELECT max(issue_date) FROM invoices) - INTERVAL 12 MONTH) AS recent,
            sum(amount) FILTER (WHERE issue_date <= (SELECT max(issue_date) FROM invoices) - INTERVAL 12 MONTH
                                AND issue_date > (SELECT max(issue_date) FROM invoices) - INTERVAL 24 MONTH) AS prior
-    FROM invoices WHERE status IN ('normal', 'red') GROUP BY 1
+    FROM {{ sales }} GROUP BY 1
 ), report_claims AS (
     SELECT c.claim_id, c.uscc, c.kind, c.kind AS object, 'report' AS source, c.report_id AS source_id, c."start",
            c."end", c.span_text, c.published AS source_date,

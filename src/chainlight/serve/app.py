@@ -1,0 +1,378 @@
+"""The HTTP API and the web page: a thin FastAPI shell over the snapshot, the resolver and the risk engine.
+
+Handlers stay small and raise ``chainlight.errors`` classes; one place turns any error into a JSON
+body ``{"error", "detail"}`` with the class's status (datasette style), so a bad request is always a
+4xx and never a traceback. One pure-ASGI middleware does what every request needs (body limit,
+timing, metrics, a log line without personal data: route template, status, key id, milliseconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from limits import parse as parse_limit
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chainlight import __version__, resolve
+from chainlight.config import Config
+from chainlight.errors import ChainlightError, Forbidden, RateLimited, Unauthorized, Unavailable
+from chainlight.resolve.matcher import Resolver
+from chainlight.risk import audit
+from chainlight.risk.decide import DecisionService
+from chainlight.serve import metrics, models, search, views
+from chainlight.serve.keys import ApiKey, KeyStore
+from chainlight.serve.snapshot import Snapshot, wait_for_workspace
+
+log = logging.getLogger("chainlight.serve")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               413: "payload_too_large", 422: "invalid_request", 429: "rate_limited", 501: "not_built",
+               503: "unavailable"}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": models.ErrorBody, "description": name.replace("_", " ")}
+    for code, name in ERROR_NAMES.items() if code in (400, 401, 403, 404, 413, 422, 429, 503)}
+
+
+class Service:
+    """Everything one worker process holds: the snapshot, keys, limiter, resolver, decision engine."""
+
+    def __init__(self, root: Path, cfg: Config) -> None:
+        self.root, self.cfg = Path(root), cfg
+        self.keys = KeyStore(self.root)
+        self.snapshot = Snapshot.load(self.root, wait_s=cfg.serve.snapshot_retry_s)
+        self._resolver: tuple[Snapshot, Resolver] | None = None
+        self._reload_lock = threading.Lock()
+        self._decide_lock = threading.Lock()  # the audit chain is appended one entry at a time
+        per_worker = max(1, math.ceil(cfg.serve.rate_limit_per_second / max(1, cfg.serve.workers)))
+        self.limit = parse_limit(f"{per_worker}/second")
+        self.limiter = FixedWindowRateLimiter(MemoryStorage())
+        self.latest: dict[str, dict[str, Any]] = {}  # decisions made by this process, per firm
+        self._decisions: DecisionService | None = None
+        self.decisions_detail = "not loaded"
+        self._load_decisions()
+
+    # -- snapshot ---------------------------------------------------------------------------------
+    def reload(self) -> Snapshot:
+        """A new snapshot, swapped in whole; requests under way finish on the old one."""
+        with self._reload_lock:
+            fresh = Snapshot.load(self.root, wait_s=self.cfg.serve.snapshot_retry_s)
+            self.snapshot = fresh
+            self._load_decisions()
+        metrics.SNAPSHOT_LOADED.set(time.time())
+        return fresh
+
+    def resolver(self) -> Resolver:
+        snap = self.snapshot
+        cached = self._resolver
+        if cached is None or cached[0] is not snap:
+            rows = resolve.registry_names(snap.view()) if snap.has("enterprises", "aliases") else []  # type: ignore[arg-type]
+            cached = self._resolver = (snap, search.build_resolver(rows))
+        return cached[1]
+
+    # -- decisions --------------------------------------------------------------------------------
+    def _load_decisions(self) -> None:
+        """The risk engine's DecisionService, features in memory; it keeps only the workspace folder
+        (for the audit log, a file appended under a lock by any number of workers)."""
+        from chainlight.workspace import Workspace
+        ws = wait_for_workspace(lambda: Workspace(self.root, self.cfg, create=False, read_only=True),
+                                self.cfg.serve.snapshot_retry_s)
+        try:
+            self._decisions = DecisionService.load(ws, self.cfg)
+            self.decisions_detail = "ready"
+        except ChainlightError as exc:  # e.g. the risk stage has not run: reads work, decisions say why not
+            self._decisions, self.decisions_detail = None, f"risk engine not ready: {exc}"
+        finally:
+            ws.close()
+
+    def decide(self, body: models.DecisionRequest) -> dict[str, Any]:
+        if self._decisions is None:
+            raise Unavailable(self.decisions_detail)
+        with self._decide_lock:
+            decision = self._decisions.decide(body.uscc, body.amount, body.application_id)
+        out: dict[str, Any] = decision.model_dump(mode="json")
+        self.latest[body.uscc] = {**out, "source": "online"}
+        metrics.DECISIONS.labels(decision=out.get("decision", "unknown")).inc()
+        return out
+
+    # -- access -----------------------------------------------------------------------------------
+    def authorise(self, credentials: HTTPAuthorizationCredentials | None, permission: str) -> ApiKey:
+        if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+            raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+        key = self.keys.authenticate(credentials.credentials.strip())
+        if key is None:
+            raise Unauthorized("unknown or revoked API key")
+        if not self.limiter.hit(self.limit, key.key_id):
+            raise RateLimited(f"more than {self.cfg.serve.rate_limit_per_second} requests per second for this key")
+        if not key.may(permission):
+            raise Forbidden(f"role {key.role!r} may not {permission}")
+        return key
+
+
+bearer = HTTPBearer(auto_error=False, description="An API key made by `chainlight keys create`.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def _reader(request: Request, credentials: Credentials) -> ApiKey:
+    key = _service(request).authorise(credentials, "read")
+    request.scope["chainlight.key"] = key.key_id
+    return key
+
+
+def _decider(request: Request, credentials: Credentials) -> ApiKey:
+    key = _service(request).authorise(credentials, "decide")
+    request.scope["chainlight.key"] = key.key_id
+    return key
+
+
+Reader = Annotated[ApiKey, Depends(_reader)]
+Decider = Annotated[ApiKey, Depends(_decider)]
+
+
+# -- errors ------------------------------------------------------------------------------------------
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"error": ERROR_NAMES.get(status, "error" if status >= 500 else "bad_request"), "detail": " ".join(detail.split())[:500]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _chainlight_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ChainlightError)
+    status = exc.http_status
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": "1"} if status == 429 else None
+    if status >= 500 and status not in (501, 503):
+        log.error("request failed: %s", type(exc).__name__)
+        return _error(status, "internal error")
+    return _error(status, str(exc), headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return _error(422, f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg")))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("internal error on %s: %s", request.scope.get("route") and request.scope["route"].path, type(exc).__name__)
+    return _error(500, "internal error")
+
+
+# -- the one middleware --------------------------------------------------------------------------------
+class Guard:
+    """Body size limit (413), timing, metrics and one log line per request (no personal data)."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_body):
+                await _send_json(send_wrapper, 413 if length.isdigit() else 400,
+                                 f"request body larger than {self.max_body} bytes" if length.isdigit() else "bad Content-Length")
+                return
+            if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+                buffered = await self._buffered(receive)
+                if buffered is None:
+                    await _send_json(send_wrapper, 413, f"request body larger than {self.max_body} bytes")
+                    return
+                receive = buffered
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            seconds = time.perf_counter() - started
+            metrics.observe(scope["method"], template, status, seconds)
+            log.info("%s %s %d %.1fms key=%s", scope["method"], template, status, seconds * 1000,
+                     scope.get("chainlight.key", "-"))
+
+    async def _buffered(self, receive: Receive) -> Receive | None:
+        """A chunked body read up to the limit and replayed; None when it is larger."""
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body:
+                return None
+            more = message.get("more_body", False)
+        body, sent = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+        return replay
+
+
+async def _send_json(send: Send, status: int, detail: str) -> None:
+    response = _error(status, detail)
+    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+# -- the app -----------------------------------------------------------------------------------------------
+def create_app(ws_path: Path | str, cfg: Config | None = None) -> FastAPI:
+    """The service over one workspace; the snapshot is loaded here, before the first request."""
+    cfg = cfg or Config()
+    service = Service(Path(ws_path), cfg)
+    metrics.SNAPSHOT_LOADED.set(time.time())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        if threading.current_thread() is threading.main_thread():
+            try:  # SIGHUP reloads the snapshot (with several workers uvicorn restarts them instead)
+                import asyncio
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, lambda: threading.Thread(
+                    target=_safe_reload, args=(service,), daemon=True).start())
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+        yield
+
+    app = FastAPI(title="chainlight", version=__version__, lifespan=lifespan,
+                  description="Industry-chain credit decisions, enterprise profiles and chain maps. "
+                              "Send `Authorization: Bearer <key>`; keys come from `chainlight keys create`.")
+    app.state.service = service
+    app.add_exception_handler(ChainlightError, _chainlight_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(Guard, max_body=cfg.serve.max_body_bytes)  # type: ignore[arg-type]
+
+    @app.post("/v1/decisions", response_model=models.Decision, responses=ERRORS, tags=["decisions"],
+              summary="Decide one credit application")
+    def post_decision(body: models.DecisionRequest, key: Decider, request: Request) -> Any:
+        return _service(request).decide(body)
+
+    @app.get("/v1/enterprises/{uscc}", response_model=models.Profile, responses=ERRORS, tags=["enterprises"],
+             summary="An enterprise's profile")
+    def get_enterprise(uscc: Annotated[str, models.USCC_PATH], key: Reader, request: Request) -> models.Profile:
+        service = _service(request)
+        code = uscc.strip().upper()
+        return views.profile(service.snapshot, code, service.latest.get(code))
+
+    @app.get("/v1/enterprises", response_model=models.SearchResult, responses=ERRORS, tags=["enterprises"],
+             summary="Search enterprises by name (short names and typos work)")
+    def search_enterprises(params: Annotated[models.SearchParams, Query()], key: Reader,
+                           request: Request) -> models.SearchResult:
+        service = _service(request)
+        snap = service.snapshot
+        q = params.q
+        limit = params.limit or service.cfg.serve.search_limit
+        text = q.strip()
+        contains = [r["uscc"] for r in snap.rows("name_contains", {"q": text, "limit": limit})] if text and snap.has(
+            "enterprises", "aliases") else []
+        hits = search.search(service.resolver(), text, contains, limit) if text else []
+        info = views.names(snap, [h.uscc for h in hits])
+        results = [models.SearchHit(**{**{k: v for k, v in info[h.uscc].items() if k != "uscc"},
+                                       "uscc": h.uscc, "score": h.score, "method": h.method})
+                   for h in hits if h.uscc in info]
+        return models.SearchResult(query=q, results=results)
+
+    @app.get("/v1/chains", response_model=list[models.ChainSummary], responses=ERRORS, tags=["chains"],
+             summary="Every industry chain")
+    def get_chains(key: Reader, request: Request) -> list[models.ChainSummary]:
+        return views.chains(_service(request).snapshot)
+
+    @app.get("/v1/chains/{chain_id}", response_model=models.ChainDetail, responses=ERRORS, tags=["chains"],
+             summary="A chain's segments with firm counts and money flows")
+    def get_chain(chain_id: Annotated[str, models.ID_PATH], key: Reader, request: Request) -> models.ChainDetail:
+        return views.chain(_service(request).snapshot, chain_id)
+
+    @app.get("/v1/segments/{segment_id}/firms", response_model=models.SegmentFirms, responses=ERRORS, tags=["chains"],
+             summary="The firms whose main business is a segment")
+    def get_segment_firms(segment_id: Annotated[str, models.ID_PATH], key: Reader, request: Request,
+                          page: Annotated[models.PageParams, Query()]) -> models.SegmentFirms:
+        return views.segment_firms(_service(request).snapshot, segment_id, page.limit, page.offset)
+
+    @app.get("/v1/audit/verify", response_model=models.AuditStatus, responses=ERRORS, tags=["decisions"],
+             summary="Re-hash the audit chain")
+    def audit_verify(key: Reader, request: Request) -> models.AuditStatus:
+        report = audit.verify(_service(request).root)  # the log is a file beside the database
+        return models.AuditStatus(ok=report.ok, entries=report.entries, first_bad=report.first_bad, message=report.message)
+
+    @app.get("/healthz", response_model=models.Health, tags=["service"], summary="Liveness and what is loaded")
+    def healthz(request: Request) -> models.Health:
+        service = _service(request)
+        snap = service.snapshot
+        return models.Health(status="ok", version=__version__, workspace=str(service.root),
+                             snapshot_loaded_at=snap.loaded_at, snapshot_seconds=round(snap.load_seconds, 3),
+                             tables=snap.tables, decisions_available=service._decisions is not None,
+                             decisions_detail=service.decisions_detail)
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["service"], summary="Prometheus metrics")
+    def get_metrics() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    static = resources.files("chainlight.serve") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(str(static / "index.html"), media_type="text/html; charset=utf-8")
+
+    return app
+
+
+def _safe_reload(service: Service) -> None:
+    try:
+        service.reload()
+        log.info("snapshot reloaded")
+    except ChainlightError as exc:
+        log.warning("reload failed, keeping the current snapshot: %s", exc)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn's workers: ``chainlight serve`` put the workspace and the settings in the
+    environment before starting them."""
+    cfg = Config.model_validate_json(os.environ["CHAINLIGHT_SERVE_SETTINGS"])
+    return create_app(Path(os.environ["CHAINLIGHT_SERVE_WORKSPACE"]), cfg)

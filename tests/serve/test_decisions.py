@@ -1,0 +1,106 @@
+"""POST /v1/decisions: the risk engine's decision, the same as `chainlight decide`, one audit entry each."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
+
+from conftest import REPO  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from chainlight.config import Config  # noqa: E402
+from chainlight.risk import audit  # noqa: E402
+from chainlight.serve import create_app  # noqa: E402
+
+# what differs between two decisions on the same application made at different moments
+PER_CALL = {"application_id", "audit_entry_id", "decided_at"}
+
+
+def _decide(client: TestClient, headers: dict[str, str], uscc: str, amount: float, **extra: Any) -> dict[str, Any]:
+    response = client.post("/v1/decisions", json={"uscc": uscc, "amount": amount, **extra}, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_story_firm_decision_contract(client: TestClient, decider: dict[str, str], story_uscc: str) -> None:
+    body = _decide(client, decider, story_uscc, 2_000_000, application_id="APP-story-1")
+    assert body["application_id"] == "APP-story-1" and body["uscc"] == story_uscc
+    assert body["decision"] in ("approve", "decline", "refer") and body["requested_amount"] == 2_000_000
+    assert 0 <= body["amount"] <= 2_000_000 and 0 <= body["pd"] <= 1
+    assert body["reasons"] and all(r["text_zh"] and r["text_en"] and r["direction"] in ("adverse", "favourable")
+                                   for r in body["reasons"])
+    assert body["versions"]["model_hash"] and body["versions"]["policy"]
+    assert body["evidence"]["path_to_anchor"], "the story firm's evidence holds its path to the anchor"
+    assert isinstance(body["audit_entry_id"], int) and body["audit_entry_id"] > 0
+
+
+def test_a_decision_equals_chainlight_decide(client: TestClient, decider: dict[str, str], story_uscc: str,
+                                            served_workspace: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    cli = subprocess.run([sys.executable, "-m", "chainlight", "-q", "decide", "--workspace", str(served_workspace),
+                          "--uscc", story_uscc, "--amount", "1500000", "--json"], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    from_cli = json.loads(cli.stdout)
+    from_api = _decide(client, decider, story_uscc, 1_500_000)
+    assert {k: v for k, v in from_api.items() if k not in PER_CALL} == {k: v for k, v in from_cli.items() if k not in PER_CALL}
+    assert from_api["audit_entry_id"] == from_cli["audit_entry_id"] + 1  # both appended to one chain
+
+
+def test_each_decision_adds_one_verified_audit_entry(client: TestClient, decider: dict[str, str], analyst: dict[str, str],
+                                                    story_uscc: str, served_workspace: Path) -> None:
+    before = client.get("/v1/audit/verify", headers=analyst).json()
+    assert before["ok"], before
+    made = [_decide(client, decider, story_uscc, amount) for amount in (100_000, 500_000, 3_000_000)]
+    after = client.get("/v1/audit/verify", headers=analyst).json()
+    assert after["ok"] and after["entries"] == before["entries"] + 3
+    assert [d["audit_entry_id"] for d in made] == list(range(before["entries"] + 1, before["entries"] + 4))
+    logged = {e["id"]: e for e in audit.entries(served_workspace)}
+    for decision in made:
+        entry = logged[decision["audit_entry_id"]]
+        assert entry["kind"] == "decision" and entry["decision"]["decision"] == decision["decision"]
+        assert entry["inputs"]["requested_amount"] == decision["requested_amount"]
+
+
+def test_profile_shows_the_latest_online_decision(client: TestClient, decider: dict[str, str], analyst: dict[str, str],
+                                                  story_uscc: str) -> None:
+    made = _decide(client, decider, story_uscc, 777_000)
+    latest = client.get(f"/v1/enterprises/{story_uscc}", headers=analyst).json()["latest_decision"]
+    assert latest["source"] == "online" and latest["audit_entry_id"] == made["audit_entry_id"]
+    assert latest["reasons"] == made["reasons"]
+
+
+def test_unknown_firm_is_a_4xx_and_writes_nothing(client: TestClient, decider: dict[str, str], analyst: dict[str, str]) -> None:
+    from chainlight import uscc
+    before = client.get("/v1/audit/verify", headers=analyst).json()["entries"]
+    stranger = uscc.make("9", "1", "110000", "99999998")
+    response = client.post("/v1/decisions", json={"uscc": stranger, "amount": 10_000}, headers=decider)
+    assert response.status_code == 400 and "unknown enterprise" in response.json()["detail"]
+    assert client.get("/v1/audit/verify", headers=analyst).json()["entries"] == before
+
+
+def test_an_edited_audit_log_fails_verification(served_workspace: Path, tmp_path: Path, api_keys: dict[str, str],
+                                                story_uscc: str) -> None:
+    folder = tmp_path / "ws"
+    shutil.copytree(served_workspace, folder)
+    headers = {"Authorization": f"Bearer {api_keys['decider']}"}
+    with TestClient(create_app(folder, Config())) as client:
+        edited = _decide(client, headers, story_uscc, 200_000)["audit_entry_id"]
+        _decide(client, headers, story_uscc, 300_000)
+        assert client.get("/v1/audit/verify", headers=headers).json()["ok"]
+        log = folder / audit.LOG_FILE
+        lines = log.read_text(encoding="utf-8").splitlines()
+        lines[edited - 1] = lines[edited - 1].replace('"requested_amount":200000', '"requested_amount":900000', 1)
+        log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        report = client.get("/v1/audit/verify", headers=headers).json()
+        assert report["ok"] is False and report["first_bad"] == edited
