@@ -69,7 +69,7 @@ class GraphSettings(_Section):
     anchor_top_k: int = Field(
         8, ge=0, description="At most this many anchors per chain found from the data (0: only the graph.anchors list).")
     anchor_outlier_z: float = Field(
-        2.75, ge=0, description="A firm of a chain's most downstream making tier is an anchor when its size stands out from "
+        3.0, ge=0, description="A firm of a chain's most downstream making tier is an anchor when its size stands out from "
                                 "the tier's firms by this many robust standard deviations (the largest always is).")
     min_edge_amount: float = Field(10_000.0, ge=0, description="Edges below this many yuan are not supply.")
     min_recurring_months: int = Field(3, ge=1, description="Without mounts, an edge is supply only if active this many months.")
