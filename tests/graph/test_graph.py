@@ -248,6 +248,6 @@ def test_anchor_count_follows_the_data(ws: Workspace, tmp_path: Path) -> None:
 def test_stand_out_edge_cases() -> None:
     ids = [f"f{i}" for i in range(4)]
     size = np.array([5.0, 5.0, 5.0, 5.0])
-    assert graph.stand_out(np.array([0, 1, 2, 3]), size, ids, 3.0, 8) == [0]  # all alike: the largest (first id)
-    assert graph.stand_out(np.array([], np.int64), size, ids, 3.0, 8) == []
-    assert graph.stand_out(np.array([0, 1]), np.array([9.0, 1.0, 0, 0]), ids, 3.0, 0) == []
+    assert graph.stand_out(np.array([0, 1, 2, 3]), size, ids, 0.25, 8) == [0]  # all alike: the largest (first id)
+    assert graph.stand_out(np.array([], np.int64), size, ids, 0.25, 8) == []
+    assert graph.stand_out(np.array([0, 1]), np.array([9.0, 1.0, 0, 0]), ids, 0.25, 0) == []

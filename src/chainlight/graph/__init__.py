@@ -14,12 +14,15 @@ Rules (documented, tested on hand-built graphs):
 - Anchors (核心企业): the ``graph.anchors`` list, plus per chain the firms mounted on its most downstream
   making tier whose size stands out from that tier's firms: size = the mean of log turnover (sales +
   purchases on the invoices), log registered capital and log(1 + supplier count) — three noisy views
-  of one scale, averaged so that no single one decides; a firm is an anchor when its size is at least
-  ``graph.anchor_outlier_z`` robust standard deviations (1.4826 × the median absolute deviation, at
-  least ``MIN_SPREAD``) above the tier's median; the largest firm of each chain always is, and at most
-  ``graph.anchor_top_k`` are. So the count follows the data (a chain with one dominant maker gets one,
-  a chain with five gets five) instead of a fixed top-k. Turnover, not purchases: where that tier is a
-  material or component tier (chemicals), the large makers buy little inside the economy.
+  of one scale, averaged so that no single one decides. A firm is an anchor when its size lies further
+  above the tier's median, in robust standard deviations (1.4826 × the median absolute deviation, at
+  least ``MIN_SPREAD``), than z = Φ⁻¹(1 − ``graph.anchor_false_rate`` / n) for a tier of n firms: were
+  the tier one log-normal bulk, it would show a firm that far out with probability about
+  ``anchor_false_rate`` (a Bonferroni bound), so the bar rises with the size of the economy instead of
+  letting the largest of many small firms through. The largest firm of each chain always is an anchor,
+  and at most ``graph.anchor_top_k`` are. So the count follows the data (a chain with one dominant maker
+  gets one, a chain with five gets five) instead of a fixed top-k. Turnover, not purchases: where that
+  tier is a material or component tier (chemicals), the large makers buy little inside the economy.
 - Per firm: hops downstream to the nearest anchor (NULL where no supply path reaches one: no
   infinities in the tables, so they survive JSON and every engine); ``anchor_flow_share`` (share of sales that ends
   at an anchor through any chain of customers); customer/supplier counts and HHI; top-customer
@@ -32,6 +35,7 @@ Rules (documented, tested on hand-built graphs):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 import pyarrow as pa
@@ -114,11 +118,12 @@ def _size(turnover: np.ndarray, capital: np.ndarray, suppliers: np.ndarray) -> n
     return np.where(known, parts, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
 
 
-def stand_out(candidates: np.ndarray, size: np.ndarray, ids: list[str], z: float, most: int) -> list[int]:
-    """The candidates whose size is ≥ ``z`` robust standard deviations above their median (the largest
-    always), largest first, at most ``most``."""
+def stand_out(candidates: np.ndarray, size: np.ndarray, ids: list[str], false_rate: float, most: int) -> list[int]:
+    """The candidates whose size is further above their median than one of them would be by chance with
+    probability ``false_rate`` (see the module docstring; the largest always), largest first, at most ``most``."""
     if not len(candidates) or most <= 0:
         return []
+    z = NormalDist().inv_cdf(1.0 - false_rate / max(len(candidates), 2))
     order = sorted(candidates.tolist(), key=lambda i: (-size[i], ids[i]))
     values = size[candidates]
     median = float(np.median(values))
@@ -161,7 +166,7 @@ def _graph_measures(ws: Workspace, cfg: Config, features: pa.Table, top_segments
     for chain, segments in top_segments.items():
         candidates = np.array([index[u] for u, m in main.items() if m["chain_id"] == chain
                                and m["segment_id"] in segments and sales[index[u]] + purchases[index[u]] > 0], np.int64)
-        for i in stand_out(candidates, size, ids, settings.anchor_outlier_z, settings.anchor_top_k):
+        for i in stand_out(candidates, size, ids, settings.anchor_false_rate, settings.anchor_top_k):
             is_anchor[i] = True
     anchors = np.nonzero(is_anchor)[0]
 
