@@ -73,7 +73,11 @@ class ServeSettings(_Section):
 class GraphSettings(_Section):
     anchors: list[str] = Field(default_factory=list, description="USCCs always treated as anchor enterprises (核心企业).")
     anchor_top_k: int = Field(
-        3, ge=0, description="Per chain, the firms with the largest turnover on its most downstream making tier become anchors.")
+        8, ge=0, description="At most this many anchors per chain found from the data (0: only the graph.anchors list).")
+    anchor_false_rate: float = Field(
+        0.25, gt=0, lt=1, description="A firm of a chain's most downstream making tier is an anchor when its size stands out "
+                                      "from the tier's firms further than one of them would by chance with this "
+                                      "probability (the largest always is).")
     min_edge_amount: float = Field(10_000.0, ge=0, description="Edges below this many yuan are not supply.")
     min_recurring_months: int = Field(3, ge=1, description="Without mounts, an edge is supply only if active this many months.")
     stable_min_months: int = Field(6, ge=1, description="A stable tie lasts at least this many active months…")

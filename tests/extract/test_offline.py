@@ -97,3 +97,18 @@ def test_eval_on_the_tiny_economy(tiny_workspace: Workspace, tiny_economy: Path)
     from chainlight.eval.extract import evaluate
     figures = evaluate(tiny_workspace, tiny_economy / "truth")
     assert figures["precision"] >= 0.95 and figures["recall"] >= 0.85
+
+
+def test_held_out_line_item_and_non_product_lines() -> None:
+    """A line item made only of a term no lexicon holds is read from its tax code; the names it teaches
+    read a product listing; freight and rebate lines give no fact."""
+    plastics = "1070213".ljust(19, "0")
+    docs = [Document(id="a", kind="item", text="*合成树脂*QX-77增强料 25kg/袋 吨", code=plastics),
+            Document(id="b", kind="item", text="*运输服务*运费", code="3010101".ljust(19, "0")),
+            Document(id="c", kind="item", text="*现代服务*返利", code="3040201".ljust(19, "0")),
+            Document(id="p", kind="product", text="QX-77增强料", uscc="S")]
+    facts = OfflineExtractor(load_default(), FIRMS, seed=0, sales=[("S", "a", 100.0), ("S", "b", 50.0)]).extract_many(docs)
+    by_source = {f.source_id: f for f in facts}
+    assert set(by_source) == {"a", "p"}
+    assert by_source["a"].segment_id == by_source["p"].segment_id == "automotive.engineering_plastics"
+    assert by_source["a"].span_text == "QX-77增强料" and by_source["a"].start == 6

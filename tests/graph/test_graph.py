@@ -217,3 +217,37 @@ def test_tenure_stable_ties_and_growth(ws: Workspace, tmp_path: Path) -> None:
     assert f[B]["stable_large_ties"] == 0  # A is not large
     assert f[B]["sales_growth"] == pytest.approx(0.5)  # 150 in the last 12 months against 100 before
     assert f[B]["tenure_max_months"] == 13
+
+
+def test_anchor_count_follows_the_data(ws: Workspace, tmp_path: Path) -> None:
+    """Two chains, each with 12 small makers on its top tier: automotive has one dominant maker, textiles
+    five; a fixed top-k would get one of them wrong, the outlier rule gets both."""
+    rng = np.random.default_rng(3)
+    firms: list[tuple[str, str, float]] = []  # (uscc, segment, yearly sales)
+    for chain_segment, big in (("automotive.vehicle_assembly", [8e9]), ("textiles.garments", [9e9, 7e9, 5e9, 4e9, 3e9])):
+        firms += [(make_uscc(200 + len(firms) + k), chain_segment, s) for k, s in enumerate(big)]
+        firms += [(make_uscc(200 + len(firms) + k), chain_segment, float(rng.uniform(2e7, 2e8))) for k in range(12)]
+    load_tables(ws, tmp_path / "in", {
+        "enterprises": [{"uscc": u, "name": f"企业{u[-6:]}有限公司", "registered_capital": s * 0.1} for u, _, s in firms],
+        "invoices": [{"invoice_id": f"A{k}", "seller_uscc": u, "buyer_name": "零售客户", "item_name": "货物",
+                      "amount": s, "issue_date": "2024-03-15", "status": "normal"} for k, (u, _, s) in enumerate(firms)]})
+    ws.engine.execute("CREATE TABLE mounts (uscc VARCHAR, segment_id VARCHAR, chain_id VARCHAR, tier VARCHAR, "
+                      "share DOUBLE, confidence DOUBLE, rank BIGINT)")
+    for u, segment, _ in firms:
+        ws.engine.execute("INSERT INTO mounts VALUES ($u, $s, $c, 'assembly', 1.0, 1.0, 1)",
+                          {"u": u, "s": segment, "c": segment.split(".")[0]})
+    graph.run(ws, Config(graph=GraphSettings(min_edge_amount=0, min_recurring_months=1)))
+    f = features(ws)
+    anchors = {u for u in f if f[u]["is_anchor"]}
+    assert anchors == {u for u, _, s in firms if s >= 1e9}
+    graph.run(ws, Config(graph=GraphSettings(min_edge_amount=0, min_recurring_months=1, anchor_top_k=2)))
+    f = features(ws)
+    assert {u for u in f if f[u]["is_anchor"]} == {u for u, _, s in firms if s >= 7e9}  # at most 2 per chain
+
+
+def test_stand_out_edge_cases() -> None:
+    ids = [f"f{i}" for i in range(4)]
+    size = np.array([5.0, 5.0, 5.0, 5.0])
+    assert graph.stand_out(np.array([0, 1, 2, 3]), size, ids, 0.25, 8) == [0]  # all alike: the largest (first id)
+    assert graph.stand_out(np.array([], np.int64), size, ids, 0.25, 8) == []
+    assert graph.stand_out(np.array([0, 1]), np.array([9.0, 1.0, 0, 0]), ids, 0.25, 0) == []

@@ -148,3 +148,22 @@ def test_eval_on_the_tiny_economy(tiny_workspace: Workspace, tiny_economy: Path)
     figures = evaluate(tiny_workspace, tiny_economy / "truth")
     assert figures["accuracy"] >= 0.9 and figures["coverage"] >= 0.98
     assert figures["registry_only_accuracy"] < figures["accuracy"] - 0.2
+
+
+def test_held_out_line_item_mounts_right_and_freight_says_nothing(ws: Workspace, tmp_path: Path) -> None:
+    """Only a term no lexicon holds, written as an e-invoice prints it, plus bigger freight, pallet and
+    rebate lines; the registry points elsewhere (steel)."""
+    plastics, other = "1070213".ljust(19, "0"), make_uscc(9)
+    load_tables(ws, tmp_path / "in", {
+        "enterprises": [{"uscc": NYLON, "name": "嘉兴甲新材料有限公司", "scope": "钢材轧制", "industry_code": "3130"},
+                        {"uscc": other, "name": "乙物流有限公司", "scope": "", "industry_code": ""}],
+        "invoices": [invoice(1, NYLON, "*合成树脂*QX-77增强料 25kg/袋 吨", 300_000, tax=plastics),
+                     invoice(2, NYLON, "*运输服务*运费", 400_000, tax="3010101".ljust(19, "0")),
+                     invoice(3, NYLON, "*木制品*木托盘", 400_000, tax="1050201".ljust(19, "0")),
+                     invoice(4, NYLON, "*现代服务*返利", 400_000, tax="3040201".ljust(19, "0")),
+                     invoice(5, other, "*物流辅助服务*装卸费", 50_000, tax="3040401".ljust(19, "0"))]})
+    mount.run(ws, Config())
+    top = ws.engine.query("SELECT uscc, segment_id FROM mounts WHERE rank = 1 ORDER BY uscc").to_pylist()
+    assert top == [{"uscc": NYLON, "segment_id": "automotive.engineering_plastics"}]  # `other` has no evidence
+    details = ws.engine.query("SELECT detail FROM mount_evidence WHERE signal = 'invoice_item'").column(0).to_pylist()
+    assert details == ["*合成树脂*QX-77增强料 25kg/袋 吨"]

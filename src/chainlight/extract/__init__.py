@@ -26,7 +26,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from chainlight import ontology as ontology_stage
-from chainlight import tables
+from chainlight import rules, tables
 from chainlight.config import Config
 from chainlight.errors import LLMUnavailable
 from chainlight.extract.cascade import LLMExtractor, unsure
@@ -60,12 +60,26 @@ def documents(ws: Workspace) -> list[Document]:
             for r in q("SELECT report_id, text FROM reports ORDER BY report_id").to_pylist()]
     docs += [Document(id=f"{r['uscc']}:{r['product_name']}", kind="product", text=r["product_name"], uscc=r["uscc"])
              for r in q("SELECT uscc, product_name FROM products ORDER BY 1, 2").to_pylist()]
-    docs += [Document(id=f"{r['item_name']}|{r['tax_code'] or ''}", kind="item", text=r["item_name"])
+    docs += [Document(id=item_id(r["item_name"], r["tax_code"]), kind="item", text=r["item_name"],
+                      code=r["tax_code"] or "")
              for r in q("SELECT DISTINCT item_name, tax_code FROM invoices WHERE status = 'normal' ORDER BY 1, 2")
              .to_pylist()]
     docs += [Document(id=r["patent_id"], kind="patent", text=r["title"] or "")
              for r in q("SELECT patent_id, title FROM patents ORDER BY patent_id").to_pylist()]
     return docs
+
+
+def item_id(item_name: str, tax_code: str | None) -> str:
+    return f"{item_name}|{tax_code or ''}"
+
+
+def item_sales(ws: Workspace) -> list[tuple[str, str, float]]:
+    """(seller, line-item document id, amount) over the sales: who sells which item, for the reader's
+    seller co-occurrence."""
+    rows = ws.engine.query(f"""SELECT seller_uscc, item_name, tax_code, CAST(sum(amount_fen) AS DOUBLE) / 100 AS amount
+        FROM {rules.sales_view(ws)} GROUP BY 1, 2, 3
+        HAVING sum(amount_fen) > 0 ORDER BY 1, 2, 3""").to_pylist()
+    return [(r["seller_uscc"], item_id(r["item_name"], r["tax_code"]), r["amount"]) for r in rows]
 
 
 @contextlib.contextmanager
@@ -112,7 +126,8 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     segments = sorted(ontology.segments())
     registry = registry_names(ws)
     resolver = Resolver(registry)
-    offline = OfflineExtractor(ontology, sorted({name for _, name, _ in registry}), seed=cfg.seed)
+    offline = OfflineExtractor(ontology, sorted({name for _, name, _ in registry}), seed=cfg.seed,
+                               sales=item_sales(ws))
     docs = documents(ws)
     by_id: dict[tuple[str, str], Document] = {(d.kind, d.id): d for d in docs}
     candidates = offline.extract_many(docs)

@@ -54,6 +54,7 @@ class Document(BaseModel):
     kind: Literal["report", "product", "item", "patent"]
     text: str
     uscc: str | None = None
+    code: str | None = None  # a line item's tax code
 
 
 class Fact(BaseModel):

@@ -11,10 +11,18 @@ Rules (documented, tested on hand-built graphs):
 - ``is_supply``: amount ≥ ``graph.min_edge_amount`` and consistent with the ontology (a segment of
   the seller is upstream of, or equal to, a segment of the buyer); without mounts, recurring over
   ``graph.min_recurring_months`` months instead. Services and one-off buys fail these.
-- Anchors (核心企业): the ``graph.anchors`` list, plus per chain the ``graph.anchor_top_k`` firms with
-  the largest turnover (sales + purchases on the invoices) mounted on the chain's most downstream
-  making tier. Turnover, not purchases: where that tier is a material or component tier (chemicals), the
-  large makers buy little inside the economy and purchases alone would pick small misplaced firms.
+- Anchors (核心企业): the ``graph.anchors`` list, plus per chain the firms mounted on its most downstream
+  making tier whose size stands out from that tier's firms: size = the mean of log turnover (sales +
+  purchases on the invoices), log registered capital and log(1 + supplier count) — three noisy views
+  of one scale, averaged so that no single one decides. A firm is an anchor when its size lies further
+  above the tier's median, in robust standard deviations (1.4826 × the median absolute deviation, at
+  least ``MIN_SPREAD``), than z = Φ⁻¹(1 − ``graph.anchor_false_rate`` / n) for a tier of n firms: were
+  the tier one log-normal bulk, it would show a firm that far out with probability about
+  ``anchor_false_rate`` (a Bonferroni bound), so the bar rises with the size of the economy instead of
+  letting the largest of many small firms through. The largest firm of each chain always is an anchor,
+  and at most ``graph.anchor_top_k`` are. So the count follows the data (a chain with one dominant maker
+  gets one, a chain with five gets five) instead of a fixed top-k. Turnover, not purchases: where that
+  tier is a material or component tier (chemicals), the large makers buy little inside the economy.
 - Per firm: hops downstream to the nearest anchor (NULL where no supply path reaches one: no
   infinities in the tables, so they survive JSON and every engine); ``anchor_flow_share`` (share of sales that ends
   at an anchor through any chain of customers); customer/supplier counts and HHI; top-customer
@@ -27,6 +35,7 @@ Rules (documented, tested on hand-built graphs):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 import pyarrow as pa
@@ -98,6 +107,31 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     return StageResult("graph", writer.run_id, dict(writer.counts), dict(writer.stats))
 
 
+MIN_SPREAD = 0.25  # log units: a tier whose firms are all about one size has no outliers by rounding
+
+
+def _size(turnover: np.ndarray, capital: np.ndarray, suppliers: np.ndarray) -> np.ndarray:
+    """Per firm: the mean of log turnover, log registered capital (where known) and log(1 + suppliers)."""
+    parts = np.vstack([np.log(np.maximum(turnover, 1.0)), np.log(np.where(capital > 0, capital, np.nan)),
+                       np.log1p(suppliers)])
+    known = np.isfinite(parts)
+    return np.where(known, parts, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
+
+
+def stand_out(candidates: np.ndarray, size: np.ndarray, ids: list[str], false_rate: float, most: int) -> list[int]:
+    """The candidates whose size is further above their median than one of them would be by chance with
+    probability ``false_rate`` (see the module docstring; the largest always), largest first, at most ``most``."""
+    if not len(candidates) or most <= 0:
+        return []
+    z = NormalDist().inv_cdf(1.0 - false_rate / max(len(candidates), 2))
+    order = sorted(candidates.tolist(), key=lambda i: (-size[i], ids[i]))
+    values = size[candidates]
+    median = float(np.median(values))
+    spread = max(1.4826 * float(np.median(np.abs(values - median))), MIN_SPREAD)
+    picked = [i for i in order if (size[i] - median) / spread >= z]
+    return (picked or order[:1])[:most]
+
+
 def _hops_column(hops: np.ndarray) -> pa.Array:
     reachable = np.isfinite(hops)
     return pa.array(np.where(reachable, hops, 0).astype(np.int64), mask=~reachable)
@@ -125,11 +159,15 @@ def _graph_measures(ws: Workspace, cfg: Config, features: pa.Table, top_segments
     for uscc in settings.anchors:
         if uscc in index:
             is_anchor[index[uscc]] = True
+    capital = {r["uscc"]: r["registered_capital"] for r in engine.query(
+        "SELECT uscc, registered_capital FROM enterprises WHERE registered_capital > 0").to_pylist()}
+    size = _size(sales + purchases, np.array([capital.get(u, np.nan) for u in ids], dtype=float),
+                 features.column("supplier_count").to_numpy(zero_copy_only=False).astype(float))
     for chain, segments in top_segments.items():
-        candidates = [index[u] for u, m in main.items() if m["chain_id"] == chain and m["segment_id"] in segments]
-        for i in sorted(candidates, key=lambda i: (-(sales[i] + purchases[i]), ids[i]))[: settings.anchor_top_k]:
-            if sales[i] + purchases[i] > 0:
-                is_anchor[i] = True
+        candidates = np.array([index[u] for u, m in main.items() if m["chain_id"] == chain
+                               and m["segment_id"] in segments and sales[index[u]] + purchases[index[u]] > 0], np.int64)
+        for i in stand_out(candidates, size, ids, settings.anchor_false_rate, settings.anchor_top_k):
+            is_anchor[i] = True
     anchors = np.nonzero(is_anchor)[0]
 
     large = is_anchor | (sales >= settings.large_firm_sales)

@@ -19,8 +19,10 @@ segments, normalised within the firm; the signals are then added with these weig
 
 Shares are the normalised scores; segments with at least 20% of the score are kept (at most 3), so
 cross-chain firms get several mounts. Confidence = share × √(weight of the signals present / total).
-Text matches the ontology lexicon first and falls back to a character n-gram model
-(``ontology.signals``). The customer signal uses a first pass without it, so it is not circular.
+Line items and product texts are read by ``ontology.items.ItemReader`` (the item parsed as
+written; freight, fees, pallets and rebates give no evidence; lexicon and tax code, then names learned
+from the items it is sure of, the sellers' other goods, and a character n-gram model). The customer
+signal uses a first pass without it, so it is not circular.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from chainlight import ontology as ontology_stage
 from chainlight import rules, tables
 from chainlight.config import Config
 from chainlight.engine.base import check_identifier, load_sql, render
+from chainlight.ontology.items import ItemReader
 from chainlight.ontology.model import Ontology
-from chainlight.ontology.signals import SegmentLexicon, SegmentTextModel, classify_texts
+from chainlight.ontology.signals import SegmentLexicon, SegmentTextModel
 from chainlight.workspace import StageResult, Workspace
 
 log = logging.getLogger(__name__)
@@ -60,28 +63,25 @@ tables.register(tables.TableSpec("mounts_registry_only", "mount", (
     _c("rank", "BIGINT")), key=("uscc", "segment_id"),
     description="Baseline: the same model on registry scope and industry code alone."))
 
-def _item_signals(ws: Workspace, lexicon: SegmentLexicon, model: SegmentTextModel) -> None:
-    """Distinct items are classified in-process; amounts are summed per firm and segment in SQL."""
+def _item_signals(ws: Workspace, reader: ItemReader) -> None:
+    """Distinct items are read in-process (``ontology.items``: parsed as written, non-product lines
+    without evidence, names learned from the items it is sure of); amounts are summed per firm and segment
+    in SQL."""
     engine = ws.engine
     engine.execute("CREATE OR REPLACE TEMP TABLE _mount_sales AS "
                    + render(load_sql("chainlight.mount", "item_sales"), {"sales": rules.sales_view(ws)}))
     items = engine.query("SELECT DISTINCT item_name, tax_code FROM _mount_sales ORDER BY 1, 2").to_pylist()
-    texts = [i["item_name"] or "" for i in items]
-    classified = classify_texts(texts, lexicon, model)
+    index = {(i["item_name"], i["tax_code"]): k for k, i in enumerate(items)}
+    sales = [(r["uscc"], index[(r["item_name"], r["tax_code"])], r["amount"]) for r in engine.query(
+        "SELECT uscc, item_name, tax_code, amount FROM _mount_sales ORDER BY 1, 2, 3").to_pylist()]
+    readings = reader.read_items([(i["item_name"] or "", i["tax_code"]) for i in items], sales)
     rows: dict[str, list] = {"item_name": [], "tax_code": [], "segment_id": [], "p": []}
-    for item, (distribution, _how) in zip(items, classified, strict=True):
-        by_code = lexicon.tax_segments(item["tax_code"])
-        votes: dict[str, float] = defaultdict(float)
-        for segment, p in distribution.items():
-            votes[segment] += 0.7 * p
-        for segment in by_code:
-            votes[segment] += 0.3 / len(by_code)
-        total = sum(votes.values())
-        for segment, vote in votes.items():
+    for item, reading in zip(items, readings, strict=True):
+        for segment, p in reading.distribution.items():
             rows["item_name"].append(item["item_name"])
             rows["tax_code"].append(item["tax_code"])
             rows["segment_id"].append(segment)
-            rows["p"].append(vote / total)
+            rows["p"].append(p)
     engine.register_arrow("_mount_items", pa.table(rows, schema=pa.schema([
         ("item_name", pa.string()), ("tax_code", pa.string()), ("segment_id", pa.string()), ("p", pa.float64())])))
     # every sold item is evidence (scored in full); the table of evidence keeps the strongest few
@@ -103,10 +103,14 @@ def _register_votes(ws: Workspace, name: str, keys: list[str],
         ("key", pa.string()), ("segment_id", pa.string()), ("vote", pa.float64()), ("detail", pa.string())])))
 
 
-def _product_signals(ws: Workspace, lexicon: SegmentLexicon, model: SegmentTextModel) -> str:
+def _product_signals(ws: Workspace, reader: ItemReader) -> str:
+    """Product listings, read as ``extract`` reads them; a listing the lexicon and the learned names do not
+    read is left to the n-gram model alone (not the firm's item profile: that would count the items twice)."""
     names = ws.engine.query("SELECT DISTINCT product_name FROM products ORDER BY 1").column(0).to_pylist()
-    by_name = dict(zip(names, classify_texts(names, lexicon, model), strict=True))
-    _register_votes(ws, "_mount_product_votes", names, lambda n: [(s, p, n) for s, p in by_name[n][0].items()])
+    readings = reader.read_products(names, [None] * len(names))
+    by_name = dict(zip(names, readings, strict=True))
+    _register_votes(ws, "_mount_product_votes", names,
+                    lambda n: [(s, p, n) for s, p in by_name[n].distribution.items()])
     return """SELECT p.uscc, v.segment_id, 'product' AS signal, v.vote AS weight, p.product_name AS source_id, v.detail
               FROM products p JOIN _mount_product_votes v ON v.key = p.product_name"""
 
@@ -179,13 +183,14 @@ def _combine(ws: Workspace, into: str, weights: dict[str, float], segments: pa.T
 def run(ws: Workspace, cfg: Config) -> StageResult:
     ontology = ontology_stage.load(cfg.ontology)
     lexicon, model = SegmentLexicon(ontology), SegmentTextModel(ontology, cfg.seed)
+    reader = ItemReader(lexicon, model)
     segments = pa.table({
         "segment_id": [s.id for c in ontology.chains for s in c.segments],
         "chain_id": [c.id for c in ontology.chains for _ in c.segments],
         "tier": [s.tier for c in ontology.chains for s in c.segments]})
     engine = ws.engine
-    _item_signals(ws, lexicon, model)
-    parts = ["SELECT * FROM _mount_item_signals", _product_signals(ws, lexicon, model), _patent_signals(ws, lexicon),
+    _item_signals(ws, reader)
+    parts = ["SELECT * FROM _mount_item_signals", _product_signals(ws, reader), _patent_signals(ws, lexicon),
              _registry_signals(ws, lexicon)]
     engine.execute("CREATE OR REPLACE TEMP TABLE _mount_signals AS " + " UNION ALL ".join(f"({p})" for p in parts))
     _combine(ws, "_mount_pass1", {k: v for k, v in SIGNAL_WEIGHTS.items() if k != "customers"}, segments)
