@@ -46,7 +46,7 @@ def test_normalisation_rules(name: str, core: str, regions: tuple[str, ...], for
 @pytest.mark.parametrize("mention,expected,method", [
     ("嘉兴丞达新材料科技有限公司", A, "exact"),
     ("嘉兴丞达新材料科技有限责任公司", A, "exact"),
-    ("丞达新材", A, "model"),
+    ("丞达新材", A, "structure"),
     ("嘉兴承达新材料科技有限公司", A, "model"),  # homophone
     ("嘉兴达丞新材料科技有限公司", A, "model"),  # transposed brand
     ("嘉兴丞达新材料科技有限公司上海分公司", A, "exact"),
@@ -116,7 +116,7 @@ def test_stage_uscc_wins_and_writes_every_mention(ws: Workspace) -> None:
     _load(ws, [("I1", "完全不同的名字", B), ("I2", "丞达新材", None), ("I3", "某某个体户", None)])
     result = resolve.run(ws, Config())
     assert links(ws) == [{"mention_id": "invoice:I1", "uscc": B, "method": "uscc"},
-                         {"mention_id": "invoice:I2", "uscc": A, "method": "model"},
+                         {"mention_id": "invoice:I2", "uscc": A, "method": "structure"},
                          {"mention_id": "invoice:I3", "uscc": None, "method": "unresolved"}]
     assert result.tables["entity_links"] == 3
     assert ws.engine.scalar("SELECT count(DISTINCT run_id) FROM entity_links") == 1
