@@ -6,8 +6,9 @@ one row per mention: ``invoice:<id>``, ``patent:<id>``, ``product:<uscc>:<produc
 ``report:<id>:<char offset>`` — and ``resolved_names``, the per-name decisions it reuses.
 
 A written USCC that is valid and in the registry wins. Otherwise each distinct name is matched by
-``matcher.Resolver`` (normalisation, exact and alias lookups, blocking, a Fellegi–Sunter style score
-with term-frequency adjustment, a precision-first threshold; ties stay unresolved). Resolution is
+``matcher.Resolver`` (normalisation, exact and alias lookups, blocking, a structure stage —
+brand, trade words, place, legal form — then a fuzzy fallback; near ties are ``ambiguous`` with their
+candidates and never linked). Resolution is
 incremental: names decided by an earlier run against the same registry are not resolved again, and
 since each name's decision depends only on the registry, the result equals resolving all at once.
 """
@@ -34,11 +35,13 @@ log = logging.getLogger(__name__)
 tables.register(tables.TableSpec("entity_links", "resolve", (
     tables.Column("mention_id", "VARCHAR"), tables.Column("source", "VARCHAR"), tables.Column("source_id", "VARCHAR"),
     tables.Column("name_as_written", "VARCHAR"), tables.Column("uscc", "VARCHAR"), tables.Column("score", "DOUBLE"),
-    tables.Column("method", "VARCHAR")), key=("mention_id",),
-    description="Every name mention → a registry enterprise (uscc null when unresolved)."))
+    tables.Column("method", "VARCHAR"), tables.Column("candidates", "VARCHAR")), key=("mention_id",),
+    description="Every name mention → a registry enterprise (uscc null when unresolved or ambiguous; "
+                "for ambiguous, candidates lists the firms it fits equally, comma-separated)."))
 tables.register(tables.TableSpec("resolved_names", "resolve", (
     tables.Column("name", "VARCHAR"), tables.Column("uscc", "VARCHAR"), tables.Column("score", "DOUBLE"),
-    tables.Column("method", "VARCHAR"), tables.Column("registry_fingerprint", "VARCHAR")), key=("name",),
+    tables.Column("method", "VARCHAR"), tables.Column("candidates", "VARCHAR"),
+    tables.Column("registry_fingerprint", "VARCHAR")), key=("name",),
     description="Per distinct name: the decision, and the registry it was made against."))
 
 REGISTRY_SQL = """
@@ -110,8 +113,8 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_mentions AS " + load_sql("chainlight.resolve", "mentions")
                    + " UNION ALL SELECT * FROM _resolve_report_mentions")
     previous = pa.table({"name": pa.array([], pa.string())})
-    if engine.table_exists("resolved_names"):
-        previous = engine.query("SELECT name, uscc, score, method, registry_fingerprint FROM resolved_names "
+    if engine.table_exists("resolved_names") and "candidates" in {c for c, _ in engine.columns("resolved_names")}:
+        previous = engine.query("SELECT name, uscc, score, method, candidates, registry_fingerprint FROM resolved_names "
                                 "WHERE registry_fingerprint = $f", {"f": fingerprint})
     engine.register_arrow("_resolve_previous", previous.select(["name"]))
     pending = engine.query(
@@ -123,6 +126,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
                       "uscc": pa.array([m.uscc for m in matches], pa.string()),
                       "score": pa.array([m.score for m in matches], pa.float64()),
                       "method": pa.array([m.method for m in matches], pa.string()),
+                      "candidates": pa.array([",".join(m.candidates) or None for m in matches], pa.string()),
                       "registry_fingerprint": pa.array([fingerprint] * len(pending), pa.string())})
     decided = pa.concat_tables([previous, fresh]) if previous.num_rows else fresh
     engine.register_arrow("_resolve_names", decided)

@@ -1,23 +1,29 @@
-"""Name → registry enterprise: exact and alias lookups, then blocking + a Fellegi–Sunter style score.
+"""Name → registry enterprise: the name as registered, then its structure, then a fuzzy fallback.
 
-Each registry name (registered, former, short) is normalised once. A mention is matched in stages:
-its text equals one registry name up to width, script and spacing (``exact``); its core equals a
-registry core (``exact``, or ``alias`` when that core came from the alias table),
-disambiguated by region when the core is shared; otherwise candidates come from blocks (first two
-core characters; either brand character + the trade words; the sorted brand characters + trade words,
-so a typo, homophone or transposition in the brand still finds the firm) and are scored by summed
-log-likelihood weights:
+Each registry name (registered, former, short) is normalised once into place, core (brand 字号 +
+trade words) and legal form. A mention is matched in stages:
+
+1. its text equals one registry name up to width, script and spacing (``exact``);
+2. the structure stage: every registry name whose core the mention's core fits — the same core, its
+   head (brand + leading trade words), the brand plus a subset of the trade words, an abbreviation
+   (contractions 智能控制 → 智控, initials across words 宝山钢铁 → 宝钢) or inside it after a longer
+   brand — is described by features (how it fits, coverage, place and legal-form agreement, the
+   entry's own 股份/集团/branch status, the document's city and the writer's known partners when the
+   mention has them). A one-character province abbreviation (粤, 沪, 苏…) is read as a place too.
+   Each firm's score is a linear sum of those features; the weights, THRESHOLD and MARGIN live in
+   ``constants`` with their source (a conditional logit fit on the real development half). A near
+   tie between firms is ``ambiguous`` with the candidates — a wrong link is worse than none;
+3. when no registry name fits the structure: core lookups and a fuzzy model for typos, homophones and
+   transposed brands (blocked candidates, hand-set log-odds weights:
 
     weight = −6 + 8·similarity(core) + 1·[same brand characters]
              + 3·[brand characters transposed] + 3·[same pinyin: a homophone]
-    raised to 4.5 − ln(#registry cores sharing the head) when one core is the head of the other
-    (short names), or to 3 − ln(#registry names it fits) when the mention is an abbreviation
-    (中国能建 → 中国能源建设); then + 1.5 when regions agree, − 3 when they conflict.
+    raised to 4.5 − ln(#registry cores sharing the head) when one core is the head of the other,
+    or to 3 − ln(#registry names it fits) when the mention is an abbreviation;
+    then + 1.5 when regions agree, − 3 when they conflict;
 
-``score = sigmoid(weight)``. The best candidate wins if its score reaches the threshold and beats the
-runner-up (another firm) by ``margin`` in weight; a tie goes unresolved as ``ambiguous`` — a wrong link
-is worse than none. The threshold and margin were set for precision on a development economy
-(seed 7), not on the evaluation one.
+   ``score = sigmoid(weight)``, linked at MODEL_THRESHOLD with MODEL_MARGIN over the runner-up; these
+   two were set on a synthetic development economy, seed 7).
 """
 
 from __future__ import annotations
@@ -115,8 +121,35 @@ def _structure_features(mention: NameParts, entry: NameParts) -> dict[str, float
     return features
 
 
-def _linear(features: dict[str, float]) -> float:
-    weights = C.STRUCTURE_WEIGHTS
+Scored = dict[str, tuple[float, dict[str, float], bool]]  # uscc → (score, features, fits via an alias)
+
+
+def decide(scored: Scored, threshold: float | None = None, margin: float | None = None) -> Match:
+    """The structure stage's decision over per-firm scores. Each firm's share is its softmax weight
+    against all candidates plus a "none of them" alternative scoring 0. The winner links when its
+    share reaches ``threshold`` and it leads the runner-up by ``margin``; when several firms are within
+    the margin and together pass the threshold, the mention is ``ambiguous`` with those candidates."""
+    threshold = C.THRESHOLD if threshold is None else threshold
+    margin = C.MARGIN if margin is None else margin
+    ranked = sorted(((score, uscc) for uscc, (score, _, _) in scored.items()), key=lambda s: (-s[0], s[1]))
+    top, uscc = ranked[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else -math.inf
+    total = 1.0 + sum(math.exp(s) for s, _ in ranked)
+    share = math.exp(top) / total
+    if top - runner_up < margin:
+        close = [(s, u) for s, u in ranked if s > top - margin]
+        if sum(math.exp(s) for s, _ in close) / total >= threshold:  # one of these, but which?
+            return Match(None, round(share, 4), "ambiguous", tuple(sorted(u for _, u in close)))
+        return Match(None, round(share, 4), "unresolved")
+    if share < threshold:
+        return Match(None, round(share, 4), "unresolved")
+    _, features, via_alias = scored[uscc]
+    method = ("alias" if via_alias else "exact") if "exact_core" in features else "structure"
+    return Match(uscc, round(share, 4), method)
+
+
+def _linear(features: dict[str, float], weights: Mapping[str, float] | None = None) -> float:
+    weights = C.STRUCTURE_WEIGHTS if weights is None else weights
     return sum(weights.get(k, 0.0) * v for k, v in features.items())
 
 
@@ -189,8 +222,14 @@ class Resolver:
         if len(same_text) == 1:  # the name as registered, up to width, script and spacing
             return Match(next(iter(same_text)), 1.0, "exact")
         structured = self._structure(name or "", context or NO_CONTEXT)
-        if structured is not None:
-            return structured
+        return structured if structured is not None else self.resolve_fuzzy(name)
+
+    def resolve_fuzzy(self, name: str | None) -> Match:
+        """The fallback when no registry name fits the mention's structure: core lookups, then the
+        fuzzy model for typos, homophones and transposed brands."""
+        parts = normalise(name or "")
+        if len(parts.core) < 2:
+            return UNRESOLVED
         exact = self._exact(parts)
         return exact if exact is not None else self._model(parts)
 
@@ -199,9 +238,9 @@ class Resolver:
         under the shipped weights); also what ``bench/fit_resolve.py`` fits the weights on."""
         return {uscc: features for uscc, (_, features, _) in self._scored(name, context or NO_CONTEXT).items()}
 
-    def _scored(self, name: str, context: Context) -> dict[str, tuple[float, dict[str, float], bool]]:
+    def _scored(self, name: str, context: Context) -> Scored:
         """uscc → (score, features, whether the best-fitting name is an alias)."""
-        best: dict[str, tuple[float, dict[str, float], bool]] = {}
+        best: Scored = {}
         for parts in _readings(name):
             for index in self._structure_candidates(parts):
                 entry = self.entries[index]
@@ -233,23 +272,7 @@ class Resolver:
         """Brand, trade words, place and legal form, weighed per firm; a near tie is ``ambiguous``.
         None when no registry name fits the mention's structure (the fuzzy model gets it)."""
         scored = self._scored(name, context)
-        if not scored:
-            return None
-        ranked = sorted(((score, uscc) for uscc, (score, _, _) in scored.items()), key=lambda s: (-s[0], s[1]))
-        top, uscc = ranked[0]
-        runner_up = ranked[1][0] if len(ranked) > 1 else -math.inf
-        total = 1.0 + sum(math.exp(s) for s, _ in ranked)  # the "none of them" alternative scores 0
-        share = math.exp(top) / total
-        if top - runner_up < C.MARGIN:
-            close = [(s, u) for s, u in ranked if s > top - C.MARGIN]
-            if sum(math.exp(s) for s, _ in close) / total >= C.THRESHOLD:  # one of these, but which?
-                return Match(None, round(share, 4), "ambiguous", tuple(sorted(u for _, u in close)))
-            return Match(None, round(share, 4), "unresolved")
-        if share < C.THRESHOLD:
-            return Match(None, round(share, 4), "unresolved")
-        _, features, via_alias = scored[uscc]
-        method = ("alias" if via_alias else "exact") if "exact_core" in features else "structure"
-        return Match(uscc, round(share, 4), method)
+        return decide(scored) if scored else None
 
     def _exact(self, parts: NameParts) -> Match | None:
         hits = [self.entries[i] for i in self.by_core.get(parts.core, [])]
