@@ -182,3 +182,21 @@ def test_parallel_resolution_equals_serial(monkeypatch: pytest.MonkeyPatch) -> N
     serial = [resolver.resolve(n) for n in names]
     monkeypatch.setattr(stage, "PARALLEL_FROM", 10)
     assert stage.resolve_all(resolver, names) == serial
+
+
+def _link_rows(ws: Workspace) -> list[dict]:
+    return ws.engine.query("SELECT mention_id, uscc, method, candidates FROM entity_links WHERE source = 'invoice' "
+                           "ORDER BY mention_id").to_pylist()
+
+
+def test_ambiguous_buyer_keeps_candidates_and_no_link(ws: Workspace) -> None:
+    _load(ws, [("I1", "恒驰汽车部件有限公司", None)])
+    resolve.run(ws, Config())
+    assert _link_rows(ws) == [{"mention_id": "invoice:I1", "uscc": None, "method": "ambiguous",
+                               "candidates": ",".join(sorted([B, C]))}]
+
+
+def test_sellers_known_partner_settles_an_ambiguous_buyer(ws: Workspace) -> None:
+    _load(ws, [("I1", "宁波恒驰汽车部件有限公司", B), ("I2", "恒驰汽车部件有限公司", None)])
+    resolve.run(ws, Config())
+    assert _link_rows(ws)[1] == {"mention_id": "invoice:I2", "uscc": B, "method": "partner", "candidates": None}

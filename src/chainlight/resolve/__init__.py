@@ -15,20 +15,22 @@ since each name's decision depends only on the registry, the result equals resol
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable
 
 import pyarrow as pa
 
 from chainlight import tables
 from chainlight.config import Config
 from chainlight.engine.base import load_sql
-from chainlight.resolve.matcher import Match, Resolver
+from chainlight.resolve.matcher import Context, Match, Resolver
 from chainlight.resolve.reports import TextMention, find_mentions, gazetteer
 from chainlight.workspace import StageResult, Workspace
 
-__all__ = ["Match", "Resolver", "TextMention", "find_mentions", "resolve_names", "run"]
+__all__ = ["Context", "Match", "Resolver", "TextMention", "find_mentions", "resolve_names", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,27 @@ def _report_mentions(ws: Workspace, registry: list[tuple[str, str, str]]) -> pa.
     return pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()})
 
 
+def _partner_links(ws: Workspace, resolver_of: Callable[[], Resolver]) -> pa.Table:
+    """Invoice buyers whose name alone is ambiguous, decided again with the seller's known partners
+    (the registered buyers it names by USCC elsewhere): a link only when that evidence settles it.
+    Per mention, not per name, so never cached; it runs on the ambiguous few."""
+    pairs = ws.engine.query(load_sql("chainlight.resolve", "partners")).to_pylist()
+    partners: dict[tuple[str, str], set[str]] = {}
+    for row in pairs:
+        partners.setdefault((row["mention_id"], row["name"]), set()).add(row["partner"])
+    resolver = resolver_of() if partners else None
+    out: dict[str, list[object]] = {"mention_id": [], "uscc": [], "score": []}
+    for (mention_id, name), known in sorted(partners.items()):
+        assert resolver is not None
+        match = resolver.resolve(name, Context(partners=frozenset(known)))
+        if match.uscc is not None and match.uscc in known:
+            out["mention_id"].append(mention_id)
+            out["uscc"].append(match.uscc)
+            out["score"].append(match.score)
+    return pa.table({"mention_id": pa.array(out["mention_id"], pa.string()), "uscc": pa.array(out["uscc"], pa.string()),
+                     "score": pa.array(out["score"], pa.float64())})
+
+
 def run(ws: Workspace, cfg: Config) -> StageResult:
     engine = ws.engine
     fingerprint = _fingerprint(ws)
@@ -121,7 +144,8 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
         "SELECT DISTINCT m.name_as_written AS name FROM _resolve_mentions m "
         "WHERE m.name_as_written IS NOT NULL AND (m.given_uscc IS NULL OR m.given_uscc NOT IN (SELECT uscc FROM enterprises)) "
         "AND m.name_as_written NOT IN (SELECT name FROM _resolve_previous) ORDER BY 1").column(0).to_pylist()
-    matches = resolve_all(Resolver(registry), pending) if pending else []
+    resolver_of = functools.cache(lambda: Resolver(registry))  # built once, and only when needed
+    matches = resolve_all(resolver_of(), pending) if pending else []
     fresh = pa.table({"name": pa.array(pending, pa.string()),
                       "uscc": pa.array([m.uscc for m in matches], pa.string()),
                       "score": pa.array([m.score for m in matches], pa.float64()),
@@ -130,10 +154,12 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
                       "registry_fingerprint": pa.array([fingerprint] * len(pending), pa.string())})
     decided = pa.concat_tables([previous, fresh]) if previous.num_rows else fresh
     engine.register_arrow("_resolve_names", decided)
+    engine.register_arrow("_resolve_context", _partner_links(ws, resolver_of))
     with ws.stage("resolve") as writer:
         writer.write_arrow("resolved_names", decided)
         writer.write_sql("entity_links", load_sql("chainlight.resolve", "links").replace(
-            "{{ mentions }}", "_resolve_mentions").replace("{{ names }}", "_resolve_names"))
+            "{{ mentions }}", "_resolve_mentions").replace("{{ names }}", "_resolve_names").replace(
+            "{{ context }}", "_resolve_context"))
         writer.stats.update({"names_resolved_now": len(pending), "names_reused": previous.num_rows,
                              "registry_fingerprint": fingerprint})
     return StageResult("resolve", writer.run_id, dict(writer.counts), dict(writer.stats))
