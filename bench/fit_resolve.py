@@ -1,16 +1,16 @@
-"""Fit the structure stage's constants on the development half of the real listed companies.
+"""Fit the structure stage's securities constants on the development half of the real listed companies.
 
     python bench/fit_resolve.py [--reuse]
 
 Weights: a conditional logit — for each development short name, a softmax over the firms it fits
-structurally plus a "none of them" alternative scoring 0 — fit by maximum likelihood with an L2
-penalty (``constants.STRUCTURE_L2``), once against the listed firms' full names alone and once with the
-distractor registry, both halves of the likelihood summed. The context weights (document city,
-known partners) are not fit: no development mention carries a city or a partner list.
-Then THRESHOLD and MARGIN: the pair on a grid that resolves the most development names correctly
-while precision stays ≥ 0.99 in both settings. Prints the values for ``resolve/constants.py``.
-The test half is never read.
-"""
+structurally plus a "none of them" alternative scoring 0 — fit by maximum likelihood with an L2 penalty
+(``constants.STRUCTURE_L2``), once against the listed firms' full names alone and once with the
+distractor registry, both halves of the likelihood summed. The context weights (document city, known
+partners) are not fit: no development mention carries a city or a partner list. Then THRESHOLD and
+MARGIN: the pair on a grid that resolves the most development names correctly while precision stays ≥
+0.99 in both settings. Prints the values for ``STRUCTURE_WEIGHTS``, ``THRESHOLD`` and ``MARGIN`` in
+``resolve/constants.py`` (the weights used when the caller marks a mention as a security's short name).
+The test half is never read."""
 
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ from _real import REGISTRY, companies, distractors, half, listed_registry
 from scipy.optimize import minimize
 
 from chainlight.resolve import constants
-from chainlight.resolve.matcher import Match, Resolver, _linear
+from chainlight.resolve.matcher import Context, Match, Resolver, _linear
 
 FIXED = ("context_city", "context_partner")
+SECURITIES = Context(securities=True)
 FITTED = [k for k in constants.STRUCTURE_WEIGHTS if k not in FIXED]
 PRECISION_FLOOR = 0.99
 
@@ -37,7 +38,7 @@ Case = tuple[str, dict[str, dict[str, float]], Match | None]  # truth, per-firm 
 def cases(resolver: Resolver, rows: list[dict]) -> list[Case]:
     out: list[Case] = []
     for r in rows:
-        features = resolver.candidate_features(r["name"])
+        features = resolver.candidate_features(r["name"], SECURITIES)
         out.append((r["code"], features, None if features else resolver.resolve_fuzzy(r["name"])))
     return out
 

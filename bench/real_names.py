@@ -7,10 +7,12 @@ beside a rapidfuzz baseline run in the same process.
 
 Correct = linked to the right firm / all names; precision = correct / linked. Goals on the test half:
 with the distractors, precision ≥ 0.98 and ≥ 0.75 correct; without, ≥ 0.92 correct at precision ≥ 0.99.
-No alias table is used. The baseline is rapidfuzz's best match (``process.extractOne``, WRatio) over the
-same full names, answering only at score ≥ 90; against the 1.1M-name registry it costs about a second a
-name, so there it runs on a seeded sample of the test half (``--baseline-sample``).
-"""
+No alias table is used. The names are resolved as securities short names (``Context(securities=True)``:
+the weights fit by ``bench/fit_resolve.py`` on the development half); the "no securities context" rows
+use the general hand-set weights that invoices and patents get. The baseline is rapidfuzz's best match
+(``process.extractOne``, WRatio) over the same full names, answering only at score ≥ 90; against the
+1.1M-name registry it costs about a second a name, so there it runs on a seeded sample of the test half
+(``--baseline-sample``)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ from collections import Counter
 from _real import DATA, companies, distractors, half, listed_registry
 from rapidfuzz import fuzz, process
 
-from chainlight.resolve.matcher import Match, Resolver
+from chainlight.resolve.matcher import Context, Match, Resolver
+
+SECURITIES = Context(securities=True)
 
 
 def report(label: str, rows: list[dict], matches: list[Match | str | None]) -> None:
@@ -61,7 +65,9 @@ def main() -> None:
     for setting, resolver, registry in (("without distractors", small, listed), ("with distractors", big, listed + names)):
         print(f"{setting} (registry {len(registry):,} names)")
         for h, part in halves.items():
-            report(f"chainlight  {h}", part, [resolver.resolve(r["name"]) for r in part])
+            report(f"chainlight  {h}", part, [resolver.resolve(r["name"], SECURITIES) for r in part])
+        for h, part in halves.items():
+            report(f"chainlight  {h}, no securities context", part, [resolver.resolve(r["name"]) for r in part])
         keys, choices = [u for u, _, _ in registry], [n for _, n, _ in registry]
         test = halves["test"]
         if setting == "with distractors":
@@ -69,7 +75,7 @@ def main() -> None:
         report(f"rapidfuzz WRatio>=90  test{' sample' if len(test) < len(halves['test']) else ''}", test,
                list(baseline(test, choices, keys)))
         if setting == "with distractors":
-            report("chainlight  same test sample", test, [resolver.resolve(r["name"]) for r in test])
+            report("chainlight  same test sample", test, [resolver.resolve(r["name"], SECURITIES) for r in test])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak:,.0f} MB; total {time.perf_counter() - start:.0f} s")
 

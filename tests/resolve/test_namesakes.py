@@ -33,7 +33,7 @@ def resolver() -> Resolver:
 
 
 @pytest.mark.parametrize("mention,expected", [
-    ("柳工", {LISTED, PARENT, NAMESAKE}),    # listed firm, its parent group and a namesake all fit
+    ("柳工", {LISTED, PARENT}),               # the listed firm and its parent group (the namesake trails)
     ("柳工机械", {LISTED, NAMESAKE}),         # same core in two provinces, nothing to choose by
     ("迈瑞医疗", {MINDRAY, MINDRAY_SD}),      # head of one, brand + trade word of the other
 ])
@@ -41,6 +41,17 @@ def test_parent_and_namesakes_stay_ambiguous(resolver: Resolver, mention: str, e
     match = resolver.resolve(mention)
     assert match.uscc is None and match.method == "ambiguous"
     assert expected <= set(match.candidates)
+
+
+def test_securities_short_name_prefers_the_gufen_firm_but_not_over_a_gufen_parent() -> None:
+    """In a securities text a short name names a 股份有限公司 (the prior fit on the development half);
+    when the parent group is a 股份有限公司 too, nothing tells them apart."""
+    securities = Context(securities=True)
+    resolver = Resolver(REGISTRY + [("91320000MA1WEIWEI1", "维维食品饮料股份有限公司", "registered"),
+                                    ("91320000MA1WEIWEI2", "维维集团股份有限公司", "registered")])
+    assert resolver.resolve("柳工", securities).uscc == LISTED
+    match = resolver.resolve("维维股份", securities)
+    assert match.method == "ambiguous" and set(match.candidates) == {"91320000MA1WEIWEI1", "91320000MA1WEIWEI2"}
 
 
 @pytest.mark.parametrize("mention,expected", [

@@ -23,28 +23,35 @@ MODEL_THRESHOLD = 0.90
 MODEL_MARGIN = 1.5
 MAX_BLOCK = 400
 
-# --- the structure stage (brand, trade words, place, legal form): fit on the real development half.
+# --- the structure stage (brand, trade words, place, legal form). Two weight sets, chosen by what the
+# caller knows about the mention (``matcher.Context.securities``):
 STRUCTURE_L2 = 0.1
 MAX_STRUCTURE_BLOCK = 3000  # candidates per brand head before a longer head is used
-STRUCTURE_WEIGHTS: dict[str, float] = {
-    "bias": 0.0,
-    "exact_core": 2.0,
-    "head": 1.5,
-    "brand_subset": 1.0,
-    "abbreviation": 0.5,
-    "inside": 0.0,
-    "coverage": 2.0,
-    "region_agree": 1.5,
-    "region_conflict": -3.0,
-    "province_agree": 0.8,
-    "form_agree": 2.0,
-    "form_conflict": -3.0,
-    "candidate_gufen": 1.0,
-    "candidate_group": -1.0,
-    "candidate_branch": -2.0,
-    "context_city": 3.0,
-    "context_partner": 3.0,
-    "log_namesakes": -0.3,
+
+# General mentions (invoice buyers, patent holders, report text): hand-set, not fit — the real
+# development half holds only listed firms (all 股份有限公司), so a fit there learns "the answer is a
+# 股份 firm", which is false for an invoice buyer. Checked (not tuned) on the synthetic development
+# economy (seed 7): ``chainlight demo --seed 7`` resolve F1.
+GENERAL_WEIGHTS: dict[str, float] = {
+    "bias": 0.0, "exact_core": 2.0, "head": 1.5, "brand_subset": 1.0, "abbreviation": 0.5, "inside": 0.0,
+    "brand_other": -2.0, "coverage": 2.0, "region_agree": 1.5, "region_conflict": -3.0, "form_agree": 2.0,
+    "form_conflict": -3.0, "form_dropped": -1.0, "candidate_gufen": 0.0, "candidate_group": -1.0,
+    "candidate_branch": -2.0, "context_city": 3.0, "context_partner": 3.0,
 }
-THRESHOLD = 0.5   # minimum softmax share of the winner among its candidates
-MARGIN = 1.0      # minimum log-odds lead of the winner over the runner-up; less is `ambiguous`
+GENERAL_THRESHOLD = 0.5
+GENERAL_MARGIN = 1.0
+
+# Securities short names (证券简称 in research reports, news, filings — the caller says so): a
+# conditional logit fit on the real development half by bench/fit_resolve.py (its output, rounded).
+# candidate_gufen is the population prior "a short name in a securities text names a 股份有限公司".
+STRUCTURE_WEIGHTS: dict[str, float] = {
+    "bias": -4.35, "exact_core": 0.45, "head": 0.49, "brand_subset": -0.6, "abbreviation": -1.82, "inside": -2.87,
+    "brand_other": -3.0, "coverage": 2.29, "region_agree": 1.49, "region_conflict": -7.12, "form_agree": 8.14,
+    "form_conflict": -2.02, "form_dropped": -1.0, "candidate_gufen": 8.33, "candidate_group": -0.03,
+    "candidate_branch": -6.9,
+    # not fit (no development mention carries a city or a partner list): set so that either outweighs
+    # one legal-form or place disagreement but not two
+    "context_city": 3.0, "context_partner": 3.0,
+}
+THRESHOLD = 0.5   # minimum share of the winner (softmax with a "none of them" alternative at 0)
+MARGIN = 2.0      # minimum lead of the winner over the runner-up; less is `ambiguous`

@@ -29,6 +29,7 @@ trade words) and legal form. A mention is matched in stages:
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -59,13 +60,26 @@ class Context:
     writer is known to trade with (for an invoice buyer: the seller's known partners)."""
     city: str | None = None
     partners: frozenset[str] = frozenset()
+    securities: bool = False  # the mention is a security's short name (research report, news, filing)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return C.STRUCTURE_WEIGHTS if self.securities else C.GENERAL_WEIGHTS
+
+    @property
+    def threshold(self) -> float:
+        return C.THRESHOLD if self.securities else C.GENERAL_THRESHOLD
+
+    @property
+    def margin(self) -> float:
+        return C.MARGIN if self.securities else C.GENERAL_MARGIN
 
 
 UNRESOLVED = Match(None, 0.0, "unresolved")
 NO_CONTEXT = Context()
 
-# one-character province abbreviations (粤, 沪, 苏…) as written in short names: 沪农商行, 粤高速
-PROVINCE_ABBREVIATIONS = {
+# one-character province (and a few city) abbreviations as written in short names: 沪农商行, 粤高速, 深康佳
+PLACE_ABBREVIATIONS = {"深": "深圳", "穗": "广州", "甬": "宁波",
     "京": "北京", "津": "天津", "沪": "上海", "渝": "重庆", "冀": "河北", "晋": "山西", "辽": "辽宁", "吉": "吉林",
     "黑": "黑龙江", "苏": "江苏", "浙": "浙江", "皖": "安徽", "闽": "福建", "赣": "江西", "鲁": "山东", "豫": "河南",
     "鄂": "湖北", "湘": "湖南", "粤": "广东", "琼": "海南", "川": "四川", "蜀": "四川", "黔": "贵州", "滇": "云南",
@@ -74,14 +88,18 @@ PROVINCE_ABBREVIATIONS = {
 FORM_MARKS = ("股份", "集团")
 
 
+# stock-name marks around a short name: S*ST佳纸, PT水仙, 退市昆机, 雏鹰退, 新城B股
+STOCK_MARKS = re.compile(r"^(?:S\*ST|SST|\*ST|ST|PT|S(?=[\u4e00-\u9fff])|退市)|(?<=[\u4e00-\u9fff]{2})(?:退|[AB]股)$")
+
+
 def _readings(name: str) -> list[NameParts]:
-    """The mention as normalised, and — when it opens with a one-character province abbreviation —
-    also read as that province plus the rest (沪农商行 → 上海 + 农商行)."""
-    parts = normalise(name)
+    """The mention as normalised (without stock-name marks), and — when it opens with a one-character
+    place abbreviation — also read as that place plus the rest (沪农商行 → 上海 + 农商行)."""
+    parts = normalise(STOCK_MARKS.sub("", clean(name)))
     readings = [parts]
     head = parts.core[:1]
-    if not parts.regions and head in PROVINCE_ABBREVIATIONS and len(parts.core) >= 3:
-        readings.append(NameParts((PROVINCE_ABBREVIATIONS[head],), parts.core[1:], parts.legal_form, parts.branch))
+    if not parts.regions and head in PLACE_ABBREVIATIONS and len(parts.core) >= 3:
+        readings.append(NameParts((PLACE_ABBREVIATIONS[head],), parts.core[1:], parts.legal_form, parts.branch))
     return readings
 
 
@@ -103,6 +121,8 @@ def _structure_features(mention: NameParts, entry: NameParts) -> dict[str, float
         features["abbreviation"] = 1.0
     elif mine in theirs or _is_subsequence(mine, _full(entry)):
         features["inside"] = 1.0
+    elif len(mine) >= 3 and mine[:2] == theirs[:2]:
+        features["brand_other"] = 1.0  # the brand, then a word the registered name lacks (口子窖 → 口子酒业)
     else:
         return None
     features["coverage"] = len(mine) / max(len(theirs), 1)
@@ -111,9 +131,8 @@ def _structure_features(mention: NameParts, entry: NameParts) -> dict[str, float
     marks = [m for m in FORM_MARKS if m in mention.legal_form]
     if marks:
         features["form_agree" if all(m in entry.legal_form for m in marks) else "form_conflict"] = 1.0
-    else:
-        if "股份" in entry.legal_form:
-            features["candidate_gufen"] = 1.0
+    elif "股份" in entry.legal_form:  # a short name (no legal form) vs a written 有限公司 without 股份
+        features["candidate_gufen" if not mention.legal_form else "form_dropped"] = 1.0
     if "集团" in entry.legal_form and "集团" not in marks:
         features["candidate_group"] = 1.0
     if entry.branch:
@@ -124,13 +143,11 @@ def _structure_features(mention: NameParts, entry: NameParts) -> dict[str, float
 Scored = dict[str, tuple[float, dict[str, float], bool]]  # uscc → (score, features, fits via an alias)
 
 
-def decide(scored: Scored, threshold: float | None = None, margin: float | None = None) -> Match:
+def decide(scored: Scored, threshold: float, margin: float) -> Match:
     """The structure stage's decision over per-firm scores. Each firm's share is its softmax weight
     against all candidates plus a "none of them" alternative scoring 0. The winner links when its
     share reaches ``threshold`` and it leads the runner-up by ``margin``; when several firms are within
     the margin and together pass the threshold, the mention is ``ambiguous`` with those candidates."""
-    threshold = C.THRESHOLD if threshold is None else threshold
-    margin = C.MARGIN if margin is None else margin
     ranked = sorted(((score, uscc) for uscc, (score, _, _) in scored.items()), key=lambda s: (-s[0], s[1]))
     top, uscc = ranked[0]
     runner_up = ranked[1][0] if len(ranked) > 1 else -math.inf
@@ -148,8 +165,7 @@ def decide(scored: Scored, threshold: float | None = None, margin: float | None 
     return Match(uscc, round(share, 4), method)
 
 
-def _linear(features: dict[str, float], weights: Mapping[str, float] | None = None) -> float:
-    weights = C.STRUCTURE_WEIGHTS if weights is None else weights
+def _linear(features: dict[str, float], weights: Mapping[str, float]) -> float:
     return sum(weights.get(k, 0.0) * v for k, v in features.items())
 
 
@@ -168,7 +184,7 @@ def _blocks(core: str) -> list[str]:
 
 
 def _full(parts: NameParts) -> str:
-    return "".join(parts.regions[:1]) + parts.core
+    return "".join(parts.regions) + parts.core
 
 
 def _is_subsequence(short: str, long: str) -> bool:
@@ -251,7 +267,7 @@ class Resolver:
                     features["context_city"] = 1.0
                 if entry.uscc in context.partners:
                     features["context_partner"] = 1.0
-                score = _linear(features)
+                score = _linear(features, context.weights)
                 if entry.uscc not in best or score > best[entry.uscc][0]:
                     best[entry.uscc] = (score, features, entry.from_alias)
         return best
@@ -272,7 +288,7 @@ class Resolver:
         """Brand, trade words, place and legal form, weighed per firm; a near tie is ``ambiguous``.
         None when no registry name fits the mention's structure (the fuzzy model gets it)."""
         scored = self._scored(name, context)
-        return decide(scored) if scored else None
+        return decide(scored, context.threshold, context.margin) if scored else None
 
     def _exact(self, parts: NameParts) -> Match | None:
         hits = [self.entries[i] for i in self.by_core.get(parts.core, [])]
