@@ -29,7 +29,11 @@ from chainlight.resolve.matcher import Context, Match, Resolver, _linear
 FIXED = ("context_city", "context_partner")
 SECURITIES = Context(securities=True)
 FITTED = [k for k in constants.STRUCTURE_WEIGHTS if k not in FIXED]
-PRECISION_FLOOR = 0.99
+# development precision floors (without, with distractors): a little above the test goals (0.99, 0.98)
+PRECISION_FLOORS = (0.99, 0.985)
+# a policy, not a fit: a winner less than e^1.5 ≈ 4.5 times as likely as the runner-up is never linked —
+# a short name fitting a listed firm and its parent group about equally stays ambiguous
+MIN_MARGIN = 1.5
 
 
 Case = tuple[str, dict[str, dict[str, float]], Match | None]  # truth, per-firm features, fallback
@@ -116,14 +120,15 @@ def main() -> None:
     summary = {"without distractors": summaries(small, weights), "with distractors": summaries(big, weights)}
     best: tuple[int, float, float] | None = None
     for threshold in [x / 20 for x in range(2, 20)]:
-        for margin in [x / 4 for x in range(0, 21)]:
+        for margin in [x / 4 for x in range(int(MIN_MARGIN * 4), 21)]:
             results = [figures(part, threshold, margin) for part in summary.values()]
-            if all(made and correct / made >= PRECISION_FLOOR for made, correct in results):
+            if all(made and correct / made >= floor for (made, correct), floor in zip(results, PRECISION_FLOORS,
+                                                                                       strict=True)):
                 total = sum(correct for _, correct in results)
                 if best is None or total > best[0]:
                     best = (total, threshold, margin)
     if best is None:
-        raise SystemExit(f"no threshold/margin reaches precision {PRECISION_FLOOR} on the development half")
+        raise SystemExit(f"no threshold/margin reaches precision {PRECISION_FLOORS} on the development half")
     _, threshold, margin = best
     for label, part in summary.items():
         made, correct = figures(part, threshold, margin)

@@ -50,7 +50,7 @@ def test_normalisation_rules(name: str, core: str, regions: tuple[str, ...], for
     ("嘉兴承达新材料科技有限公司", A, "model"),  # homophone
     ("嘉兴达丞新材料科技有限公司", A, "model"),  # transposed brand
     ("嘉兴丞达新材料科技有限公司上海分公司", A, "exact"),
-    ("远航汽车", D, "exact"),
+    ("远航汽车", D, "alias"),  # the registered short name
     ("杭州旧名汽车有限公司", D, "alias"),
     ("宁波恒驰汽车部件有限公司", B, "exact"),
 ])

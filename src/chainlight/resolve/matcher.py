@@ -86,6 +86,7 @@ PLACE_ABBREVIATIONS = {"深": "深圳", "穗": "广州", "甬": "宁波",
     "陕": "陕西", "甘": "甘肃", "陇": "甘肃", "青": "青海", "桂": "广西", "藏": "西藏", "蒙": "内蒙古", "宁": "宁夏",
     "新": "新疆"}
 FORM_MARKS = ("股份", "集团")
+MAX_CANDIDATES = 5  # an ambiguous mention lists at most this many firms
 
 
 # stock-name marks around a short name: S*ST佳纸, PT水仙, 退市昆机, 雏鹰退, 新城B股
@@ -146,23 +147,29 @@ Scored = dict[str, tuple[float, dict[str, float], bool]]  # uscc → (score, fea
 def decide(scored: Scored, threshold: float, margin: float) -> Match:
     """The structure stage's decision over per-firm scores. Each firm's share is its softmax weight
     against all candidates plus a "none of them" alternative scoring 0. The winner links when its
-    share reaches ``threshold`` and it leads the runner-up by ``margin``; when several firms are within
-    the margin and together pass the threshold, the mention is ``ambiguous`` with those candidates."""
+    share reaches ``threshold`` and it leads the runner-up by ``margin``. Otherwise, when the fewest
+    leading firms whose shares add up to ``threshold`` are several, the mention is ``ambiguous``
+    with those candidates (it is one of them, but which?); else ``unresolved``."""
     ranked = sorted(((score, uscc) for uscc, (score, _, _) in scored.items()), key=lambda s: (-s[0], s[1]))
     top, uscc = ranked[0]
     runner_up = ranked[1][0] if len(ranked) > 1 else -math.inf
     total = 1.0 + sum(math.exp(s) for s, _ in ranked)
     share = math.exp(top) / total
-    if top - runner_up < margin:
-        close = [(s, u) for s, u in ranked if s > top - margin]
-        if sum(math.exp(s) for s, _ in close) / total >= threshold:  # one of these, but which?
-            return Match(None, round(share, 4), "ambiguous", tuple(sorted(u for _, u in close)))
-        return Match(None, round(share, 4), "unresolved")
-    if share < threshold:
-        return Match(None, round(share, 4), "unresolved")
-    _, features, via_alias = scored[uscc]
-    method = ("alias" if via_alias else "exact") if "exact_core" in features else "structure"
-    return Match(uscc, round(share, 4), method)
+    if share >= threshold and top - runner_up >= margin:
+        _, features, via_alias = scored[uscc]
+        method = ("alias" if via_alias else "exact") if "exact_core" in features else "structure"
+        return Match(uscc, round(share, 4), method)
+    held, close = 0.0, []
+    last = math.inf
+    for score, firm in ranked[:MAX_CANDIDATES]:
+        if held >= threshold and score < last and score <= top - margin:  # enough, and no near tie left
+            break
+        held += math.exp(score) / total
+        close.append(firm)
+        last = score
+    if held >= threshold and len(close) > 1:
+        return Match(None, round(share, 4), "ambiguous", tuple(sorted(close)))
+    return Match(None, round(share, 4), "unresolved")
 
 
 def _linear(features: dict[str, float], weights: Mapping[str, float]) -> float:
