@@ -122,8 +122,8 @@ def _structure_features(mention: NameParts, entry: NameParts) -> dict[str, float
         features["abbreviation"] = 1.0
     elif mine in theirs or _is_subsequence(mine, _full(entry)):
         features["inside"] = 1.0
-    elif len(mine) >= 3 and mine[:2] == theirs[:2]:
-        features["brand_other"] = 1.0  # the brand, then a word the registered name lacks (口子窖 → 口子酒业)
+    elif len(mine) >= 3 and mine[:2] == theirs[:2] and not mention.legal_form:
+        features["brand_other"] = 1.0  # a short name: the brand, then a word the registered name lacks (口子窖)
     else:
         return None
     features["coverage"] = len(mine) / max(len(theirs), 1)
@@ -244,8 +244,11 @@ class Resolver:
         same_text = self.by_full.get(clean(name or ""), set())
         if len(same_text) == 1:  # the name as registered, up to width, script and spacing
             return Match(next(iter(same_text)), 1.0, "exact")
-        structured = self._structure(name or "", context or NO_CONTEXT)
-        return structured if structured is not None else self.resolve_fuzzy(name)
+        context = context or NO_CONTEXT
+        structured = self._structure(name or "", context)
+        if structured is not None and (structured.method != "unresolved" or context.securities):
+            return structured
+        return self.resolve_fuzzy(name)  # a securities short name that fits nothing well stays unresolved
 
     def resolve_fuzzy(self, name: str | None) -> Match:
         """The fallback when no registry name fits the mention's structure: core lookups, then the
