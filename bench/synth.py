@@ -1,9 +1,9 @@
 """Synthetic economy generation: wall time and peak memory per size, each size in its own process.
 
-    python bench/synth.py [--firms 100000 1000000] [--out DIR]
+    python bench/synth.py [--firms 100000 1000000] [--profile standard|blind] [--out DIR]
 
 Goal: 1M firms + ~20M invoices in ≤ 10 minutes at ≤ 4 GB peak on 2 cores, peak not growing with the
-number of invoices beyond one batch.
+number of invoices beyond one batch. Blind profile (issue 11): 1M firms in ≤ 5 minutes at ≤ 3 GB.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ CHILD = """
 import json, resource, sys, time
 from chainlight.synth import generate
 start = time.perf_counter()
-summary = generate(sys.argv[1], firms=int(sys.argv[2]), seed=42)
+summary = generate(sys.argv[1], firms=int(sys.argv[2]), seed=42, profile=sys.argv[3])
 print(json.dumps({"seconds": time.perf_counter() - start, "rows": summary.rows,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -29,13 +29,15 @@ print(json.dumps({"seconds": time.perf_counter() - start, "rows": summary.rows,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--firms", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--profile", choices=["standard", "blind"], default="standard")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "chainlight-bench-synth")
     args = parser.parse_args()
+    print(f"profile {args.profile}")
     print(f"{'firms':>10} {'invoices':>12} {'seconds':>9} {'peak MB':>9} {'invoices/s':>12} {'MB on disk':>11}")
     for firms in args.firms:
         out = args.out / str(firms)
         shutil.rmtree(out, ignore_errors=True)
-        result = subprocess.run([sys.executable, "-c", CHILD, str(out), str(firms)], capture_output=True, text=True,
+        result = subprocess.run([sys.executable, "-c", CHILD, str(out), str(firms), args.profile], capture_output=True, text=True,
                                 check=True)
         figures = json.loads(result.stdout.strip().splitlines()[-1])
         invoices = figures["rows"]["invoices"]

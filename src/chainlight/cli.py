@@ -126,6 +126,9 @@ def main(
 
 
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace folder (one DuckDB file + Parquet).")]
+ProfileOpt = Annotated[str, typer.Option(
+    "--profile", help="standard, or blind: held-out vocabulary, invoice lines as written, name noise the "
+                      "stages were not written for, 1-6 anchors per chain (see chainlight.synth.vocab).")]
 
 
 def _workspace(path: Path, cfg: Config, *, create: bool = False) -> Any:
@@ -148,19 +151,22 @@ def synth(
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives byte-identical files.")] = 42,
     format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     encoding: Annotated[str, typer.Option("--encoding", help="CSV encoding: utf-8 or gbk.")] = "utf-8",
+    profile: ProfileOpt = "standard",
 ) -> None:
     """Write the synthetic chain economy's input files plus its ground truth."""
-    summary = _synth(out, firms, seed, format, encoding)
-    say(f"wrote {out}: " + ", ".join(f"{k} {v:,}" for k, v in summary.items()))
+    summary = _synth(out, firms, seed, format, encoding, profile)
+    say(f"wrote {out} (profile {profile}): " + ", ".join(f"{k} {v:,}" for k, v in summary.rows.items()))
+    if summary.ontology is not None:
+        say(f"the stages must load the seen ontology {summary.ontology}: `ontology: {summary.ontology}` in the "
+            f"config YAML, or CHAINLIGHT_ONTOLOGY={summary.ontology}")
 
 
-def _synth(out: Path, firms: int, seed: int, fmt: str = "parquet", encoding: str = "utf-8") -> dict[str, int]:
+def _synth(out: Path, firms: int, seed: int, fmt: str = "parquet", encoding: str = "utf-8",
+           profile: str = "standard") -> Any:
     synth_module = _module("chainlight.synth", "Synthetic economy")
     with progress_task("synth") as update:
-        summary = synth_module.generate(out, firms=firms, seed=seed, fmt=fmt, encoding=encoding,
-                                        progress=lambda text, fraction: update(text, fraction))
-    counts = getattr(summary, "rows", None) or getattr(summary, "counts", None) or {}
-    return dict(counts)
+        return synth_module.generate(out, firms=firms, seed=seed, fmt=fmt, encoding=encoding, profile=profile,
+                                     progress=lambda text, fraction: update(text, fraction))
 
 
 # -- ingest -----------------------------------------------------------------------------------------
@@ -254,12 +260,14 @@ def demo(
     workspace: WorkspaceOpt = Path("chainlight-demo"),
     firms: Annotated[int, typer.Option("--firms", min=1000, help="Number of enterprises.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+    profile: ProfileOpt = "standard",
 ) -> None:
     """Synthetic economy → ingest → every built stage → eval, with a short summary."""
     from chainlight.eval import evaluate
-    cfg = _config(seed=seed)
     inputs = workspace / "inputs"
-    _synth(inputs, firms, seed)
+    summary = _synth(inputs, firms, seed, profile=profile)
+    say(f"profile: {profile}" + (f" (stages load the seen ontology {summary.ontology})" if summary.ontology else ""))
+    cfg = _config(seed=seed, **({"ontology": summary.ontology} if summary.ontology is not None else {}))
     with _workspace(workspace, cfg, create=True) as ws:
         report = _ingest(ws, cfg, [inputs])
         if report.errors:

@@ -31,6 +31,21 @@ How the world works (and why it is hard):
 - The story firm 嘉兴丞达新材料科技有限公司 is planted in every economy: registered as general
   machinery (3499), really makes high-temperature nylon, sells to a component maker that sells
   to an automotive anchor, 12 patents, high-tech, in the Jiaxing new-materials cluster, ¥10M a year.
+
+``profile="blind"`` builds the same kind of world so that no stage can have been tuned to it (issue 11):
+- held-out vocabulary (``vocab``): each segment's product forms and scope terms split from the seed into
+  a seen part, written to ``ontology.yaml`` for the stages to load, and a held-out part, plus curated
+  terms the default ontology never had (``vocabulary.yaml``: trade names, grades such as PA66-GF30,
+  English abbreviations); about half of item names, product texts, patent titles and report phrases use
+  held-out terms;
+- invoice lines as e-invoices print them, ``*税收分类简称*商品名称 规格 单位``, and 8% non-product lines
+  (freight, fees, pallets, packaging, rebates) on goods edges, kept out of the item truth;
+- buyer and patent-holder names from the noise model in ``noise`` (same-pinyin and shape-similar
+  characters, dropped and swapped characters, traditional forms, Latin transliterations, truncation),
+  more renames (15%) with a quarter of a renamed buyer's invoices under its old name;
+- 1–6 anchors per chain (drawn), turnover lognormal around ¥1.5bn (σ 0.9), overlapping the largest SMEs';
+- credit outcomes with calibrated effect sizes and a dimmer bureau (``credit.blind``).
+The same tables and truth columns as standard, so ``chainlight eval`` works unchanged.
 """
 
 from __future__ import annotations
@@ -47,14 +62,14 @@ import pyarrow.parquet as pq
 
 from chainlight.errors import InputError
 from chainlight.ontology.model import load_default
-from chainlight.synth import texts, trade
+from chainlight.synth import credit, texts, trade, vocab
 from chainlight.synth.firms import STORY_FIRM_NAME, Firms, make_firms, segment_table
 
-__all__ = ["STORY_FIRM_NAME", "SynthSummary", "generate"]
+__all__ = ["PROFILES", "SEEN_ONTOLOGY", "STORY_FIRM_NAME", "SynthSummary", "generate"]
 
-OBSERVATION_DATES = [np.datetime64(d) for d in ("2024-03-31", "2024-06-30", "2024-09-30", "2024-12-31",
-                                                "2025-03-31", "2025-06-30", "2025-09-30", "2025-12-31")]
-BASE_DEFAULT_RATE = 0.04
+PROFILES = ("standard", "blind")
+SEEN_ONTOLOGY = "ontology.yaml"  # blind: the seen part of the ontology, next to the inputs (ingest skips .yaml)
+
 EDGE_BATCH = 50_000
 Progress = Callable[[str, float], None]
 
@@ -66,6 +81,8 @@ class SynthSummary:
     seed: int
     story_uscc: str
     rows: dict[str, int] = field(default_factory=dict)
+    profile: str = "standard"
+    ontology: Path | None = None  # blind: the ontology file the stages must load
 
 
 class _Writer:
@@ -104,8 +121,13 @@ def _write_one(folder: Path, name: str, table: pa.Table, fmt: str, encoding: str
 
 
 def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet", encoding: str = "utf-8",
-             progress: Progress | None = None) -> SynthSummary:
-    """Write the economy's input files into ``out`` and its ground truth into ``out/truth``."""
+             progress: Progress | None = None, profile: str = "standard") -> SynthSummary:
+    """Write the economy's input files into ``out`` and its ground truth into ``out/truth``.
+
+    ``profile="blind"`` also writes ``out/ontology.yaml``, the seen part of the ontology (see
+    ``synth.vocab``), which the stages must load instead of the default one."""
+    if profile not in PROFILES:
+        raise InputError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}", field="--profile")
     if fmt not in ("parquet", "csv"):
         raise InputError(f"format must be parquet or csv, not {fmt!r}", field="--format")
     if encoding.lower() not in ("utf-8", "gbk"):
@@ -121,14 +143,18 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
 
     ontology = load_default()
     segments = segment_table(ontology)
+    words = vocab.build(ontology, seed) if profile == "blind" else None
     say("firms", 0.02)
-    world = make_firms(ontology, firms, rng_firms)
+    world = make_firms(ontology, firms, rng_firms, words)
     directions, growth = texts.segment_trends(segments, rng_trend)
     say("trade relations", 0.15)
     edges = trade.make_edges(ontology, segments, world, growth, rng_edges)
     counts = trade.invoice_counts(edges, firms, rng_counts)
 
-    summary = SynthSummary(out, firms, seed, str(world.uscc[0]))
+    summary = SynthSummary(out, firms, seed, str(world.uscc[0]), profile=profile)
+    if words is not None:
+        summary.ontology = out / SEEN_ONTOLOGY
+        vocab.write_seen(words, summary.ontology)
     write = lambda name, table: summary.rows.__setitem__(name, _write_one(out, name, table, fmt, encoding))  # noqa: E731
     truth = lambda name, table: _write_one(truth_dir, name, table, "parquet", "utf-8")  # noqa: E731
 
@@ -141,8 +167,8 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
     last_day = np.full(len(edges), np.iinfo(np.int64).min)
     item_truth: dict[tuple[str, str], str] = {}
     batches = max(1, -(-len(edges) // EDGE_BATCH))
-    for number, (invoices, mentions, row_edge) in enumerate(
-            trade.invoice_batches(edges, counts, world, segments, seed, EDGE_BATCH)):
+    for number, (invoices, mentions, row_edge, goods) in enumerate(
+            trade.invoice_batches(edges, counts, world, segments, seed, EDGE_BATCH, words)):
         say(f"invoices batch {number + 1}/{batches}", 0.2 + 0.6 * number / batches)
         invoice_writer.write(invoices)
         mention_writer.write(mentions)
@@ -154,17 +180,17 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         np.add.at(normal_count, row_edge[status == "normal"], 1)
         np.minimum.at(first_day, row_edge[counted], days[counted])
         np.maximum.at(last_day, row_edge[counted], days[counted])
-        _collect_items(item_truth, invoices, row_edge, edges, segments)
+        _collect_items(item_truth, invoices, row_edge, edges, segments, goods)
     invoice_writer.close()
     summary.rows["invoices"] = invoice_writer.rows
 
     say("registry and texts", 0.85)
     downstream_names = {src: "、".join(segments[t].name for t in targets[:2])
                         for src, (targets, _) in trade.downstream_map(ontology, segments).items()}
-    product_table, product_truth = texts.products(world, segments, downstream_names, rng_texts)
-    patent_table, patent_mentions, patent_counts = texts.patents(world, segments, rng_texts)
+    product_table, product_truth = texts.products(world, segments, downstream_names, rng_texts, words)
+    patent_table, patent_mentions, patent_counts = texts.patents(world, segments, rng_texts, words)
     report_table, report_facts, report_mentions = texts.reports(world, segments, edges, directions, growth,
-                                                                normal_count > 0, rng_texts)
+                                                                normal_count > 0, rng_texts, vocab=words)
     mention_writer.write(patent_mentions)
     mention_writer.write(report_mentions)
     mention_writer.close()
@@ -182,7 +208,10 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
 
     say("credit outcomes", 0.92)
     stable_ties = _stable_large_ties(edges, world)
-    bureau, applications, outcomes, default_rate = _credit(world, stable_ties, rng_credit)
+    if words is None:
+        bureau, applications, outcomes, default_rate = credit.standard(world, stable_ties, rng_credit)
+    else:
+        bureau, applications, outcomes, default_rate = credit.blind(world, stable_ties, rng_credit)
     write("bureau", bureau)
     write("applications", applications)
     write("outcomes", outcomes)
@@ -213,10 +242,11 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
 
 
 def _collect_items(found: dict[tuple[str, str], str], invoices: pa.Table, row_edge: np.ndarray, edges: trade.Edges,
-                   segments: list) -> None:
-    """Distinct (item, tax code) of goods invoices → the segment whose goods they are."""
+                   segments: list, product_line: np.ndarray) -> None:
+    """Distinct (item, tax code) of goods invoices → the segment whose goods they are (freight, fees and
+    other non-product lines of the blind profile name no segment)."""
     seg = edges.segment[row_edge]
-    goods = (seg >= 0) & edges.is_supply[row_edge]
+    goods = (seg >= 0) & edges.is_supply[row_edge] & product_line
     items = invoices.column("item_name").to_numpy(zero_copy_only=False)[goods]
     codes = invoices.column("tax_code").to_numpy(zero_copy_only=False)[goods]
     for item, code, s in zip(items, codes, seg[goods], strict=True):
@@ -254,42 +284,3 @@ def _stable_large_ties(edges: trade.Edges, world: Firms) -> np.ndarray:
     buyer = np.maximum(edges.buyer, 0)
     stable = edges.is_supply & (edges.buyer >= 0) & large[buyer] & (edges.end - edges.start + 1 >= 12)
     return np.bincount(edges.seller[stable], minlength=world.count)
-
-
-def _credit(world: Firms, stable_ties: np.ndarray, rng: np.random.Generator
-            ) -> tuple[pa.Table, pa.Table, pa.Table, np.ndarray]:
-    n = world.count
-    tied = stable_ties >= 2
-    sme = ~world.is_anchor
-    health_t = world.health[None, :] + 0.35 * rng.normal(size=(len(OBSERVATION_DATES), n))
-    signal = -0.9 * health_t - 0.7 * tied[None, :]
-    low, high = -10.0, 0.0
-    for _ in range(50):  # α so that the mean SME default rate is the base rate
-        alpha = (low + high) / 2
-        rate = 1 / (1 + np.exp(-(alpha + signal[:, sme])))
-        low, high = (alpha, high) if rate.mean() < BASE_DEFAULT_RATE else (low, alpha)
-    pd_t = 1 / (1 + np.exp(-(alpha + signal)))
-    defaulted = rng.random(pd_t.shape) < pd_t
-
-    overdue_p = 1 / (1 + np.exp(2.5 + 1.0 * world.health + rng.normal(0, 0.8, n)))
-    overdue = np.where(rng.random(n) < overdue_p, rng.choice([15, 30, 60, 90, 180], n), 0)
-    bureau = pa.table({
-        "uscc": world.uscc, "max_overdue_days": overdue.astype(np.int32),
-        "open_litigations": rng.poisson(0.15 * np.exp(-0.6 * world.health)).astype(np.int32),
-        "tax_arrears": rng.random(n) < 0.03 * np.exp(-0.7 * world.health),
-        "blacklisted": rng.random(n) < 0.004 * np.exp(-1.0 * world.health)})
-
-    applicants = np.nonzero(sme & (rng.random(n) < 0.08))[0]
-    applicants = np.union1d(applicants, [0])
-    amount = np.maximum(np.round(world.turnover[applicants] * rng.uniform(0.05, 0.25, len(applicants)), -4), 50_000)
-    applied = np.datetime64("2026-01-05T09:00:00") + rng.integers(0, 80 * 24 * 60, len(applicants)).astype(
-        "timedelta64[m]")
-    applications = pa.table({"application_id": [f"APP{k:08d}" for k in range(len(applicants))],
-                             "uscc": world.uscc[applicants], "amount": amount,
-                             "applied_at": pa.array(applied.astype("datetime64[s]"))})
-    firms_idx = np.nonzero(sme)[0]
-    outcomes = pa.table({
-        "uscc": np.tile(world.uscc[firms_idx], len(OBSERVATION_DATES)),
-        "observed_at": pa.array(np.repeat(np.array(OBSERVATION_DATES, "datetime64[D]"), len(firms_idx))),
-        "defaulted_12m": defaulted[:, firms_idx].reshape(-1)})
-    return bureau, applications, outcomes, pd_t.mean(axis=0)

@@ -9,16 +9,20 @@ import numpy as np
 from chainlight import uscc
 from chainlight.ontology.model import Ontology, Segment
 from chainlight.synth import names
+from chainlight.synth.vocab import Vocabulary
 
 TIER_WEIGHT = {"raw_material": 0.6, "material": 1.0, "component": 1.4, "system": 0.9, "assembly": 0.6,
                "retail_service": 1.0}
 TIER_MEDIAN_TURNOVER = {"raw_material": 3e7, "material": 1.5e7, "component": 1e7, "system": 2e7, "assembly": 8e6,
                         "retail_service": 3e6}
 ANCHORS_PER_CHAIN = 3
+BLIND_ANCHORS_PER_CHAIN = (1, 6)  # blind: drawn per chain, inclusive
+BLIND_ANCHOR_TURNOVER = (1.5e9, 0.9)  # blind: lognormal median and σ, overlapping the largest SMEs (¥1–3bn)
 SECONDARY_SHARE = 0.07  # firms with a second (often cross-chain) business
 MISREGISTERED_SHARE = 0.37
 CLUSTER_SHARE = 0.25  # share of a segment's firms in its cluster city
 RENAMED_SHARE = 0.08
+BLIND_RENAMED_SHARE = 0.15  # blind: more renames, half of them keeping the brand and changing the trade words
 
 # Trade words (行业词) a firm of a segment puts in its name; the first is the most common.
 TRADE_WORDS: dict[str, list[str]] = {
@@ -99,7 +103,9 @@ def _trade_words(segment: Segment) -> list[str]:
     return TRADE_WORDS.get(segment.id.split(".", 1)[1], names.TRADE_FALLBACK)
 
 
-def make_firms(ontology: Ontology, count: int, rng: np.random.Generator) -> Firms:
+def make_firms(ontology: Ontology, count: int, rng: np.random.Generator, vocab: Vocabulary | None = None) -> Firms:
+    """The firms; ``vocab`` set = the blind profile (1–6 anchors per chain, their turnover overlapping the
+    largest SMEs', registry scopes half in held-out scope terms)."""
     segments = segment_table(ontology)
     seg_ids = [s.id for s in segments]
     chain_of = np.array([s.id.split(".")[0] for s in segments])
@@ -112,12 +118,14 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator) -> Firm
     plastics, component = seg_ids.index("automotive.engineering_plastics"), seg_ids.index("automotive.interior_parts")
     main[0], main[1] = plastics, component
     cursor = 2
-    for chain in ontology.chains:
+    anchor_counts = [ANCHORS_PER_CHAIN] * len(ontology.chains) if vocab is None else \
+        rng.integers(BLIND_ANCHORS_PER_CHAIN[0], BLIND_ANCHORS_PER_CHAIN[1] + 1, len(ontology.chains)).tolist()
+    for chain, anchors in zip(ontology.chains, anchor_counts, strict=True):
         # anchors sit on the chain's most downstream making tier (assembly where there is one)
         making = [s for s in chain.segments if s.tier != "retail_service"]
         top = max(chain.tiers.index(s.tier) for s in making)
         assembly = [seg_ids.index(s.id) for s in making if chain.tiers.index(s.tier) == top]
-        for k in range(ANCHORS_PER_CHAIN):
+        for k in range(anchors):
             main[cursor] = assembly[k % len(assembly)]
             is_anchor[cursor] = True
             cursor += 1
@@ -125,7 +133,8 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator) -> Firm
     tier_of_firm = tiers[main]
     median = np.array([TIER_MEDIAN_TURNOVER[t] for t in tier_of_firm])
     turnover = median * rng.lognormal(0.0, 1.15, count)
-    turnover[is_anchor] = rng.lognormal(np.log(2e10), 0.5, int(is_anchor.sum()))
+    median_anchor, sigma_anchor = (2e10, 0.5) if vocab is None else BLIND_ANCHOR_TURNOVER
+    turnover[is_anchor] = rng.lognormal(np.log(median_anchor), sigma_anchor, int(is_anchor.sum()))
     turnover[0], turnover[1] = 1.0e7, 1.8e8
     health = rng.normal(0.0, 1.0, count)
     health[0] = 0.8
@@ -164,7 +173,7 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator) -> Firm
             if misregistered[i]:  # plausible but wrong: another segment of the same tier
                 options = same_tier[seg.tier]
                 seg = segments[int(options[int(rng.integers(len(options)))])]
-            terms = list(rng.permutation(seg.scope_terms))[:2]
+            terms = list(rng.permutation(seg.scope_terms))[:2] if vocab is None else _blind_scope(vocab, seg.id, rng)
             text = "、".join(terms) + "；" + ("货物进出口；技术进出口" if rng.random() < 0.5 else "销售自产产品")
             industry = seg.industry_codes[int(rng.integers(len(seg.industry_codes)))]
         scope.append(text)
@@ -174,7 +183,7 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator) -> Firm
     founded[is_anchor] = np.datetime64("1990-06-01")
     capital = np.round(turnover * rng.uniform(0.05, 0.4, count), -4)
 
-    brands, trades, full_names, formers = _names(segments, main, city, is_anchor, count, rng)
+    brands, trades, full_names, formers = _names(segments, main, city, is_anchor, count, rng, blind=vocab is not None)
     codes = _usccs(city_idx, count, rng)
     main_product = rng.integers(0, 1 << 16, count)
     main_product[0] = 0  # the story firm's 耐高温尼龙
@@ -183,8 +192,20 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator) -> Firm
                  main_product)
 
 
+def _blind_scope(vocab: Vocabulary, segment_id: str, rng: np.random.Generator) -> list[str]:
+    """Two scope terms, each held out about half of the time."""
+    words = vocab.segments[segment_id]
+    picked: list[str] = []
+    for _ in range(2):
+        pool = words.held_out_scope if words.held_out_scope and rng.random() < 0.5 else words.seen_scope
+        term = pool[int(rng.integers(len(pool)))]
+        if term not in picked:
+            picked.append(term)
+    return picked
+
+
 def _names(segments: list[Segment], main: np.ndarray, city: np.ndarray, is_anchor: np.ndarray, count: int,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           rng: np.random.Generator, blind: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     taken: set[str] = set()
     brands, trades, full, formers = [], [], [], []
     planted = {0: (STORY_FIRM_NAME, "丞达", "新材料科技"),
@@ -209,8 +230,12 @@ def _names(segments: list[Segment], main: np.ndarray, city: np.ndarray, is_ancho
         trades.append(trade)
         full.append(name)
         former = ""
-        if i > 2 and rng.random() < RENAMED_SHARE:
-            old = f"{city[i]}{names.pick_brand(rng)}{trade}有限公司"
+        if i > 2 and rng.random() < (BLIND_RENAMED_SHARE if blind else RENAMED_SHARE):
+            if blind and rng.random() < 0.5:  # same brand, older trade words (塑胶 → 新材料科技)
+                old_trade = names.TRADE_FALLBACK[int(rng.integers(len(names.TRADE_FALLBACK)))]
+                old = f"{city[i]}{brand}{old_trade}有限公司"
+            else:
+                old = f"{city[i]}{names.pick_brand(rng)}{trade}有限公司"
             former = old if old not in taken else ""
         formers.append(former)
     return np.array(brands), np.array(trades), np.array(full), np.array(formers)

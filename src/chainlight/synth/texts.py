@@ -11,11 +11,16 @@ import numpy as np
 import pyarrow as pa
 
 from chainlight.ontology.model import Segment
-from chainlight.synth import names
+from chainlight.synth import names, noise
 from chainlight.synth.firms import Firms
 from chainlight.synth.trade import Edges
+from chainlight.synth.vocab import Vocabulary
 
 TREND_DIRECTIONS = ["up", "flat", "down"]
+BLIND_PATENT_NOISE = 0.15  # blind: patent holders written with the noise model (transliterations, traditional …)
+BLIND_DESCRIPTIONS = ["本公司生产的{label}品质稳定，主要供应{use}领域客户，年产能约{cap}吨，支持定制。",
+                      "主营{label}，产品远销海内外，服务{use}等行业。", "{label}：公司核心产品，通过IATF16949/ISO9001认证。",
+                      "专注{label}研发、生产与销售，可按客户图纸来样加工。", "{label}，现货供应，量大从优。"]
 
 
 def segment_trends(segments: list[Segment], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +32,7 @@ def segment_trends(segments: list[Segment], rng: np.random.Generator) -> tuple[n
 
 
 def products(firms: Firms, segments: list[Segment], downstream_names: dict[int, str],
-             rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
+             rng: np.random.Generator, vocab: Vocabulary | None = None) -> tuple[pa.Table, pa.Table]:
     rows: dict[str, list[str]] = {"uscc": [], "product_name": [], "description": []}
     truth_segment: list[str] = []
     for i in range(firms.count):
@@ -37,23 +42,31 @@ def products(firms: Firms, segments: list[Segment], downstream_names: dict[int, 
             seg_idx = firms.secondary_segment[i] if firms.secondary_segment[i] >= 0 and rng.random() < 0.35 \
                 else firms.main_segment[i]
             segment = segments[seg_idx]
-            product = segment.products[int(rng.integers(len(segment.products)))]
-            label = product.name if rng.random() < 0.7 else product.synonyms[0] if product.synonyms else product.name
+            if vocab is None:
+                product = segment.products[int(rng.integers(len(segment.products)))]
+                label = product.name if rng.random() < 0.7 else product.synonyms[0] if product.synonyms else product.name
+            else:
+                label = vocab.pick(segment.id, rng)
             if label in seen:
                 continue
             seen.add(label)
             use = downstream_names.get(int(seg_idx), "各类客户")
             rows["uscc"].append(firms.uscc[i])
             rows["product_name"].append(label)
-            rows["description"].append(f"本公司生产的{label}品质稳定，主要供应{use}领域客户，"
-                                       f"年产能约{int(rng.integers(1, 200)) * 100}吨，支持定制。")
+            if vocab is None:
+                rows["description"].append(f"本公司生产的{label}品质稳定，主要供应{use}领域客户，"
+                                           f"年产能约{int(rng.integers(1, 200)) * 100}吨，支持定制。")
+            else:
+                template = BLIND_DESCRIPTIONS[int(rng.integers(len(BLIND_DESCRIPTIONS)))]
+                rows["description"].append(template.format(label=label, use=use, cap=int(rng.integers(1, 200)) * 100))
             truth_segment.append(segment.id)
     table = pa.table(rows)
     truth = pa.table({"uscc": rows["uscc"], "product_name": rows["product_name"], "segment_id": truth_segment})
     return table, truth
 
 
-def patents(firms: Firms, segments: list[Segment], rng: np.random.Generator) -> tuple[pa.Table, pa.Table, np.ndarray]:
+def patents(firms: Firms, segments: list[Segment], rng: np.random.Generator, vocab: Vocabulary | None = None
+            ) -> tuple[pa.Table, pa.Table, np.ndarray]:
     tech = {"material": 1.2, "component": 1.0, "system": 1.5, "raw_material": 0.4, "assembly": 0.8,
             "retail_service": 0.05}
     rate = np.array([tech[segments[m].tier] for m in firms.main_segment]) * 0.35 * \
@@ -69,22 +82,31 @@ def patents(firms: Firms, segments: list[Segment], rng: np.random.Generator) -> 
         segment = segments[firms.main_segment[i]]
         for _ in range(int(counts[i])):
             serial += 1
-            pick = firms.main_product[i] if i == 0 or rng.random() < 0.7 else int(rng.integers(len(segment.products)))
-            product = segment.products[pick % len(segment.products)]
-            term = product.name if i == 0 or rng.random() < 0.7 else product.synonyms[0] if product.synonyms \
-                else product.name
+            if vocab is None or i == 0:
+                pick = firms.main_product[i] if i == 0 or rng.random() < 0.7 else int(rng.integers(len(segment.products)))
+                product = segment.products[pick % len(segment.products)]
+                term = product.name if i == 0 or rng.random() < 0.7 else product.synonyms[0] if product.synonyms \
+                    else product.name
+            else:
+                term = vocab.pick(segment.id, rng, int(firms.main_product[i]))
             template = ["一种{}的制备方法", "一种{}及其生产工艺", "{}用高效成型装置", "一种改进型{}"][int(rng.integers(4))]
             title = template.format(term)
             kind = ["exact", "legal_form", "bracket", "former", "typo"][int(rng.choice(5, p=[0.8, 0.08, 0.04, 0.04, 0.04]))]
-            holder = names.variant(firms.name[i], kind, rng, brand=firms.brand[i], trade=firms.trade[i],
-                                   city=firms.city[i], former=firms.former_name[i] or None)
+            if vocab is not None and i > 0 and rng.random() < BLIND_PATENT_NOISE:
+                kind = noise.NOISE_KINDS[int(rng.integers(len(noise.NOISE_KINDS)))]
+                holder = noise.noisy(firms.name[i], kind, rng, brand=firms.brand[i], trade=firms.trade[i],
+                                     city=firms.city[i])
+            else:
+                holder = names.variant(firms.name[i], kind, rng, brand=firms.brand[i], trade=firms.trade[i],
+                                       city=firms.city[i], former=firms.former_name[i] or None)
             applied = np.datetime64("2015-01-01") + int(rng.integers(0, 365 * 10))
             granted = applied + int(rng.integers(300, 1100)) if rng.random() < 0.7 else None
             ipc = (segment.ipc or ["G06Q10"])[int(rng.integers(max(len(segment.ipc), 1)))]
             rows["patent_id"].append(f"CN{serial:09d}A")
             rows["holder_name"].append(holder)
             rows["title"].append(title)
-            rows["abstract"].append(f"本发明公开了{title}，涉及{segment.name}技术领域，可提高{term}的性能与良品率。")
+            field = segment.name if vocab is None or rng.random() < 0.5 else term
+            rows["abstract"].append(f"本发明公开了{title}，涉及{field}技术领域，可提高{term}的性能与良品率。")
             rows["ipc"].append(f"{ipc}/{int(rng.integers(1, 90)):02d}")
             rows["apply_date"].append(applied)
             granted = granted if granted is not None and granted <= np.datetime64("2025-12-31") else None
@@ -128,8 +150,10 @@ class _Text:
 
 
 def reports(firms: Firms, segments: list[Segment], edges: Edges, directions: np.ndarray, growth: np.ndarray,
-            backed: np.ndarray, rng: np.random.Generator, per_segment: int = 3) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """``backed``: per edge, whether normal invoices show it (a true claim cites only those)."""
+            backed: np.ndarray, rng: np.random.Generator, per_segment: int = 3, vocab: Vocabulary | None = None
+            ) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """``backed``: per edge, whether normal invoices show it (a true claim cites only those). ``vocab`` set
+    = the blind profile: a report names its segment by a held-out term about half of the time."""
     anchors = np.nonzero(firms.is_anchor)[0]
     supply = edges.is_supply & (edges.buyer >= 0) & backed
     large_buyer = firms.is_anchor | (firms.turnover >= 1e8)
@@ -155,16 +179,20 @@ def reports(firms: Firms, segments: list[Segment], edges: Edges, directions: np.
             serial += 1
             report_id = f"RPT{serial:06d}"
             doc = _Text()
-            doc.add(f"本报告聚焦{segment.name}行业，分析供需格局、竞争态势与未来一年的景气走势。")
+            topic = segment.name
+            if vocab is not None and vocab.segments[segment.id].held_out and rng.random() < 0.5:
+                held = vocab.segments[segment.id].held_out
+                topic = held[int(rng.integers(len(held)))]
+            doc.add(f"本报告聚焦{topic}行业，分析供需格局、竞争态势与未来一年的景气走势。")
             true_dir = str(directions[seg_idx])
             disagree = r == per_segment - 1 and rng.random() < 0.5
             stated = [d for d in TREND_DIRECTIONS if d != true_dir][int(rng.integers(2))] if disagree else true_dir
             pct = abs(growth[seg_idx]) * 100 * rng.uniform(0.8, 1.2)
-            sentence = {"up": f"我们预计{segment.name}市场需求将保持增长，明年同比增长{pct:.1f}%。",
-                        "flat": f"{segment.name}行业整体运行平稳，预计明年同比基本持平（约{pct:.1f}%）。",
-                        "down": f"受下游需求疲软影响，{segment.name}行业景气下行，预计明年同比下滑{pct:.1f}%。"}[stated]
+            sentence = {"up": f"我们预计{topic}市场需求将保持增长，明年同比增长{pct:.1f}%。",
+                        "flat": f"{topic}行业整体运行平稳，预计明年同比基本持平（约{pct:.1f}%）。",
+                        "down": f"受下游需求疲软影响，{topic}行业景气下行，预计明年同比下滑{pct:.1f}%。"}[stated]
             doc.add(sentence, "disagreement" if disagree else "trend", segment_id=segment.id, direction=stated)
-            doc.add(f"2025年国内{segment.name}市场规模约{int(rng.integers(50, 5000))}亿元。", "figure",
+            doc.add(f"2025年国内{topic}市场规模约{int(rng.integers(50, 5000))}亿元。", "figure",
                     segment_id=segment.id)
             doc.add("行业集中度持续提升，头部企业的成本与渠道优势明显。")
             members = by_segment[seg_idx]
@@ -190,7 +218,7 @@ def reports(firms: Firms, segments: list[Segment], edges: Edges, directions: np.
             doc.add("以上观点仅供参考，不构成投资建议。")
             text = "".join(doc.parts)
             rows["report_id"].append(report_id)
-            rows["title"].append(f"{segment.name}行业研究报告（2025年第{r % 4 + 1}季度）")
+            rows["title"].append(f"{topic}行业研究报告（2025年第{r % 4 + 1}季度）")
             rows["published"].append(np.datetime64("2025-01-15") + int(rng.integers(0, 330)))
             rows["text"].append(text)
             for fact in doc.facts:

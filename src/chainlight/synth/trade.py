@@ -17,8 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from chainlight.ontology.model import Ontology, Segment
-from chainlight.synth import names
+from chainlight.synth import names, noise
 from chainlight.synth.firms import Firms
+from chainlight.synth.vocab import HELD_OUT_SHARE, Vocabulary
 
 MONTHS = 36
 START = np.datetime64("2023-01-01", "M")
@@ -31,6 +32,11 @@ NAME_VARIANTS = ["exact", "legal_form", "short", "bracket", "branch", "typo", "h
 NAME_VARIANT_P = [0.55, 0.10, 0.09, 0.05, 0.05, 0.05, 0.04, 0.05, 0.02]
 SERVICE_ITEMS = [("办公用品", "1060512"), ("物流运输服务", "3010101"), ("咨询服务费", "3040301"), ("餐饮服务", "3070401"),
                  ("技术服务费", "3040201"), ("设备维修费", "3040802"), ("会议服务", "3040302")]
+# blind: more kinds of buyer names, a quarter of them from the noise model the resolver was not written for
+BLIND_NAME_VARIANTS = ["exact", "legal_form", "short", "bracket", "branch", "former", *noise.NOISE_KINDS]
+BLIND_NAME_VARIANT_P = [0.45, 0.06, 0.08, 0.03, 0.04, 0.06, 0.05, 0.04, 0.04, 0.04, 0.04, 0.03, 0.04]
+BLIND_STALE_NAME = 0.25  # blind: a renamed buyer still kept under its old name in the seller's system
+BLIND_NON_PRODUCT_SHARE = 0.08  # goods invoices billed as freight, fees, pallets, packaging, rebates
 VAGUE_ITEMS = ["材料一批", "货款", "配件"]
 OUTSIDE_BUYERS = ["个人", "散客", "零售客户", "某某个体工商户"]
 
@@ -156,9 +162,10 @@ def item_for(segment: Segment, rng: np.random.Generator, favourite: int = 0) -> 
 
 
 def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: list[Segment],
-                    seed: int, batch_edges: int
-                    ) -> Iterator[tuple[pa.Table, pa.Table, np.ndarray]]:
-    """(invoices, mention truth, edge of each invoice row) per batch of edges; memory stays flat."""
+                    seed: int, batch_edges: int, vocab: Vocabulary | None = None
+                    ) -> Iterator[tuple[pa.Table, pa.Table, np.ndarray, np.ndarray]]:
+    """(invoices, mention truth, edge of each invoice row, whether the row's item names goods) per batch
+    of edges; memory stays flat. ``vocab`` set = the blind profile."""
     first_id = 0
     for batch, begin in enumerate(range(0, len(edges), batch_edges)):
         rng = np.random.default_rng([seed, 7, batch])
@@ -180,7 +187,7 @@ def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: li
         voided = rng.random(total) < VOID_RATE * np.where(seller_health < -1.0, 2.5, 1.0)
         status = np.where(voided, "voided", "normal")
 
-        items, codes, buyer_names, variants = _batch_texts(idx, n_inv, edges, firms, segments, rng)
+        items, codes, buyer_names, variants, goods = _batch_texts(idx, n_inv, edges, firms, segments, rng, vocab)
         # red-letter reversals of some normal invoices, dated a little later
         red = np.nonzero((rng.random(total) < RED_RATE) & ~voided)[0]
         red_dates = np.minimum(issue[red] + rng.integers(1, 45, len(red)).astype("timedelta64[D]"),
@@ -210,27 +217,30 @@ def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: li
             "true_uscc": pa.array(np.where(buyer >= 0, firms.uscc[np.maximum(buyer, 0)], None), pa.string()),
             "variant": variants[order],
         })
-        yield invoices, mentions, row_edge[order]
+        yield invoices, mentions, row_edge[order], goods[order]
 
 
 def _batch_texts(idx: np.ndarray, n_inv: np.ndarray, edges: Edges, firms: Firms, segments: list[Segment],
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                 rng: np.random.Generator, vocab: Vocabulary | None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Line items and buyer names: each edge bills one way (a seller's system keeps a buyer's name)."""
-    items, codes, buyer_names, variants = [], [], [], []
+    if vocab is not None:
+        return _blind_batch_texts(idx, n_inv, edges, firms, segments, rng, vocab)
+    items, codes, buyer_names, variants, goods = [], [], [], [], []
     for e, count in zip(idx, n_inv, strict=True):
         seg = edges.segment[e]
         buyer = edges.buyer[e]
         if seg < 0:
             item, code = SERVICE_ITEMS[int(rng.integers(len(SERVICE_ITEMS)))]
             code = code.ljust(19, "0")
-            edge_items = [(item, code)] * count
+            edge_items = [(item, code, False)] * count
         else:
             edge_items = []
             for _ in range(count):
                 if rng.random() < 0.03:
-                    edge_items.append((VAGUE_ITEMS[int(rng.integers(len(VAGUE_ITEMS)))], ""))
+                    edge_items.append((VAGUE_ITEMS[int(rng.integers(len(VAGUE_ITEMS)))], "", True))
                 else:
-                    edge_items.append(item_for(segments[seg], rng, int(firms.main_product[edges.seller[e]])))
+                    edge_items.append((*item_for(segments[seg], rng, int(firms.main_product[edges.seller[e]])), True))
         if buyer < 0:
             name, kind = OUTSIDE_BUYERS[int(rng.integers(len(OUTSIDE_BUYERS)))], "outside"
         else:
@@ -239,13 +249,102 @@ def _batch_texts(idx: np.ndarray, n_inv: np.ndarray, edges: Edges, firms: Firms,
                                  city=firms.city[buyer], former=firms.former_name[buyer] or None)
             if name == firms.name[buyer]:
                 kind = "exact"
-        for item, code in edge_items:
+        for item, code, is_goods in edge_items:
             items.append(item)
             codes.append(code)
+            goods.append(is_goods)
             if kind != "outside" and rng.random() < 0.1:  # now and then typed in full
                 buyer_names.append(firms.name[buyer])
                 variants.append("exact")
             else:
                 buyer_names.append(name)
                 variants.append(kind)
-    return np.array(items), np.array(codes), np.array(buyer_names), np.array(variants)
+    return np.array(items), np.array(codes), np.array(buyer_names), np.array(variants), np.array(goods, bool)
+
+
+def _blind_items(seg: np.ndarray, favourite: np.ndarray, segments: list[Segment], vocab: Vocabulary,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Product line items as an e-invoice prints them, ``*税收分类简称*商品名称 规格 单位``: the term held out
+    about half of the time, mostly the seller's own main product, spec/packaging suffixes and units as
+    written (drawn for all rows at once: this is the hot loop of a million-firm economy)."""
+    total = len(seg)
+    draw = rng.random((total, 5))
+    pick = rng.integers(0, 1 << 30, (total, 4))
+    items = np.empty(total, object)
+    codes = np.empty(total, object)
+    for s in np.unique(seg).tolist():
+        rows = np.nonzero(seg == s)[0]
+        segment = segments[s]
+        words = vocab.segments[segment.id]
+        seen, held = np.array(words.seen, object), np.array(words.held_out or words.seen, object)
+        index = np.where(draw[rows, 0] < 0.75, favourite[rows], pick[rows, 0])
+        terms = np.where(draw[rows, 1] < HELD_OUT_SHARE, held[index % len(held)], seen[index % len(seen)])
+        units = np.array(words.units, object)[pick[rows, 1] % len(words.units)]
+        tax_codes = np.array([c.ljust(19, "0") for c in segment.tax_codes], object)
+        codes[rows] = tax_codes[pick[rows, 3] % len(tax_codes)]
+        star = f"*{words.tax_short}*"
+        for k, (row, term, unit) in enumerate(zip(rows.tolist(), terms.tolist(), units.tolist(), strict=True)):
+            specs = vocab.specs.get(unit) or [""]
+            parts = [term, specs[pick[row, 2] % len(specs)] if draw[row, 2] < 0.6 else "", unit if draw[row, 3] < 0.5 else ""]
+            text = " ".join(p for p in parts if p)
+            items[rows[k]] = star + text if draw[row, 4] < 0.8 else text
+    return items, codes
+
+
+def _blind_batch_texts(idx: np.ndarray, n_inv: np.ndarray, edges: Edges, firms: Firms, segments: list[Segment],
+                       rng: np.random.Generator, vocab: Vocabulary
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The blind profile's line items and buyer names, drawn per batch: goods edges also bill freight,
+    fees, pallets, packaging and rebates; a quarter of buyer names come from the noise model."""
+    edge_of_row = np.repeat(np.arange(len(idx)), n_inv)
+    row_edge = idx[edge_of_row]
+    total = len(row_edge)
+    seg = edges.segment[row_edge]
+    draw = rng.random((total, 3))
+    pick = rng.integers(0, 1 << 30, (total, 2))
+    goods = seg >= 0
+    non_product = goods & (draw[:, 0] < BLIND_NON_PRODUCT_SHARE)
+    vague = goods & ~non_product & (draw[:, 1] < 0.03)
+    product = goods & ~non_product & ~vague
+    items = np.empty(total, object)
+    codes = np.empty(total, object)
+    service_of_edge = rng.integers(0, len(SERVICE_ITEMS), len(idx))[edge_of_row]
+    for row in np.nonzero(~goods)[0].tolist():
+        service = SERVICE_ITEMS[service_of_edge[row]]
+        items[row], codes[row] = service[0], service[1].ljust(19, "0")
+    for row in np.nonzero(non_product)[0].tolist():
+        tax, line, code = vocab.noise_items[pick[row, 0] % len(vocab.noise_items)]
+        items[row], codes[row] = f"*{tax}*{line}", code.ljust(19, "0")
+    for row in np.nonzero(vague)[0].tolist():
+        items[row], codes[row] = VAGUE_ITEMS[pick[row, 1] % len(VAGUE_ITEMS)], ""
+    rows = np.nonzero(product)[0]
+    items[rows], codes[rows] = _blind_items(seg[rows], firms.main_product[edges.seller[row_edge[rows]]], segments,
+                                            vocab, rng)
+
+    # one written buyer name per edge; now and then an invoice typed in full
+    kinds = rng.choice(len(BLIND_NAME_VARIANTS), size=len(idx), p=BLIND_NAME_VARIANT_P)
+    stale = rng.random(len(idx)) < BLIND_STALE_NAME
+    outside_pick = rng.integers(0, len(OUTSIDE_BUYERS), len(idx))
+    edge_name = np.empty(len(idx), object)
+    edge_kind = np.empty(len(idx), object)
+    for k, buyer in enumerate(edges.buyer[idx].tolist()):
+        if buyer < 0:
+            edge_name[k], edge_kind[k] = OUTSIDE_BUYERS[outside_pick[k]], "outside"
+            continue
+        registered = firms.name[buyer]
+        kind = "former" if stale[k] and firms.former_name[buyer] else BLIND_NAME_VARIANTS[kinds[k]]
+        if kind == "exact":
+            name = registered
+        elif kind in noise.NOISE_KINDS:
+            name = noise.noisy(registered, kind, rng, brand=firms.brand[buyer], trade=firms.trade[buyer],
+                               city=firms.city[buyer])
+        else:
+            name = names.variant(registered, kind, rng, brand=firms.brand[buyer], trade=firms.trade[buyer],
+                                 city=firms.city[buyer], former=firms.former_name[buyer] or None)
+        edge_name[k], edge_kind[k] = name, ("exact" if name == registered else kind)
+    buyer_names, variants = edge_name[edge_of_row], edge_kind[edge_of_row]
+    buyer = edges.buyer[row_edge]
+    full = (rng.random(total) < 0.1) & (buyer >= 0)
+    buyer_names[full] = firms.name[buyer[full]]
+    variants[full] = "exact"
+    return (items.astype(str), codes.astype(str), buyer_names.astype(str), variants.astype(str), product | vague)

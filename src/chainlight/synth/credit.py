@@ -1,0 +1,122 @@
+"""Credit outcomes from latent health: bureau records, loan applications, and defaults within 12 months.
+
+standard: logit PD = α − 0.9·h_t − 0.7·[≥ 2 stable ties to large firms], h_t = h + 0.35·ε; the bureau
+reads health closely. blind: effect sizes and measured AUCs in ``blind``'s docstring.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from chainlight.synth.firms import Firms
+
+OBSERVATION_DATES = [np.datetime64(d) for d in ("2024-03-31", "2024-06-30", "2024-09-30", "2024-12-31",
+                                                "2025-03-31", "2025-06-30", "2025-09-30", "2025-12-31")]
+BASE_DEFAULT_RATE = 0.04
+CreditTables = tuple[pa.Table, pa.Table, pa.Table, np.ndarray]
+
+
+def _alpha(signal: np.ndarray, sme: np.ndarray, rate_goal: float) -> float:
+    """The intercept that makes the mean SME default rate ``rate_goal`` (bisection)."""
+    low, high = -10.0, 0.0
+    for _ in range(50):
+        alpha = (low + high) / 2
+        rate = 1 / (1 + np.exp(-(alpha + signal[:, sme])))
+        low, high = (alpha, high) if rate.mean() < rate_goal else (low, alpha)
+    return alpha
+
+
+def _bureau(world: Firms, overdue: np.ndarray, litigation: float, arrears: float, blacklist: float,
+            rng: np.random.Generator) -> pa.Table:
+    """Bureau records; the three rates scale how strongly litigations, arrears and blacklisting follow health."""
+    n = world.count
+    return pa.table({
+        "uscc": world.uscc, "max_overdue_days": overdue.astype(np.int32),
+        "open_litigations": rng.poisson(0.15 * np.exp(-litigation * world.health)).astype(np.int32),
+        "tax_arrears": rng.random(n) < 0.03 * np.exp(-arrears * world.health),
+        "blacklisted": rng.random(n) < 0.004 * np.exp(-blacklist * world.health)})
+
+
+def _applications_and_outcomes(world: Firms, defaulted: np.ndarray, rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
+    n = world.count
+    sme = ~world.is_anchor
+    applicants = np.nonzero(sme & (rng.random(n) < 0.08))[0]
+    applicants = np.union1d(applicants, [0])
+    amount = np.maximum(np.round(world.turnover[applicants] * rng.uniform(0.05, 0.25, len(applicants)), -4), 50_000)
+    applied = np.datetime64("2026-01-05T09:00:00") + rng.integers(0, 80 * 24 * 60, len(applicants)).astype(
+        "timedelta64[m]")
+    applications = pa.table({"application_id": [f"APP{k:08d}" for k in range(len(applicants))],
+                             "uscc": world.uscc[applicants], "amount": amount,
+                             "applied_at": pa.array(applied.astype("datetime64[s]"))})
+    firms_idx = np.nonzero(sme)[0]
+    outcomes = pa.table({
+        "uscc": np.tile(world.uscc[firms_idx], len(OBSERVATION_DATES)),
+        "observed_at": pa.array(np.repeat(np.array(OBSERVATION_DATES, "datetime64[D]"), len(firms_idx))),
+        "defaulted_12m": defaulted[:, firms_idx].reshape(-1)})
+    return applications, outcomes
+
+
+def _outcomes(world: Firms, signal: np.ndarray, rate: float, overdue: tuple[float, float, float],
+              bureau: tuple[float, float, float], rng: np.random.Generator) -> CreditTables:
+    """Defaults from a logit ``signal`` (dates × firms) shifted so the mean SME rate is ``rate``, then the
+    bureau: overdue days with logit −(a + b·h + N(0, c)) for ``overdue`` = (a, b, c), and the rest."""
+    n = world.count
+    alpha = _alpha(signal, ~world.is_anchor, rate)
+    pd_t = 1 / (1 + np.exp(-(alpha + signal)))
+    defaulted = rng.random(pd_t.shape) < pd_t
+    a, b, c = overdue
+    overdue_p = 1 / (1 + np.exp(a + b * world.health + rng.normal(0, c, n)))
+    overdue_days = np.where(rng.random(n) < overdue_p, rng.choice([15, 30, 60, 90, 180], n), 0)
+    bureau_table = _bureau(world, overdue_days, *bureau, rng)
+    applications, outcomes = _applications_and_outcomes(world, defaulted, rng)
+    return bureau_table, applications, outcomes, pd_t.mean(axis=0)
+
+
+def standard(world: Firms, stable_ties: np.ndarray, rng: np.random.Generator) -> CreditTables:
+    tied = stable_ties >= 2
+    health_t = world.health[None, :] + 0.35 * rng.normal(size=(len(OBSERVATION_DATES), world.count))
+    signal = -0.9 * health_t - 0.7 * tied[None, :]
+    return _outcomes(world, signal, BASE_DEFAULT_RATE, (2.5, 1.0, 0.8), (0.6, 0.7, 1.0), rng)
+
+
+# blind: effect sizes (see ``blind``)
+BLIND_BASE_RATE = 0.03
+BLIND_HEALTH = 1.1  # logit per σ of current health
+BLIND_HEALTH_DRIFT = 0.4  # h_t = h + drift·ε_t: health moves between observation dates
+BLIND_SHOCK = 0.5  # σ of a firm-date shock no data shows (fraud, a key person, a flood)
+BLIND_TIE = 0.45  # logit per stable large-customer tie, up to BLIND_TIE_CAP ties
+BLIND_TIE_CAP = 2
+
+
+def blind(world: Firms, stable_ties: np.ndarray, rng: np.random.Generator) -> CreditTables:
+    """Defaults with effect sizes set to published magnitudes, and a bureau that sees health only dimly.
+
+    logit PD = α − 1.1·h_t − 0.45·min(ties, 2) + ν, h_t = h + 0.4·ε_t, ν ~ N(0, 0.5) per firm and date
+    (shocks no data shows), α so that the mean SME rate is 3%; ``ties`` = stable (≥ 12 months) ties to
+    large customers (anchors or ≥ ¥100M turnover). The bureau's overdue days follow health with
+    logit −1.8 − 1.6·h + N(0, 0.6); litigations, arrears and blacklisting as in standard, a little weaker.
+    The magnitudes it is set to (stated, not fitted to any stage):
+    - mean SME default rate a few percent: Chinese regulators report NPL ratios of roughly 2–3% for
+      inclusive small and micro loans in recent years (3% here; the standard profile keeps 4%);
+    - a registry + bureau scorecard ranks SMEs at AUC ≈ 0.65–0.75, the range the issue asks for and the
+      usual range for SME application scorecards without financial statements;
+    - stable ties to 2+ large customers: about half the base rate, as in the standard profile (the direct
+      term alone gives odds × e^(−0.9) ≈ 0.41; the health that wins those ties adds to it).
+
+    Measured by bench/synth_credit.py (20k firms, profile blind; seed 42 / seed 7):
+    - default rate 3.00% / 3.08%; firms with ≥ 2 stable large ties default at 0.54× / 0.49× the base rate;
+    - AUC of the true PD (firm mean over dates): 0.788 / 0.777; the same PD with the tie term taken out:
+      0.782 / 0.768 — the direct chain effect the generator builds in is +0.6 / +0.9 AUC points;
+    - logistic regression, 5-fold by firm, on registry + bureau (capital, age, high-tech, overdue days,
+      litigations, arrears, blacklist): 0.666 / 0.655; plus the true tie count: 0.683 / 0.675 (+1.8 / +1.9
+      points, the direct term plus ties standing in for health). A chain view can also read health from
+      sales growth (+6%/yr per σ), churn and voids, so its lift is bounded by the true PD's 0.78–0.79, not
+      by +2 points; a lift much beyond that ceiling would be a leak.
+    """
+    n = world.count
+    dates = len(OBSERVATION_DATES)
+    health_t = world.health[None, :] + BLIND_HEALTH_DRIFT * rng.normal(size=(dates, n))
+    ties = np.minimum(stable_ties, BLIND_TIE_CAP)
+    signal = -BLIND_HEALTH * health_t - BLIND_TIE * ties[None, :] + BLIND_SHOCK * rng.normal(size=(dates, n))
+    return _outcomes(world, signal, BLIND_BASE_RATE, (1.8, 1.6, 0.6), (0.8, 0.9, 1.0), rng)

@@ -1,0 +1,237 @@
+"""The blind profile: deterministic, standard unchanged, held-out terms unknown to the stages, noisy and calibrated."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+from pathlib import Path
+from types import ModuleType
+
+import duckdb
+import numpy as np
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from test_synth import digest  # tests/synth is on the path (pytest's rootdir-less "prepend" import mode)
+from typer.testing import CliRunner
+
+from chainlight import ingest, ontology
+from chainlight.cli import app
+from chainlight.config import Config
+from chainlight.errors import InputError
+from chainlight.ontology.lexicon import lexicon_table
+from chainlight.ontology.model import load_default, normalise_term
+from chainlight.synth import SEEN_ONTOLOGY, generate, noise, vocab
+from chainlight.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[2]
+
+# sha256 of each file of `generate(out, firms=300, seed=3, fmt="csv")` as main wrote it before the blind
+# profile existed (truth Parquet compared as CSV, so a pyarrow upgrade's file metadata does not matter).
+# Other stages' tests rely on the standard economy: a deliberate change to it must update these.
+STANDARD_300_SEED3 = {
+    "aliases.csv": "92cb7b39d53c194d329df52de9c3765a0397c711aac43b0ce0c0a217b5f2fed1",
+    "applications.csv": "d20f60765d173744de3605ca40370db1020150f4b4f31d41081ac48930db615b",
+    "bureau.csv": "54a4f7542a3efbb54c89f0a3f22714efda1e95c82abf2eb84dffd25f0c21374a",
+    "enterprises.csv": "9871095f39403c45b228463bcce171f112caeb9a2c75de5213688a9293dd4ed5",
+    "invoices.csv": "7e3ece82760d0851d7e792ebfc639ffe2aa794e545e19adf43150d8afa1ee97d",
+    "outcomes.csv": "77fde66688932929a5b1bd39e8304ca92b9e5f270a42a84da8ee5ab6a9b847a3",
+    "patents.csv": "13f43323724f894568a796514b2cb5cfa9c320c9572bd97cac66d9110d99d3a8",
+    "products.csv": "de910228eb561333d95dc5a5d0fb6e50a8d9fb75c144052fc9d3782cc838ed7d",
+    "reports.csv": "6975098d932a58d943dc31985254800d754d56f370377f7d4cc41ad722688b7f",
+    "truth/firm_segments.parquet": "6f713928d0f0341810d2e235a391cebb7ec2b90d75d82a5cb145d9b681aedfb5",
+    "truth/firms.parquet": "d92e248747ad19b4ea08f3c4a4fb1d9e5690437a218a38c11e146c9b2f26899c",
+    "truth/item_segments.parquet": "6a5a140c174605e5197814587ee85a384671dd2d14d04e6f4466f755a4635911",
+    "truth/mentions.parquet": "8e1e9132885bd5cc6030d81917a310dd83987393c45a4b3c22f310f7e28126cc",
+    "truth/product_segments.parquet": "5a98890b654644890cc0ca9a49cbf2a232a7fc6c1eb57ff07b5a228a18fc14c7",
+    "truth/report_facts.parquet": "d598134828310b80a337e7193eb3c5e9b3a77e3849374911f5aa86f66d9e9c7e",
+    "truth/segment_trends.parquet": "c6a2ee783e0d96500a934c90107c47a1f5a0fa97a58cb41bad95aefa065d5f74",
+    "truth/supply_edges.parquet": "97f6562edcaf9eab4582440a9e45d777d236086e98901cbeecdcd001da4e2d0b",
+}
+
+
+def content_digest(folder: Path) -> dict[str, str]:
+    def one(path: Path) -> str:
+        if path.suffix == ".parquet":
+            buffer = io.BytesIO()
+            pacsv.write_csv(pq.read_table(path), buffer)
+            return hashlib.sha256(buffer.getvalue()).hexdigest()
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    return {p.relative_to(folder).as_posix(): one(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def blind(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("blind")
+    generate(out, firms=8000, seed=42, profile="blind")
+    return out
+
+
+def sql(query: str) -> list[tuple]:
+    return duckdb.sql(query).fetchall()
+
+
+def test_standard_profile_is_unchanged(tmp_path: Path) -> None:
+    generate(tmp_path, firms=300, seed=3, fmt="csv")
+    assert content_digest(tmp_path) == STANDARD_300_SEED3
+    assert not (tmp_path / SEEN_ONTOLOGY).exists()
+
+
+def test_blind_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        generate(tmp_path / name, firms=400, seed=seed, profile="blind")
+    a, b, c = (digest(tmp_path / n) for n in "abc")
+    assert a == b
+    assert SEEN_ONTOLOGY in a
+    assert a["invoices.parquet"] != c["invoices.parquet"] and a[SEEN_ONTOLOGY] != c[SEEN_ONTOLOGY]
+
+
+def test_blind_differs_from_standard(tmp_path: Path) -> None:
+    generate(tmp_path / "s", firms=400, seed=5)
+    generate(tmp_path / "b", firms=400, seed=5, profile="blind")
+    assert digest(tmp_path / "s")["invoices.parquet"] != digest(tmp_path / "b")["invoices.parquet"]
+
+
+def test_held_out_terms_never_reach_the_loaded_lexicon(blind: Path) -> None:
+    seen = ontology.load(blind / SEEN_ONTOLOGY)  # the stage's own loader: validates
+    words = vocab.build(load_default(), 42)
+    held = {normalise_term(t) for t in words.held_out_terms()}
+    assert len(held) > 300
+    lexicon = lexicon_table(seen).to_pylist()
+    loaded = {r["normalised"] for r in lexicon if r["kind"] in ("product", "synonym", "scope_term")}
+    assert not held & loaded
+    # the seen ontology keeps every segment and edge, with at least one term per product
+    default = load_default()
+    assert seen.segments().keys() == default.segments().keys()
+    assert [(e.source, e.target) for e in seen.edges()] == [(e.source, e.target) for e in default.edges()]
+    assert all(s.products and s.scope_terms for s in seen.segments().values())
+
+
+def test_ontology_stage_run_with_the_seen_ontology_holds_no_held_out_term(blind: Path, tmp_path: Path) -> None:
+    with Workspace(tmp_path / "ws") as ws:
+        ontology.run(ws, Config(ontology=blind / SEEN_ONTOLOGY))
+        loaded = set(ws.engine.query("SELECT normalised FROM lexicon").column("normalised").to_pylist())  # codes too
+    held = {normalise_term(t) for t in vocab.build(load_default(), 42).held_out_terms()}
+    assert loaded and not held & loaded
+
+
+def test_curated_terms_are_new_to_the_default_ontology() -> None:
+    known = set(lexicon_table(load_default()).column("normalised").to_pylist())
+    curated = vocab.curated()
+    terms = [t for entry in curated["segments"].values() for t in entry["terms"]]
+    assert len(terms) >= 5 * 60
+    assert not {normalise_term(t) for t in terms} & known
+    assert set(curated["segments"]) == set(load_default().segments())
+
+
+def test_about_half_of_product_texts_use_held_out_terms(blind: Path) -> None:
+    held = vocab.build(load_default(), 42).held_out_terms()
+    items = sql(f"""SELECT i.item_name FROM '{blind}/invoices.parquet' i
+                    JOIN '{blind}/truth/item_segments.parquet' t USING (item_name, tax_code)""")
+    def term(item: str) -> str:
+        return item.split("*")[-1].split(" ")[0] if item.startswith("*") else item.split(" ")[0]
+    share = np.mean([term(i) in held for (i,) in items])
+    assert 0.35 <= share <= 0.65
+    products = [p for (p,) in sql(f"SELECT product_name FROM '{blind}/products.parquet'")]
+    assert 0.35 <= np.mean([p in held for p in products]) <= 0.65
+    starred = sql(f"SELECT avg((item_name LIKE '*%*%')::INT) FROM '{blind}/invoices.parquet'")[0][0]
+    assert 0.6 <= starred <= 0.95
+
+
+def test_non_product_lines_are_written_but_name_no_segment(blind: Path) -> None:
+    lines = {line for _, line, _ in vocab.build(load_default(), 42).noise_items}
+    found = sql(f"SELECT DISTINCT item_name FROM '{blind}/invoices.parquet' WHERE item_name LIKE '*%*%'")
+    non_product = {i for (i,) in found if i.split("*")[-1] in lines}
+    assert {"*运输服务*运费", "*木制品*木托盘", "*现代服务*返利"} <= non_product
+    in_truth = sql(f"SELECT item_name FROM '{blind}/truth/item_segments.parquet'")
+    assert not non_product & {i for (i,) in in_truth}
+
+
+def test_anchors_vary_per_chain_and_overlap_the_largest_smes(blind: Path) -> None:
+    per_chain = dict(sql(f"SELECT chain_id, count(*) FROM '{blind}/truth/firms.parquet' WHERE is_anchor GROUP BY 1"))
+    assert len(per_chain) == 9 and all(1 <= k <= 6 for k in per_chain.values())
+    assert len(set(per_chain.values())) > 1
+    smallest_anchor, largest_sme = sql(f"""
+        SELECT min(turnover) FILTER (WHERE is_anchor), max(turnover) FILTER (WHERE NOT is_anchor) FROM (
+            SELECT f.is_anchor, e.registered_capital AS turnover FROM '{blind}/truth/firms.parquet' f
+            JOIN '{blind}/enterprises.parquet' e USING (uscc))""")[0]
+    assert smallest_anchor < largest_sme  # by registered capital, the size a registry shows
+
+
+def test_buyer_names_carry_every_noise_kind(blind: Path) -> None:
+    kinds = dict(sql(f"SELECT variant, count(*) FROM '{blind}/truth/mentions.parquet' GROUP BY 1"))
+    total = sum(kinds.values())
+    assert all(kinds.get(k, 0) > 0.01 * total for k in noise.NOISE_KINDS)
+    assert kinds["exact"] < 0.6 * total
+    wrong = sql(f"""SELECT count(*) FROM '{blind}/truth/mentions.parquet' m JOIN '{blind}/enterprises.parquet' e
+                    ON e.uscc = m.true_uscc WHERE m.variant IN ('same_pinyin', 'shape', 'drop', 'swap', 'traditional',
+                    'latin', 'truncated') AND m.name_as_written = e.name""")[0][0]
+    assert wrong == 0  # a noisy mention always differs from the registered name
+
+
+@pytest.mark.parametrize(("kind", "check"), [
+    ("same_pinyin", lambda out: out != "嘉兴恒达新材料科技有限公司" and len(out) == 13),
+    ("shape", lambda out: out != "嘉兴恒达新材料科技有限公司" and len(out) == 13),
+    ("drop", lambda out: len(out) == 12 and out.endswith("有限公司")),
+    ("swap", lambda out: sorted(out) == sorted("嘉兴恒达新材料科技有限公司") and out != "嘉兴恒达新材料科技有限公司"),
+    ("traditional", lambda out: out == "嘉興恆達新材料科技有限公司"),
+    ("latin", lambda out: out == "Jiaxing Hengda New Material Technology Co., Ltd."),
+    ("truncated", lambda out: "有限公司" not in out and "嘉兴恒达新材料科技".startswith(out)),
+])
+def test_noise_kinds(kind: str, check: object) -> None:
+    rng = np.random.default_rng(1)
+    out = noise.noisy("嘉兴恒达新材料科技有限公司", kind, rng, brand="恒达", trade="新材料科技", city="嘉兴")
+    assert callable(check) and check(out), out
+
+
+def test_same_pinyin_never_uses_the_known_homophone_partner() -> None:
+    rng = np.random.default_rng(0)
+    outs = {noise.noisy("恒达科技有限公司", "same_pinyin", rng, brand="恒达", trade="科技", city="") for _ in range(200)}
+    assert "衡达科技有限公司" not in outs  # 恒/衡 is the pair names.HOMOPHONES (and the resolver) know
+    assert any(o.startswith(("横达", "恆达")) or o[0] != "恒" for o in outs) and "恒达科技有限公司" not in outs
+    with pytest.raises(ValueError, match="unknown"):
+        noise.noisy("恒达", "nonsense", rng, brand="恒达", trade="", city="")
+
+
+def bench_credit() -> ModuleType:
+    """bench/synth_credit.py: the measurement the docstring of synth.credit.blind quotes."""
+    spec = importlib.util.spec_from_file_location("synth_credit", REPO / "bench" / "synth_credit.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_credit_outcomes_are_calibrated(blind: Path) -> None:
+    credit = bench_credit()
+    figures = credit.measure(blind)
+    assert 0.02 <= figures["default_rate"] <= 0.04
+    assert 0.35 <= figures["tied_rate_ratio"] <= 0.75  # stable ties to 2+ large customers: about half the base rate
+    assert 0.62 <= figures["auc_registry_bureau"] <= 0.76
+    assert 0.0 < figures["auc_registry_bureau_ties"] - figures["auc_registry_bureau"] < 0.05
+    assert 0.0 < figures["auc_true_pd"] - figures["auc_true_pd_without_ties"] < 0.03
+    assert figures["auc_true_pd"] > figures["auc_registry_bureau_ties"]
+
+
+def test_blind_gbk_csv_ingests_cleanly(tmp_path: Path) -> None:
+    generate(tmp_path / "csv", firms=400, seed=3, fmt="csv", encoding="gbk", profile="blind")
+    with Workspace(tmp_path / "ws") as ws:
+        report = ingest.run(ws, Config(), [tmp_path / "csv"])
+        assert not report.errors
+        assert report.totals()["rows_quarantined"] == 0
+
+
+def test_bad_profile_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="profile"):
+        generate(tmp_path, firms=500, profile="secret")
+
+
+def test_cli_synth_profile(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["synth", "--out", str(tmp_path / "b"), "--firms", "300", "--profile", "blind"])
+    assert result.exit_code == 0, result.output
+    assert "profile blind" in result.output and SEEN_ONTOLOGY in result.output
+    assert (tmp_path / "b" / SEEN_ONTOLOGY).is_file()
+    bad = runner.invoke(app, ["synth", "--out", str(tmp_path / "x"), "--firms", "300", "--profile", "nope"])
+    assert bad.exit_code != 0 and "error:" in bad.output and "profile" in bad.output
