@@ -46,11 +46,11 @@ def test_normalisation_rules(name: str, core: str, regions: tuple[str, ...], for
 @pytest.mark.parametrize("mention,expected,method", [
     ("嘉兴丞达新材料科技有限公司", A, "exact"),
     ("嘉兴丞达新材料科技有限责任公司", A, "exact"),
-    ("丞达新材", A, "model"),
+    ("丞达新材", A, "structure"),
     ("嘉兴承达新材料科技有限公司", A, "model"),  # homophone
     ("嘉兴达丞新材料科技有限公司", A, "model"),  # transposed brand
     ("嘉兴丞达新材料科技有限公司上海分公司", A, "exact"),
-    ("远航汽车", D, "exact"),
+    ("远航汽车", D, "alias"),  # the registered short name
     ("杭州旧名汽车有限公司", D, "alias"),
     ("宁波恒驰汽车部件有限公司", B, "exact"),
 ])
@@ -116,7 +116,7 @@ def test_stage_uscc_wins_and_writes_every_mention(ws: Workspace) -> None:
     _load(ws, [("I1", "完全不同的名字", B), ("I2", "丞达新材", None), ("I3", "某某个体户", None)])
     result = resolve.run(ws, Config())
     assert links(ws) == [{"mention_id": "invoice:I1", "uscc": B, "method": "uscc"},
-                         {"mention_id": "invoice:I2", "uscc": A, "method": "model"},
+                         {"mention_id": "invoice:I2", "uscc": A, "method": "structure"},
                          {"mention_id": "invoice:I3", "uscc": None, "method": "unresolved"}]
     assert result.tables["entity_links"] == 3
     assert ws.engine.scalar("SELECT count(DISTINCT run_id) FROM entity_links") == 1
@@ -182,3 +182,21 @@ def test_parallel_resolution_equals_serial(monkeypatch: pytest.MonkeyPatch) -> N
     serial = [resolver.resolve(n) for n in names]
     monkeypatch.setattr(stage, "PARALLEL_FROM", 10)
     assert stage.resolve_all(resolver, names) == serial
+
+
+def _link_rows(ws: Workspace) -> list[dict]:
+    return ws.engine.query("SELECT mention_id, uscc, method, candidates FROM entity_links WHERE source = 'invoice' "
+                           "ORDER BY mention_id").to_pylist()
+
+
+def test_ambiguous_buyer_keeps_candidates_and_no_link(ws: Workspace) -> None:
+    _load(ws, [("I1", "恒驰汽车部件有限公司", None)])
+    resolve.run(ws, Config())
+    assert _link_rows(ws) == [{"mention_id": "invoice:I1", "uscc": None, "method": "ambiguous",
+                               "candidates": ",".join(sorted([B, C]))}]
+
+
+def test_sellers_known_partner_settles_an_ambiguous_buyer(ws: Workspace) -> None:
+    _load(ws, [("I1", "宁波恒驰汽车部件有限公司", B), ("I2", "恒驰汽车部件有限公司", None)])
+    resolve.run(ws, Config())
+    assert _link_rows(ws)[1] == {"mention_id": "invoice:I2", "uscc": B, "method": "partner", "candidates": None}

@@ -1,51 +1,179 @@
-"""Name → registry enterprise: exact and alias lookups, then blocking + a Fellegi–Sunter style score.
+"""Name → registry enterprise: the name as registered, then its structure, then a fuzzy fallback.
 
-Each registry name (registered, former, short) is normalised once. A mention is matched in stages:
-its text equals one registry name up to width, script and spacing (``exact``); its core equals a
-registry core (``exact``, or ``alias`` when that core came from the alias table),
-disambiguated by region when the core is shared; otherwise candidates come from blocks (first two
-core characters; either brand character + the trade words; the sorted brand characters + trade words,
-so a typo, homophone or transposition in the brand still finds the firm) and are scored by summed
-log-likelihood weights:
+Each registry name (registered, former, short) is normalised once into place, core (brand 字号 +
+trade words) and legal form. A mention is matched in stages:
+
+1. its text equals one registry name up to width, script and spacing (``exact``);
+2. the structure stage: every registry name whose core the mention's core fits — the same core, its
+   head (brand + leading trade words), the brand plus a subset of the trade words, an abbreviation
+   (contractions 智能控制 → 智控, initials across words 宝山钢铁 → 宝钢) or inside it after a longer
+   brand — is described by features (how it fits, coverage, place and legal-form agreement, the
+   entry's own 股份/集团/branch status, the document's city and the writer's known partners when the
+   mention has them). A one-character province abbreviation (粤, 沪, 苏…) is read as a place too.
+   Each firm's score is a linear sum of those features; the weights, THRESHOLD and MARGIN live in
+   ``constants`` with their source (a conditional logit fit on the real development half). A near
+   tie between firms is ``ambiguous`` with the candidates — a wrong link is worse than none;
+3. when no registry name fits the structure: core lookups and a fuzzy model for typos, homophones and
+   transposed brands (blocked candidates, hand-set log-odds weights:
 
     weight = −6 + 8·similarity(core) + 1·[same brand characters]
              + 3·[brand characters transposed] + 3·[same pinyin: a homophone]
-    raised to 4.5 − ln(#registry cores sharing the head) when one core is the head of the other
-    (short names), or to 3 − ln(#registry names it fits) when the mention is an abbreviation
-    (中国能建 → 中国能源建设); then + 1.5 when regions agree, − 3 when they conflict.
+    raised to 4.5 − ln(#registry cores sharing the head) when one core is the head of the other,
+    or to 3 − ln(#registry names it fits) when the mention is an abbreviation;
+    then + 1.5 when regions agree, − 3 when they conflict;
 
-``score = sigmoid(weight)``. The best candidate wins if its score reaches the threshold and beats the
-runner-up (another firm) by ``margin`` in weight; a tie goes unresolved as ``ambiguous`` — a wrong link
-is worse than none. The threshold and margin were set for precision on a development economy
-(seed 7), not on the evaluation one.
+   ``score = sigmoid(weight)``, linked at MODEL_THRESHOLD with MODEL_MARGIN over the runner-up; these
+   two were set on a synthetic development economy, seed 7).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 
+from chainlight.resolve import constants as C
+from chainlight.resolve.constants import MAX_BLOCK, MODEL_MARGIN, MODEL_THRESHOLD
 from chainlight.resolve.normalise import NameParts, clean, normalise
 
-THRESHOLD = 0.90
-MARGIN = 1.5
-MAX_BLOCK = 400
+THRESHOLD = MODEL_THRESHOLD
+MARGIN = MODEL_MARGIN
 
 
 @dataclass(frozen=True)
 class Match:
     uscc: str | None
     score: float
-    method: str  # exact | alias | model | unresolved | ambiguous
+    method: str  # exact | alias | structure | model | unresolved | ambiguous
+    candidates: tuple[str, ...] = ()  # for ``ambiguous``: the firms it could equally be
+
+
+@dataclass(frozen=True)
+class Context:
+    """Evidence beyond the name, where the mention has it: the document's city, the firms the
+    writer is known to trade with (for an invoice buyer: the seller's known partners)."""
+    city: str | None = None
+    partners: frozenset[str] = frozenset()
+    securities: bool = False  # the mention is a security's short name (research report, news, filing)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return C.STRUCTURE_WEIGHTS if self.securities else C.GENERAL_WEIGHTS
+
+    @property
+    def threshold(self) -> float:
+        return C.THRESHOLD if self.securities else C.GENERAL_THRESHOLD
+
+    @property
+    def margin(self) -> float:
+        return C.MARGIN if self.securities else C.GENERAL_MARGIN
 
 
 UNRESOLVED = Match(None, 0.0, "unresolved")
+NO_CONTEXT = Context()
+
+# one-character province (and a few city) abbreviations as written in short names: 沪农商行, 粤高速, 深康佳
+PLACE_ABBREVIATIONS = {"深": "深圳", "穗": "广州", "甬": "宁波",
+    "京": "北京", "津": "天津", "沪": "上海", "渝": "重庆", "冀": "河北", "晋": "山西", "辽": "辽宁", "吉": "吉林",
+    "黑": "黑龙江", "苏": "江苏", "浙": "浙江", "皖": "安徽", "闽": "福建", "赣": "江西", "鲁": "山东", "豫": "河南",
+    "鄂": "湖北", "湘": "湖南", "粤": "广东", "琼": "海南", "川": "四川", "蜀": "四川", "黔": "贵州", "滇": "云南",
+    "陕": "陕西", "甘": "甘肃", "陇": "甘肃", "青": "青海", "桂": "广西", "藏": "西藏", "蒙": "内蒙古", "宁": "宁夏",
+    "新": "新疆"}
+FORM_MARKS = ("股份", "集团")
+MAX_CANDIDATES = 5  # an ambiguous mention lists at most this many firms
+
+
+# stock-name marks around a short name: S*ST佳纸, PT水仙, 退市昆机, 雏鹰退, 新城B股
+STOCK_MARKS = re.compile(r"^(?:S\*ST|SST|\*ST|ST|PT|S(?=[\u4e00-\u9fff])|退市)|(?<=[\u4e00-\u9fff]{2})(?:退|[AB]股)$")
+
+
+def _readings(name: str) -> list[NameParts]:
+    """The mention as normalised (without stock-name marks), and — when it opens with a one-character
+    place abbreviation — also read as that place plus the rest (沪农商行 → 上海 + 农商行)."""
+    parts = normalise(STOCK_MARKS.sub("", clean(name)))
+    readings = [parts]
+    head = parts.core[:1]
+    if not parts.regions and head in PLACE_ABBREVIATIONS and len(parts.core) >= 3:
+        readings.append(NameParts((PLACE_ABBREVIATIONS[head],), parts.core[1:], parts.legal_form, parts.branch))
+    return readings
+
+
+def _structure_features(mention: NameParts, entry: NameParts) -> dict[str, float] | None:
+    """How the mention's core sits in the entry's name: the same core, its head (brand + leading
+    trade words), the brand plus a subset of the trade words, an abbreviation (contractions such as
+    智能控制 → 智控 and initials such as 宝山钢铁 → 宝钢: characters in order, first one kept) or
+    inside it after a longer brand; None when it fits none of these. Place and legal form agree or
+    conflict; the entry's own form (股份, 集团) and branch status are features too."""
+    mine, theirs = mention.core, entry.core
+    features: dict[str, float] = {"bias": 1.0}
+    if mine == theirs:
+        features["exact_core"] = 1.0
+    elif theirs.startswith(mine):
+        features["head"] = 1.0
+    elif mine[:2] == theirs[:2] and _is_subsequence(mine[2:], theirs[2:]):
+        features["brand_subset"] = 1.0
+    elif mine[0] == theirs[0] and _is_subsequence(mine, theirs):
+        features["abbreviation"] = 1.0
+    elif mine in theirs or _is_subsequence(mine, _full(entry)):
+        features["inside"] = 1.0
+    elif len(mine) >= 3 and mine[:2] == theirs[:2] and not mention.legal_form:
+        features["brand_other"] = 1.0  # a short name: the brand, then a word the registered name lacks (口子窖)
+    else:
+        return None
+    features["coverage"] = len(mine) / max(len(theirs), 1)
+    if mention.regions and entry.regions:
+        features["region_agree" if set(mention.regions) & set(entry.regions) else "region_conflict"] = 1.0
+    marks = [m for m in FORM_MARKS if m in mention.legal_form]
+    if marks:
+        features["form_agree" if all(m in entry.legal_form for m in marks) else "form_conflict"] = 1.0
+    elif "股份" in entry.legal_form:  # a short name (no legal form) vs a written 有限公司 without 股份
+        features["candidate_gufen" if not mention.legal_form else "form_dropped"] = 1.0
+    if "集团" in entry.legal_form and "集团" not in marks:
+        features["candidate_group"] = 1.0
+    if entry.branch:
+        features["candidate_branch"] = 1.0
+    return features
+
+
+Scored = dict[str, tuple[float, dict[str, float], bool]]  # uscc → (score, features, fits via an alias)
+
+
+def decide(scored: Scored, threshold: float, margin: float) -> Match:
+    """The structure stage's decision over per-firm scores. Each firm's share is its softmax weight
+    against all candidates plus a "none of them" alternative scoring 0. The winner links when its
+    share reaches ``threshold`` and it leads the runner-up by ``margin``. Otherwise, when the fewest
+    leading firms whose shares add up to ``threshold`` are several, the mention is ``ambiguous``
+    with those candidates (it is one of them, but which?); else ``unresolved``."""
+    ranked = sorted(((score, uscc) for uscc, (score, _, _) in scored.items()), key=lambda s: (-s[0], s[1]))
+    top, uscc = ranked[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else -math.inf
+    total = 1.0 + sum(math.exp(s) for s, _ in ranked)
+    share = math.exp(top) / total
+    if share >= threshold and top - runner_up >= margin:
+        _, features, via_alias = scored[uscc]
+        method = ("alias" if via_alias else "exact") if "exact_core" in features else "structure"
+        return Match(uscc, round(share, 4), method)
+    held, close = 0.0, []
+    last = math.inf
+    for score, firm in ranked[:MAX_CANDIDATES]:
+        if held >= threshold and score < last and score <= top - margin:  # enough, and no near tie left
+            break
+        held += math.exp(score) / total
+        close.append(firm)
+        last = score
+    if held >= threshold and len(close) > 1:
+        return Match(None, round(share, 4), "ambiguous", tuple(sorted(close)))
+    return Match(None, round(share, 4), "unresolved")
+
+
+def _linear(features: dict[str, float], weights: Mapping[str, float]) -> float:
+    return sum(weights.get(k, 0.0) * v for k, v in features.items())
 
 
 @dataclass(frozen=True)
@@ -63,7 +191,7 @@ def _blocks(core: str) -> list[str]:
 
 
 def _full(parts: NameParts) -> str:
-    return "".join(parts.regions[:1]) + parts.core
+    return "".join(parts.regions) + parts.core
 
 
 def _is_subsequence(short: str, long: str) -> bool:
@@ -80,12 +208,15 @@ def _sound(core: str) -> str:
 class Resolver:
     """An index over registry names; ``resolve`` is deterministic and independent per name."""
 
-    def __init__(self, names: Iterable[tuple[str, str, str]]) -> None:
-        """``names``: (uscc, name, kind) with kind ``registered`` or an alias kind (short, former, other)."""
+    def __init__(self, names: Iterable[tuple[str, str, str]], cities: Mapping[str, str] | None = None) -> None:
+        """``names``: (uscc, name, kind) with kind ``registered`` or an alias kind (short, former, other);
+        ``cities``: the registered city of a firm where the registry knows it (uscc → city)."""
+        self.cities = dict(cities or {})
         self.entries: list[_Entry] = []
         self.by_core: dict[str, list[int]] = defaultdict(list)
         self.by_full: dict[str, set[str]] = defaultdict(set)
         self.blocks: dict[str, list[int]] = defaultdict(list)
+        self.by_head: dict[str, list[int]] = defaultdict(list)  # brand heads: first 2 and 3 core characters
         for uscc, name, kind in sorted(set(names)):
             parts = normalise(name)
             if len(parts.core) < 2:
@@ -95,6 +226,9 @@ class Resolver:
             if kind == "registered":
                 self.by_full[clean(name)].add(uscc)
             self.by_core[parts.core].append(index)
+            self.by_head[parts.core[:2]].append(index)
+            if len(parts.core) >= 3:
+                self.by_head[parts.core[:3]].append(index)
             for key in _blocks(parts.core):
                 self.blocks[key].append(index)
         self.prefix_count = Counter(e.parts.core[:k] for e in self.entries for k in range(2, 5))
@@ -103,15 +237,68 @@ class Resolver:
             for ch in set(_full(entry.parts)):
                 self.by_char[ch].add(index)
 
-    def resolve(self, name: str | None) -> Match:
+    def resolve(self, name: str | None, context: Context | None = None) -> Match:
         parts = normalise(name or "")
         if len(parts.core) < 2:
             return UNRESOLVED
         same_text = self.by_full.get(clean(name or ""), set())
         if len(same_text) == 1:  # the name as registered, up to width, script and spacing
             return Match(next(iter(same_text)), 1.0, "exact")
+        context = context or NO_CONTEXT
+        structured = self._structure(name or "", context)
+        if structured is not None and (structured.method != "unresolved" or context.securities):
+            return structured
+        return self.resolve_fuzzy(name)  # a securities short name that fits nothing well stays unresolved
+
+    def resolve_fuzzy(self, name: str | None) -> Match:
+        """The fallback when no registry name fits the mention's structure: core lookups, then the
+        fuzzy model for typos, homophones and transposed brands."""
+        parts = normalise(name or "")
+        if len(parts.core) < 2:
+            return UNRESOLVED
         exact = self._exact(parts)
         return exact if exact is not None else self._model(parts)
+
+    def candidate_features(self, name: str, context: Context | None = None) -> dict[str, dict[str, float]]:
+        """Per firm that the name fits structurally, its best feature vector (the one scoring highest
+        under the shipped weights); also what ``bench/fit_resolve.py`` fits the weights on."""
+        return {uscc: features for uscc, (_, features, _) in self._scored(name, context or NO_CONTEXT).items()}
+
+    def _scored(self, name: str, context: Context) -> Scored:
+        """uscc → (score, features, whether the best-fitting name is an alias)."""
+        best: Scored = {}
+        for parts in _readings(name):
+            for index in self._structure_candidates(parts):
+                entry = self.entries[index]
+                features = _structure_features(parts, entry.parts)
+                if features is None:
+                    continue
+                if context.city and (context.city in entry.parts.regions or self.cities.get(entry.uscc) == context.city):
+                    features["context_city"] = 1.0
+                if entry.uscc in context.partners:
+                    features["context_partner"] = 1.0
+                score = _linear(features, context.weights)
+                if entry.uscc not in best or score > best[entry.uscc][0]:
+                    best[entry.uscc] = (score, features, entry.from_alias)
+        return best
+
+    def _structure_candidates(self, parts: NameParts) -> set[int]:
+        core = parts.core
+        found = set(self.by_core.get(core, []))
+        block = self.by_head.get(core[:2], [])
+        if len(block) > C.MAX_STRUCTURE_BLOCK and len(core) >= 3:
+            block = self.by_head.get(core[:3], [])
+        if len(block) <= C.MAX_STRUCTURE_BLOCK:
+            found.update(block)
+        if len(_full(parts)) <= 6:
+            found |= self._abbreviation_candidates(parts)
+        return found
+
+    def _structure(self, name: str, context: Context) -> Match | None:
+        """Brand, trade words, place and legal form, weighed per firm; a near tie is ``ambiguous``.
+        None when no registry name fits the mention's structure (the fuzzy model gets it)."""
+        scored = self._scored(name, context)
+        return decide(scored, context.threshold, context.margin) if scored else None
 
     def _exact(self, parts: NameParts) -> Match | None:
         hits = [self.entries[i] for i in self.by_core.get(parts.core, [])]

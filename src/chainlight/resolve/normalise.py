@@ -118,7 +118,10 @@ def normalise(name: str) -> NameParts:
     if match:
         text, branch = match.group(1), True
     regions: list[str] = []
+    bracket_form = ""  # 江苏天目湖(集团)有限公司: the bracketed 集团 is part of the legal form
     for inner in BRACKET.findall(text):
+        if inner in ("集团", "股份"):
+            bracket_form += inner
         if _is_place(inner):
             regions.append(_bare_place(inner))
         text = text.replace(f"({inner})", "" if _is_place(inner) or inner in ("集团", "股份") else inner, 1)
@@ -126,7 +129,7 @@ def normalise(name: str) -> NameParts:
     while True:  # 集团 + 有限公司 may both be present
         typo = LEGAL_FORM_TYPO.search(text)
         if typo and typo.start() >= 2:
-            form = "有限公司" + form
+            form = ("股份" if typo.group(1) else "") + "有限公司" + form
             text = text[: typo.start()]
             continue
         for suffix in LEGAL_FORMS:
@@ -136,6 +139,7 @@ def normalise(name: str) -> NameParts:
                 break
         else:
             break
+    form = bracket_form + form
     leading = []
     for _ in range(2):
         place, rest = _strip_place(text)
