@@ -25,5 +25,10 @@ def sales_view(ws: Workspace) -> str:
 def links_view(ws: Workspace) -> str:
     if ws.table_exists("entity_links"):
         return "entity_links"
+    return fallback_links_view(ws)
+
+
+def fallback_links_view(ws: Workspace) -> str:
+    """The links written on the documents themselves (no matching): also the resolver's known partners."""
     ws.engine.execute(f"CREATE OR REPLACE TEMP VIEW {FALLBACK_LINKS_VIEW} AS " + load_sql("chainlight", "fallback_links"))
     return FALLBACK_LINKS_VIEW

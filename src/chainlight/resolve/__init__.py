@@ -28,9 +28,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from chainlight import tables
+from chainlight import rules, tables
 from chainlight.config import Config
-from chainlight.engine.base import load_sql
+from chainlight.engine.base import load_sql, render
 from chainlight.resolve.matcher import Context, Match, Resolver
 from chainlight.resolve.reports import TextMention, find_mentions, gazetteer
 from chainlight.workspace import StageResult, Workspace
@@ -141,7 +141,8 @@ def _partner_links(ws: Workspace, resolver_of: Callable[[], Resolver]) -> pa.Tab
     """Invoice buyers whose name alone is ambiguous, decided again with the seller's known partners
     (the registered buyers it names by USCC elsewhere): a link only when that evidence settles it.
     Per mention, not per name, so never cached; it runs on the ambiguous few."""
-    pairs = ws.engine.query(load_sql("chainlight.resolve", "partners")).to_pylist()
+    pairs = ws.engine.query(render(load_sql("chainlight.resolve", "partners"),
+                                   {"written_links": rules.fallback_links_view(ws)})).to_pylist()
     partners: dict[tuple[str, str], set[str]] = {}
     for row in pairs:
         partners.setdefault((row["mention_id"], row["name"]), set()).add(row["partner"])

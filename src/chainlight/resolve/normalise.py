@@ -106,7 +106,9 @@ def clean(name: str) -> str:
     text = unicodedata.normalize("NFKC", name or "")
     if any("\u4e00" <= ch <= "\u9fff" for ch in text):
         text = _T2S.convert(text)
-    return PUNCTUATION.sub("", text).upper()
+    # NFKC again after upper-casing: some capitals only exist decomposed (ǰ → J̌), and a second clean()
+    # must not change the result.
+    return unicodedata.normalize("NFKC", PUNCTUATION.sub("", text).upper())
 
 
 @lru_cache(maxsize=500_000)

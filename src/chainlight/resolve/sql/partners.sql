@@ -4,7 +4,8 @@ SELECT m.mention_id, m.name_as_written AS name, k.buyer_uscc AS partner
 FROM _resolve_mentions m
 JOIN _resolve_names r ON r.name = m.name_as_written AND r.method = 'ambiguous'
 JOIN invoices i ON m.source = 'invoice' AND i.invoice_id = m.source_id
-JOIN (SELECT DISTINCT seller_uscc, buyer_uscc FROM invoices
-      WHERE buyer_uscc IN (SELECT uscc FROM enterprises)) k ON k.seller_uscc = i.seller_uscc
+JOIN (SELECT DISTINCT w.seller_uscc, f.uscc AS buyer_uscc  -- written registered USCCs: the shared fallback rule
+      FROM invoices w JOIN {{ written_links }} f ON f.mention_id = 'invoice:' || w.invoice_id) k
+  ON k.seller_uscc = i.seller_uscc
 WHERE m.given_uscc IS NULL OR m.given_uscc NOT IN (SELECT uscc FROM enterprises)
 ORDER BY m.mention_id, k.buyer_uscc

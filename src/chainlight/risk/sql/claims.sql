@@ -15,7 +15,7 @@
 --   instruction: text that tries to instruct the reader; unverifiable, recorded and ignored.
 -- Evidence ids are the three largest invoices (or the first three patents), in a fixed order.
 WITH sales AS (
-    SELECT i.invoice_id, i.seller_uscc, l.uscc AS buyer_uscc, i.amount, i.item_name, i.tax_code
+    SELECT i.invoice_id, i.seller_uscc, l.uscc AS buyer, i.amount, i.item_name, i.tax_code
     FROM invoices i LEFT JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
     WHERE i.status = 'normal' AND i.amount > 0
 ), supply_claims AS (
@@ -25,10 +25,10 @@ WITH sales AS (
     WHERE f.kind = 'supply_claim' AND f.subject_uscc IS NOT NULL AND f.object_uscc IS NOT NULL
 ), supply_evidence AS (
     SELECT c.claim_id, list(s.invoice_id ORDER BY s.amount DESC, s.invoice_id)[1:3] AS ids
-    FROM supply_claims c JOIN sales s ON s.seller_uscc = c.uscc AND s.buyer_uscc = c.object
+    FROM supply_claims c JOIN sales s ON s.seller_uscc = c.uscc AND s.buyer = c.object
     GROUP BY c.claim_id
 ), sellers AS (
-    SELECT DISTINCT seller_uscc AS uscc FROM sales WHERE buyer_uscc IS NOT NULL
+    SELECT DISTINCT seller_uscc AS uscc FROM sales WHERE buyer IS NOT NULL
 ), item_segments AS (
     SELECT DISTINCT source_id AS item_key, segment_id FROM {{ facts }} WHERE kind = 'product_segment' AND source = 'item'
 ), classified AS (
