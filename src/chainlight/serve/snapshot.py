@@ -124,6 +124,8 @@ class Snapshot:
                     continue
                 tables[name] = int(db.execute(f"SELECT count(*) FROM {name}").fetchone()[0])  # type: ignore[index]
         finally:
+            db.execute(f"DROP VIEW IF EXISTS {SALES_VIEW}")
+            db.execute("RESET search_path")
             db.execute("DETACH src")
         snapshot = cls(root, db, tables, time.perf_counter() - started)
         log.info("snapshot of %s loaded in %.2f s: %s", root, snapshot.load_seconds, tables)
