@@ -38,6 +38,17 @@ def _bureau(world: Firms, overdue: np.ndarray, litigation: float, arrears: float
         "blacklisted": rng.random(n) < 0.004 * np.exp(-blacklist * world.health)})
 
 
+def _story_record_clean(bureau: pa.Table) -> pa.Table:
+    """The story firm (row 0) has a clean bureau record, as the story tells: a traditional lender sees nothing
+    wrong with it, only too little. Set after the draws, so every other firm's record is unchanged."""
+    columns = {name: bureau.column(name).to_numpy(zero_copy_only=False).copy() for name in bureau.column_names}
+    columns["max_overdue_days"][0] = 0
+    columns["open_litigations"][0] = 0
+    columns["tax_arrears"][0] = False
+    columns["blacklisted"][0] = False
+    return pa.table(columns, schema=bureau.schema)
+
+
 def _applications_and_outcomes(world: Firms, defaulted: np.ndarray, rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
     n = world.count
     sme = ~world.is_anchor
@@ -68,7 +79,7 @@ def _outcomes(world: Firms, signal: np.ndarray, rate: float, overdue: tuple[floa
     a, b, c = overdue
     overdue_p = 1 / (1 + np.exp(a + b * world.health + rng.normal(0, c, n)))
     overdue_days = np.where(rng.random(n) < overdue_p, rng.choice([15, 30, 60, 90, 180], n), 0)
-    bureau_table = _bureau(world, overdue_days, *bureau, rng)
+    bureau_table = _story_record_clean(_bureau(world, overdue_days, *bureau, rng))
     applications, outcomes = _applications_and_outcomes(world, defaulted, rng)
     return bureau_table, applications, outcomes, pd_t.mean(axis=0)
 
