@@ -52,6 +52,7 @@ class Match:
     score: float
     method: str  # exact | alias | structure | model | unresolved | ambiguous
     candidates: tuple[str, ...] = ()  # for ``ambiguous``: the firms it could equally be
+    lead: float = math.inf  # structure stage: the winner's lead over the runner-up (inf: no runner-up)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def decide(scored: Scored, threshold: float, margin: float) -> Match:
     if share >= threshold and top - runner_up >= margin:
         _, features, via_alias = scored[uscc]
         method = ("alias" if via_alias else "exact") if "exact_core" in features else "structure"
-        return Match(uscc, round(share, 4), method)
+        return Match(uscc, round(share, 4), method, lead=top - runner_up)
     held, close = 0.0, []
     last = math.inf
     for score, firm in ranked[:MAX_CANDIDATES]:
@@ -247,8 +248,30 @@ class Resolver:
         context = context or NO_CONTEXT
         structured = self._structure(name or "", context)
         if structured is not None and (structured.method != "unresolved" or context.securities):
-            return structured
+            if structured.uscc is None or context.securities:
+                return structured
+            return self._confirmed(structured, name or "", context)
         return self.resolve_fuzzy(name)  # a securities short name that fits nothing well stays unresolved
+
+    def _confirmed(self, structured: Match, name: str, context: Context) -> Match:
+        """A general-mode structure link stands when the fuzzy path links the same firm or sees no
+        plausible firm at all (``unresolved``: abbreviations such as 沪农商行), when the document's
+        context (city, known partner) backs the winner, or when the fuzzy path is torn between firms
+        and the structure stage itself weighed a rival and beat it by GENERAL_UNCONFIRMED_LEAD on an
+        exact core of a registered name. Otherwise the mention is ``ambiguous`` between the two
+        verdicts' firms: among 1M firms an exact core is often a typo away from another firm's core
+        (新丰光伏 vs 晋江光伏 is not, 昌大 vs 昌达 is), which only the fuzzy model sees."""
+        fuzzy = self.resolve_fuzzy(name)
+        if fuzzy.uscc == structured.uscc or fuzzy.method == "unresolved":
+            return structured
+        scored = self._scored(name, context)
+        if any(f in scored[structured.uscc or ""][1] for f in ("context_city", "context_partner")):
+            return structured
+        if (fuzzy.uscc is None and structured.method == "exact"
+                and C.GENERAL_UNCONFIRMED_LEAD <= structured.lead < math.inf):
+            return structured
+        firms = tuple(sorted({structured.uscc or "", fuzzy.uscc or ""} - {""}))
+        return Match(None, structured.score, "ambiguous", firms)
 
     def resolve_fuzzy(self, name: str | None) -> Match:
         """The fallback when no registry name fits the mention's structure: core lookups, then the
