@@ -15,6 +15,7 @@ import time
 from collections import Counter
 
 import duckdb
+from resolve import economy_registry  # bench/resolve.py (the script's folder is on the path)
 
 from chainlight.resolve.matcher import Match, Resolver
 
@@ -39,9 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     con = duckdb.connect()
     e = args.economy
-    registry = [tuple(r) for r in con.sql(
-        f"SELECT uscc, name, 'registered' FROM '{e}/enterprises.parquet' "
-        f"UNION ALL SELECT uscc, alias, kind FROM '{e}/aliases.parquet'").fetchall()]
+    registry = economy_registry(con, e)
     started = time.time()
     resolver = Resolver(registry)
     print(f"index over {len(registry):,} names: {time.time() - started:.0f} s", flush=True)

@@ -12,7 +12,10 @@ trade words) and legal form. A mention is matched in stages:
    mention has them). A one-character province abbreviation (粤, 沪, 苏…) is read as a place too.
    Each firm's score is a linear sum of those features; the weights, THRESHOLD and MARGIN live in
    ``constants`` with their source (a conditional logit fit on the real development half). A near
-   tie between firms is ``ambiguous`` with the candidates — a wrong link is worse than none;
+   tie between firms is ``ambiguous`` with the candidates — a wrong link is worse than none. In general
+   mode (invoice buyers, patent holders, report text) a structure link must be confirmed by the fuzzy
+   model below, the document's context or a large lead (``Resolver._confirmed``): among a million firms
+   an exact core is often a typo away from another firm's core;
 3. when no registry name fits the structure: core lookups and a fuzzy model for typos, homophones and
    transposed brands (blocked candidates, hand-set log-odds weights:
 
