@@ -260,8 +260,8 @@ class Resolver:
         """A general-mode structure link stands when the fuzzy path links the same firm or sees no
         plausible firm at all (``unresolved``: abbreviations such as 沪农商行), when the document's
         context (city, known partner) backs the winner, or when the fuzzy path is torn between firms
-        and the structure stage itself weighed a rival and beat it by GENERAL_UNCONFIRMED_LEAD on an
-        exact core of a registered name. Otherwise the mention is ``ambiguous`` between the two
+        and either the structure stage weighed (and beat) every firm near the fuzzy top, or it weighed
+        a rival and beat it by GENERAL_UNCONFIRMED_LEAD on an exact core of a registered name. Otherwise the mention is ``ambiguous`` between the two
         verdicts' firms: among 1M firms an exact core is often a typo away from another firm's core
         (新丰光伏 vs 晋江光伏 is not, 昌大 vs 昌达 is), which only the fuzzy model sees."""
         fuzzy = self.resolve_fuzzy(name)
@@ -272,6 +272,8 @@ class Resolver:
             return structured
         if (fuzzy.uscc is None and structured.method == "exact"
                 and C.GENERAL_UNCONFIRMED_LEAD <= structured.lead < math.inf):
+            return structured
+        if fuzzy.method == "ambiguous" and self._rivals_weighed(name, scored):
             return structured
         firms = tuple(sorted({structured.uscc or "", fuzzy.uscc or ""} - {""}))
         return Match(None, structured.score, "ambiguous", firms)
@@ -325,6 +327,15 @@ class Resolver:
         None when no registry name fits the mention's structure (the fuzzy model gets it)."""
         scored = self._scored(name, context)
         return decide(scored, context.threshold, context.margin) if scored else None
+
+    def _rivals_weighed(self, name: str, scored: Scored) -> bool:
+        """Whether every firm the fuzzy model finds near its top (within MODEL_MARGIN) was also weighed
+        by the structure stage, which then beat it: the fuzzy doubt holds nothing the structure missed."""
+        ranked = self._ranked(normalise(name))
+        if not ranked:
+            return False
+        top = ranked[0][1]
+        return all(uscc in scored for uscc, weight in ranked if weight >= top - MODEL_MARGIN)
 
     def _exact(self, parts: NameParts) -> Match | None:
         hits = [self.entries[i] for i in self.by_core.get(parts.core, [])]
