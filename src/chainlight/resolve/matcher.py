@@ -261,9 +261,9 @@ class Resolver:
         plausible firm at all (``unresolved``: abbreviations such as 沪农商行), when the document's
         context (city, known partner) backs the winner, or when the fuzzy path is torn between firms
         and either the structure stage weighed (and beat) every firm near the fuzzy top, or it weighed
-        a rival and beat it by GENERAL_UNCONFIRMED_LEAD on an exact core of a registered name. Otherwise the mention is ``ambiguous`` between the two
-        verdicts' firms: among 1M firms an exact core is often a typo away from another firm's core
-        (新丰光伏 vs 晋江光伏 is not, 昌大 vs 昌达 is), which only the fuzzy model sees."""
+        a rival and beat it by GENERAL_UNCONFIRMED_LEAD on an exact core of a registered name.
+        Otherwise the mention is ``ambiguous`` between the two verdicts' firms: among 1M firms an exact
+        core is often a typo away from another firm's core (昌大 vs 昌达), which only the fuzzy model sees."""
         fuzzy = self.resolve_fuzzy(name)
         if fuzzy.uscc == structured.uscc or fuzzy.method == "unresolved":
             return structured
