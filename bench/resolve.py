@@ -71,6 +71,13 @@ def splink_reference(registry: list[tuple[str, str, str]], mentions: list[tuple[
     return pred, time.perf_counter() - start
 
 
+def economy_registry(con: duckdb.DuckDBPyConnection, economy: Path | str) -> list[tuple[str, str, str]]:
+    """(uscc, name, kind) for every registered name and alias of a synthetic economy."""
+    return [(u, n, k) for u, n, k in con.sql(
+        f"SELECT uscc, name, 'registered' FROM '{economy}/enterprises.parquet' "
+        f"UNION ALL SELECT uscc, alias, kind FROM '{economy}/aliases.parquet'").fetchall()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--economy", type=Path, required=True)
@@ -80,9 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     con = duckdb.connect()
     e = args.economy
-    registry = [tuple(r) for r in con.sql(
-        f"SELECT uscc, name, 'registered' FROM '{e}/enterprises.parquet' "
-        f"UNION ALL SELECT uscc, alias, kind FROM '{e}/aliases.parquet'").fetchall()]
+    registry = economy_registry(con, e)
     sample = con.sql(f"SELECT mention_id, name_as_written, true_uscc FROM '{e}/truth/mentions.parquet' "
                      f"USING SAMPLE reservoir({args.mentions} ROWS) REPEATABLE (7)").fetchall()
     truth = {m: u for m, _, u in sample}

@@ -12,7 +12,10 @@ trade words) and legal form. A mention is matched in stages:
    mention has them). A one-character province abbreviation (粤, 沪, 苏…) is read as a place too.
    Each firm's score is a linear sum of those features; the weights, THRESHOLD and MARGIN live in
    ``constants`` with their source (a conditional logit fit on the real development half). A near
-   tie between firms is ``ambiguous`` with the candidates — a wrong link is worse than none;
+   tie between firms is ``ambiguous`` with the candidates — a wrong link is worse than none. In general
+   mode (invoice buyers, patent holders, report text) a structure link must be confirmed by the fuzzy
+   model below, the document's context or a large lead (``Resolver._confirmed``): among a million firms
+   an exact core is often a typo away from another firm's core;
 3. when no registry name fits the structure: core lookups and a fuzzy model for typos, homophones and
    transposed brands (blocked candidates, hand-set log-odds weights:
 
@@ -52,6 +55,7 @@ class Match:
     score: float
     method: str  # exact | alias | structure | model | unresolved | ambiguous
     candidates: tuple[str, ...] = ()  # for ``ambiguous``: the firms it could equally be
+    lead: float = math.inf  # structure stage: the winner's lead over the runner-up (inf: no runner-up)
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,7 @@ def decide(scored: Scored, threshold: float, margin: float) -> Match:
     if share >= threshold and top - runner_up >= margin:
         _, features, via_alias = scored[uscc]
         method = ("alias" if via_alias else "exact") if "exact_core" in features else "structure"
-        return Match(uscc, round(share, 4), method)
+        return Match(uscc, round(share, 4), method, lead=top - runner_up)
     held, close = 0.0, []
     last = math.inf
     for score, firm in ranked[:MAX_CANDIDATES]:
@@ -247,8 +251,32 @@ class Resolver:
         context = context or NO_CONTEXT
         structured = self._structure(name or "", context)
         if structured is not None and (structured.method != "unresolved" or context.securities):
-            return structured
+            if structured.uscc is None or context.securities:
+                return structured
+            return self._confirmed(structured, name or "", context)
         return self.resolve_fuzzy(name)  # a securities short name that fits nothing well stays unresolved
+
+    def _confirmed(self, structured: Match, name: str, context: Context) -> Match:
+        """A general-mode structure link stands when the fuzzy path links the same firm or sees no
+        plausible firm at all (``unresolved``: abbreviations such as 沪农商行), when the document's
+        context (city, known partner) backs the winner, or when the fuzzy path is torn between firms
+        and either the structure stage weighed (and beat) every firm near the fuzzy top, or it weighed
+        a rival and beat it by GENERAL_UNCONFIRMED_LEAD on an exact core of a registered name.
+        Otherwise the mention is ``ambiguous`` between the two verdicts' firms: among 1M firms an exact
+        core is often a typo away from another firm's core (昌大 vs 昌达), which only the fuzzy model sees."""
+        fuzzy = self.resolve_fuzzy(name)
+        if fuzzy.uscc == structured.uscc or fuzzy.method == "unresolved":
+            return structured
+        scored = self._scored(name, context)
+        if any(f in scored[structured.uscc or ""][1] for f in ("context_city", "context_partner")):
+            return structured
+        if (fuzzy.uscc is None and structured.method == "exact"
+                and C.GENERAL_UNCONFIRMED_LEAD <= structured.lead < math.inf):
+            return structured
+        if fuzzy.method == "ambiguous" and self._rivals_weighed(name, scored):
+            return structured
+        firms = tuple(sorted({structured.uscc or "", fuzzy.uscc or ""} - {""}))
+        return Match(None, structured.score, "ambiguous", firms)
 
     def resolve_fuzzy(self, name: str | None) -> Match:
         """The fallback when no registry name fits the mention's structure: core lookups, then the
@@ -299,6 +327,15 @@ class Resolver:
         None when no registry name fits the mention's structure (the fuzzy model gets it)."""
         scored = self._scored(name, context)
         return decide(scored, context.threshold, context.margin) if scored else None
+
+    def _rivals_weighed(self, name: str, scored: Scored) -> bool:
+        """Whether every firm the fuzzy model finds near its top (within MODEL_MARGIN) was also weighed
+        by the structure stage, which then beat it: the fuzzy doubt holds nothing the structure missed."""
+        ranked = self._ranked(normalise(name))
+        if not ranked:
+            return False
+        top = ranked[0][1]
+        return all(uscc in scored for uscc, weight in ranked if weight >= top - MODEL_MARGIN)
 
     def _exact(self, parts: NameParts) -> Match | None:
         hits = [self.entries[i] for i in self.by_core.get(parts.core, [])]
