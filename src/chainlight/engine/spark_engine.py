@@ -196,7 +196,12 @@ class SparkEngine(Engine):
             self._catalog = before
             raise
         if self._catalog != before:
-            self._publish(before)
+            try:
+                self._publish(before)
+            except BaseException:
+                self._catalog = before
+                self._register_all()
+                raise
 
     def _register_all(self) -> None:
         for name, folders in self._catalog["tables"].items():
@@ -406,7 +411,12 @@ class SparkEngine(Engine):
             self._register_all()
             raise
         self._tx_depth -= 1
-        self._publish(before)
+        try:
+            self._publish(before)
+        except BaseException:  # the pointer did not move: neither may this session's view of it
+            self._catalog = before
+            self._register_all()
+            raise
 
     def close(self) -> None:
         shutil.rmtree(self._scratch, ignore_errors=True)
