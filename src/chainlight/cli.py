@@ -7,6 +7,7 @@ and never under ``--quiet``.
 
 from __future__ import annotations
 
+import enum
 import functools
 import importlib
 import importlib.util
@@ -131,6 +132,18 @@ def main(
 
 
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace folder (one DuckDB file + Parquet).")]
+class EngineName(str, enum.Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOpt = Annotated[EngineName | None, typer.Option(
+    "--engine", help="Batch engine: duckdb (embedded, default) or spark (scale-out; the [spark] extra). "
+                     "Overrides engine.name.")]
+
+
+def _engine_overrides(engine: EngineName | None) -> dict[str, Any]:
+    return {"engine": {"name": engine.value}} if engine else {}
 
 
 def _workspace(path: Path, cfg: Config, *, create: bool = False) -> Any:
@@ -195,6 +208,7 @@ def ingest(
 
 
 def _ingest(ws: Any, cfg: Config, paths: list[Path]) -> Any:
+    pipeline.check_engine(ws.engine, ["ingest"])
     from chainlight import ingest as ingest_stage
     with progress_task("ingest") as update:
         report = ingest_stage.run(ws, cfg, paths, progress=lambda r: update(Path(r.file).name, None))
@@ -216,9 +230,10 @@ def _ingest(ws: Any, cfg: Config, paths: list[Path]) -> Any:
 def run(
     workspace: WorkspaceOpt,
     stage: Annotated[list[str] | None, typer.Option("--stage", help="Stage to run (repeatable); default all built.")] = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Run batch stages in pipeline order, each atomically."""
-    cfg = _config()
+    cfg = _config(**_engine_overrides(engine))
     with _workspace(workspace, cfg) as ws:
         _run_stages(ws, cfg, stage)
 
@@ -270,14 +285,17 @@ def demo(
     workspace: WorkspaceOpt = Path("chainlight-demo"),
     firms: Annotated[int, typer.Option("--firms", min=1000, help="Number of enterprises.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+    engine: EngineOpt = None,
 ) -> None:
     """Synthetic economy → ingest → every built stage → eval, with a short summary."""
     from chainlight.eval import evaluate
-    cfg = _config(seed=seed)
+    cfg = _config(seed=seed, **_engine_overrides(engine))
     _output_folder(workspace)
     inputs = workspace / "inputs"
-    _synth(inputs, firms, seed)
     with _workspace(workspace, cfg, create=True) as ws:
+        # every step must run on the chosen engine: refuse before generating anything if one cannot
+        pipeline.check_engine(ws.engine, ["ingest", *pipeline.built_stages()])
+        _synth(inputs, firms, seed)
         report = _ingest(ws, cfg, [inputs])
         if report.errors:
             raise ChainlightError(f"demo inputs failed to ingest: {report.errors[0].error}")
