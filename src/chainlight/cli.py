@@ -132,7 +132,7 @@ def main(
 
 
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace folder (one DuckDB file + Parquet).")]
-class EngineName(str, enum.Enum):
+class EngineName(enum.StrEnum):
     duckdb = "duckdb"
     spark = "spark"
 

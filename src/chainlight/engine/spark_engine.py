@@ -13,8 +13,8 @@ untouched, as DuckDB's transaction does. Folders no manifest names any more are 
 
 DDL and DML the stages and the workspace use (``CREATE [TEMP] TABLE … [AS]``, ``CREATE [TEMP] VIEW``,
 ``DROP``, ``ALTER TABLE … RENAME``, ``INSERT``, ``DELETE``) are interpreted against that catalog; queries
-run as Spark SQL with named parameters. Temporary tables are Parquet in a per-session scratch folder
-(materialised, so iterative algorithms do not build ever longer query plans).
+run as Spark SQL with named parameters. Temporary tables are computed at once and checkpointed on the
+executors (so iterative algorithms do not build ever longer query plans); nothing comes to the driver.
 
 The manifest swap relies on an atomic rename in a POSIX file system (a local disk, NFS, a mounted
 volume); on HDFS or object stores use a table format with atomic commits (see the README).
@@ -157,8 +157,7 @@ class SparkEngine(Engine):
         for key, value in (conf or {}).items():  # session-level SQL settings apply per engine too
             if key.startswith("spark.sql."):
                 self.spark.conf.set(key, str(value))
-        self._scratch = self.warehouse / "_scratch" / uuid.uuid4().hex[:12]
-        self._temp: dict[str, Path] = {}
+        self._temp: dict[str, Any] = {}  # temporary tables: name -> checkpointed DataFrame
         self._catalog: dict[str, Any] = self._read_manifest()
         self._tx_depth = 0
         self._register_all()
@@ -227,17 +226,16 @@ class SparkEngine(Engine):
         self._register_table(name, [folder])
 
     def _set_temp(self, name: str, df: Any) -> None:
-        folder = self._scratch / f"{name}-{uuid.uuid4().hex[:8]}"
-        self._write(df, folder)
-        old = self._temp.get(name)
-        self._temp[name] = folder
-        self.spark.read.parquet(str(folder)).createOrReplaceTempView(name)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        """A temporary table: computed now and kept on the executors (memory, spilling to disk) with its
+        lineage cut, so an iterative algorithm's plan stays one step deep. The JVM's context cleaner
+        frees the blocks of a replaced version."""
+        frame = df.localCheckpoint(eager=True)
+        frame.createOrReplaceTempView(name)
+        self._temp[name] = frame
 
     def _drop(self, name: str) -> bool:
         if name in self._temp:
-            shutil.rmtree(self._temp.pop(name), ignore_errors=True)
+            del self._temp[name]
             self.spark.catalog.dropTempView(name)
             return True
         if name in self._catalog["tables"] or name in self._catalog["views"]:
@@ -419,7 +417,7 @@ class SparkEngine(Engine):
             raise
 
     def close(self) -> None:
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        self._temp.clear()
         for name in self.spark.catalog.listTables():
             if name.isTemporary:
                 self.spark.catalog.dropTempView(name.name)

@@ -126,19 +126,28 @@ def sql_anchor_flow_share(engine: Engine, nodes: str, edges: str, anchors: str, 
         SELECT n.uscc, a.uscc IS NOT NULL AS is_anchor FROM {nodes} n
         LEFT JOIN (SELECT DISTINCT uscc FROM {anchors}) a ON a.uscc = n.uscc""")
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT uscc, CAST(0 AS DOUBLE) AS flow FROM {nodes}")
-    for iteration in range(1, max_iterations + 1):
-        engine.execute(f"""CREATE OR REPLACE TEMP TABLE _algo_next AS
+    current, spare = out, "_algo_next"
+    iteration = 0
+    while iteration < max_iterations:
+        iteration += 1
+        engine.execute(f"""CREATE OR REPLACE TEMP TABLE {spare} AS
             WITH reach AS (
                 SELECT s.seller_uscc AS uscc,
                        CAST(sum(CAST(s.share * CASE WHEN s.to_anchor THEN 1.0 ELSE f.flow END AS {_EXACT})) AS DOUBLE) AS v
-                FROM _algo_share s JOIN {out} f ON f.uscc = s.buyer_uscc GROUP BY 1)
-            SELECT n.uscc, CASE WHEN n.is_anchor THEN 1.0 ELSE least(coalesce(r.v, 0.0), 1.0) END AS flow
-            FROM _algo_anchor_flag n LEFT JOIN reach r ON r.uscc = n.uscc""")
-        delta = engine.scalar(f"SELECT max(abs(a.flow - b.flow)) FROM _algo_next a JOIN {out} b ON b.uscc = a.uscc")
-        engine.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT uscc, flow FROM _algo_next")
-        if (delta or 0.0) < tolerance:
-            return iteration
-    return max_iterations
+                FROM _algo_share s JOIN {current} f ON f.uscc = s.buyer_uscc GROUP BY 1)
+            SELECT n.uscc, CASE WHEN n.is_anchor THEN 1.0 ELSE least(coalesce(r.v, 0.0), 1.0) END AS flow,
+                   abs(CASE WHEN n.is_anchor THEN 1.0 ELSE least(coalesce(r.v, 0.0), 1.0) END - c.flow) AS change
+            FROM _algo_anchor_flag n JOIN {current} c ON c.uscc = n.uscc LEFT JOIN reach r ON r.uscc = n.uscc""")
+        current, spare = spare, current
+        if (engine.scalar(f"SELECT max(change) FROM {current}") or 0.0) < tolerance:
+            break
+    _keep_as(engine, current, out, "flow")
+    return iteration
+
+
+def _keep_as(engine: Engine, current: str, out: str, column: str) -> None:
+    """Leave the last iteration in ``out`` (the loop alternates two tables)."""
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT uscc, {column} FROM {current}")
 
 
 def sql_pagerank(engine: Engine, nodes: str, edges: str, out: str, *, damping: float = 0.85,
@@ -158,23 +167,28 @@ def sql_pagerank(engine: Engine, nodes: str, edges: str, out: str, *, damping: f
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT uscc, CAST(1.0 AS DOUBLE) / $n AS rank FROM {nodes}",
                    {"n": n})
     params = {"d": damping, "n": n}
-    for iteration in range(1, max_iterations + 1):
-        engine.execute(f"""CREATE OR REPLACE TEMP TABLE _algo_next AS
+    current, spare = out, "_algo_next"
+    iteration = 0
+    while iteration < max_iterations:
+        iteration += 1
+        engine.execute(f"""CREATE OR REPLACE TEMP TABLE {spare} AS
             WITH mass AS (
                 SELECT CAST(coalesce(sum(CAST(r.rank AS {_EXACT})), 0) AS DOUBLE) AS m
-                FROM {out} r JOIN _algo_dangling d ON d.uscc = r.uscc WHERE d.dangling
+                FROM {current} r JOIN _algo_dangling d ON d.uscc = r.uscc WHERE d.dangling
             ), inflow AS (
                 SELECT s.buyer_uscc AS uscc, CAST(sum(CAST(r.rank * s.p AS {_EXACT})) AS DOUBLE) AS v
-                FROM _algo_step s JOIN {out} r ON r.uscc = s.seller_uscc GROUP BY 1
+                FROM _algo_step s JOIN {current} r ON r.uscc = s.seller_uscc GROUP BY 1
+            ), updated AS (
+                SELECT r.uscc, r.rank AS previous, $d * (coalesce(i.v, 0.0) + m.m / $n) + (1 - $d) / $n AS rank
+                FROM {current} r CROSS JOIN mass m LEFT JOIN inflow i ON i.uscc = r.uscc
             )
-            SELECT r.uscc, $d * (coalesce(i.v, 0.0) + m.m / $n) + (1 - $d) / $n AS rank
-            FROM {out} r CROSS JOIN mass m LEFT JOIN inflow i ON i.uscc = r.uscc""", params)
-        change = engine.scalar(f"""SELECT CAST(sum(CAST(abs(a.rank - b.rank) AS {_EXACT})) AS DOUBLE)
-            FROM _algo_next a JOIN {out} b ON b.uscc = a.uscc""")
-        engine.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT uscc, rank FROM _algo_next")
+            SELECT uscc, rank, abs(rank - previous) AS change FROM updated""", params)
+        current, spare = spare, current
+        change = engine.scalar(f"SELECT CAST(sum(CAST(change AS {_EXACT})) AS DOUBLE) FROM {current}")
         if (change or 0.0) < tolerance * n:
-            return iteration
-    return max_iterations
+            break
+    _keep_as(engine, current, out, "rank")
+    return iteration
 
 
 def in_process_measures(engine: Engine, nodes: str, edges: str, anchors: str, out: str) -> None:
