@@ -65,9 +65,9 @@ class SparkDialect(Dialect):
 
     name = "spark"
 
-    def transpile_expression(self, tree: exp.Expression) -> exp.Expression:
+    def transpile_expression(self, tree: Any) -> Any:
         """Rewrite DuckDB meanings that sqlglot keeps verbatim but Spark reads differently."""
-        def rewrite(node: exp.Expression) -> exp.Expression:
+        def rewrite(node: Any) -> Any:
             if isinstance(node, exp.DateDiff) and (node.text("unit") or "").upper() == "MONTH":
                 # DuckDB counts month boundaries crossed; Spark's DATEDIFF(MONTH) counts whole months.
                 end, start = node.this, node.expression
@@ -77,7 +77,8 @@ class SparkDialect(Dialect):
             return node
         return tree.transform(rewrite)
 
-    def to_spark(self, tree: exp.Expression) -> str:
+    def to_spark(self, tree: Any) -> str:
+        """``tree``: a sqlglot expression (its base class name differs across sqlglot versions)."""
         return self.transpile_expression(tree).sql(dialect="spark")
 
     def transpile(self, sql: str) -> str:
@@ -246,7 +247,7 @@ class SparkEngine(Engine):
         return False
 
     # -- statements -------------------------------------------------------------------------------
-    def _df(self, tree: exp.Expression, params: Mapping[str, Any] | Sequence[Any] | None) -> Any:
+    def _df(self, tree: Any, params: Mapping[str, Any] | Sequence[Any] | None) -> Any:
         sql = self.dialect.to_spark(tree)
         if params is None or len(params) == 0:
             return self.spark.sql(sql)
