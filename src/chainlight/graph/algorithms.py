@@ -9,6 +9,9 @@ the SQL path elsewhere; tests/engine checks that both give the same figures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
@@ -126,28 +129,32 @@ def sql_anchor_flow_share(engine: Engine, nodes: str, edges: str, anchors: str, 
         SELECT n.uscc, a.uscc IS NOT NULL AS is_anchor FROM {nodes} n
         LEFT JOIN (SELECT DISTINCT uscc FROM {anchors}) a ON a.uscc = n.uscc""")
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT uscc, CAST(0 AS DOUBLE) AS flow FROM {nodes}")
-    current, spare = out, "_algo_next"
-    iteration = 0
-    while iteration < max_iterations:
-        iteration += 1
-        engine.execute(f"""CREATE OR REPLACE TEMP TABLE {spare} AS
-            WITH reach AS (
+    def step(current: str) -> str:
+        return f"""WITH reach AS (
                 SELECT s.seller_uscc AS uscc,
                        CAST(sum(CAST(s.share * CASE WHEN s.to_anchor THEN 1.0 ELSE f.flow END AS {_EXACT})) AS DOUBLE) AS v
                 FROM _algo_share s JOIN {current} f ON f.uscc = s.buyer_uscc GROUP BY 1)
             SELECT n.uscc, CASE WHEN n.is_anchor THEN 1.0 ELSE least(coalesce(r.v, 0.0), 1.0) END AS flow,
                    abs(CASE WHEN n.is_anchor THEN 1.0 ELSE least(coalesce(r.v, 0.0), 1.0) END - c.flow) AS change
-            FROM _algo_anchor_flag n JOIN {current} c ON c.uscc = n.uscc LEFT JOIN reach r ON r.uscc = n.uscc""")
+            FROM _algo_anchor_flag n JOIN {current} c ON c.uscc = n.uscc LEFT JOIN reach r ON r.uscc = n.uscc"""
+    return _iterate(engine, out, "flow", step, "max(change)", tolerance, {}, max_iterations)
+
+
+def _iterate(engine: Engine, out: str, column: str, step: Callable[[str], str], change: str, limit: float,
+             params: dict[str, Any], max_iterations: int) -> int:
+    """Run ``step`` (the SELECT of the next iteration, with a ``change`` column, from the table it is given)
+    from ``out`` until the aggregate ``change`` falls below ``limit``; leave the result in ``out``.
+    Two temporary tables alternate, so each iteration is one materialised table and one small query."""
+    current, spare = out, "_algo_next"
+    iteration = 0
+    while iteration < max_iterations:
+        iteration += 1
+        engine.execute(f"CREATE OR REPLACE TEMP TABLE {spare} AS {step(current)}", params)
         current, spare = spare, current
-        if (engine.scalar(f"SELECT max(change) FROM {current}") or 0.0) < tolerance:
+        if (engine.scalar(f"SELECT {change} FROM {current}") or 0.0) < limit:
             break
-    _keep_as(engine, current, out, "flow")
-    return iteration
-
-
-def _keep_as(engine: Engine, current: str, out: str, column: str) -> None:
-    """Leave the last iteration in ``out`` (the loop alternates two tables)."""
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT uscc, {column} FROM {current}")
+    return iteration
 
 
 def sql_pagerank(engine: Engine, nodes: str, edges: str, out: str, *, damping: float = 0.85,
@@ -166,13 +173,8 @@ def sql_pagerank(engine: Engine, nodes: str, edges: str, out: str, *, damping: f
         SELECT n.uscc, o.uscc IS NULL AS dangling FROM {nodes} n LEFT JOIN _algo_out o ON o.uscc = n.uscc""")
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT uscc, CAST(1.0 AS DOUBLE) / $n AS rank FROM {nodes}",
                    {"n": n})
-    params = {"d": damping, "n": n}
-    current, spare = out, "_algo_next"
-    iteration = 0
-    while iteration < max_iterations:
-        iteration += 1
-        engine.execute(f"""CREATE OR REPLACE TEMP TABLE {spare} AS
-            WITH mass AS (
+    def step(current: str) -> str:
+        return f"""WITH mass AS (
                 SELECT CAST(coalesce(sum(CAST(r.rank AS {_EXACT})), 0) AS DOUBLE) AS m
                 FROM {current} r JOIN _algo_dangling d ON d.uscc = r.uscc WHERE d.dangling
             ), inflow AS (
@@ -182,13 +184,9 @@ def sql_pagerank(engine: Engine, nodes: str, edges: str, out: str, *, damping: f
                 SELECT r.uscc, r.rank AS previous, $d * (coalesce(i.v, 0.0) + m.m / $n) + (1 - $d) / $n AS rank
                 FROM {current} r CROSS JOIN mass m LEFT JOIN inflow i ON i.uscc = r.uscc
             )
-            SELECT uscc, rank, abs(rank - previous) AS change FROM updated""", params)
-        current, spare = spare, current
-        change = engine.scalar(f"SELECT CAST(sum(CAST(change AS {_EXACT})) AS DOUBLE) FROM {current}")
-        if (change or 0.0) < tolerance * n:
-            break
-    _keep_as(engine, current, out, "rank")
-    return iteration
+            SELECT uscc, rank, abs(rank - previous) AS change FROM updated"""
+    return _iterate(engine, out, "rank", step, f"CAST(sum(CAST(change AS {_EXACT})) AS DOUBLE)", tolerance * n,
+                    {"d": damping, "n": n}, max_iterations)
 
 
 def in_process_measures(engine: Engine, nodes: str, edges: str, anchors: str, out: str) -> None:
