@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from engines import engine, engine_name, engine_ws, spark_session  # fixtures: imported, not a conftest (see engines.py)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engines import engine_config
+from engines import (  # fixtures: imported, not a conftest (see engines.py)
+    engine,
+    engine_config,
+    engine_name,
+    engine_ws,
+    spark_session,
+)
 
 from chainlight import pipeline, tables
 from chainlight.engine.transfer import copy_tables

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pytest
+from engines import engine, engine_name, engine_ws, spark_session  # fixtures: imported, not a conftest (see engines.py)
 
 from chainlight.engine import Engine
 from chainlight.graph.algorithms import anchor_flow_share, hops_to_anchor, pagerank, sql_measures

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pyarrow as pa
 import pytest
-from engines import notimpl
+from engines import engine, engine_name, engine_ws, notimpl, spark_session  # fixtures: imported, not a conftest (see engines.py)
 
 from chainlight.engine import Engine
 from chainlight.errors import StageError

@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from engines import engine_config
+from engines import (  # fixtures: imported, not a conftest (see engines.py)
+    engine,
+    engine_config,
+    engine_name,
+    engine_ws,
+    spark_session,
+)
 
 from chainlight import tables
 from chainlight.errors import StageError
