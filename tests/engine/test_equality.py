@@ -90,3 +90,13 @@ def test_stage_that_cannot_run_on_spark_fails_with_one_clear_error(spark_ws: Wor
     with pytest.raises(EngineUnsupported, match=r"stage 'resolve' \(needs in_process\) cannot run on the spark engine"):
         pipeline.run_stages(spark_ws, spark_ws.config, ["resolve"])
     assert spark_ws.last_run("resolve") is None  # refused before anything ran
+
+
+def test_graph_quality_figures_equal_across_engines(tiny_workspace: Workspace, spark_ws: Workspace,
+                                                    tiny_economy: Path) -> None:
+    """``eval``'s graph section (edge and anchor precision/recall) reads the same on both engines."""
+    from chainlight.eval import graph as graph_eval
+    truth = tiny_economy / "truth"
+    duck, spark = graph_eval.evaluate(tiny_workspace, truth), graph_eval.evaluate(spark_ws, truth)
+    assert duck is not None and set(duck) >= {"edge_precision", "edge_recall", "anchor_precision", "anchor_recall"}
+    assert spark == duck

@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -46,9 +47,11 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 
 #: Settings every session gets unless ``engine.spark_conf`` says otherwise: UTC so that dates and
-#: timestamps mean what they mean in DuckDB; no UI or console progress (the CLI shows its own).
+#: timestamps mean what they mean in DuckDB; no UI or console progress (the CLI shows its own); Spark's
+#: own catalog folder out of the current directory (chainlight keeps its tables in its warehouse).
 DEFAULT_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
+    "spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), "chainlight-spark-catalog"),
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
 }
