@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
-from engines import engine, engine_name, engine_ws, spark_session  # fixtures: imported, not a conftest (see engines.py)
+from conftest import anchors_of, load_tiers, random_tiers, reference_anchors
+from engines import (  # fixtures: imported, not a conftest (see engines.py)
+    engine,
+    engine_config,
+    engine_name,
+    engine_ws,
+    spark_session,
+)
 
+from chainlight import tables
+from chainlight.config import Config
 from chainlight.engine import Engine
+from chainlight.engine.transfer import copy_tables
 from chainlight.graph.algorithms import anchor_flow_share, hops_to_anchor, pagerank, sql_measures
+from chainlight.workspace import Workspace
 
 
 def _graph(seed: int = 3, n: int = 24) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -57,3 +70,22 @@ def test_sql_measures_on_an_empty_graph(engine: Engine) -> None:
     sql_measures(engine, "_t_nodes", "_t_edges", "_t_anchors", "_t_out")
     rows = engine.query("SELECT * FROM _t_out ORDER BY uscc").to_pylist()
     assert [(r["hops_to_anchor"], r["anchor_flow_share"], r["pagerank"]) for r in rows] == [(None, 0.0, 0.5), (None, 0.0, 0.5)]
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_anchor_rule_on_every_engine(engine_name: str, tmp_path: Path, seed: int) -> None:
+    """anchors.sql (median, MAD, ln, greatest as transpiled) picks what the numpy reference picks on each
+    engine; the tiers are ingested on DuckDB and handed over (ingest does not run on Spark)."""
+    firms = random_tiers(seed)
+    source = Workspace(tmp_path / "duck", Config())
+    load_tiers(source, tmp_path, firms)
+    target = source if engine_name == "duckdb" else Workspace(tmp_path / "ws", engine_config(engine_name))
+    try:
+        if target is not source:
+            copy_tables(source.engine, target.engine, [*tables.INPUT_TABLES, "mounts"])
+        for false_rate, most in ((0.25, 8), (0.5, 2)):
+            assert anchors_of(target, anchor_false_rate=false_rate, anchor_top_k=most) == \
+                reference_anchors(firms, false_rate, most), (engine_name, false_rate, most)
+    finally:
+        for ws in {id(source): source, id(target): target}.values():
+            ws.close()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from statistics import NormalDist
 
 import networkx as nx
 import numpy as np
 import pytest
-from conftest import load_tables, make_uscc, table_digest
+from conftest import anchors_of, load_tables, load_tiers, make_uscc, random_tiers, reference_anchors, table_digest
 
 from chainlight import graph
 from chainlight.config import Config, GraphSettings
@@ -218,25 +217,6 @@ def test_tenure_stable_ties_and_growth(ws: Workspace, tmp_path: Path) -> None:
     assert f[B]["tenure_max_months"] == 13
 
 
-def load_tiers(ws: Workspace, tmp_path: Path, firms: list[tuple[str, str, float, float | None]]) -> None:
-    """Firms (uscc, top-tier segment, yearly sales to retail buyers, registered capital) mounted on their segment."""
-    load_tables(ws, tmp_path / "in", {
-        "enterprises": [{"uscc": u, "name": f"企业{u[-6:]}有限公司", "registered_capital": c} for u, _, _, c in firms],
-        "invoices": [{"invoice_id": f"A{k}", "seller_uscc": u, "buyer_name": "零售客户", "item_name": "货物",
-                      "amount": s, "issue_date": "2024-03-15", "status": "normal"}
-                     for k, (u, _, s, _) in enumerate(firms) if s > 0]})
-    ws.engine.execute("CREATE OR REPLACE TABLE mounts (uscc VARCHAR, segment_id VARCHAR, chain_id VARCHAR, tier VARCHAR, "
-                      "share DOUBLE, confidence DOUBLE, rank BIGINT)")
-    for u, segment, _, _ in firms:
-        ws.engine.execute("INSERT INTO mounts VALUES ($u, $s, $c, 'assembly', 1.0, 1.0, 1)",
-                          {"u": u, "s": segment, "c": segment.split(".")[0]})
-
-
-def anchors_of(ws: Workspace, **settings: object) -> set[str]:
-    graph.run(ws, Config(graph=GraphSettings(min_edge_amount=0, min_recurring_months=1, **settings)))
-    return {u for u, r in features(ws).items() if r["is_anchor"]}
-
-
 def test_anchor_count_follows_the_data(ws: Workspace, tmp_path: Path) -> None:
     """Two chains, each with 12 small makers on its top tier: automotive has one dominant maker, textiles
     five; a fixed top-k would get one of them wrong, the outlier rule gets both."""
@@ -251,36 +231,11 @@ def test_anchor_count_follows_the_data(ws: Workspace, tmp_path: Path) -> None:
     assert anchors_of(ws, anchor_top_k=2) == {u for u, _, s, _ in firms if s >= 7e9}  # at most 2 per chain
 
 
-def reference_anchors(firms: list[tuple[str, str, float, float | None]], false_rate: float, most: int) -> set[str]:
-    """The rule of the module docstring in plain numpy, one chain at a time: the oracle for anchors.sql."""
-    picked: set[str] = set()
-    for chain in {seg.split(".")[0] for _, seg, _, _ in firms}:
-        tier = sorted((u, s, c) for u, seg, s, c in firms if seg.split(".")[0] == chain and s > 0)
-        if not tier or most <= 0:
-            continue
-        logs = [[np.log(s), np.log(c) if c and c > 0 else np.nan, np.log1p(0.0)] for _, s, c in tier]
-        size = np.nanmean(np.array(logs), axis=1)
-        median = float(np.median(size))
-        spread = max(1.4826 * float(np.median(np.abs(size - median))), graph.MIN_SPREAD)
-        z = NormalDist().inv_cdf(1.0 - false_rate / max(len(tier), 2))
-        order = sorted(range(len(tier)), key=lambda i: (-size[i], tier[i][0]))
-        out = [i for i in order if (size[i] - median) / spread >= z]
-        picked |= {tier[i][0] for i in (out or order[:1])[:most]}
-    return picked
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_anchor_sql_agrees_with_the_reference(ws: Workspace, tmp_path: Path, seed: int) -> None:
     """Random tiers (odd and even sizes, some capital unknown, a few large makers or none): the SQL rule
-    picks what the numpy reference picks, at several false rates and caps."""
-    rng = np.random.default_rng(seed)
-    firms: list[tuple[str, str, float, float | None]] = []
-    for segment in ("automotive.vehicle_assembly", "textiles.garments", "chemicals.coatings"):
-        n, big = int(rng.integers(3, 15)), int(rng.integers(0, 4))
-        sales = np.concatenate([rng.lognormal(18, 0.8, n), rng.lognormal(22, 0.5, big)])
-        firms += [(make_uscc(300 + len(firms) + k), segment, round(float(s), 2),
-                   None if rng.random() < 0.3 else round(float(s * rng.uniform(0.05, 0.2)), 2))
-                  for k, s in enumerate(sales)]
+    picks what the numpy reference picks, at several false rates and caps (tests/engine: on Spark too)."""
+    firms = random_tiers(seed)
     load_tiers(ws, tmp_path, firms)
     for false_rate, most in ((0.25, 8), (0.05, 8), (0.5, 2)):
         assert anchors_of(ws, anchor_false_rate=false_rate, anchor_top_k=most) == \
