@@ -24,7 +24,11 @@ def open_engine(settings: EngineSettings, root: Path, *, read_only: bool = False
     (``engine.spark_warehouse``, default ``<workspace>/spark``) with its manifest.
     """
     if settings.name == "spark":
-        from chainlight.engine.spark_engine import SparkEngine  # PySpark is the optional [spark] extra
+        try:
+            from chainlight.engine.spark_engine import SparkEngine  # sqlglot and PySpark: the [spark] extra
+        except ImportError as exc:
+            from chainlight.errors import ChainlightError
+            raise ChainlightError(f"engine 'spark' needs the [spark] extra: pip install 'chainlight[spark]' ({exc})") from exc
         warehouse = settings.spark_warehouse or root / SPARK_FOLDER
         return SparkEngine(warehouse, conf=settings.spark_conf, read_only=read_only)
     return DuckDBEngine(root / DB_FILE, threads=settings.threads, memory_limit=settings.memory_limit,
