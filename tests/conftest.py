@@ -110,6 +110,70 @@ def load_tables(ws: Workspace, folder: Path, rows: dict[str, list[dict[str, obje
     assert report.totals()["rows_quarantined"] == 0, ws.engine.query("SELECT * FROM quarantine").to_pylist()
 
 
+Tier = list[tuple[str, str, float, float | None]]  # (uscc, top-tier segment, yearly sales, registered capital)
+
+
+def load_tiers(ws: Workspace, folder: Path, firms: Tier) -> None:
+    """Firms selling to retail buyers (no suppliers), each mounted on its chain's top-tier segment."""
+    load_tables(ws, folder / "in", {
+        "enterprises": [{"uscc": u, "name": f"企业{u[-6:]}有限公司", "registered_capital": c} for u, _, _, c in firms],
+        "invoices": [{"invoice_id": f"A{k}", "seller_uscc": u, "buyer_name": "零售客户", "item_name": "货物",
+                      "amount": s, "issue_date": "2024-03-15", "status": "normal"}
+                     for k, (u, _, s, _) in enumerate(firms) if s > 0]})
+    ws.engine.execute("CREATE OR REPLACE TABLE mounts (uscc VARCHAR, segment_id VARCHAR, chain_id VARCHAR, tier VARCHAR, "
+                      "share DOUBLE, confidence DOUBLE, rank BIGINT)")
+    for u, segment, _, _ in firms:
+        ws.engine.execute("INSERT INTO mounts VALUES ($u, $s, $c, 'assembly', 1.0, 1.0, 1)",
+                          {"u": u, "s": segment, "c": segment.split(".")[0]})
+
+
+def random_tiers(seed: int) -> Tier:
+    """Three chains' top tiers of 3-14 log-normal small makers and 0-3 large ones; ~30% capital unknown."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    firms: Tier = []
+    for segment in ("automotive.vehicle_assembly", "textiles.garments", "chemicals.coatings"):
+        n, big = int(rng.integers(3, 15)), int(rng.integers(0, 4))
+        sales = np.concatenate([rng.lognormal(18, 0.8, n), rng.lognormal(22, 0.5, big)])
+        firms += [(make_uscc(300 + len(firms) + k), segment, round(float(s), 2),
+                   None if rng.random() < 0.3 else round(float(s * rng.uniform(0.05, 0.2)), 2))
+                  for k, s in enumerate(sales)]
+    return firms
+
+
+def reference_anchors(firms: Tier, false_rate: float, most: int) -> set[str]:
+    """The graph stage's anchor rule (its module docstring) in plain numpy, one chain at a time, for tiers
+    built by ``load_tiers``: the oracle the stage's anchors.sql is tested against on every engine."""
+    from statistics import NormalDist
+
+    import numpy as np
+
+    from chainlight.graph import MIN_SPREAD
+    picked: set[str] = set()
+    for chain in {segment.split(".")[0] for _, segment, _, _ in firms}:
+        tier = sorted((u, s, c) for u, segment, s, c in firms if segment.split(".")[0] == chain and s > 0)
+        if not tier or most <= 0:
+            continue
+        logs = [[np.log(s), np.log(c) if c and c > 0 else np.nan, np.log1p(0.0)] for _, s, c in tier]
+        size = np.nanmean(np.array(logs), axis=1)
+        median = float(np.median(size))
+        spread = max(1.4826 * float(np.median(np.abs(size - median))), MIN_SPREAD)
+        z = NormalDist().inv_cdf(1.0 - false_rate / max(len(tier), 2))
+        order = sorted(range(len(tier)), key=lambda i: (-size[i], tier[i][0]))
+        out = [i for i in order if (size[i] - median) / spread >= z]
+        picked |= {tier[i][0] for i in (out or order[:1])[:most]}
+    return picked
+
+
+def anchors_of(ws: Workspace, **settings: object) -> set[str]:
+    """Run the graph stage with the given graph settings; the firms it marks as anchors."""
+    from chainlight import graph
+    from chainlight.config import GraphSettings
+    graph.run(ws, Config(engine=ws.config.engine, graph=GraphSettings(min_edge_amount=0, min_recurring_months=1,
+                                                                      **settings)))
+    return {r["uscc"] for r in ws.engine.query("SELECT uscc FROM graph_features WHERE is_anchor").to_pylist()}
+
+
 def table_digest(ws: Workspace, name: str) -> str:
     """SHA-256 of a table's rows ordered by all columns (``run_id`` left out). Values are hashed by their
     ``repr``, which round-trips every float exactly: equal digests mean bit-identical values."""

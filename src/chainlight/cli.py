@@ -7,6 +7,7 @@ and never under ``--quiet``.
 
 from __future__ import annotations
 
+import enum
 import functools
 import importlib
 import importlib.util
@@ -140,6 +141,20 @@ ProfileOpt = Annotated[str, typer.Option(
                       "stages were not written for, 1-6 anchors per chain (see chainlight.synth.vocab).")]
 
 
+class EngineName(enum.StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOpt = Annotated[EngineName | None, typer.Option(
+    "--engine", help="Batch engine: duckdb (embedded, default) or spark (scale-out; the [spark] extra). "
+                     "Overrides engine.name.")]
+
+
+def _engine_overrides(engine: EngineName | None) -> dict[str, Any]:
+    return {"engine": {"name": engine.value}} if engine else {}
+
+
 def _workspace(path: Path, cfg: Config, *, create: bool = False) -> Any:
     from chainlight.workspace import Workspace
     return Workspace(path, cfg, create=create)
@@ -205,6 +220,7 @@ def ingest(
 
 
 def _ingest(ws: Any, cfg: Config, paths: list[Path]) -> Any:
+    pipeline.check_engine(ws.engine, ["ingest"])
     from chainlight import ingest as ingest_stage
     with progress_task("ingest") as update:
         report = ingest_stage.run(ws, cfg, paths, progress=lambda r: update(Path(r.file).name, None))
@@ -226,9 +242,10 @@ def _ingest(ws: Any, cfg: Config, paths: list[Path]) -> Any:
 def run(
     workspace: WorkspaceOpt,
     stage: Annotated[list[str] | None, typer.Option("--stage", help="Stage to run (repeatable); default all built.")] = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Run batch stages in pipeline order, each atomically."""
-    cfg = _config()
+    cfg = _config(**_engine_overrides(engine))
     with _workspace(workspace, cfg) as ws:
         _run_stages(ws, cfg, stage)
 
@@ -281,15 +298,20 @@ def demo(
     firms: Annotated[int, typer.Option("--firms", min=1000, help="Number of enterprises.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
     profile: ProfileOpt = "standard",
+    engine: EngineOpt = None,
 ) -> None:
     """Synthetic economy → ingest → every built stage → eval, with a short summary."""
     from chainlight.eval import evaluate
+    cfg = _config(seed=seed, **_engine_overrides(engine))
     _output_folder(workspace)
     inputs = workspace / "inputs"
-    summary = _synth(inputs, firms, seed, profile=profile)
-    say(f"profile: {profile}" + (f" (stages load the seen ontology {summary.ontology})" if summary.ontology else ""))
-    cfg = _config(seed=seed, **({"ontology": summary.ontology} if summary.ontology is not None else {}))
     with _workspace(workspace, cfg, create=True) as ws:
+        # every step must run on the chosen engine: refuse before generating anything if one cannot
+        pipeline.check_engine(ws.engine, ["ingest", *pipeline.built_stages()])
+        summary = _synth(inputs, firms, seed, profile=profile)
+        say(f"profile: {profile}" + (f" (stages load the seen ontology {summary.ontology})" if summary.ontology else ""))
+        if summary.ontology is not None:  # blind: the stages (and eval, through ws.config) load the seen ontology
+            cfg = ws.config = _config(seed=seed, ontology=summary.ontology, **_engine_overrides(engine))
         report = _ingest(ws, cfg, [inputs])
         if report.errors:
             raise ChainlightError(f"demo inputs failed to ingest: {report.errors[0].error}")

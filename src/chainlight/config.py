@@ -31,6 +31,11 @@ class EngineSettings(_Section):
     name: Literal["duckdb", "spark"] = Field("duckdb", description="Batch engine: embedded DuckDB or Apache Spark.")
     threads: int | None = Field(None, ge=1, description="Worker threads for DuckDB (default: all cores).")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '8GB' (default: DuckDB's 80% of RAM).")
+    spark_warehouse: Path | None = Field(
+        None, description="Spark: folder of the Parquet tables and their manifest (default: <workspace>/spark).")
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Spark: session settings, e.g. {spark.driver.memory: 2g, spark.master: 'local[4]'} (local[*] by default).")
 
     @field_validator("memory_limit")
     @classmethod

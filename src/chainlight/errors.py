@@ -55,6 +55,12 @@ class NotBuiltYet(ChainlightError):
     http_status = 501
 
 
+class EngineUnsupported(ChainlightError):
+    """A stage that cannot run on the chosen batch engine yet (it lacks a capability the stage needs)."""
+
+    http_status = 501
+
+
 class LLMUnavailable(ChainlightError):
     """The LLM endpoint cannot be used; the cascade falls back to the offline extractor."""
 

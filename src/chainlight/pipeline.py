@@ -8,8 +8,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 from chainlight.config import Config
-from chainlight.errors import InputError, NotBuiltYet
+from chainlight.engine import Engine
+from chainlight.errors import EngineUnsupported, InputError, NotBuiltYet
 from chainlight.workspace import StageResult, Workspace
+
+#: What a stage needs from the engine unless its package says otherwise (``ENGINE_NEEDS``): the stages
+#: that pull whole tables into Python (numpy, scipy, forked workers) need an in-process engine.
+DEFAULT_NEEDS: frozenset[str] = frozenset({"in_process"})
 
 # name -> the issue that delivers it (for a clear message while it does not exist yet)
 STAGES: dict[str, str] = {
@@ -41,6 +46,22 @@ def runner(stage: str) -> StageRunner:
     return run
 
 
+def engine_needs(stage: str) -> frozenset[str]:
+    """The engine capabilities stage ``stage`` (a pipeline stage or ``ingest``) declares it needs."""
+    needs: frozenset[str] = frozenset(getattr(importlib.import_module(f"chainlight.{stage}"), "ENGINE_NEEDS", DEFAULT_NEEDS))
+    return needs
+
+
+def check_engine(engine: Engine, stages: list[str]) -> None:
+    """Refuse, before anything runs, stages the engine cannot run: one line naming them and why."""
+    lacking = {s: sorted(engine_needs(s) - engine.capabilities) for s in stages}
+    lacking = {s: caps for s, caps in lacking.items() if caps}
+    if lacking:
+        names = ", ".join(f"{s!r} (needs {', '.join(c)})" for s, c in lacking.items())
+        raise EngineUnsupported(f"stage{'s' if len(lacking) > 1 else ''} {names} cannot run on the "
+                                f"{engine.name} engine yet; run {'them' if len(lacking) > 1 else 'it'} with --engine duckdb")
+
+
 def built_stages() -> list[str]:
     return [s for s in STAGES if is_built(s)]
 
@@ -50,6 +71,7 @@ def run_stages(ws: Workspace, cfg: Config, stages: list[str] | None = None,
     """Run the named stages (default: every built one) in pipeline order, each atomically."""
     chosen = stages or built_stages()
     runners = {s: runner(s) for s in chosen}
+    check_engine(ws.engine, [s for s in STAGES if s in runners])
     results = []
     for stage in STAGES:
         if stage in runners:

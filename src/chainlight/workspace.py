@@ -22,13 +22,13 @@ import pyarrow as pa
 
 from chainlight import tables
 from chainlight.config import Config
-from chainlight.engine import DuckDBEngine, Engine
+from chainlight.engine import DB_FILE, Engine, open_engine
 from chainlight.engine.base import check_identifier
 from chainlight.errors import ChainlightError, InputError, StageError
 
 log = logging.getLogger(__name__)
 
-DB_FILE = "chainlight.duckdb"
+__all__ = ["DB_FILE", "StageResult", "StageWriter", "Workspace", "new_run_id"]
 
 
 @dataclass
@@ -58,12 +58,8 @@ class Workspace:
         elif not self.root.is_dir():
             raise InputError("workspace path is not a folder", file=str(self.root))
         self.config = config or Config()
-        settings = self.config.engine
-        if settings.name != "duckdb":
-            raise ChainlightError(f"engine {settings.name!r} is not available in this release; use duckdb")
         try:
-            self.engine: Engine = DuckDBEngine(self.root / DB_FILE, threads=settings.threads,
-                                               memory_limit=settings.memory_limit, read_only=read_only)
+            self.engine: Engine = open_engine(self.config.engine, self.root, read_only=read_only)
         except duckdb.Error as exc:  # corrupt, not a database, locked by another process, bad setting
             reason = " ".join(str(exc).split())[:300]
             raise InputError(f"cannot open the workspace database: {reason}", file=str(self.root / DB_FILE)) from exc

@@ -7,7 +7,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
-from conftest import load_tables, make_uscc, table_digest
+from conftest import anchors_of, load_tables, load_tiers, make_uscc, random_tiers, reference_anchors, table_digest
 
 from chainlight import graph
 from chainlight.config import Config, GraphSettings
@@ -170,14 +170,12 @@ def test_stage_failing_midway_leaves_the_previous_tables(built: Workspace, monke
     real_write_sql = StageWriter.write_sql
 
     def write_sql(self: StageWriter, table: str, *args: object, **kwargs: object) -> int:
+        if table == "graph_features":
+            raise RuntimeError(f"disk full while writing {table}")
         written.append(table)
         return real_write_sql(self, table, *args, **kwargs)  # type: ignore[arg-type]
 
-    def crash(self: StageWriter, table: str, data: object) -> int:
-        raise RuntimeError(f"disk full while writing {table}")
-
     monkeypatch.setattr(StageWriter, "write_sql", write_sql)
-    monkeypatch.setattr(StageWriter, "write_arrow", crash)
     # a config whose tables would differ (no edge is supply), so a partial swap would show
     with pytest.raises(StageError, match="disk full while writing graph_features"):
         graph.run(built, Config(graph=GraphSettings(anchors=[], anchor_top_k=0, min_edge_amount=1e9)))
@@ -223,31 +221,33 @@ def test_anchor_count_follows_the_data(ws: Workspace, tmp_path: Path) -> None:
     """Two chains, each with 12 small makers on its top tier: automotive has one dominant maker, textiles
     five; a fixed top-k would get one of them wrong, the outlier rule gets both."""
     rng = np.random.default_rng(3)
-    firms: list[tuple[str, str, float]] = []  # (uscc, segment, yearly sales)
+    firms: list[tuple[str, str, float, float | None]] = []
     for chain_segment, big in (("automotive.vehicle_assembly", [8e9]), ("textiles.garments", [9e9, 7e9, 5e9, 4e9, 3e9])):
-        firms += [(make_uscc(200 + len(firms) + k), chain_segment, s) for k, s in enumerate(big)]
-        firms += [(make_uscc(200 + len(firms) + k), chain_segment, float(rng.uniform(2e7, 2e8))) for k in range(12)]
-    load_tables(ws, tmp_path / "in", {
-        "enterprises": [{"uscc": u, "name": f"企业{u[-6:]}有限公司", "registered_capital": s * 0.1} for u, _, s in firms],
-        "invoices": [{"invoice_id": f"A{k}", "seller_uscc": u, "buyer_name": "零售客户", "item_name": "货物",
-                      "amount": s, "issue_date": "2024-03-15", "status": "normal"} for k, (u, _, s) in enumerate(firms)]})
-    ws.engine.execute("CREATE TABLE mounts (uscc VARCHAR, segment_id VARCHAR, chain_id VARCHAR, tier VARCHAR, "
-                      "share DOUBLE, confidence DOUBLE, rank BIGINT)")
-    for u, segment, _ in firms:
-        ws.engine.execute("INSERT INTO mounts VALUES ($u, $s, $c, 'assembly', 1.0, 1.0, 1)",
-                          {"u": u, "s": segment, "c": segment.split(".")[0]})
-    graph.run(ws, Config(graph=GraphSettings(min_edge_amount=0, min_recurring_months=1)))
-    f = features(ws)
-    anchors = {u for u in f if f[u]["is_anchor"]}
-    assert anchors == {u for u, _, s in firms if s >= 1e9}
-    graph.run(ws, Config(graph=GraphSettings(min_edge_amount=0, min_recurring_months=1, anchor_top_k=2)))
-    f = features(ws)
-    assert {u for u in f if f[u]["is_anchor"]} == {u for u, _, s in firms if s >= 7e9}  # at most 2 per chain
+        firms += [(make_uscc(200 + len(firms) + k), chain_segment, s, s * 0.1) for k, s in enumerate(big)]
+        firms += [(make_uscc(200 + len(firms) + k), chain_segment, s, s * 0.1)
+                  for k, s in enumerate(rng.uniform(2e7, 2e8, 12).tolist())]
+    load_tiers(ws, tmp_path, firms)
+    assert anchors_of(ws) == {u for u, _, s, _ in firms if s >= 1e9}
+    assert anchors_of(ws, anchor_top_k=2) == {u for u, _, s, _ in firms if s >= 7e9}  # at most 2 per chain
 
 
-def test_stand_out_edge_cases() -> None:
-    ids = [f"f{i}" for i in range(4)]
-    size = np.array([5.0, 5.0, 5.0, 5.0])
-    assert graph.stand_out(np.array([0, 1, 2, 3]), size, ids, 0.25, 8) == [0]  # all alike: the largest (first id)
-    assert graph.stand_out(np.array([], np.int64), size, ids, 0.25, 8) == []
-    assert graph.stand_out(np.array([0, 1]), np.array([9.0, 1.0, 0, 0]), ids, 0.25, 0) == []
+@pytest.mark.parametrize("seed", range(4))
+def test_anchor_sql_agrees_with_the_reference(ws: Workspace, tmp_path: Path, seed: int) -> None:
+    """Random tiers (odd and even sizes, some capital unknown, a few large makers or none): the SQL rule
+    picks what the numpy reference picks, at several false rates and caps (tests/engine: on Spark too)."""
+    firms = random_tiers(seed)
+    load_tiers(ws, tmp_path, firms)
+    for false_rate, most in ((0.25, 8), (0.05, 8), (0.5, 2)):
+        assert anchors_of(ws, anchor_false_rate=false_rate, anchor_top_k=most) == \
+            reference_anchors(firms, false_rate, most), (false_rate, most)
+
+
+def test_anchor_edge_cases(ws: Workspace, tmp_path: Path) -> None:
+    """A tier of equal firms has no outlier: only the largest (first uscc) is an anchor; a tier that does not
+    trade has none; a cap of 0 leaves only the configured list."""
+    alike = [(make_uscc(400 + k), "automotive.vehicle_assembly", 5e7, 5e6) for k in range(4)]
+    idle = [(make_uscc(410 + k), "textiles.garments", 0.0, 5e6) for k in range(3)]
+    load_tiers(ws, tmp_path, alike + idle)
+    assert anchors_of(ws) == {alike[0][0]}
+    assert anchors_of(ws, anchor_top_k=0) == set()
+    assert anchors_of(ws, anchor_top_k=0, anchors=[idle[1][0]]) == {idle[1][0]}

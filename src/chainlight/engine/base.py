@@ -116,8 +116,32 @@ def load_sql(package: str, name: str) -> str:
     return (resources.files(package) / "sql" / f"{name}.sql").read_text(encoding="utf-8")
 
 
+CAPABILITIES = ("in_process", "supports_transactions", "supports_python_udfs", "supports_csv_rejects",
+                "supports_update")
+
+
 class Engine(ABC):
+    """A SQL engine over a workspace's tables. Capability flags (ibis-style) say what a backend can do;
+    callers ask a capability, never an engine's name."""
+
+    name: str = "engine"
     dialect: Dialect
+    #: Python on this machine may pull whole tables into memory (an embedded engine); a stage that
+    #: computes on whole tables in Python (numpy, scipy, forked workers) needs it.
+    in_process: bool = False
+    #: Native multi-statement transactions (otherwise ``transaction`` emulates the swap).
+    supports_transactions: bool = False
+    #: Scalar Python functions callable from SQL (DuckDB's Arrow UDFs).
+    supports_python_udfs: bool = False
+    #: The CSV reader keeps rejected lines in reject tables (ingest's row accounting relies on it).
+    supports_csv_rejects: bool = False
+    #: ``UPDATE … FROM`` and friends.
+    supports_update: bool = False
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The names of the flags above that are true, for messages and stage requirements."""
+        return frozenset(c for c in CAPABILITIES if getattr(self, c))
 
     # -- shared steps (final) ---------------------------------------------------------------
     def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None, *,

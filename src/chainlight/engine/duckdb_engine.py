@@ -58,7 +58,13 @@ DUCKDB_DIALECT = DuckDBDialect()
 
 
 class DuckDBEngine(Engine):
+    name = "duckdb"
     dialect = DUCKDB_DIALECT
+    in_process = True
+    supports_transactions = True
+    supports_python_udfs = True
+    supports_csv_rejects = True
+    supports_update = True
 
     def __init__(self, path: Path | str = ":memory:", *, threads: int | None = None,
                  memory_limit: str | None = None, read_only: bool = False) -> None:

@@ -37,15 +37,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
-import numpy as np
 import pyarrow as pa
 
 from chainlight import ontology as ontology_stage
 from chainlight import rules, tables
 from chainlight.config import Config
 from chainlight.engine.base import load_sql, render
-from chainlight.graph.algorithms import anchor_flow_share, hops_to_anchor, pagerank
+from chainlight.graph.algorithms import in_process_measures, sql_measures
 from chainlight.workspace import StageResult, Workspace
+
+#: Runs on any engine: its SQL is engine-agnostic and its iterative measures have a SQL form (see
+#: ``algorithms``); it uses the in-process sparse form where the engine offers it.
+ENGINE_NEEDS: frozenset[str] = frozenset()
 
 _c = tables.Column
 tables.register(tables.TableSpec("supply_edges", "graph", (
@@ -89,112 +92,73 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     engine.execute("CREATE OR REPLACE TEMP TABLE _graph_edges AS "
                    + render(load_sql("chainlight.graph", "edges"), {"links": rules.links_view(ws), "sales": rules.sales_view(ws)}))
     if not has_mounts:
-        engine.execute("CREATE OR REPLACE TEMP TABLE _graph_no_mounts (uscc VARCHAR, segment_id VARCHAR)")
+        engine.execute("CREATE OR REPLACE TEMP TABLE _graph_no_mounts (uscc VARCHAR, segment_id VARCHAR, rank INTEGER, "
+                       "chain_id VARCHAR, tier VARCHAR)")
+    mounts = "mounts" if has_mounts else "_graph_no_mounts"
     classify = render(load_sql("chainlight.graph", "classify"), {
-        "edges": "_graph_edges", "mounts": "mounts" if has_mounts else "_graph_no_mounts",
-        "segment_edges": "_graph_segment_edges"})
+        "edges": "_graph_edges", "mounts": mounts, "segment_edges": "_graph_segment_edges"})
     engine.execute(f"""CREATE OR REPLACE TEMP TABLE _graph_supply AS
         SELECT *, amount >= $floor AND coalesce(ontology_consistent, months_active >= $recurring) AS is_supply
         FROM ({classify}) c""", {"floor": settings.min_edge_amount, "recurring": settings.min_recurring_months,
                                  "has_mounts": has_mounts})
-    features = engine.query(render(load_sql("chainlight.graph", "features"),
-                                   {"edges": "_graph_supply", "sales": rules.sales_view(ws)}) + " ORDER BY uscc")
-    features = _graph_measures(ws, cfg, features, top_segments, has_mounts)
+    engine.execute("CREATE OR REPLACE TEMP TABLE _graph_base AS " + render(
+        load_sql("chainlight.graph", "features"), {"edges": "_graph_supply", "sales": rules.sales_view(ws)}))
+    stats = _graph_measures(ws, cfg, top_segments, mounts)
     with ws.stage("graph") as writer:
         writer.write_sql("supply_edges", "SELECT * FROM _graph_supply ORDER BY seller_uscc, buyer_uscc")
-        writer.write_arrow("graph_features", features)
-        writer.stats["anchors"] = int(pa.compute.sum(features.column("is_anchor")).as_py() or 0)
+        writer.write_sql("graph_features", "SELECT * FROM _graph_features ORDER BY uscc")
+        writer.stats["anchors"] = int(engine.scalar("SELECT count(*) FROM _graph_features WHERE is_anchor") or 0)
+        writer.stats.update(stats)
     return StageResult("graph", writer.run_id, dict(writer.counts), dict(writer.stats))
 
 
 MIN_SPREAD = 0.25  # log units: a tier whose firms are all about one size has no outliers by rounding
 
 
-def _size(turnover: np.ndarray, capital: np.ndarray, suppliers: np.ndarray) -> np.ndarray:
-    """Per firm: the mean of log turnover, log registered capital (where known) and log(1 + suppliers)."""
-    parts = np.vstack([np.log(np.maximum(turnover, 1.0)), np.log(np.where(capital > 0, capital, np.nan)),
-                       np.log1p(suppliers)])
-    known = np.isfinite(parts)
-    return np.where(known, parts, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
+def anchor_bar(counts: dict[str, int], false_rate: float) -> pa.Table:
+    """Per chain, the z a candidate's size must reach: Φ⁻¹(1 − ``false_rate`` / n) for n candidates (n ≥ 2)."""
+    chains = sorted(counts)
+    return pa.table({"chain_id": pa.array(chains, pa.string()), "z": pa.array(
+        [NormalDist().inv_cdf(1.0 - false_rate / max(counts[c], 2)) for c in chains], pa.float64())})
 
 
-def stand_out(candidates: np.ndarray, size: np.ndarray, ids: list[str], false_rate: float, most: int) -> list[int]:
-    """The candidates whose size is further above their median than one of them would be by chance with
-    probability ``false_rate`` (see the module docstring; the largest always), largest first, at most ``most``."""
-    if not len(candidates) or most <= 0:
-        return []
-    z = NormalDist().inv_cdf(1.0 - false_rate / max(len(candidates), 2))
-    order = sorted(candidates.tolist(), key=lambda i: (-size[i], ids[i]))
-    values = size[candidates]
-    median = float(np.median(values))
-    spread = max(1.4826 * float(np.median(np.abs(values - median))), MIN_SPREAD)
-    picked = [i for i in order if (size[i] - median) / spread >= z]
-    return (picked or order[:1])[:most]
+def _graph_measures(ws: Workspace, cfg: Config, top_segments: dict[str, list[str]], mounts: str) -> dict[str, int]:
+    """Anchors, the iterative measures and the per-firm joins, all as tables on the engine (``_graph_features``).
 
-
-def _hops_column(hops: np.ndarray) -> pa.Array:
-    reachable = np.isfinite(hops)
-    return pa.array(np.where(reachable, hops, 0).astype(np.int64), mask=~reachable)
-
-
-def _graph_measures(ws: Workspace, cfg: Config, features: pa.Table, top_segments: dict[str, list[str]],
-                    has_mounts: bool) -> pa.Table:
+    The iterative measures run in-process (scipy.sparse) on an engine that holds the data in this process,
+    and as iterative SQL on any other (Spark), so nothing is collected to a driver there.
+    """
     settings = cfg.graph
     engine = ws.engine
-    ids = features.column("uscc").to_pylist()
-    index = {u: i for i, u in enumerate(ids)}
-    n = len(ids)
-    main = {r["uscc"]: r for r in engine.query(
-        "SELECT m.uscc, m.segment_id, m.chain_id, m.tier, e.city FROM mounts m JOIN enterprises e USING (uscc) "
-        "WHERE m.rank = 1").to_pylist()} if has_mounts else {}
-    edges = engine.query("SELECT seller_uscc, buyer_uscc, amount, months_active, stability FROM _graph_supply "
-                         "WHERE is_supply ORDER BY seller_uscc, buyer_uscc").to_pydict()  # fixed order: same sums
-    seller = np.array([index[u] for u in edges["seller_uscc"]], dtype=np.int64)
-    buyer = np.array([index[u] for u in edges["buyer_uscc"]], dtype=np.int64)
-    amount = np.array(edges["amount"], dtype=float)
-    sales = np.array(features.column("sales_total").to_pylist(), dtype=float)
-    purchases = np.array(features.column("purchases_total").to_pylist(), dtype=float)
-
-    is_anchor = np.zeros(n, bool)
-    for uscc in settings.anchors:
-        if uscc in index:
-            is_anchor[index[uscc]] = True
-    capital = {r["uscc"]: r["registered_capital"] for r in engine.query(
-        "SELECT uscc, registered_capital FROM enterprises WHERE registered_capital > 0").to_pylist()}
-    size = _size(sales + purchases, np.array([capital.get(u, np.nan) for u in ids], dtype=float),
-                 features.column("supplier_count").to_numpy(zero_copy_only=False).astype(float))
-    for chain, segments in top_segments.items():
-        candidates = np.array([index[u] for u, m in main.items() if m["chain_id"] == chain
-                               and m["segment_id"] in segments and sales[index[u]] + purchases[index[u]] > 0], np.int64)
-        for i in stand_out(candidates, size, ids, settings.anchor_false_rate, settings.anchor_top_k):
-            is_anchor[i] = True
-    anchors = np.nonzero(is_anchor)[0]
-
-    large = is_anchor | (sales >= settings.large_firm_sales)
-    stable = (np.array(edges["months_active"]) >= settings.stable_min_months) & \
-        (np.array(edges["stability"], dtype=float) >= settings.stable_min_stability) & large[buyer]
-    stable_ties = np.bincount(seller[stable], minlength=n)
-
-    cluster_key = [f"{main[u]['segment_id']}@{main[u]['city']}" if u in main and main[u]["city"] else None for u in ids]
-    sizes: dict[str, int] = {}
-    for key in cluster_key:
-        if key:
-            sizes[key] = sizes.get(key, 0) + 1
-    cluster_id = [k if k and sizes[k] >= settings.cluster_min_size else None for k in cluster_key]
-    extra = {
-        "chain_id": pa.array([main.get(u, {}).get("chain_id") for u in ids], pa.string()),
-        "tier": pa.array([main.get(u, {}).get("tier") for u in ids], pa.string()),
-        "is_anchor": pa.array(is_anchor),
-        "hops_to_anchor": _hops_column(hops_to_anchor(seller, buyer, n, anchors)),
-        "anchor_flow_share": pa.array(anchor_flow_share(seller, buyer, amount, sales, anchors)),
-        "pagerank": pa.array(pagerank(seller, buyer, amount, n)),
-        "cluster_id": pa.array(cluster_id, pa.string()),
-        "cluster_size": pa.array([sizes[k] if k else None for k in cluster_id], pa.int64()),
-        "stable_large_ties": pa.array(stable_ties.astype(np.int64)),
-    }
-    for name, column in extra.items():
-        features = features.append_column(name, column)
-    return features.select([c.name for c in FEATURE_COLUMNS])
+    engine.execute(f"""CREATE OR REPLACE TEMP TABLE _graph_main AS
+        SELECT m.uscc, m.segment_id, m.chain_id, m.tier, e.city
+        FROM {mounts} m JOIN enterprises e ON e.uscc = m.uscc WHERE m.rank = 1""")
+    engine.register_arrow("_graph_anchor_list", pa.table({"uscc": pa.array(sorted(set(settings.anchors)), pa.string())}))
+    pairs = sorted((chain, segment) for chain, segments in top_segments.items() for segment in segments)
+    engine.register_arrow("_graph_top_segments", pa.table({
+        "chain_id": pa.array([c for c, _ in pairs], pa.string()), "segment_id": pa.array([s for _, s in pairs], pa.string())}))
+    names = {"base": "_graph_base", "main": "_graph_main", "anchor_list": "_graph_anchor_list",
+             "top_segments": "_graph_top_segments", "supply": "_graph_supply", "anchors": "_graph_anchors",
+             "sizes": "_graph_anchor_sizes", "bar": "_graph_anchor_bar", "algo": "_graph_algo"}
+    engine.execute("CREATE OR REPLACE TEMP TABLE _graph_anchor_sizes AS "
+                   + render(load_sql("chainlight.graph", "anchor_sizes"), names))
+    counts = engine.query("SELECT chain_id, count(*) AS n FROM _graph_anchor_sizes GROUP BY chain_id").to_pydict()
+    engine.register_arrow("_graph_anchor_bar", anchor_bar(dict(zip(counts["chain_id"], counts["n"], strict=True)),
+                                                          settings.anchor_false_rate))
+    engine.execute("CREATE OR REPLACE TEMP TABLE _graph_anchors AS " + render(load_sql("chainlight.graph", "anchors"), names),
+                   {"top_k": settings.anchor_top_k, "min_spread": MIN_SPREAD})
+    engine.execute("CREATE OR REPLACE TEMP TABLE _graph_nodes AS SELECT uscc, sales_total FROM _graph_base")
+    engine.execute("CREATE OR REPLACE TEMP TABLE _graph_supply_edges AS "
+                   "SELECT seller_uscc, buyer_uscc, amount FROM _graph_supply WHERE is_supply")
+    iterations: dict[str, int] = {}
+    if engine.in_process:
+        in_process_measures(engine, "_graph_nodes", "_graph_supply_edges", "_graph_anchors", "_graph_algo")
+    else:
+        iterations = sql_measures(engine, "_graph_nodes", "_graph_supply_edges", "_graph_anchors", "_graph_algo")
+    engine.execute("CREATE OR REPLACE TEMP TABLE _graph_features AS " + render(load_sql("chainlight.graph", "measures"), names),
+                   {"large_sales": settings.large_firm_sales, "stable_months": settings.stable_min_months,
+                    "stable_stability": settings.stable_min_stability, "cluster_min": settings.cluster_min_size})
+    return {f"{name}_iterations": count for name, count in iterations.items()}
 
 
 @dataclass

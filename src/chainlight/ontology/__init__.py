@@ -33,6 +33,8 @@ from chainlight.workspace import StageResult, Workspace
 log = logging.getLogger(__name__)
 
 STAGE = "ontology"
+#: Runs on any engine: it builds small tables from the YAML and writes them through the engine.
+ENGINE_NEEDS: frozenset[str] = frozenset()
 
 CHAINS = tables.register(TableSpec("chains", STAGE, (
     Column("chain_id", "VARCHAR"), Column("name", "VARCHAR"), Column("tiers", "VARCHAR"),

@@ -1,0 +1,112 @@
+"""Stage time on DuckDB against Spark local mode, on the same economy, in one run.
+
+    python bench/engines.py [--firms 100000] [--workspace DIR] [--spark-conf KEY=VALUE ...]
+
+Prepares (once, on DuckDB) a synthetic economy of that size, ingested, resolved and mounted — the stages
+that do not run on Spark yet. Then, each in a fresh process: the stages that run on both engines
+(ontology, graph) on DuckDB; and on Spark local mode, after handing the inputs, ``entity_links`` and
+``mounts`` over as Parquet (hand-over time printed apart, not counted). Last, on DuckDB, the graph's
+iterative measures as SQL against the scipy.sparse forms the stage uses there: why DuckDB keeps scipy.
+Prints seconds per stage and engine, the ratio, and each child's peak RSS (the Python process; Spark's
+JVM is reported by its own heap setting, ``spark.driver.memory``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stage import prepare  # noqa: E402
+
+STAGES = ["ontology", "graph"]
+HANDED_OVER = ["entity_links", "mounts"]
+
+CHILD = """
+import json, resource, sys, time
+from chainlight import tables
+from chainlight.config import Config, EngineSettings
+from chainlight.engine.transfer import copy_tables
+from chainlight.pipeline import runner
+from chainlight.workspace import Workspace
+duck_path, engine, conf = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+stages, handed = sys.argv[4].split(","), sys.argv[5].split(",")
+figures = {}
+if engine == "spark":
+    cfg = Config(engine=EngineSettings(name="spark", spark_conf=conf))
+    with Workspace(duck_path, Config(), read_only=True) as duck, Workspace(duck_path + "-spark", cfg) as ws:
+        start = time.perf_counter()
+        copy_tables(duck.engine, ws.engine, [*tables.INPUT_TABLES, *handed])
+        figures["hand_over"] = time.perf_counter() - start
+        for stage in stages:
+            start = time.perf_counter()
+            runner(stage)(ws, cfg)
+            figures[stage] = time.perf_counter() - start
+else:
+    cfg = Config()
+    with Workspace(duck_path, cfg) as ws:
+        for stage in stages:
+            start = time.perf_counter()
+            runner(stage)(ws, cfg)
+            figures[stage] = time.perf_counter() - start
+figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(figures))
+"""
+
+ALGORITHMS = """
+import json, sys, time
+from chainlight.config import Config
+from chainlight.graph import algorithms
+from chainlight.workspace import Workspace
+with Workspace(sys.argv[1], Config()) as ws:
+    e = ws.engine
+    e.execute("CREATE OR REPLACE TEMP TABLE _b_nodes AS SELECT uscc, sales_total FROM graph_features")
+    e.execute("CREATE OR REPLACE TEMP TABLE _b_edges AS SELECT seller_uscc, buyer_uscc, amount FROM supply_edges WHERE is_supply")
+    e.execute("CREATE OR REPLACE TEMP TABLE _b_anchors AS SELECT uscc FROM graph_features WHERE is_anchor")
+    start = time.perf_counter()
+    algorithms.in_process_measures(e, "_b_nodes", "_b_edges", "_b_anchors", "_b_sparse")
+    sparse = time.perf_counter() - start
+    start = time.perf_counter()
+    iterations = algorithms.sql_measures(e, "_b_nodes", "_b_edges", "_b_anchors", "_b_sql")
+    sql = time.perf_counter() - start
+print(json.dumps({"sparse": sparse, "sql": sql, "iterations": iterations}))
+"""
+
+
+def child(code: str, *args: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
+    if done.returncode:
+        sys.exit(f"bench child failed:\n{done.stderr[-3000:]}")
+    result: dict = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--firms", type=int, default=100_000)
+    parser.add_argument("--workspace", type=Path)
+    parser.add_argument("--spark-conf", nargs="*", default=[], help="KEY=VALUE Spark settings")
+    args = parser.parse_args()
+    workspace = args.workspace or Path(tempfile.gettempdir()) / f"chainlight-bench-ws-{args.firms}"
+    prepare(workspace, args.firms, ["resolve", "mount"])
+    conf = {"spark.driver.memory": "2g", "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8"}
+    conf.update(dict(item.split("=", 1) for item in args.spark_conf))
+    duck = child(CHILD, str(workspace), "duckdb", "{}", ",".join(STAGES), "")
+    spark = child(CHILD, str(workspace), "spark", json.dumps(conf), ",".join(STAGES), ",".join(HANDED_OVER))
+    algo = child(ALGORITHMS, str(workspace))
+    print(f"engines on {args.firms:,} firms (Spark local mode, {json.dumps(conf)}):")
+    for stage in STAGES:
+        ratio = spark[stage] / duck[stage]
+        print(f"  {stage:9s} duckdb {duck[stage]:8.1f} s   spark {spark[stage]:8.1f} s   spark/duckdb {ratio:6.1f}x")
+    print(f"  hand-over of inputs, entity_links and mounts to Spark (not counted): {spark['hand_over']:.1f} s")
+    print(f"  peak RSS of the Python process: duckdb {duck['peak_mb']:,.0f} MB, spark driver {spark['peak_mb']:,.0f} MB")
+    print(f"graph measures on DuckDB: scipy.sparse {algo['sparse']:.2f} s, iterative SQL {algo['sql']:.2f} s "
+          f"({algo['sql'] / algo['sparse']:.0f}x; iterations {algo['iterations']})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,441 @@
+"""The scale-out engine: Apache Spark (PySpark 4), tables as Parquet version folders under a warehouse.
+
+Stage SQL is written once in DuckDB's dialect; ``SparkDialect.transpile`` turns it into Spark SQL with
+sqlglot (as splink does), plus the few rewrites where the two engines mean different things by the same
+spelling (``date_diff('month', …)`` counts month boundaries in DuckDB, whole months in Spark).
+
+Spark has no multi-table transaction over plain Parquet, so the engine keeps its own small catalog:
+``<warehouse>/manifest.json`` maps each table to its Parquet folder(s) and each view to its SQL. Writing
+a table writes a new folder beside the old one; publishing swaps the manifest with an atomic rename
+(write a temporary file, ``os.replace``). ``transaction`` buffers every catalog change and publishes them
+with one swap, so a stage that fails midway leaves the previous manifest — the previous good tables —
+untouched, as DuckDB's transaction does. Folders no manifest names any more are removed after the swap.
+
+DDL and DML the stages and the workspace use (``CREATE [TEMP] TABLE … [AS]``, ``CREATE [TEMP] VIEW``,
+``DROP``, ``ALTER TABLE … RENAME``, ``INSERT``, ``DELETE``) are interpreted against that catalog; queries
+run as Spark SQL with named parameters. Temporary tables are computed at once and checkpointed on the
+executors (so iterative algorithms do not build ever longer query plans); nothing comes to the driver.
+
+The manifest swap relies on an atomic rename in a POSIX file system (a local disk, NFS, a mounted
+volume); on HDFS or object stores use a table format with atomic commits (see the README).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from chainlight.engine.base import Dialect, Engine, check_identifier
+from chainlight.errors import ChainlightError
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+
+#: Settings every session gets unless ``engine.spark_conf`` says otherwise: UTC so that dates and
+#: timestamps mean what they mean in DuckDB; no UI or console progress (the CLI shows its own); Spark's
+#: own catalog folder out of the current directory (chainlight keeps its tables in its warehouse).
+DEFAULT_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), "chainlight-spark-catalog"),
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+}
+
+_SESSION_LOCK = threading.Lock()
+
+
+class SparkUnavailable(ChainlightError):
+    """The Spark engine was chosen but PySpark or Java is missing."""
+
+
+class SparkDialect(Dialect):
+    """Spark SQL spelling: DuckDB SQL transpiled by sqlglot, with semantic rewrites where needed."""
+
+    name = "spark"
+
+    def transpile_expression(self, tree: Any) -> Any:
+        """Rewrite DuckDB meanings that sqlglot keeps verbatim but Spark reads differently."""
+        def rewrite(node: Any) -> Any:
+            if isinstance(node, exp.DateDiff) and (node.text("unit") or "").upper() == "MONTH":
+                # DuckDB counts month boundaries crossed; Spark's DATEDIFF(MONTH) counts whole months.
+                end, start = node.this, node.expression
+                return sqlglot.parse_one(
+                    f"((year({end.sql('spark')}) - year({start.sql('spark')})) * 12 "
+                    f"+ month({end.sql('spark')}) - month({start.sql('spark')}))", read="spark")
+            return node
+        return tree.transform(rewrite)
+
+    def to_spark(self, tree: Any) -> str:
+        """``tree``: a sqlglot expression (its base class name differs across sqlglot versions)."""
+        return self.transpile_expression(tree).sql(dialect="spark")
+
+    def transpile(self, sql: str) -> str:
+        """DuckDB SQL → Spark SQL (parameters ``$name`` become ``:name``)."""
+        return self.to_spark(sqlglot.parse_one(sql, read="duckdb"))
+
+    def regexp_full_match(self, expr: str, pattern: str) -> str:
+        return f"regexp_like({expr}, '^(?:{pattern})$')"
+
+    def try_date(self, expr: str) -> str:
+        return "coalesce(" + ", ".join(f"try_to_date({expr}, '{_java_format(f)}')" for f in self.date_formats) + ")"
+
+    def try_timestamp(self, expr: str) -> str:
+        return "coalesce(" + ", ".join(f"try_to_timestamp({expr}, '{_java_format(f)}')"
+                                       for f in self.timestamp_formats) + ")"
+
+
+def _java_format(fmt: str) -> str:
+    return (fmt.replace("%Y", "yyyy").replace("%m", "MM").replace("%d", "dd").replace("%H", "HH")
+            .replace("%M", "mm").replace("%S", "ss").replace("T", "'T'"))
+
+
+SPARK_DIALECT = SparkDialect()
+
+_SPARK_TYPES = {
+    "StringType": "VARCHAR", "LongType": "BIGINT", "IntegerType": "INTEGER", "ShortType": "SMALLINT",
+    "ByteType": "TINYINT", "DoubleType": "DOUBLE", "FloatType": "FLOAT", "BooleanType": "BOOLEAN",
+    "DateType": "DATE", "TimestampType": "TIMESTAMP WITH TIME ZONE", "TimestampNTZType": "TIMESTAMP",
+    "BinaryType": "BLOB",
+}
+
+
+def spark_session(conf: Mapping[str, str] | None = None) -> Any:
+    """The process's SparkSession (created once; local mode unless spark-submit or ``spark.master`` says
+    otherwise). Each engine works in its own ``newSession()`` so temporary views never collide."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise SparkUnavailable("engine 'spark' needs PySpark: pip install 'chainlight[spark]'") from exc
+    with _SESSION_LOCK:
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        settings = {**DEFAULT_CONF, **(conf or {})}
+        builder = SparkSession.builder.appName("chainlight")
+        if "spark.master" not in settings and "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit
+            builder = builder.master("local[*]")
+        for key, value in settings.items():
+            builder = builder.config(key, str(value))
+        try:
+            session = builder.getOrCreate()
+        except Exception as exc:  # no Java, bad setting
+            reason = " ".join(str(exc).split())[:300]
+            raise SparkUnavailable(f"cannot start Spark (is Java 17+ installed?): {reason}") from exc
+        session.sparkContext.setLogLevel("FATAL")
+        return session
+
+
+class SparkEngine(Engine):
+    """Spark SQL over a warehouse folder of Parquet tables, published through a manifest swap."""
+
+    name = "spark"
+    dialect = SPARK_DIALECT
+    in_process = False
+    supports_transactions = False  # emulated: catalog changes are buffered and swapped at once
+    supports_python_udfs = False
+    supports_csv_rejects = False
+    supports_update = False
+
+    def __init__(self, warehouse: Path | str, *, conf: Mapping[str, str] | None = None,
+                 read_only: bool = False, session: Any = None) -> None:
+        self.warehouse = Path(warehouse)
+        self.read_only = read_only
+        if not read_only:
+            (self.warehouse / "tables").mkdir(parents=True, exist_ok=True)
+        self.spark = (session or spark_session(conf)).newSession()
+        for key, value in (conf or {}).items():  # session-level SQL settings apply per engine too
+            if key.startswith("spark.sql."):
+                self.spark.conf.set(key, str(value))
+        self._temp: dict[str, Any] = {}  # temporary tables: name -> checkpointed DataFrame
+        self._catalog: dict[str, Any] = self._read_manifest()
+        self._tx_depth = 0
+        self._register_all()
+
+    # -- the catalog ----------------------------------------------------------------------------
+    def _read_manifest(self) -> dict[str, Any]:
+        path = self.warehouse / MANIFEST
+        if not path.exists():
+            return {"version": 0, "tables": {}, "views": {}}
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def _publish(self, before: dict[str, Any]) -> None:
+        """Swap the manifest in with one atomic rename, then remove folders no longer named."""
+        if self._tx_depth:
+            return  # the transaction publishes once at its end
+        if self.read_only:
+            raise ChainlightError("the workspace is open read-only")
+        self._catalog["version"] = int(self._catalog.get("version", 0)) + 1
+        tmp = self.warehouse / f".{MANIFEST}.{uuid.uuid4().hex[:8]}"
+        tmp.write_text(json.dumps(self._catalog, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.warehouse / MANIFEST)
+        kept = {f for folders in self._catalog["tables"].values() for f in folders}
+        for folders in before["tables"].values():
+            for folder in folders:
+                if folder not in kept:
+                    shutil.rmtree(self.warehouse / folder, ignore_errors=True)
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        before = copy.deepcopy(self._catalog)
+        try:
+            yield
+        except BaseException:
+            self._catalog = before
+            raise
+        if self._catalog != before:
+            try:
+                self._publish(before)
+            except BaseException:
+                self._catalog = before
+                self._register_all()
+                raise
+
+    def _register_all(self) -> None:
+        for name, folders in self._catalog["tables"].items():
+            self._register_table(name, folders)
+        for name, sql in self._catalog["views"].items():
+            self.spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {sql}")
+
+    def _register_table(self, name: str, folders: Sequence[str]) -> None:
+        self.spark.read.parquet(*[str(self.warehouse / f) for f in folders]).createOrReplaceTempView(name)
+
+    def _new_folder(self, name: str) -> str:
+        return f"tables/{name}/v-{uuid.uuid4().hex[:12]}"
+
+    def _write(self, df: Any, folder: Path) -> None:
+        df.write.mode("error").parquet(str(folder))
+
+    def _set_table(self, name: str, df: Any) -> None:
+        """Write ``df`` as the next version of persistent table ``name`` (published by the caller)."""
+        folder = self._new_folder(name)
+        self._write(df, self.warehouse / folder)
+        self._catalog["views"].pop(name, None)
+        self._catalog["tables"][name] = [folder]
+        self._register_table(name, [folder])
+
+    def _set_temp(self, name: str, df: Any) -> None:
+        """A temporary table: computed now and kept on the executors (memory, spilling to disk) with its
+        lineage cut, so an iterative algorithm's plan stays one step deep. The JVM's context cleaner
+        frees the blocks of a replaced version."""
+        frame = df.localCheckpoint(eager=True)
+        frame.createOrReplaceTempView(name)
+        self._temp[name] = frame
+
+    def _drop(self, name: str) -> bool:
+        if name in self._temp:
+            del self._temp[name]
+            self.spark.catalog.dropTempView(name)
+            return True
+        if name in self._catalog["tables"] or name in self._catalog["views"]:
+            self._catalog["tables"].pop(name, None)
+            self._catalog["views"].pop(name, None)
+            self.spark.catalog.dropTempView(name)
+            return True
+        return False
+
+    # -- statements -------------------------------------------------------------------------------
+    def _df(self, tree: Any, params: Mapping[str, Any] | Sequence[Any] | None) -> Any:
+        sql = self.dialect.to_spark(tree)
+        if params is None or len(params) == 0:
+            return self.spark.sql(sql)
+        if not isinstance(params, Mapping):
+            raise ChainlightError("the spark engine takes named parameters ($name) only")
+        used = {p.name for p in tree.find_all(exp.Placeholder)}
+        return self.spark.sql(sql, args={k: _param(v) for k, v in params.items() if k in used})
+
+    def _execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> None:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        if isinstance(tree, exp.Create):
+            self._create(tree, params)
+        elif isinstance(tree, exp.Drop):
+            for table in tree.args.get("tables") or [tree.this]:
+                if not self._drop_published(table.name) and not tree.args.get("exists"):
+                    raise ChainlightError(f"table {table.name} does not exist")
+        elif isinstance(tree, exp.Alter):
+            self._alter(tree)
+        elif isinstance(tree, exp.Insert):
+            self._insert(tree, params)
+        elif isinstance(tree, exp.Delete):
+            self._delete(tree, params)
+        elif isinstance(tree, exp.Update):
+            raise ChainlightError("UPDATE is not supported by the spark engine (no supports_update)")
+        else:
+            self._df(tree, params).collect()
+
+    def _drop_published(self, name: str) -> bool:
+        with self._changing():
+            return self._drop(name)
+
+    def _create(self, tree: exp.Create, params: Mapping[str, Any] | Sequence[Any] | None) -> None:
+        target = tree.this
+        schema = target if isinstance(target, exp.Schema) else None
+        name = check_identifier((schema.this if schema else target).name)
+        temporary = any(isinstance(p, exp.TemporaryProperty) for p in tree.find_all(exp.TemporaryProperty))
+        kind = (tree.args.get("kind") or "").upper()
+        exists = name in self._temp or name in self._catalog["tables"] or name in self._catalog["views"]
+        if tree.args.get("exists") and exists:
+            return  # IF NOT EXISTS
+        if exists and not tree.args.get("replace"):
+            raise ChainlightError(f"table {name} already exists")
+        if kind == "VIEW":
+            body = self.dialect.to_spark(tree.expression)
+            self.spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {body}")
+            if not temporary:
+                with self._changing():
+                    self._catalog["tables"].pop(name, None)
+                    self._catalog["views"].pop(name, None)
+                    self._catalog["views"][name] = body  # re-inserted last: views it reads come first
+            return
+        if schema is not None:  # CREATE TABLE name (col type, …)
+            ddl = ", ".join(f"`{c.name}` {self.dialect.to_spark(c.args['kind'])}"
+                            for c in schema.expressions if isinstance(c, exp.ColumnDef))
+            df = self.spark.createDataFrame([], ddl)
+        else:
+            df = self._df(tree.expression, params)
+        if temporary:
+            self._set_temp(name, df)
+        else:
+            with self._changing():
+                self._set_table(name, df)
+
+    def _alter(self, tree: exp.Alter) -> None:
+        actions = tree.args.get("actions") or []
+        if len(actions) != 1 or not isinstance(actions[0], exp.AlterRename):
+            raise ChainlightError("only ALTER TABLE … RENAME TO … is supported by the spark engine")
+        old, new = tree.this.name, check_identifier(actions[0].this.name)
+        with self._changing():
+            if old not in self._catalog["tables"]:
+                raise ChainlightError(f"table {old} does not exist")
+            self._drop(new)
+            folders = self._catalog["tables"].pop(old)
+            self._catalog["tables"][new] = folders
+            self.spark.catalog.dropTempView(old)
+            self._register_table(new, folders)
+
+    def _target_frame(self, name: str) -> Any:
+        if name not in self._catalog["tables"] and name not in self._temp:
+            raise ChainlightError(f"table {name} does not exist")
+        return self.spark.table(name)
+
+    def _insert(self, tree: exp.Insert, params: Mapping[str, Any] | Sequence[Any] | None) -> None:
+        target = tree.this
+        columns = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else None
+        name = (target.this if isinstance(target, exp.Schema) else target).name
+        table = self._target_frame(name)
+        rows = self._df(tree.expression, params)
+        from pyspark.sql import functions as F
+        names = columns or table.columns
+        rows = rows.toDF(*names)
+        aligned = rows.select([(F.col(c) if c in names else F.lit(None)).cast(table.schema[c].dataType).alias(c)
+                               for c in table.columns])
+        if name in self._temp:
+            self._set_temp(name, table.unionByName(aligned))
+            return
+        with self._changing():  # appends become a new folder of the same table
+            folder = self._new_folder(name)
+            self._write(aligned, self.warehouse / folder)
+            folders = [*self._catalog["tables"][name], folder]
+            self._catalog["tables"][name] = folders
+            self._register_table(name, folders)
+
+    def _delete(self, tree: exp.Delete, params: Mapping[str, Any] | Sequence[Any] | None) -> None:
+        name = tree.this.name
+        self._target_frame(name)
+        where = tree.args.get("where")
+        keep = exp.select("*").from_(name)
+        if where is not None:
+            keep = keep.where(exp.Not(this=exp.Coalesce(this=exp.Paren(this=where.this),
+                                                         expressions=[exp.false()])))
+        else:
+            keep = keep.where(exp.false())
+        df = self._df(keep, params)
+        if name in self._temp:
+            self._set_temp(name, df)
+            return
+        with self._changing():
+            self._set_table(name, df)
+
+    def _query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> pa.Table:
+        table: pa.Table = self._df(sqlglot.parse_one(sql, read="duckdb"), params).toArrow()
+        return table
+
+    # -- the rest of the interface --------------------------------------------------------------------
+    def write_arrow(self, name: str, data: pa.Table, *, replace: bool = True) -> None:
+        check_identifier(name)
+        if not replace and (name in self._catalog["tables"] or name in self._catalog["views"]):
+            raise ChainlightError(f"table {name} already exists")
+        with self._changing():
+            self._set_table(name, self._frame(data))
+
+    def _frame(self, data: pa.Table) -> Any:
+        if data.num_rows == 0:  # Spark cannot infer from no rows: give the schema
+            from pyspark.sql.pandas.types import from_arrow_schema
+            return self.spark.createDataFrame([], from_arrow_schema(data.schema))
+        return self.spark.createDataFrame(data)
+
+    def register_arrow(self, name: str, data: pa.Table) -> None:
+        self._frame(data).createOrReplaceTempView(check_identifier(name))
+
+    def table_exists(self, name: str) -> bool:
+        return name in self._catalog["tables"] or name in self._catalog["views"]
+
+    def columns(self, name: str) -> list[tuple[str, str]]:
+        if not self.spark.catalog.tableExists(name):
+            return []
+        return [(f.name, _duckdb_type(f.dataType)) for f in self.spark.table(name).schema.fields]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Buffer catalog changes and publish them with one manifest swap (or none on error)."""
+        before = copy.deepcopy(self._catalog)
+        self._tx_depth += 1
+        try:
+            yield
+        except BaseException:
+            self._tx_depth -= 1
+            self._catalog = before
+            self._register_all()
+            raise
+        self._tx_depth -= 1
+        try:
+            self._publish(before)
+        except BaseException:  # the pointer did not move: neither may this session's view of it
+            self._catalog = before
+            self._register_all()
+            raise
+
+    def close(self) -> None:
+        self._temp.clear()
+        for name in self.spark.catalog.listTables():
+            if name.isTemporary:
+                self.spark.catalog.dropTempView(name.name)
+
+
+def _param(value: Any) -> Any:
+    """Spark binds lists as arrays and everything else as literals."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _duckdb_type(data_type: Any) -> str:
+    kind = type(data_type).__name__
+    if kind == "DecimalType":
+        return f"DECIMAL({data_type.precision},{data_type.scale})"
+    return _SPARK_TYPES.get(kind, data_type.simpleString().upper())

@@ -1,0 +1,49 @@
+"""``--engine`` on the command line: a real subprocess, one-line errors, nothing half-done."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from engines import engine, engine_name, engine_ws, spark_session  # fixtures: imported, not a conftest (see engines.py)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "chainlight", *args], capture_output=True, text=True,
+                          timeout=600, check=False)
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
+    result = cli("run", "-w", str(tmp_path), "--engine", "oracle")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "duckdb" in result.stderr and "spark" in result.stderr
+
+
+@pytest.mark.spark
+def test_run_on_spark_refuses_a_stage_it_cannot_run_before_running_any(spark_session: object, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    line = one_error_line(cli("run", "-w", str(ws), "--engine", "spark", "--stage", "ontology", "--stage", "resolve"))
+    assert "stage 'resolve'" in line and "spark engine" in line and "--engine duckdb" in line
+    assert not (ws / "spark" / "tables" / "chains").exists()  # ontology, though runnable, did not run
+    ok = cli("run", "-w", str(ws), "--engine", "spark", "--stage", "ontology")
+    assert ok.returncode == 0, ok.stderr
+    assert "chains 9 rows" in ok.stdout.replace("\n", " ")
+    assert not (ws / "chainlight.duckdb").exists()  # the spark workspace never touched DuckDB
+
+
+@pytest.mark.spark
+def test_demo_on_spark_names_ingest_and_generates_nothing(spark_session: object, tmp_path: Path) -> None:
+    line = one_error_line(cli("demo", "-w", str(tmp_path / "demo"), "--engine", "spark", "--firms", "1000"))
+    assert "'ingest'" in line and "spark engine" in line
+    assert not (tmp_path / "demo" / "inputs").exists()

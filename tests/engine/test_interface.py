@@ -1,0 +1,154 @@
+"""Every engine-interface behaviour, checked on every engine (gaps declared with ``notimpl``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+from engines import engine, engine_name, engine_ws, notimpl, spark_session  # fixtures: imported, not a conftest (see engines.py)
+
+from chainlight.engine import Engine
+from chainlight.errors import StageError
+
+
+def _firms(engine: Engine) -> None:
+    engine.write_arrow("firms", pa.table({"uscc": ["a", "b", "c"], "sales": [10.0, 20.0, None],
+                                          "founded": [dt.date(2020, 1, 31), dt.date(2021, 2, 1), None]}))
+
+
+def test_write_arrow_then_query_round_trips(engine: Engine) -> None:
+    _firms(engine)
+    rows = engine.query("SELECT uscc, sales, founded FROM firms ORDER BY uscc").to_pylist()
+    assert rows == [{"uscc": "a", "sales": 10.0, "founded": dt.date(2020, 1, 31)},
+                    {"uscc": "b", "sales": 20.0, "founded": dt.date(2021, 2, 1)},
+                    {"uscc": "c", "sales": None, "founded": None}]
+    assert engine.table_exists("firms") and not engine.table_exists("nobody")
+    assert [c for c, _ in engine.columns("firms")] == ["uscc", "sales", "founded"]
+    assert dict(engine.columns("firms"))["sales"] == "DOUBLE"
+
+
+def test_empty_arrow_table_keeps_its_schema(engine: Engine) -> None:
+    engine.write_arrow("empty", pa.table({"uscc": pa.array([], pa.string()), "n": pa.array([], pa.int64())}))
+    assert engine.scalar("SELECT count(*) FROM empty") == 0
+    assert [c for c, _ in engine.columns("empty")] == ["uscc", "n"]
+
+
+def test_named_parameters_scalars_and_lists(engine: Engine) -> None:
+    _firms(engine)
+    rows = engine.query("SELECT uscc FROM firms WHERE sales >= $floor AND list_contains($keep, uscc) ORDER BY uscc",
+                        {"floor": 5.0, "keep": ["a", "b", "x"]}).column(0).to_pylist()
+    assert rows == ["a", "b"]
+    assert engine.scalar("SELECT CAST($s AS VARCHAR) || '!'", {"s": "x"}) == "x!"
+
+
+def test_duckdb_spellings_mean_the_same(engine: Engine) -> None:
+    """date_diff counts month boundaries (DuckDB's meaning); FILTER, IS DISTINCT FROM, intervals."""
+    _firms(engine)
+    row = engine.query(
+        "SELECT date_diff('month', DATE '2020-01-31', DATE '2020-02-01') AS boundary, "
+        "count(*) FILTER (WHERE sales > 15) AS big, "
+        "count(*) FILTER (WHERE sales IS DISTINCT FROM 10.0) AS not_ten, "
+        "max(founded) - INTERVAL 12 MONTH AS year_before FROM firms").to_pylist()[0]
+    assert row["boundary"] == 1 and row["big"] == 1 and row["not_ten"] == 2
+    year_before = row["year_before"]
+    assert (year_before.date() if isinstance(year_before, dt.datetime) else year_before) == dt.date(2020, 2, 1)
+
+
+def test_create_table_as_temp_table_and_views(engine: Engine) -> None:
+    _firms(engine)
+    engine.execute("CREATE OR REPLACE TABLE big AS SELECT * FROM firms WHERE sales > $f", {"f": 15.0})
+    engine.execute("CREATE OR REPLACE TEMP TABLE _scratch AS SELECT uscc FROM big")
+    engine.execute("CREATE OR REPLACE VIEW big_view AS SELECT uscc FROM big")
+    engine.execute("CREATE OR REPLACE TEMP VIEW _tmp_view AS SELECT uscc FROM _scratch")
+    assert engine.query("SELECT uscc FROM _tmp_view").column(0).to_pylist() == ["b"]
+    assert engine.query("SELECT uscc FROM big_view").column(0).to_pylist() == ["b"]
+    assert engine.table_exists("big") and engine.table_exists("big_view")
+    assert not engine.table_exists("_scratch")  # temporary tables are not the workspace's tables
+    engine.execute("CREATE OR REPLACE TEMP TABLE _scratch AS SELECT uscc FROM _scratch UNION ALL SELECT 'z'")
+    assert sorted(engine.query("SELECT uscc FROM _scratch").column(0).to_pylist()) == ["b", "z"]
+
+
+def test_schema_only_create_insert_delete(engine: Engine) -> None:
+    engine.execute('CREATE TABLE IF NOT EXISTS log ("id" VARCHAR, "n" BIGINT)')
+    engine.execute('CREATE TABLE IF NOT EXISTS log ("id" VARCHAR, "n" BIGINT)')  # no-op, no error
+    engine.execute("INSERT INTO log VALUES ($id, $n)", {"id": "a", "n": 1})
+    engine.execute("INSERT INTO log VALUES ($id, $n)", {"id": "b", "n": 2})
+    engine.execute("DELETE FROM log WHERE id = $id", {"id": "a"})
+    assert engine.query("SELECT id, n FROM log").to_pylist() == [{"id": "b", "n": 2}]
+
+
+def test_rename_and_drop(engine: Engine) -> None:
+    _firms(engine)
+    engine.execute("ALTER TABLE firms RENAME TO companies")
+    assert not engine.table_exists("firms") and engine.scalar("SELECT count(*) FROM companies") == 3
+    engine.execute("DROP TABLE IF EXISTS companies")
+    engine.execute("DROP TABLE IF EXISTS companies")
+    assert not engine.table_exists("companies")
+
+
+def test_transaction_swaps_all_tables_or_none(engine: Engine) -> None:
+    engine.write_arrow("a", pa.table({"v": [1]}))
+    engine.write_arrow("b", pa.table({"v": [1]}))
+    engine.write_arrow("__new_a", pa.table({"v": [2]}))
+    engine.write_arrow("__new_b", pa.table({"v": [2]}))
+    with pytest.raises(RuntimeError, match="crash"):
+        with engine.transaction():
+            engine.execute("DROP TABLE IF EXISTS a")
+            engine.execute("ALTER TABLE __new_a RENAME TO a")
+            raise RuntimeError("crash")
+    assert engine.scalar("SELECT v FROM a") == 1 and engine.scalar("SELECT v FROM b") == 1
+    with engine.transaction():
+        for t in ("a", "b"):
+            engine.execute(f"DROP TABLE IF EXISTS {t}")
+            engine.execute(f"ALTER TABLE __new_{t} RENAME TO {t}")
+    assert engine.scalar("SELECT v FROM a") == 2 and engine.scalar("SELECT v FROM b") == 2
+
+
+def test_register_arrow_is_a_temporary_view(engine: Engine) -> None:
+    engine.register_arrow("_pairs", pa.table({"k": ["x", "y"], "w": [1.5, 2.5]}))
+    assert engine.scalar("SELECT sum(w) FROM _pairs") == 4.0
+    assert not engine.table_exists("_pairs")
+
+
+def test_bad_sql_is_a_stage_error_with_the_sql(engine: Engine) -> None:
+    with pytest.raises(StageError) as info:
+        engine.execute("CREATE OR REPLACE TABLE t AS SELECT no_such_column FROM (SELECT 1 AS x)", table="t")
+    assert "no_such_column" in (info.value.sql or "") and "table t" in str(info.value)
+
+
+def test_uscc_checksum_sql(engine: Engine) -> None:
+    from chainlight import uscc
+    good = uscc.make("9", "1", "330400", "MA2B3C4D")
+    codes = [good, good[:17] + ("0" if good[17] != "0" else "1"), "short"]  # NULL: callers guard (engines differ)
+    engine.register_arrow("_codes", pa.table({"c": pa.array(codes, pa.string())}))
+    got = engine.query(f"SELECT {engine.dialect.uscc_checksum_ok('c')} AS ok FROM _codes").column(0).to_pylist()
+    assert got == [True, False, False]
+    assert uscc.is_valid(good)
+
+
+def test_try_date_reads_the_documented_spellings(engine: Engine) -> None:
+    engine.register_arrow("_d", pa.table({"s": ["2024-03-05", "2024/03/05", "20240305", "2024.03.05", "yesterday"]}))
+    got = engine.query(f"SELECT {engine.dialect.try_date('s')} AS d FROM _d").column(0).to_pylist()
+    assert got == [dt.date(2024, 3, 5)] * 4 + [None]
+
+
+@notimpl(["spark"], "UPDATE needs a table format with row-level updates (Delta/Iceberg); stages use CREATE AS")
+def test_update(engine: Engine) -> None:
+    _firms(engine)
+    engine.execute("UPDATE firms SET sales = 0 WHERE uscc = 'a'")
+    assert engine.scalar("SELECT sales FROM firms WHERE uscc = 'a'") == 0.0
+
+
+@notimpl(["spark"], "ingest's CSV reader keeps rejected lines in DuckDB's reject tables")
+def test_csv_source_with_rejects(engine: Engine, tmp_path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+    sql = f"SELECT * FROM {engine.dialect.csv_source(['a', 'b'], ',')}"
+    assert engine.query(sql, {"path": str(path)}).to_pylist() == [{"a": "1", "b": "2"}]
+
+
+def test_capability_flags_are_declared(engine: Engine) -> None:
+    assert engine.capabilities <= {"in_process", "supports_transactions", "supports_python_udfs",
+                                   "supports_csv_rejects", "supports_update"}
+    assert engine.supports_update == ("supports_update" in engine.capabilities)
