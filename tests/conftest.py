@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -40,6 +42,16 @@ def write_shenwan(folder: Path, industries: dict[str, str]) -> None:
     write_jsonl(folder, "industry_industry.jsonl", [
         {"from_code": c, "from_industry": n, "rel": "上级行业", "to_code": parent(c), "to_industry": industries[parent(c)]}
         for c, n in industries.items() if not c.endswith("0000")])
+
+
+def load_script(relative: str) -> ModuleType:
+    """A repo script (``dev/…``, ``bench/…``) imported as a module, for tests of what it computes."""
+    path = REPO / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def require_shared(name: str) -> Path:

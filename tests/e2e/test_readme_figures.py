@@ -3,7 +3,6 @@ stored output's rendering, and every key it shows is one that eval still produce
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -11,18 +10,14 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from conftest import REPO
+from conftest import REPO, load_script
 
 from chainlight.eval import evaluate
 from chainlight.workspace import Workspace
 
 
 def figures_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("eval_figures", REPO / "dev" / "eval_figures.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("dev/eval_figures.py")
 
 
 def readme_block_keys() -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 from pathlib import Path
 from types import ModuleType
@@ -13,6 +12,7 @@ import numpy as np
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from conftest import load_script
 from test_synth import digest  # tests/synth is on the path (pytest's rootdir-less "prepend" import mode)
 from typer.testing import CliRunner
 
@@ -196,11 +196,7 @@ def test_same_pinyin_never_uses_the_known_homophone_partner() -> None:
 
 def bench_credit() -> ModuleType:
     """bench/synth_credit.py: the measurement the docstring of synth.credit.blind quotes."""
-    spec = importlib.util.spec_from_file_location("synth_credit", REPO / "bench" / "synth_credit.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/synth_credit.py")
 
 
 def test_credit_outcomes_are_calibrated(blind: Path) -> None:
