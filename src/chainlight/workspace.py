@@ -105,6 +105,18 @@ class Workspace:
     def table_exists(self, name: str) -> bool:
         return self.engine.table_exists(name)
 
+    def table_or_empty(self, name: str) -> str:
+        """The table, or (when the stage that writes it has not run) an empty stand-in view with its registered
+        columns, so a later stage's SQL reads it either way. The owning stage's module must be imported."""
+        if self.table_exists(name):
+            return name
+        spec = tables.get(name)
+        if spec is None:
+            raise KeyError(f"table {name!r} is not registered (import the stage that owns it)")
+        columns = ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"' for c in spec.columns)
+        self.engine.execute(f"CREATE OR REPLACE TEMP VIEW _empty_{name} AS SELECT {columns} WHERE false")
+        return f"_empty_{name}"
+
     def row_count(self, name: str) -> int:
         if not self.engine.table_exists(name):
             return 0

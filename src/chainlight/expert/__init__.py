@@ -88,13 +88,7 @@ def _table_or_empty(ws: Workspace, table: str) -> str:
     import chainlight.graph  # noqa: F401
     import chainlight.resolve  # noqa: F401
 
-    if ws.table_exists(table):
-        return table
-    spec = tables.get(table)
-    assert spec is not None
-    cols = ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"' for c in spec.columns)
-    ws.engine.execute(f"CREATE OR REPLACE TEMP VIEW _expert_{table} AS SELECT {cols} WHERE false")
-    return f"_expert_{table}"
+    return ws.table_or_empty(table)
 
 
 def prepare_sales(ws: Workspace) -> None:

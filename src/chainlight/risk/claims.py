@@ -11,24 +11,19 @@ nothing else, so a fabricated claim can never raise a line.
 from __future__ import annotations
 
 from chainlight.engine.base import load_sql, render
-from chainlight.risk.features import PATENT_COLUMNS, optional_table
 from chainlight.rules import links_view, sales_view
 from chainlight.workspace import Workspace
 
 VERDICTS = ("supported", "contradicted", "unverifiable")
-FACT_COLUMNS = ('fact_id VARCHAR, kind VARCHAR, source VARCHAR, source_id VARCHAR, "start" BIGINT, "end" BIGINT, '
-                "span_text VARCHAR, segment_id VARCHAR, subject_uscc VARCHAR, object_uscc VARCHAR")
-FIRM_CLAIM_COLUMNS = ('claim_id VARCHAR, report_id VARCHAR, kind VARCHAR, uscc VARCHAR, "start" BIGINT, "end" BIGINT, '
-                      "span_text VARCHAR, published DATE")
 TEMP = "_risk_verdicts"
 
 
 def build(ws: Workspace) -> str:
     """Compute every verdict into a temp table (ordered by claim id); returns its name."""
     sql = render(load_sql("chainlight.risk", "claims"), {
-        "links": links_view(ws), "sales": sales_view(ws), "facts": optional_table(ws, "facts", FACT_COLUMNS),
-        "reports": optional_table(ws, "reports", "report_id VARCHAR, published DATE"),
-        "patents": optional_table(ws, "patents", PATENT_COLUMNS),
-        "firm_claims": optional_table(ws, "firm_claims", FIRM_CLAIM_COLUMNS)})
+        "links": links_view(ws), "sales": sales_view(ws), "facts": ws.table_or_empty("facts"),
+        "reports": ws.table_or_empty("reports"),
+        "patents": ws.table_or_empty("patents"),
+        "firm_claims": ws.table_or_empty("firm_claims")})
     ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {TEMP} AS SELECT * FROM ({sql}) ORDER BY claim_id")
     return TEMP

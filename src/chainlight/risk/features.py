@@ -27,6 +27,10 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+import chainlight.expert  # noqa: F401  (these register the earlier stages' tables read here: ws.table_or_empty)
+import chainlight.extract  # noqa: F401
+import chainlight.graph  # noqa: F401
+import chainlight.mount  # noqa: F401
 from chainlight.config import Config
 from chainlight.engine.base import load_sql, render
 from chainlight.rules import links_view, sales_view
@@ -134,28 +138,14 @@ def views(ws: Workspace) -> Views:
     return Views(list(TRADITIONAL), chain, list(CATEGORICAL))
 
 
-PATENT_COLUMNS = "patent_id VARCHAR, holder_name VARCHAR, apply_date DATE, grant_date DATE"
-
-
-def optional_table(ws: Workspace, table: str, columns: str) -> str:
-    """The table, or an empty stand-in with the columns the feature SQL reads."""
-    if ws.table_exists(table):
-        return table
-    name = f"_risk_empty_{table}"
-    ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
-    return name
-
-
 def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFrame:
     """One row per (uscc, as_of) of ``obs``, every feature of both views, in (uscc, as_of) order."""
     engine = ws.engine
     engine.register_arrow("_risk_obs", obs.select(["uscc", "as_of"]))
-    bureau = optional_table(ws, "bureau", "uscc VARCHAR, max_overdue_days INTEGER, open_litigations INTEGER, "
-                                     "tax_arrears BOOLEAN, blacklisted BOOLEAN")
-    graph = optional_table(ws, "graph_features", "uscc VARCHAR, is_anchor BOOLEAN, sales_total DOUBLE, hops_to_anchor BIGINT, "
-                                            "anchor_flow_share DOUBLE, pagerank DOUBLE, cluster_size BIGINT, tier VARCHAR")
-    mounts = optional_table(ws, "mounts", "uscc VARCHAR, confidence DOUBLE, rank BIGINT")
-    patents = optional_table(ws, "patents", PATENT_COLUMNS)
+    bureau = ws.table_or_empty("bureau")
+    graph = ws.table_or_empty("graph_features")
+    mounts = ws.table_or_empty("mounts")
+    patents = ws.table_or_empty("patents")
     registry = render(load_sql("chainlight.risk", "registry_features"), {"obs": "_risk_obs", "bureau": bureau})
     chain = render(load_sql("chainlight.risk", "chain_features"),
                    {"obs": "_risk_obs", "links": links_view(ws), "sales": sales_view(ws), "verdicts": verdicts, "graph": graph,
