@@ -194,10 +194,11 @@ def open_csv(engine: Engine, path: Path, tmp_dir: Path, *, force_encoding: str |
     for table in ("reject_errors", "reject_scans"):  # the reader appends to these; start each file empty
         engine.execute(f"DROP TABLE IF EXISTS {table}")
 
+    names = positional(len(columns))
+
     def collect(engine: Engine) -> list[Reject]:
-        rows = engine.query(
-            "SELECT line - 1 AS row, string_agg(DISTINCT lower(CAST(error_type AS VARCHAR)), '; ') AS reason, "
-            "any_value(csv_line) AS raw FROM reject_errors GROUP BY line ORDER BY line").to_pylist()
+        rows = engine.query(f"SELECT row, reason, raw FROM {engine.dialect.csv_rejects(names, delimiter)} r ORDER BY row",
+                            {"path": str(linked)}).to_pylist()
         return [(int(r["row"]), f"malformed CSV line: {r['reason']}", r["raw"] or "") for r in rows]
 
     def cleanup() -> None:
@@ -205,7 +206,7 @@ def open_csv(engine: Engine, path: Path, tmp_dir: Path, *, force_encoding: str |
         if readable is not path:
             readable.unlink(missing_ok=True)
 
-    return Source(engine.dialect.csv_source(positional(len(columns)), delimiter), {"path": str(linked)}, columns, "csv",
+    return Source(engine.dialect.csv_source(names, delimiter), {"path": str(linked)}, columns, "csv",
                   "utf-8" if encoding == "utf-8" else "gbk", collect_rejects=collect, cleanup=cleanup)
 
 
