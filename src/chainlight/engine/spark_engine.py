@@ -39,7 +39,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from chainlight.engine.base import Dialect, Engine, check_identifier
+from chainlight.engine.base import Dialect, Engine, check_identifier, quote_identifier, sql_literal
 from chainlight.errors import ChainlightError
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,34 @@ class SparkDialect(Dialect):
         return "coalesce(" + ", ".join(f"try_to_timestamp({expr}, '{_java_format(f)}')"
                                        for f in self.timestamp_formats) + ")"
 
+    # -- reading input files (ingest): DuckDB's reader on the executors, see spark_files ----------------
+    ordinal_column = "_ordinal"
+
+    def row_ordinal(self, table: str) -> str:
+        return f"{table}._ordinal"
+
+    def _file_rows(self, kind: str, read: Sequence[str], names: Sequence[str], delimiter: str = ",") -> str:
+        from chainlight.engine import spark_files
+        cols = ", ".join(f"_cols[{i + 1}] AS {quote_identifier(name)}" for i, name in enumerate(names))
+        return (f"(SELECT {cols}{', ' if cols else ''}_ordinal FROM {spark_files.FUNCTION}($path, "
+                f"'{spark_files.file_spec(kind, list(read), delimiter)}') WHERE _ordinal IS NOT NULL)")
+
+    def csv_source(self, columns: Sequence[str], delimiter: str) -> str:
+        return self._file_rows("csv", columns, columns, delimiter)
+
+    def csv_rejects(self, columns: Sequence[str], delimiter: str) -> str:
+        from chainlight.engine import spark_files
+        return (f"(SELECT _reject_row AS row, _reject_reason AS reason, _reject_raw AS raw FROM {spark_files.FUNCTION}("
+                f"$path, '{spark_files.file_spec('csv', list(columns), delimiter)}') WHERE _ordinal IS NULL)")
+
+    def parquet_source(self, columns: Sequence[tuple[str, str]]) -> str:
+        return self._file_rows("parquet", [raw for raw, _ in columns], [clean for _, clean in columns])
+
+    def json_record(self, fields: Sequence[tuple[str, str]]) -> str:
+        # Spark drops NULL members unless told; DuckDB's json_object keeps them.
+        pairs = ", ".join(f"{sql_literal(key)}, {expr}" for key, expr in fields)
+        return f"to_json(named_struct({pairs}), map_from_arrays(['ignoreNullFields'], ['false']))"
+
 
 def _java_format(fmt: str) -> str:
     return (fmt.replace("%Y", "yyyy").replace("%m", "MM").replace("%d", "dd").replace("%H", "HH")
@@ -148,8 +176,8 @@ class SparkEngine(Engine):
     in_process = False
     supports_transactions = False  # emulated: catalog changes are buffered and swapped at once
     supports_python_udfs = False
-    supports_csv_rejects = False
-    supports_update = False
+    supports_csv_rejects = True  # DuckDB's reader runs on the executors (spark_files)
+    supports_update = True  # rewrites the table (see _update)
 
     def __init__(self, warehouse: Path | str, *, conf: Mapping[str, str] | None = None,
                  read_only: bool = False, session: Any = None) -> None:
@@ -161,6 +189,8 @@ class SparkEngine(Engine):
         for key, value in (conf or {}).items():  # session-level SQL settings apply per engine too
             if key.startswith("spark.sql."):
                 self.spark.conf.set(key, str(value))
+        from chainlight.engine import spark_files
+        spark_files.register(self.spark)  # chainlight_read_file(): ingest's file reader on the executors
         self._temp: dict[str, Any] = {}  # temporary tables: name -> checkpointed DataFrame
         self._catalog: dict[str, Any] = self._read_manifest()
         self._tx_depth = 0
@@ -274,7 +304,7 @@ class SparkEngine(Engine):
         elif isinstance(tree, exp.Delete):
             self._delete(tree, params)
         elif isinstance(tree, exp.Update):
-            raise ChainlightError("UPDATE is not supported by the spark engine (no supports_update)")
+            self._update(tree, params)
         else:
             self._df(tree, params).collect()
 
@@ -370,6 +400,42 @@ class SparkEngine(Engine):
             return
         with self._changing():
             self._set_table(name, df)
+
+    def _update(self, tree: exp.Update, params: Mapping[str, Any] | Sequence[Any] | None) -> None:
+        """``UPDATE t SET … [FROM …] [WHERE …]`` as a rewrite of ``t`` (copy-on-write, as Delta does without
+        deletion vectors): number t's rows, find each matching row's new values with the UPDATE's own FROM
+        and WHERE, and write t again with those values where a row matched. A row matched by several FROM
+        rows takes one of them, as in DuckDB (the caller makes matches unique)."""
+        from pyspark.sql import functions as F
+        name = check_identifier(tree.this.name)
+        alias = tree.this.alias_or_name
+        table = self._target_frame(name)
+        base = table.withColumn("__rid", F.monotonically_increasing_id()).localCheckpoint(eager=True)
+        base.createOrReplaceTempView("__update_base")
+        sets = [(eq.this.name, eq.expression) for eq in tree.expressions]
+        unknown = [c for c, _ in sets if c not in table.columns]
+        if unknown:
+            raise ChainlightError(f"UPDATE {name}: no column {', '.join(unknown)}")
+        source = tree.args.get("from_") or tree.args.get("from")
+        where = tree.args.get("where")
+        values = ", ".join(f"{value.sql('duckdb')} AS __set{i}" for i, (_, value) in enumerate(sets))
+        matched = self._df(sqlglot.parse_one(
+            f"SELECT {alias}.__rid, {values} FROM __update_base AS {alias}"
+            + (f", {source.this.sql('duckdb')}" if source is not None else "")
+            + (f" WHERE {where.this.sql('duckdb')}" if where is not None else ""), read="duckdb"), params)
+        found = matched.groupBy("__rid").agg(*[F.first(f"__set{i}").alias(f"__set{i}") for i in range(len(sets))])
+        position = {column: i for i, (column, _) in enumerate(sets)}
+        joined = base.join(found.withColumnRenamed("__rid", "__hit"), F.col("__rid") == F.col("__hit"), "left")
+        result = joined.select([
+            (F.when(F.col("__hit").isNull(), F.col(f"`{c}`"))
+             .otherwise(F.col(f"__set{position[c]}").cast(table.schema[c].dataType)) if c in position
+             else F.col(f"`{c}`")).alias(c) for c in table.columns])
+        if name in self._temp:
+            self._set_temp(name, result)
+        else:
+            with self._changing():
+                self._set_table(name, result)
+        self.spark.catalog.dropTempView("__update_base")
 
     def _query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> pa.Table:
         table: pa.Table = self._df(sqlglot.parse_one(sql, read="duckdb"), params).toArrow()

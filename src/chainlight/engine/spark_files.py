@@ -63,7 +63,8 @@ def read_file(path: str, spec: str) -> Iterator[pa.Table]:
                             "_reject_raw": pa.nulls(n, pa.string())})
             done += n
         if plan["kind"] == "csv":
-            rejects = con.sql(f"SELECT * FROM {DUCKDB_DIALECT.csv_rejects(names, plan['delimiter'])}").to_arrow_table()
+            rejects = con.sql(f"SELECT * FROM {DUCKDB_DIALECT.csv_rejects(names, plan['delimiter'])} r ORDER BY row",
+                              params={"path": path}).to_arrow_table()
             n = rejects.num_rows
             yield pa.table({"_ordinal": pa.nulls(n, pa.int64()), "_cols": pa.nulls(n, pa.list_(pa.string())),
                             "_reject_row": rejects["row"].cast(pa.int64()),
