@@ -23,12 +23,14 @@ volume); on HDFS or object stores use a table format with atomic commits (see th
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -58,9 +60,57 @@ DEFAULT_CONF: dict[str, str] = {
 
 _SESSION_LOCK = threading.Lock()
 
+LOCK_FILE = ".writer.lock"
+#: How long a replaced version folder outlives its replacement (``engine.spark_retain_seconds``).
+DEFAULT_RETAIN_SECONDS = 600.0
+
+
+class WriterLock:
+    """One writer per warehouse, as DuckDB allows one writing process per database file.
+
+    An exclusive ``flock`` on ``<warehouse>/.writer.lock``, held from opening the engine (before its
+    manifest is read, so no writer publishes over changes it never saw) until ``close``; the holder's pid
+    and start time are written into the file for the message a second writer gets. The kernel drops the
+    lock when the holder dies, so a crash never leaves the warehouse locked. ``flock`` holds on a local
+    disk and on NFSv4; on HDFS or object stores the catalog of a table format (Delta, Iceberg) does this.
+    """
+
+    def __init__(self, path: Path, *, wait: float = 0.0) -> None:
+        self.path = path
+        self._handle = path.open("a+", encoding="utf-8")
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._handle.seek(0)
+                    holder = self._handle.read().strip() or "another process"
+                    self._handle.close()
+                    raise WarehouseLocked(
+                        f"Spark warehouse {path.parent} has another writer ({holder}); waited {wait:g} s "
+                        "(engine.spark_lock_wait). Open it read-only, or run the writers one after the other") from None
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+        self._handle.flush()
+
+    def release(self) -> None:
+        if not self._handle.closed:
+            self._handle.seek(0)
+            self._handle.truncate()
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+
 
 class SparkUnavailable(ChainlightError):
     """The Spark engine was chosen but PySpark or Java is missing."""
+
+
+class WarehouseLocked(ChainlightError):
+    """A second writer opened a Spark warehouse another process writes to."""
 
 
 class SparkDialect(Dialect):
@@ -77,6 +127,12 @@ class SparkDialect(Dialect):
                 return sqlglot.parse_one(
                     f"((year({end.sql('spark')}) - year({start.sql('spark')})) * 12 "
                     f"+ month({end.sql('spark')}) - month({start.sql('spark')}))", read="spark")
+            if isinstance(node, exp.IsInf):  # no isinf() in Spark
+                return sqlglot.parse_one(f"(abs({node.this.sql('spark')}) = CAST('Infinity' AS DOUBLE))", read="spark")
+            if isinstance(node, exp.Anonymous) and node.name.lower() == _JSON_KEEP_NULLS:
+                # to_json's options must be a map() call, which sqlglot would respell from DuckDB's
+                return exp.Anonymous(this="to_json", expressions=[*node.expressions, exp.Anonymous(
+                    this="map", expressions=[exp.Literal.string("ignoreNullFields"), exp.Literal.string("false")])])
             return node
         return tree.transform(rewrite)
 
@@ -124,7 +180,11 @@ class SparkDialect(Dialect):
     def json_record(self, fields: Sequence[tuple[str, str]]) -> str:
         # Spark drops NULL members unless told; DuckDB's json_object keeps them.
         pairs = ", ".join(f"{sql_literal(key)}, {expr}" for key, expr in fields)
-        return f"to_json(named_struct({pairs}), map_from_arrays(['ignoreNullFields'], ['false']))"
+        return f"{_JSON_KEEP_NULLS}(named_struct({pairs}))"
+
+
+#: A marker function ``transpile_expression`` turns into ``to_json(…, map('ignoreNullFields', 'false'))``.
+_JSON_KEEP_NULLS = "chainlight_to_json_keep_nulls"
 
 
 def _java_format(fmt: str) -> str:
@@ -180,11 +240,15 @@ class SparkEngine(Engine):
     supports_update = True  # rewrites the table (see _update)
 
     def __init__(self, warehouse: Path | str, *, conf: Mapping[str, str] | None = None,
-                 read_only: bool = False, session: Any = None) -> None:
+                 read_only: bool = False, session: Any = None, lock_wait: float = 0.0,
+                 retain_seconds: float = DEFAULT_RETAIN_SECONDS) -> None:
         self.warehouse = Path(warehouse)
         self.read_only = read_only
+        self.retain_seconds = retain_seconds
+        self._lock: WriterLock | None = None
         if not read_only:
             (self.warehouse / "tables").mkdir(parents=True, exist_ok=True)
+            self._lock = WriterLock(self.warehouse / LOCK_FILE, wait=lock_wait)  # before reading the manifest
         self.spark = (session or spark_session(conf)).newSession()
         for key, value in (conf or {}).items():  # session-level SQL settings apply per engine too
             if key.startswith("spark.sql."):
@@ -212,13 +276,17 @@ class SparkEngine(Engine):
             raise ChainlightError("the workspace is open read-only")
         self._catalog["version"] = int(self._catalog.get("version", 0)) + 1
         tmp = self.warehouse / f".{MANIFEST}.{uuid.uuid4().hex[:8]}"
+        now = time.time()
+        kept = {f for folders in self._catalog["tables"].values() for f in folders}
+        retired: dict[str, float] = dict(before.get("retired", {}))
+        for folders in before["tables"].values():
+            retired.update({f: now for f in folders if f not in kept and f not in retired})
+        expired = {f for f, since in retired.items() if now - since >= self.retain_seconds and f not in kept}
+        self._catalog["retired"] = {f: since for f, since in sorted(retired.items()) if f not in expired and f not in kept}
         tmp.write_text(json.dumps(self._catalog, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self.warehouse / MANIFEST)
-        kept = {f for folders in self._catalog["tables"].values() for f in folders}
-        for folders in before["tables"].values():
-            for folder in folders:
-                if folder not in kept:
-                    shutil.rmtree(self.warehouse / folder, ignore_errors=True)
+        for folder in sorted(expired):  # only after the swap: the new manifest no longer names them
+            shutil.rmtree(self.warehouse / folder, ignore_errors=True)
 
     @contextmanager
     def _changing(self) -> Iterator[None]:
@@ -491,6 +559,9 @@ class SparkEngine(Engine):
         for name in self.spark.catalog.listTables():
             if name.isTemporary:
                 self.spark.catalog.dropTempView(name.name)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 def _param(value: Any) -> Any:
