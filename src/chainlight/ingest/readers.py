@@ -277,9 +277,10 @@ def open_jsonl(engine: Engine, path: Path) -> Source:
     if not records and not rejects:
         raise InputError("file is empty", file=str(path))
     names = list(columns)
-    engine.register_arrow(JSONL_VIEW, pa.table(
-        {p: pa.array([r.get(c) for r in records], pa.string()) for p, c in zip(positional(len(names)), names, strict=True)}
-        or {"_": pa.array([], pa.string())}))
+    data = {p: pa.array([r.get(c) for r in records], pa.string()) for p, c in zip(positional(len(names)), names, strict=True)}
+    if engine.dialect.ordinal_column:  # the engine's tables keep no row order: number the records
+        data[engine.dialect.ordinal_column] = pa.array(range(1, len(records) + 1), pa.int64())
+    engine.register_arrow(JSONL_VIEW, pa.table(data or {"_": pa.array([], pa.string())}))
     return Source(JSONL_VIEW, {}, names, "jsonl", "utf-8" if encoding == "utf-8" else "gbk", rejects=rejects)
 
 
