@@ -88,6 +88,18 @@ def test_ingest_equal_on_both_engines(spark_session: Any, tmp_path: Path, monkey
     assert spark["accounting"] == duck["accounting"]
     assert spark["quarantine"] == duck["quarantine"]
     assert spark["loaded"] == duck["loaded"]
+    # the service's snapshot reads the Spark warehouse's input views (Spark SQL turned back into DuckDB's)
+    pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
+    from chainlight.serve.snapshot import Snapshot
+    on_duck, on_spark = Snapshot.load(tmp_path / "duckdb" / "ws"), Snapshot.load(tmp_path / "spark" / "ws")
+    try:
+        assert on_spark.tables == on_duck.tables and on_duck.tables["enterprises"] > 0
+        for name in on_duck.tables:
+            query = f"SELECT * FROM {name}"
+            assert on_spark.db.execute(query).fetchall() == on_duck.db.execute(query).fetchall(), name
+    finally:
+        on_duck.close()
+        on_spark.close()
 
 
 def test_equality_cases_exist() -> None:
