@@ -9,7 +9,9 @@ Spark has no multi-table transaction over plain Parquet, so the engine keeps its
 a table writes a new folder beside the old one; publishing swaps the manifest with an atomic rename
 (write a temporary file, ``os.replace``). ``transaction`` buffers every catalog change and publishes them
 with one swap, so a stage that fails midway leaves the previous manifest — the previous good tables —
-untouched, as DuckDB's transaction does. Folders no manifest names any more are removed after the swap.
+untouched, as DuckDB's transaction does. A folder the new manifest no longer names is deleted by the
+first publication ``retain_seconds`` after it was replaced (readers on the previous manifest finish
+first); one writer at a time holds the warehouse (``WriterLock``).
 
 DDL and DML the stages and the workspace use (``CREATE [TEMP] TABLE … [AS]``, ``CREATE [TEMP] VIEW``,
 ``DROP``, ``ALTER TABLE … RENAME``, ``INSERT``, ``DELETE``) are interpreted against that catalog; queries
