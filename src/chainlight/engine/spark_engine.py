@@ -14,7 +14,7 @@ first publication ``retain_seconds`` after it was replaced (readers on the previ
 first); one writer at a time holds the warehouse (``WriterLock``).
 
 DDL and DML the stages and the workspace use (``CREATE [TEMP] TABLE … [AS]``, ``CREATE [TEMP] VIEW``,
-``DROP``, ``ALTER TABLE … RENAME``, ``INSERT``, ``DELETE``) are interpreted against that catalog; queries
+``DROP``, ``ALTER TABLE … RENAME``, ``INSERT``, ``DELETE``, ``UPDATE``) are interpreted against that catalog; queries
 run as Spark SQL with named parameters. Temporary tables are computed at once and checkpointed on the
 executors (so iterative algorithms do not build ever longer query plans); nothing comes to the driver.
 
