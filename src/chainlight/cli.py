@@ -208,9 +208,10 @@ def _synth(out: Path, firms: int, seed: int, fmt: str = "parquet", encoding: str
 def ingest(
     workspace: WorkspaceOpt,
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of input files (CSV/TSV/Parquet/JSONL).")],
+    engine: EngineOpt = None,
 ) -> None:
     """Load a user's files; quarantine every bad row with a reason; name any file that cannot be read."""
-    cfg = _config()
+    cfg = _config(**_engine_overrides(engine))
     with _workspace(workspace, cfg, create=True) as ws:
         report = _ingest(ws, cfg, paths)
     if report.errors:

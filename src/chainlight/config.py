@@ -36,6 +36,11 @@ class EngineSettings(_Section):
     spark_conf: dict[str, str] = Field(
         default_factory=dict,
         description="Spark: session settings, e.g. {spark.driver.memory: 2g, spark.master: 'local[4]'} (local[*] by default).")
+    spark_lock_wait: float = Field(
+        0.0, ge=0, description="Spark: seconds a second writer waits for the warehouse's writer lock before failing.")
+    spark_retain_seconds: float = Field(
+        600.0, ge=0, description="Spark: a replaced table version folder is deleted this long after it was replaced "
+                                 "(readers still on it finish first).")
 
     @field_validator("memory_limit")
     @classmethod

@@ -43,7 +43,20 @@ def test_run_on_spark_refuses_a_stage_it_cannot_run_before_running_any(spark_ses
 
 
 @pytest.mark.spark
-def test_demo_on_spark_names_ingest_and_generates_nothing(spark_session: object, tmp_path: Path) -> None:
+def test_demo_on_spark_names_the_stages_it_cannot_run_and_generates_nothing(spark_session: object,
+                                                                             tmp_path: Path) -> None:
     line = one_error_line(cli("demo", "-w", str(tmp_path / "demo"), "--engine", "spark", "--firms", "1000"))
-    assert "'ingest'" in line and "spark engine" in line
+    assert "'resolve'" in line and "spark engine" in line
+    assert "'ingest'" not in line  # ingest runs on Spark
     assert not (tmp_path / "demo" / "inputs").exists()
+
+
+@pytest.mark.spark
+def test_ingest_on_spark_from_the_command_line(spark_session: object, tmp_path: Path) -> None:
+    data = tmp_path / "bureau.csv"
+    data.write_text("uscc,max_overdue_days,open_litigations,tax_arrears,blacklisted\n"
+                    "914403001922038216,0,0,false,false\n91440300708461136X,0,0,false,false\n", encoding="utf-8")
+    result = cli("ingest", "-w", str(tmp_path / "ws"), "--engine", "spark", str(data))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ws" / "spark" / "manifest.json").exists() and not (tmp_path / "ws" / "chainlight.duckdb").exists()
+    assert "bureau" in result.stdout

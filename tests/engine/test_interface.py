@@ -133,19 +133,43 @@ def test_try_date_reads_the_documented_spellings(engine: Engine) -> None:
     assert got == [dt.date(2024, 3, 5)] * 4 + [None]
 
 
-@notimpl(["spark"], "UPDATE needs a table format with row-level updates (Delta/Iceberg); stages use CREATE AS")
 def test_update(engine: Engine) -> None:
     _firms(engine)
     engine.execute("UPDATE firms SET sales = 0 WHERE uscc = 'a'")
     assert engine.scalar("SELECT sales FROM firms WHERE uscc = 'a'") == 0.0
+    assert engine.scalar("SELECT sum(sales) FROM firms") == 20.0  # the other rows untouched
 
 
-@notimpl(["spark"], "ingest's CSV reader keeps rejected lines in DuckDB's reject tables")
+def test_update_from_a_joined_source_touches_matched_rows_only(engine: Engine) -> None:
+    _firms(engine)
+    engine.write_arrow("fixes", pa.table({"uscc": ["b", "c", "z"], "sales": [1.5, 2.5, 9.0]}))
+    engine.execute("UPDATE firms SET sales = f.sales * 2, founded = NULL FROM fixes f "
+                   "WHERE f.uscc = firms.uscc AND f.sales > $floor", {"floor": 2.0})
+    rows = engine.query("SELECT uscc, sales, founded FROM firms ORDER BY uscc").to_pylist()
+    assert rows == [{"uscc": "a", "sales": 10.0, "founded": dt.date(2020, 1, 31)},
+                    {"uscc": "b", "sales": 20.0, "founded": dt.date(2021, 2, 1)},
+                    {"uscc": "c", "sales": 5.0, "founded": None}]
+    engine.execute("CREATE TEMP TABLE scratch AS SELECT uscc, sales FROM firms")
+    engine.execute("UPDATE scratch SET sales = -1 WHERE uscc = 'a'")
+    assert engine.scalar("SELECT sum(sales) FROM scratch") == 24.0
+
+
 def test_csv_source_with_rejects(engine: Engine, tmp_path) -> None:
+    """The CSV reader yields the parsed records in file order and reports each rejected line with its data
+    row and reason (both engines run DuckDB's reader: the Spark engine on its executors)."""
     path = tmp_path / "x.csv"
-    path.write_text("a,b\n1,2\n", encoding="utf-8")
-    sql = f"SELECT * FROM {engine.dialect.csv_source(['a', 'b'], ',')}"
-    assert engine.query(sql, {"path": str(path)}).to_pylist() == [{"a": "1", "b": "2"}]
+    path.write_text('a,b\n1,2\n3,4,5\n"x\ny",z\n6\n7,8\n', encoding="utf-8")
+    engine.execute("DROP TABLE IF EXISTS reject_errors")
+    engine.execute("DROP TABLE IF EXISTS reject_scans")
+    ordinal = f", {engine.dialect.ordinal_column}" if engine.dialect.ordinal_column else ""
+    sql = f"SELECT * FROM {engine.dialect.csv_source(['a', 'b'], ',')} s"
+    rows = engine.query(f"SELECT a, b{ordinal} FROM ({sql}) t", {"path": str(path)}).to_pylist()
+    assert [(r["a"], r["b"]) for r in rows] == [("1", "2"), ("x\ny", "z"), ("7", "8")]
+    if ordinal:
+        assert [r[engine.dialect.ordinal_column] for r in rows] == [1, 2, 3]
+    rejects = engine.query(f"SELECT row, reason FROM {engine.dialect.csv_rejects(['a', 'b'], ',')} r ORDER BY row",
+                           {"path": str(path)}).to_pylist()
+    assert rejects == [{"row": 2, "reason": "too many columns"}, {"row": 4, "reason": "missing columns"}]
 
 
 def test_capability_flags_are_declared(engine: Engine) -> None:

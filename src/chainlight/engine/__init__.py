@@ -30,6 +30,7 @@ def open_engine(settings: EngineSettings, root: Path, *, read_only: bool = False
             from chainlight.errors import ChainlightError
             raise ChainlightError(f"engine 'spark' needs the [spark] extra: pip install 'chainlight[spark]' ({exc})") from exc
         warehouse = settings.spark_warehouse or root / SPARK_FOLDER
-        return SparkEngine(warehouse, conf=settings.spark_conf, read_only=read_only)
+        return SparkEngine(warehouse, conf=settings.spark_conf, read_only=read_only, lock_wait=settings.spark_lock_wait,
+                           retain_seconds=settings.spark_retain_seconds)
     return DuckDBEngine(root / DB_FILE, threads=settings.threads, memory_limit=settings.memory_limit,
                         read_only=read_only)

@@ -58,8 +58,17 @@ class Dialect:
     def try_timestamp(self, expr: str) -> str:
         raise NotImplementedError
 
+    #: A column that file relations (``csv_source``, ``parquet_source``) carry and ingest keeps, holding a
+    #: row's 1-based position in the file: for engines whose tables have no row order (None: ``rowid``).
+    ordinal_column: str | None = None
+
     def row_ordinal(self, table: str) -> str:
         """1-based position of a row of ``table`` in insertion (file) order."""
+        raise NotImplementedError
+
+    def csv_rejects(self, columns: Sequence[str], delimiter: str) -> str:
+        """A relation of the lines ``csv_source`` (same arguments, ``$path``) rejected: ``row`` (file data
+        row), ``reason`` (the reader's error types), ``raw`` (the line), one row per rejected line."""
         raise NotImplementedError
 
     def csv_source(self, columns: Sequence[str], delimiter: str) -> str:

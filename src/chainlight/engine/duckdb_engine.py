@@ -31,6 +31,13 @@ class DuckDBDialect(Dialect):
                 "quote = '\"', escape = '\"', store_rejects = true, rejects_table = 'reject_errors', "
                 "rejects_scan = 'reject_scans', max_line_size = 10000000)")
 
+    def csv_rejects(self, columns: Sequence[str], delimiter: str) -> str:
+        # The reader appends to reject_errors (dropped before each file); error types sorted: one spelling.
+        error = "lower(CAST(error_type AS VARCHAR))"
+        return (f"(SELECT line - 1 AS row, string_agg(DISTINCT {error}, '; ' ORDER BY {error}) AS reason, "
+                "any_value(csv_line) AS raw FROM reject_errors "
+                "WHERE scan_id IN (SELECT scan_id FROM reject_scans WHERE file_path = $path) GROUP BY line)")
+
     def parquet_source(self, columns: Sequence[tuple[str, str]]) -> str:
         select = ", ".join(f"CAST({quote_identifier(raw)} AS VARCHAR) AS {quote_identifier(clean)}" for raw, clean in columns)
         # Legacy writers store text as untagged binary: read it as UTF-8 text (invalid UTF-8 fails the file).

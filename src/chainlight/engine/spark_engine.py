@@ -9,10 +9,12 @@ Spark has no multi-table transaction over plain Parquet, so the engine keeps its
 a table writes a new folder beside the old one; publishing swaps the manifest with an atomic rename
 (write a temporary file, ``os.replace``). ``transaction`` buffers every catalog change and publishes them
 with one swap, so a stage that fails midway leaves the previous manifest — the previous good tables —
-untouched, as DuckDB's transaction does. Folders no manifest names any more are removed after the swap.
+untouched, as DuckDB's transaction does. A folder the new manifest no longer names is deleted by the
+first publication ``retain_seconds`` after it was replaced (readers on the previous manifest finish
+first); one writer at a time holds the warehouse (``WriterLock``).
 
 DDL and DML the stages and the workspace use (``CREATE [TEMP] TABLE … [AS]``, ``CREATE [TEMP] VIEW``,
-``DROP``, ``ALTER TABLE … RENAME``, ``INSERT``, ``DELETE``) are interpreted against that catalog; queries
+``DROP``, ``ALTER TABLE … RENAME``, ``INSERT``, ``DELETE``, ``UPDATE``) are interpreted against that catalog; queries
 run as Spark SQL with named parameters. Temporary tables are computed at once and checkpointed on the
 executors (so iterative algorithms do not build ever longer query plans); nothing comes to the driver.
 
@@ -23,12 +25,14 @@ volume); on HDFS or object stores use a table format with atomic commits (see th
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,7 +43,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from chainlight.engine.base import Dialect, Engine, check_identifier
+from chainlight.engine.base import Dialect, Engine, check_identifier, quote_identifier, sql_literal
 from chainlight.errors import ChainlightError
 
 log = logging.getLogger(__name__)
@@ -58,9 +62,57 @@ DEFAULT_CONF: dict[str, str] = {
 
 _SESSION_LOCK = threading.Lock()
 
+LOCK_FILE = ".writer.lock"
+#: How long a replaced version folder outlives its replacement (``engine.spark_retain_seconds``).
+DEFAULT_RETAIN_SECONDS = 600.0
+
+
+class WriterLock:
+    """One writer per warehouse, as DuckDB allows one writing process per database file.
+
+    An exclusive ``flock`` on ``<warehouse>/.writer.lock``, held from opening the engine (before its
+    manifest is read, so no writer publishes over changes it never saw) until ``close``; the holder's pid
+    and start time are written into the file for the message a second writer gets. The kernel drops the
+    lock when the holder dies, so a crash never leaves the warehouse locked. ``flock`` holds on a local
+    disk and on NFSv4; on HDFS or object stores the catalog of a table format (Delta, Iceberg) does this.
+    """
+
+    def __init__(self, path: Path, *, wait: float = 0.0) -> None:
+        self.path = path
+        self._handle = path.open("a+", encoding="utf-8")
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._handle.seek(0)
+                    holder = self._handle.read().strip() or "another process"
+                    self._handle.close()
+                    raise WarehouseLocked(
+                        f"Spark warehouse {path.parent} has another writer ({holder}); waited {wait:g} s "
+                        "(engine.spark_lock_wait). Open it read-only, or run the writers one after the other") from None
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+        self._handle.flush()
+
+    def release(self) -> None:
+        if not self._handle.closed:
+            self._handle.seek(0)
+            self._handle.truncate()
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+
 
 class SparkUnavailable(ChainlightError):
     """The Spark engine was chosen but PySpark or Java is missing."""
+
+
+class WarehouseLocked(ChainlightError):
+    """A second writer opened a Spark warehouse another process writes to."""
 
 
 class SparkDialect(Dialect):
@@ -77,6 +129,12 @@ class SparkDialect(Dialect):
                 return sqlglot.parse_one(
                     f"((year({end.sql('spark')}) - year({start.sql('spark')})) * 12 "
                     f"+ month({end.sql('spark')}) - month({start.sql('spark')}))", read="spark")
+            if isinstance(node, exp.IsInf):  # no isinf() in Spark
+                return sqlglot.parse_one(f"(abs({node.this.sql('spark')}) = CAST('Infinity' AS DOUBLE))", read="spark")
+            if isinstance(node, exp.Anonymous) and node.name.lower() == _JSON_KEEP_NULLS:
+                # to_json's options must be a map() call, which sqlglot would respell from DuckDB's
+                return exp.Anonymous(this="to_json", expressions=[*node.expressions, exp.Anonymous(
+                    this="map", expressions=[exp.Literal.string("ignoreNullFields"), exp.Literal.string("false")])])
             return node
         return tree.transform(rewrite)
 
@@ -97,6 +155,38 @@ class SparkDialect(Dialect):
     def try_timestamp(self, expr: str) -> str:
         return "coalesce(" + ", ".join(f"try_to_timestamp({expr}, '{_java_format(f)}')"
                                        for f in self.timestamp_formats) + ")"
+
+    # -- reading input files (ingest): DuckDB's reader on the executors, see spark_files ----------------
+    ordinal_column = "_ordinal"
+
+    def row_ordinal(self, table: str) -> str:
+        return f"{table}._ordinal"
+
+    def _file_rows(self, kind: str, read: Sequence[str], names: Sequence[str], delimiter: str = ",") -> str:
+        from chainlight.engine import spark_files
+        cols = ", ".join(f"_cols[{i + 1}] AS {quote_identifier(name)}" for i, name in enumerate(names))
+        return (f"(SELECT {cols}{', ' if cols else ''}_ordinal FROM {spark_files.FUNCTION}($path, "
+                f"'{spark_files.file_spec(kind, list(read), delimiter)}') WHERE _ordinal IS NOT NULL)")
+
+    def csv_source(self, columns: Sequence[str], delimiter: str) -> str:
+        return self._file_rows("csv", columns, columns, delimiter)
+
+    def csv_rejects(self, columns: Sequence[str], delimiter: str) -> str:
+        from chainlight.engine import spark_files
+        return (f"(SELECT _reject_row AS row, _reject_reason AS reason, _reject_raw AS raw FROM {spark_files.FUNCTION}("
+                f"$path, '{spark_files.file_spec('csv', list(columns), delimiter)}') WHERE _ordinal IS NULL)")
+
+    def parquet_source(self, columns: Sequence[tuple[str, str]]) -> str:
+        return self._file_rows("parquet", [raw for raw, _ in columns], [clean for _, clean in columns])
+
+    def json_record(self, fields: Sequence[tuple[str, str]]) -> str:
+        # Spark drops NULL members unless told; DuckDB's json_object keeps them.
+        pairs = ", ".join(f"{sql_literal(key)}, {expr}" for key, expr in fields)
+        return f"{_JSON_KEEP_NULLS}(named_struct({pairs}))"
+
+
+#: A marker function ``transpile_expression`` turns into ``to_json(…, map('ignoreNullFields', 'false'))``.
+_JSON_KEEP_NULLS = "chainlight_to_json_keep_nulls"
 
 
 def _java_format(fmt: str) -> str:
@@ -148,19 +238,25 @@ class SparkEngine(Engine):
     in_process = False
     supports_transactions = False  # emulated: catalog changes are buffered and swapped at once
     supports_python_udfs = False
-    supports_csv_rejects = False
-    supports_update = False
+    supports_csv_rejects = True  # DuckDB's reader runs on the executors (spark_files)
+    supports_update = True  # rewrites the table (see _update)
 
     def __init__(self, warehouse: Path | str, *, conf: Mapping[str, str] | None = None,
-                 read_only: bool = False, session: Any = None) -> None:
+                 read_only: bool = False, session: Any = None, lock_wait: float = 0.0,
+                 retain_seconds: float = DEFAULT_RETAIN_SECONDS) -> None:
         self.warehouse = Path(warehouse)
         self.read_only = read_only
+        self.retain_seconds = retain_seconds
+        self._lock: WriterLock | None = None
         if not read_only:
             (self.warehouse / "tables").mkdir(parents=True, exist_ok=True)
+            self._lock = WriterLock(self.warehouse / LOCK_FILE, wait=lock_wait)  # before reading the manifest
         self.spark = (session or spark_session(conf)).newSession()
         for key, value in (conf or {}).items():  # session-level SQL settings apply per engine too
             if key.startswith("spark.sql."):
                 self.spark.conf.set(key, str(value))
+        from chainlight.engine import spark_files
+        spark_files.register(self.spark)  # chainlight_read_file(): ingest's file reader on the executors
         self._temp: dict[str, Any] = {}  # temporary tables: name -> checkpointed DataFrame
         self._catalog: dict[str, Any] = self._read_manifest()
         self._tx_depth = 0
@@ -182,13 +278,17 @@ class SparkEngine(Engine):
             raise ChainlightError("the workspace is open read-only")
         self._catalog["version"] = int(self._catalog.get("version", 0)) + 1
         tmp = self.warehouse / f".{MANIFEST}.{uuid.uuid4().hex[:8]}"
+        now = time.time()
+        kept = {f for folders in self._catalog["tables"].values() for f in folders}
+        retired: dict[str, float] = dict(before.get("retired", {}))
+        for folders in before["tables"].values():
+            retired.update({f: now for f in folders if f not in kept and f not in retired})
+        expired = {f for f, since in retired.items() if now - since >= self.retain_seconds and f not in kept}
+        self._catalog["retired"] = {f: since for f, since in sorted(retired.items()) if f not in expired and f not in kept}
         tmp.write_text(json.dumps(self._catalog, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self.warehouse / MANIFEST)
-        kept = {f for folders in self._catalog["tables"].values() for f in folders}
-        for folders in before["tables"].values():
-            for folder in folders:
-                if folder not in kept:
-                    shutil.rmtree(self.warehouse / folder, ignore_errors=True)
+        for folder in sorted(expired):  # only after the swap: the new manifest no longer names them
+            shutil.rmtree(self.warehouse / folder, ignore_errors=True)
 
     @contextmanager
     def _changing(self) -> Iterator[None]:
@@ -274,7 +374,7 @@ class SparkEngine(Engine):
         elif isinstance(tree, exp.Delete):
             self._delete(tree, params)
         elif isinstance(tree, exp.Update):
-            raise ChainlightError("UPDATE is not supported by the spark engine (no supports_update)")
+            self._update(tree, params)
         else:
             self._df(tree, params).collect()
 
@@ -371,6 +471,42 @@ class SparkEngine(Engine):
         with self._changing():
             self._set_table(name, df)
 
+    def _update(self, tree: exp.Update, params: Mapping[str, Any] | Sequence[Any] | None) -> None:
+        """``UPDATE t SET … [FROM …] [WHERE …]`` as a rewrite of ``t`` (copy-on-write, as Delta does without
+        deletion vectors): number t's rows, find each matching row's new values with the UPDATE's own FROM
+        and WHERE, and write t again with those values where a row matched. A row matched by several FROM
+        rows takes one of them, as in DuckDB (the caller makes matches unique)."""
+        from pyspark.sql import functions as F
+        name = check_identifier(tree.this.name)
+        alias = tree.this.alias_or_name
+        table = self._target_frame(name)
+        base = table.withColumn("__rid", F.monotonically_increasing_id()).localCheckpoint(eager=True)
+        base.createOrReplaceTempView("__update_base")
+        sets = [(eq.this.name, eq.expression) for eq in tree.expressions]
+        unknown = [c for c, _ in sets if c not in table.columns]
+        if unknown:
+            raise ChainlightError(f"UPDATE {name}: no column {', '.join(unknown)}")
+        source = tree.args.get("from_") or tree.args.get("from")
+        where = tree.args.get("where")
+        values = ", ".join(f"{value.sql('duckdb')} AS __set{i}" for i, (_, value) in enumerate(sets))
+        matched = self._df(sqlglot.parse_one(
+            f"SELECT {alias}.__rid, {values} FROM __update_base AS {alias}"
+            + (f", {source.this.sql('duckdb')}" if source is not None else "")
+            + (f" WHERE {where.this.sql('duckdb')}" if where is not None else ""), read="duckdb"), params)
+        found = matched.groupBy("__rid").agg(*[F.first(f"__set{i}").alias(f"__set{i}") for i in range(len(sets))])
+        position = {column: i for i, (column, _) in enumerate(sets)}
+        joined = base.join(found.withColumnRenamed("__rid", "__hit"), F.col("__rid") == F.col("__hit"), "left")
+        result = joined.select([
+            (F.when(F.col("__hit").isNull(), F.col(f"`{c}`"))
+             .otherwise(F.col(f"__set{position[c]}").cast(table.schema[c].dataType)) if c in position
+             else F.col(f"`{c}`")).alias(c) for c in table.columns])
+        if name in self._temp:
+            self._set_temp(name, result)
+        else:
+            with self._changing():
+                self._set_table(name, result)
+        self.spark.catalog.dropTempView("__update_base")
+
     def _query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> pa.Table:
         table: pa.Table = self._df(sqlglot.parse_one(sql, read="duckdb"), params).toArrow()
         return table
@@ -425,6 +561,9 @@ class SparkEngine(Engine):
         for name in self.spark.catalog.listTables():
             if name.isTemporary:
                 self.spark.catalog.dropTempView(name.name)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 def _param(value: Any) -> Any:

@@ -41,6 +41,10 @@ from chainlight.workspace import Workspace, new_run_id
 
 log = logging.getLogger(__name__)
 
+#: Engines run ingest with their CSV reader's rejects and UPDATE (duplicates are marked in place); no
+#: whole table comes into Python, so it runs on Spark too.
+ENGINE_NEEDS: frozenset[str] = frozenset({"supports_csv_rejects", "supports_update"})
+
 SUPPORTED_SUFFIXES = {".csv", ".tsv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson", ".json"}
 
 

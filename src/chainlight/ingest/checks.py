@@ -129,7 +129,9 @@ def validation_select(spec: TableSpec, source: str, raw_columns: list[str], dial
     """
     text_of = {name: f"_c{i}" for i, name in enumerate(raw_columns)}
     value_of = {c.name: f"_v{j}" for j, c in enumerate(spec.columns)}
-    trimmed = ", ".join(f"nullif(trim({t}), '') AS {t}" for t in text_of.values())
+    # Engines whose tables have no row order carry each row's position in the file through (Dialect).
+    keep = f", {dialect.ordinal_column}" if dialect.ordinal_column else ""
+    trimmed = ", ".join(f"nullif(trim({t}), '') AS {t}" for t in text_of.values()) + keep
     checks = {c.name: column_check(c, dialect, settings) for c in spec.columns}
     typed = ", ".join(f"{_fill(check.value, t=text_of[name])} AS {value_of[name]}" for name, check in checks.items())
 
@@ -153,7 +155,7 @@ def validation_select(spec: TableSpec, source: str, raw_columns: list[str], dial
         SELECT {cleaned},
                substr(_problem, 1, instr(_problem, '|') - 1) AS _field,
                substr(_problem, instr(_problem, '|') + 1) AS _reason,
-               CASE WHEN _problem IS NOT NULL THEN {record} END AS _record
+               CASE WHEN _problem IS NOT NULL THEN {record} END AS _record{keep}
         FROM (SELECT l2.*, {problem} AS _problem
               FROM (SELECT l1.*, {typed} FROM (SELECT {trimmed} FROM {source}) l1) l2) l3"""
 

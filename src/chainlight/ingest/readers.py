@@ -194,10 +194,11 @@ def open_csv(engine: Engine, path: Path, tmp_dir: Path, *, force_encoding: str |
     for table in ("reject_errors", "reject_scans"):  # the reader appends to these; start each file empty
         engine.execute(f"DROP TABLE IF EXISTS {table}")
 
+    names = positional(len(columns))
+
     def collect(engine: Engine) -> list[Reject]:
-        rows = engine.query(
-            "SELECT line - 1 AS row, string_agg(DISTINCT lower(CAST(error_type AS VARCHAR)), '; ') AS reason, "
-            "any_value(csv_line) AS raw FROM reject_errors GROUP BY line ORDER BY line").to_pylist()
+        rows = engine.query(f"SELECT row, reason, raw FROM {engine.dialect.csv_rejects(names, delimiter)} r ORDER BY row",
+                            {"path": str(linked)}).to_pylist()
         return [(int(r["row"]), f"malformed CSV line: {r['reason']}", r["raw"] or "") for r in rows]
 
     def cleanup() -> None:
@@ -205,7 +206,7 @@ def open_csv(engine: Engine, path: Path, tmp_dir: Path, *, force_encoding: str |
         if readable is not path:
             readable.unlink(missing_ok=True)
 
-    return Source(engine.dialect.csv_source(positional(len(columns)), delimiter), {"path": str(linked)}, columns, "csv",
+    return Source(engine.dialect.csv_source(names, delimiter), {"path": str(linked)}, columns, "csv",
                   "utf-8" if encoding == "utf-8" else "gbk", collect_rejects=collect, cleanup=cleanup)
 
 
@@ -276,9 +277,10 @@ def open_jsonl(engine: Engine, path: Path) -> Source:
     if not records and not rejects:
         raise InputError("file is empty", file=str(path))
     names = list(columns)
-    engine.register_arrow(JSONL_VIEW, pa.table(
-        {p: pa.array([r.get(c) for r in records], pa.string()) for p, c in zip(positional(len(names)), names, strict=True)}
-        or {"_": pa.array([], pa.string())}))
+    data = {p: pa.array([r.get(c) for r in records], pa.string()) for p, c in zip(positional(len(names)), names, strict=True)}
+    if engine.dialect.ordinal_column:  # the engine's tables keep no row order: number the records
+        data[engine.dialect.ordinal_column] = pa.array(range(1, len(records) + 1), pa.int64())
+    engine.register_arrow(JSONL_VIEW, pa.table(data or {"_": pa.array([], pa.string())}))
     return Source(JSONL_VIEW, {}, names, "jsonl", "utf-8" if encoding == "utf-8" else "gbk", rejects=rejects)
 
 

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from chainlight.engine import DuckDBEngine
+from chainlight.engine import DuckDBEngine, warehouse
 from chainlight.engine.base import load_sql, sql_literal
 from chainlight.errors import InputError, Unavailable
 from chainlight.rules import SALES_VIEW
@@ -100,14 +100,18 @@ class Snapshot:
     def load(cls, root: Path | str, *, wait_s: float = 30.0) -> Snapshot:
         root = Path(root)
         path = root / DB_FILE
-        if not path.exists():
+        manifest = None if path.exists() else warehouse.manifest_of(root)
+        if not path.exists() and manifest is None:
             raise InputError("workspace has no database (run `chainlight ingest` or `chainlight demo` first)",
                              file=str(root))
         started = time.perf_counter()
         db = duckdb.connect(":memory:")
         try:  # the path is the operator's, not a request's; quoted as a literal
-            wait_for_workspace(lambda: db.execute(f"ATTACH {sql_literal(str(path))} AS src (READ_ONLY)"),
-                               wait_s)
+            if manifest is None:
+                wait_for_workspace(lambda: db.execute(f"ATTACH {sql_literal(str(path))} AS src (READ_ONLY)"),
+                                   wait_s)
+            else:  # a Spark-made workspace: its current Parquet version folders (engine/warehouse.py)
+                db.execute("ATTACH ':memory:' AS src")
         except WorkspaceBusy:
             db.close()
             raise
@@ -115,6 +119,8 @@ class Snapshot:
         try:
             # the shared business rules read the workspace's tables by their plain names
             db.execute("SET search_path = 'memory.main,src.main'")
+            if manifest is not None:
+                warehouse.attach(db, manifest, "src.main")
             db.execute(f"CREATE TEMP VIEW {SALES_VIEW} AS " + load_sql("chainlight", "sales"))
             for name, sql in named_queries("snapshot").items():
                 try:

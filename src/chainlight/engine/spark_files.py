@@ -1,0 +1,88 @@
+"""Reading one input file on Spark's executors with DuckDB's own reader, as a SQL table function.
+
+Ingest promises that every row of a file is loaded or quarantined with a reason and a row number. On
+DuckDB that comes from ``read_csv`` with reject tables; Spark's CSV reader cannot say which line a
+record came from nor why a line was bad. So on Spark the file is read *on an executor* by the very same
+DuckDB relation (``DuckDBDialect.csv_source`` / ``parquet_source``), streamed out as Arrow batches by a
+PyArrow-native table function (``arrow_udtf``): parsing rules, reject reasons and row numbers are equal on
+both engines by construction, and no row passes through the driver. Each row carries its 1-based
+position in the file's parsed records (``_ordinal``: Spark tables have no row order to ask later);
+the reader's rejects follow as rows with ``_ordinal`` NULL and ``_reject_*`` set.
+
+One file is one task (a file is read sequentially; many files read in parallel): split very large
+inputs into several files (``invoices.2024-q1.csv``, …). Executors need chainlight installed (it is
+imported there) and must see the file's path (a shared file system on a cluster).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+FUNCTION = "chainlight_read_file"
+BATCH_ROWS = 65_536
+SCHEMA = ("_ordinal bigint, _cols array<string>, _reject_row bigint, _reject_reason string, _reject_raw string")
+
+
+
+def file_spec(kind: str, columns: list[str], delimiter: str = ",") -> str:
+    """The table function's second argument: what to read (format, the file's column names in order, the
+    delimiter), as base64 of JSON, so it sits in a SQL literal with no quoting or escaping question."""
+    plan = json.dumps({"kind": kind, "columns": columns, "delimiter": delimiter}, ensure_ascii=False)
+    return base64.b64encode(plan.encode("utf-8")).decode("ascii")
+
+
+def read_file(path: str, spec: str) -> Iterator[pa.Table]:
+    """The file's rows (``_ordinal``, ``_cols``) then its rejects, in batches; runs on an executor."""
+    import duckdb
+
+    from chainlight.engine.duckdb_engine import DUCKDB_DIALECT
+
+    plan: dict[str, Any] = json.loads(base64.b64decode(spec))
+    if plan["kind"] == "csv":
+        names = [f"_c{i}" for i in range(len(plan["columns"]))]
+        source = DUCKDB_DIALECT.csv_source(names, plan["delimiter"])
+    else:
+        pairs = [(raw, f"_c{i}") for i, raw in enumerate(plan["columns"])]
+        names = [clean for _, clean in pairs]
+        source = DUCKDB_DIALECT.parquet_source(pairs)
+    con = duckdb.connect(config={"threads": 1})  # one executor core per task
+    try:
+        cols = "[" + ", ".join(names) + "]" if names else "CAST([] AS VARCHAR[])"
+        reader = con.sql(f"SELECT {cols} AS _cols FROM {source}", params={"path": path}).to_arrow_reader(BATCH_ROWS)
+        done = 0
+        for batch in reader:
+            n = batch.num_rows
+            yield pa.table({"_ordinal": pa.array(range(done + 1, done + n + 1), pa.int64()),
+                            "_cols": batch.column(0).cast(pa.list_(pa.string())),
+                            "_reject_row": pa.nulls(n, pa.int64()), "_reject_reason": pa.nulls(n, pa.string()),
+                            "_reject_raw": pa.nulls(n, pa.string())})
+            done += n
+        if plan["kind"] == "csv":
+            rejects = con.sql(f"SELECT * FROM {DUCKDB_DIALECT.csv_rejects(names, plan['delimiter'])} r ORDER BY row",
+                              params={"path": path}).to_arrow_table()
+            n = rejects.num_rows
+            yield pa.table({"_ordinal": pa.nulls(n, pa.int64()), "_cols": pa.nulls(n, pa.list_(pa.string())),
+                            "_reject_row": rejects["row"].cast(pa.int64()),
+                            "_reject_reason": rejects["reason"].cast(pa.string()),
+                            "_reject_raw": rejects["raw"].cast(pa.string())})
+    finally:
+        con.close()
+
+
+class ReadFile:
+    """``chainlight_read_file(path, spec)``: the table function Spark SQL calls (see module docstring)."""
+
+    def eval(self, path: pa.Array, spec: pa.Array) -> Iterator[pa.Table]:
+        yield from read_file(str(path[0].as_py()), str(spec[0].as_py()))
+
+
+def register(session: Any) -> None:
+    """Make ``chainlight_read_file`` callable from this session's SQL."""
+    from pyspark.sql.functions import arrow_udtf
+
+    session.udtf.register(FUNCTION, arrow_udtf(ReadFile, returnType=SCHEMA))
