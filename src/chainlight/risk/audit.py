@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -60,16 +61,6 @@ def _root(ws: Workspace | Path) -> Path:
     return ws if isinstance(ws, Path) else ws.root
 
 
-@contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    with (root / LOCK_FILE).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _last_line(path: Path) -> str | None:
     """The newest line, read backwards from the end (appends stay O(1) in the log's length)."""
     if not path.exists():
@@ -105,44 +96,181 @@ def _head_line(entry_id: int, entry_hash: str, size: int) -> bytes:
     return f"{entry_id:012d} {entry_hash} {size:016d}\n".encode("ascii")
 
 
+class _Log:
+    """This process's writer for one workspace's log: appends from many threads, one fdatasync per group.
+
+    Group commit: a thread writes its entry under the cross-process ``flock`` (held only for the write,
+    not for the flush), then waits until the log is durable up to it. The first waiter flushes
+    (fdatasync) everything this process has written so far; threads that wrote while that flush ran
+    wait for the next one, so N concurrent decisions cost about two flushes, not N, and each caller
+    returns only once its own entry is on disk. The head file is rewritten after a flush, so it never
+    names an entry that is not durable (a crash cannot make a good log look truncated).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.path = root, root / LOG_FILE
+        self.mutex = threading.Lock()  # this process's writers, one at a time (flock is per open file)
+        self.flushed = threading.Condition()
+        self.flushing = False
+        self.written = 0  # entries this process wrote (a sequence number)
+        self.durable = 0  # of those, how many are known to be on disk
+        self.newest: tuple[int, str, int] | None = None  # (id, hash, log size) of the newest written here
+        self.tail: tuple[tuple[int, int, int], int, str] | None = None  # (log stamp, id, hash) after our write
+        self.fd: int | None = None  # the log, opened for appending
+        self.lock_fd: int | None = None
+
+    # -- under the locks ------------------------------------------------------------------------
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """This process's mutex, then the cross-process flock on ``audit.lock`` (re-opened if replaced)."""
+        with self.mutex:
+            lock_path = self.root / LOCK_FILE
+            while True:
+                if self.lock_fd is None:
+                    self.lock_fd = os.open(lock_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
+                try:
+                    same = os.stat(lock_path).st_ino == os.fstat(self.lock_fd).st_ino
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    break
+                os.close(self.lock_fd)  # closing releases the lock on the stale file
+                self.lock_fd = None
+            try:
+                yield
+            finally:
+                fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+
+    def _log_fd(self) -> int:
+        """The log opened for appending; re-opened (after flushing the old one) when the file was replaced."""
+        try:
+            current = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            current = None
+        if self.fd is not None and current != os.fstat(self.fd).st_ino:
+            os.fdatasync(self.fd)  # entries already written to the replaced file are made durable first
+            os.close(self.fd)
+            self.fd, self.tail = None, None
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        return self.fd
+
+    def _previous(self, fd: int) -> tuple[tuple[int, str] | None, tuple[int, int, int]]:
+        """(newest id and hash, or None for an empty log; the log's stamp). O(1): our own last write when
+        nobody wrote since, else the head file when it matches the size, else the log's last line."""
+        st = os.fstat(fd)
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self.tail is not None and self.tail[0] == stamp:
+            return (self.tail[1], self.tail[2]), stamp
+        head = _read_head(self.root)
+        if head is not None and head[2] == st.st_size:
+            return (head[0], head[1]), stamp
+        last = _last_line(self.path)
+        parsed = json.loads(last) if last else None
+        return ((parsed["id"], parsed["hash"]) if parsed else None), stamp
+
+    def write(self, kind: str, inputs: dict[str, Any], decision: dict[str, Any], at: str | None,
+              durable: bool) -> tuple[dict[str, Any], int]:
+        """Chain and write one entry (not yet flushed); returns it and its sequence number."""
+        with self._locked():
+            fd = self._log_fd()
+            previous, stamp = self._previous(fd)
+            entry: dict[str, Any] = {
+                "id": (previous[0] + 1) if previous else 1, "kind": kind,
+                "at": at or datetime.now(UTC).isoformat(timespec="microseconds"),
+                "prev_hash": previous[1] if previous else GENESIS,
+                "inputs_hash": digest(inputs), "inputs": inputs, "decision": decision}
+            entry["hash"] = digest(entry)
+            line = (canonical(entry) + "\n").encode("utf-8")
+            os.write(fd, line)
+            st = os.fstat(fd)
+            self.tail = ((st.st_ino, st.st_size, st.st_mtime_ns), entry["id"], entry["hash"])
+            self.newest = (entry["id"], entry["hash"], stamp[1] + len(line))
+            self.written += 1
+            if not durable:  # nothing waits for a flush: the head follows at once
+                _write_head(self.root, self.newest)
+            return entry, self.written
+
+    # -- group commit ----------------------------------------------------------------------------
+    def wait_durable(self, sequence: int) -> None:
+        """Return once entry ``sequence`` of this process is on disk, flushing if no one else is."""
+        while True:
+            with self.flushed:
+                while self.durable < sequence and self.flushing:
+                    self.flushed.wait()
+                if self.durable >= sequence:
+                    return
+                self.flushing = True
+            goal = 0
+            try:
+                with self.mutex:  # no fd: ``close`` flushed everything written before it
+                    fd, goal, newest = (os.dup(self.fd) if self.fd is not None else None), self.written, self.newest
+                if fd is not None:
+                    try:
+                        os.fdatasync(fd)  # everything written to the log before this call, ours included
+                    finally:
+                        os.close(fd)
+                if newest is not None:
+                    with self._locked():
+                        _write_head(self.root, newest)
+            finally:
+                with self.flushed:
+                    self.flushing = False
+                    self.durable = max(self.durable, goal)
+                    self.flushed.notify_all()
+
+    def close(self) -> None:
+        """Flush and close the files (a writer still holding this object re-opens them)."""
+        with self.mutex:
+            if self.fd is not None:
+                os.fdatasync(self.fd)
+                os.close(self.fd)
+            if self.lock_fd is not None:
+                os.close(self.lock_fd)
+            self.fd = self.lock_fd = self.tail = None
+
+
+def _write_head(root: Path, newest: tuple[int, str, int]) -> None:
+    """Record the newest entry in the head file unless a newer one is there already (another process)."""
+    head = _read_head(root)
+    if head is not None and head[0] >= newest[0]:
+        return
+    fd = os.open(root / HEAD_FILE, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, _head_line(*newest), 0)
+    finally:
+        os.close(fd)
+
+
+_LOGS: dict[Path, _Log] = {}  # insertion order: the oldest is closed when there are too many
+_LOGS_LOCK = threading.Lock()
+MAX_OPEN_LOGS = 16
+
+
+def _log(root: Path) -> _Log:
+    key = root.resolve()
+    with _LOGS_LOCK:
+        log = _LOGS.get(key)
+        if log is None:
+            log = _LOGS[key] = _Log(key)
+            if len(_LOGS) > MAX_OPEN_LOGS:
+                _LOGS.pop(next(iter(_LOGS))).close()
+        return log
+
+
 def append(ws: Workspace | Path, kind: str, inputs: dict[str, Any], decision: dict[str, Any],
            at: str | None = None, durable: bool = True) -> dict[str, Any]:
-    """Append one entry under an exclusive lock; returns it (with its id and hash).
+    """Append one entry; returns it (with its id and hash). Safe from any number of threads and processes.
 
-    The previous id and hash come from the head file when it matches the log's size (O(1)); after a
-    crash between the two writes, from the log's last line. ``durable`` flushes the entry to disk
-    (fdatasync) before returning.
+    ``durable`` returns only once the entry is on disk (fdatasync); concurrent callers share flushes
+    (group commit, see ``_Log``). The chain is exact either way: ids and hashes are assigned under the
+    cross-process lock, in file order.
     """
-    root = _root(ws)
-    path = root / LOG_FILE
-    with _locked(root):
-        size = path.stat().st_size if path.exists() else 0
-        head = _read_head(root)
-        if head is not None and head[2] == size:
-            previous: tuple[int, str] | None = (head[0], head[1])
-        else:
-            last = _last_line(path)
-            parsed = json.loads(last) if last else None
-            previous = (parsed["id"], parsed["hash"]) if parsed else None
-        entry: dict[str, Any] = {
-            "id": (previous[0] + 1) if previous else 1, "kind": kind,
-            "at": at or datetime.now(UTC).isoformat(timespec="microseconds"),
-            "prev_hash": previous[1] if previous else GENESIS,
-            "inputs_hash": digest(inputs), "inputs": inputs, "decision": decision}
-        entry["hash"] = digest(entry)
-        line = (canonical(entry) + "\n").encode("utf-8")
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-            if durable:
-                os.fdatasync(fd)
-        finally:
-            os.close(fd)
-        fd = os.open(root / HEAD_FILE, os.O_WRONLY | os.O_CREAT, 0o644)
-        try:
-            os.pwrite(fd, _head_line(entry["id"], entry["hash"], size + len(line)), 0)
-        finally:
-            os.close(fd)
+    log = _log(_root(ws))
+    entry, sequence = log.write(kind, inputs, decision, at, durable)
+    if durable:
+        log.wait_durable(sequence)
     return entry
 
 
