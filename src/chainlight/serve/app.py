@@ -25,9 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from limits import parse as parse_limit
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chainlight import __version__, resolve
@@ -35,7 +33,7 @@ from chainlight.config import Config
 from chainlight.errors import ChainlightError, Forbidden, RateLimited, Unauthorized, Unavailable
 from chainlight.resolve.matcher import Resolver
 from chainlight.risk import audit
-from chainlight.risk.decide import DecisionService
+from chainlight.risk.decide import Decision, DecisionService
 from chainlight.serve import metrics, models, search, views
 from chainlight.serve.keys import ApiKey, KeyStore
 from chainlight.serve.snapshot import Snapshot, wait_for_workspace
@@ -65,11 +63,8 @@ class Service:
         self.snapshot = Snapshot.load(self.root, wait_s=cfg.serve.snapshot_retry_s)
         self._resolver: tuple[Snapshot, Resolver] | None = None
         self._reload_lock = threading.Lock()
-        self._decide_lock = threading.Lock()  # the audit chain is appended one entry at a time
-        per_worker = max(1, math.ceil(cfg.serve.rate_limit_per_second / max(1, cfg.serve.workers)))
-        self.limit = parse_limit(f"{per_worker}/second")
-        self.limiter = FixedWindowRateLimiter(MemoryStorage())
-        self.latest: dict[str, dict[str, Any]] = {}  # decisions made by this process, per firm
+        self.limiter = RateLimiter(max(1, math.ceil(cfg.serve.rate_limit_per_second / max(1, cfg.serve.workers))))
+        self.latest: dict[str, Decision] = {}  # decisions made by this process, per firm
         self._decisions: DecisionService | None = None
         self.decisions_detail = "not loaded"
         self._load_decisions()
@@ -107,15 +102,18 @@ class Service:
         finally:
             ws.close()
 
-    def decide(self, body: models.DecisionRequest) -> dict[str, Any]:
+    def decide(self, body: models.DecisionRequest) -> Decision:
+        """One decision; called from many threads at once (the audit append groups their flushes)."""
         if self._decisions is None:
             raise Unavailable(self.decisions_detail)
-        with self._decide_lock:
-            decision = self._decisions.decide(body.uscc, body.amount, body.application_id)
-        out: dict[str, Any] = decision.model_dump(mode="json")
-        self.latest[body.uscc] = {**out, "source": "online"}
-        metrics.DECISIONS.labels(decision=out.get("decision", "unknown")).inc()
-        return out
+        decision = self._decisions.decide(body.uscc, body.amount, body.application_id)
+        self.latest[body.uscc] = decision
+        return decision
+
+    def latest_decision(self, uscc: str) -> dict[str, Any] | None:
+        """This process's newest online decision for a firm, as the profile shows it."""
+        decision = self.latest.get(uscc)
+        return None if decision is None else {**decision.model_dump(mode="json"), "source": "online"}
 
     # -- access -----------------------------------------------------------------------------------
     def authorise(self, credentials: HTTPAuthorizationCredentials | None, permission: str) -> ApiKey:
@@ -124,13 +122,29 @@ class Service:
         key = self.keys.authenticate(credentials.credentials.strip())
         if key is None:
             raise Unauthorized("unknown or revoked API key")
-        if not self.limiter.hit(self.limit, key.key_id):
+        if not self.limiter.hit(key.key_id):
             raise RateLimited(f"more than {self.cfg.serve.rate_limit_per_second} requests per second for this key")
         if not key.may(permission):
             raise Forbidden(f"role {key.role!r} may not {permission}")
         return key
 
 
+class RateLimiter:
+    """Fixed one-second windows per key; used from the event loop thread only, so no lock is needed."""
+
+    def __init__(self, per_second: int) -> None:
+        self.per_second = per_second
+        self.windows: dict[str, tuple[int, int]] = {}  # key id -> (window, requests in it)
+
+    def hit(self, key_id: str) -> bool:
+        window = int(time.monotonic())
+        start, count = self.windows.get(key_id, (window, 0))
+        count = count + 1 if start == window else 1
+        self.windows[key_id] = (window, count)
+        return count <= self.per_second
+
+
+# Dependencies are coroutines so FastAPI runs them on the event loop, not in a worker thread.
 bearer = HTTPBearer(auto_error=False, description="An API key made by `chainlight keys create`.")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
@@ -140,13 +154,13 @@ def _service(request: Request) -> Service:
     return service
 
 
-def _reader(request: Request, credentials: Credentials) -> ApiKey:
+async def _reader(request: Request, credentials: Credentials) -> ApiKey:
     key = _service(request).authorise(credentials, "read")
     request.scope["chainlight.key"] = key.key_id
     return key
 
 
-def _decider(request: Request, credentials: Credentials) -> ApiKey:
+async def _decider(request: Request, credentials: Credentials) -> ApiKey:
     key = _service(request).authorise(credentials, "decide")
     request.scope["chainlight.key"] = key.key_id
     return key
@@ -289,15 +303,19 @@ def create_app(ws_path: Path | str, cfg: Config | None = None) -> FastAPI:
 
     @app.post("/v1/decisions", response_model=models.Decision, responses=ERRORS, tags=["decisions"],
               summary="Decide one credit application")
-    def post_decision(body: models.DecisionRequest, key: Decider, request: Request) -> Any:
-        return _service(request).decide(body)
+    async def post_decision(body: models.DecisionRequest, key: Decider, request: Request) -> Response:
+        # the decision and its durable audit append run in a worker thread; concurrent ones share a flush.
+        # The JSON is built once from the risk engine's model (no second validation against response_model).
+        decision = await run_in_threadpool(_service(request).decide, body)
+        metrics.DECISIONS.labels(decision=decision.decision).inc()
+        return Response(decision.model_dump_json(), media_type="application/json")
 
     @app.get("/v1/enterprises/{uscc}", response_model=models.Profile, responses=ERRORS, tags=["enterprises"],
              summary="An enterprise's profile")
     def get_enterprise(uscc: Annotated[str, models.USCC_PATH], key: Reader, request: Request) -> models.Profile:
         service = _service(request)
         code = uscc.strip().upper()
-        return views.profile(service.snapshot, code, service.latest.get(code))
+        return views.profile(service.snapshot, code, service.latest_decision(code))
 
     @app.get("/v1/enterprises", response_model=models.SearchResult, responses=ERRORS, tags=["enterprises"],
              summary="Search enterprises by name (short names and typos work)")
