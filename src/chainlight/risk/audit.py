@@ -249,11 +249,12 @@ MAX_OPEN_LOGS = 16
 
 
 def _log(root: Path) -> _Log:
-    key = root.resolve()
+    """This process's writer for ``root`` (keyed as spelt: two spellings get two writers, which the
+    flock keeps apart; resolving the path on every append would cost more than the append)."""
     with _LOGS_LOCK:
-        log = _LOGS.get(key)
+        log = _LOGS.get(root)
         if log is None:
-            log = _LOGS[key] = _Log(key)
+            log = _LOGS[root] = _Log(root)
             if len(_LOGS) > MAX_OPEN_LOGS:
                 _LOGS.pop(next(iter(_LOGS))).close()
         return log
