@@ -3,11 +3,14 @@
 Handlers stay small and raise ``chainlight.errors`` classes; one place turns any error into a JSON
 body ``{"error", "detail"}`` with the class's status (datasette style), so a bad request is always a
 4xx and never a traceback. One pure-ASGI middleware does what every request needs (body limit,
-timing, metrics, a log line without personal data: route template, status, key id, milliseconds).
+timing, metrics, a log line without personal data: route template, status, key id, milliseconds); a
+second one answers well-formed decision requests without FastAPI's per-request machinery and hands
+everything else to the route (``FastDecisions``).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
@@ -25,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -137,11 +141,17 @@ class RateLimiter:
         self.windows: dict[str, tuple[int, int]] = {}  # key id -> (window, requests in it)
 
     def hit(self, key_id: str) -> bool:
+        """Count one request; False when it is over the limit."""
         window = int(time.monotonic())
         start, count = self.windows.get(key_id, (window, 0))
         count = count + 1 if start == window else 1
         self.windows[key_id] = (window, count)
         return count <= self.per_second
+
+    def allows(self, key_id: str) -> bool:
+        """Whether one more request would pass now (counts nothing)."""
+        start, count = self.windows.get(key_id, (-1, 0))
+        return start != int(time.monotonic()) or count < self.per_second
 
 
 # Dependencies are coroutines so FastAPI runs them on the event loop, not in a worker thread.
@@ -176,14 +186,18 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> J
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _chainlight_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ChainlightError)
+def _error_of(exc: ChainlightError) -> JSONResponse:
     status = exc.http_status
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": "1"} if status == 429 else None
     if status >= 500 and status not in (501, 503):
         log.error("request failed: %s", type(exc).__name__)
         return _error(status, "internal error")
     return _error(status, str(exc), headers)
+
+
+async def _chainlight_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ChainlightError)
+    return _error_of(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -267,10 +281,95 @@ class Guard:
         return replay
 
 
+class FastDecisions:
+    """POST /v1/decisions for well-formed requests without FastAPI's routing, dependency and exception
+    layers (most of a decision's CPU besides the decision itself).
+
+    It takes a request only when it will succeed up to the decision: JSON content type, a bearer key
+    that may decide, a body that validates as ``DecisionRequest`` and room under the rate limit. Anything
+    else is handed, body replayed and nothing counted, to the FastAPI route, which answers it exactly as
+    before (401/403/413/422/429 and their messages). Both paths build the response with ``_decided``.
+    """
+
+    def __init__(self, app: ASGIApp, service: Service, route: Any) -> None:
+        self.app, self.service, self.route = app, service, route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/v1/decisions" \
+                or self.service._decisions is None:
+            await self.app(scope, receive, send)
+            return
+        body, receive = await _read_body(receive)
+        service = self.service
+        key, parsed = _decider_key(service, scope["headers"]), None
+        if key is not None and service.limiter.allows(key.key_id):
+            try:
+                parsed = models.DecisionRequest.model_validate_json(body)
+            except ValidationError:
+                parsed = None
+        if key is None or parsed is None:
+            await self.app(scope, receive, send)
+            return
+        service.limiter.hit(key.key_id)
+        scope["chainlight.key"], scope["route"] = key.key_id, self.route
+        try:
+            response = _decided(await run_in_threadpool(service.decide, parsed))
+        except ChainlightError as exc:
+            response = _error_of(exc)
+        await response(scope, receive, send)
+
+
+def _decider_key(service: Service, headers: list[tuple[bytes, bytes]]) -> ApiKey | None:
+    """The active key with the right to decide that a JSON request carries, else None."""
+    token, json_body = None, False
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer":
+                return None
+        elif name == b"content-type":
+            json_body = value.split(b";", 1)[0].strip().lower() == b"application/json"
+    if not token or not token.strip() or not json_body:
+        return None
+    key = service.keys.authenticate(token.strip())
+    return key if key is not None and key.may("decide") else None
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a ``receive`` that replays it (for the route the request is handed to)."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body, sent = b"".join(chunks), False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+    return body, replay
+
+
+def _decided(decision: Decision) -> Response:
+    """The response to a decision: JSON built once from the risk engine's model (it is the response schema)."""
+    metrics.DECISIONS.labels(decision=decision.decision).inc()
+    return Response(decision.model_dump_json(), media_type="application/json")
+
+
 async def _send_json(send: Send, status: int, detail: str) -> None:
     response = _error(status, detail)
     await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
     await send({"type": "http.response.body", "body": response.body})
+
+
+# FastAPI ≥ 0.160 checks for OpenTelemetry providers on every request unless told not to
+_NO_TELEMETRY: dict[str, Any] = ({"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+                                 if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
 
 
 # -- the app -----------------------------------------------------------------------------------------------
@@ -291,7 +390,7 @@ def create_app(ws_path: Path | str, cfg: Config | None = None) -> FastAPI:
                 pass
         yield
 
-    app = FastAPI(title="chainlight", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="chainlight", version=__version__, lifespan=lifespan, **_NO_TELEMETRY,
                   description="Industry-chain credit decisions, enterprise profiles and chain maps. "
                               "Send `Authorization: Bearer <key>`; keys come from `chainlight keys create`.")
     app.state.service = service
@@ -299,16 +398,13 @@ def create_app(ws_path: Path | str, cfg: Config | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    app.add_middleware(Guard, max_body=cfg.serve.max_body_bytes)  # type: ignore[arg-type]
 
     @app.post("/v1/decisions", response_model=models.Decision, responses=ERRORS, tags=["decisions"],
               summary="Decide one credit application")
     async def post_decision(body: models.DecisionRequest, key: Decider, request: Request) -> Response:
-        # the decision and its durable audit append run in a worker thread; concurrent ones share a flush.
-        # The JSON is built once from the risk engine's model (no second validation against response_model).
-        decision = await run_in_threadpool(_service(request).decide, body)
-        metrics.DECISIONS.labels(decision=decision.decision).inc()
-        return Response(decision.model_dump_json(), media_type="application/json")
+        # the requests FastDecisions hands on. The decision and its durable audit append run in a worker
+        # thread; concurrent ones share a flush. No second validation against response_model.
+        return _decided(await run_in_threadpool(_service(request).decide, body))
 
     @app.get("/v1/enterprises/{uscc}", response_model=models.Profile, responses=ERRORS, tags=["enterprises"],
              summary="An enterprise's profile")
@@ -370,6 +466,10 @@ def create_app(ws_path: Path | str, cfg: Config | None = None) -> FastAPI:
     def get_metrics() -> Response:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
+
+    decisions = next(r for r in app.routes if getattr(r, "path", None) == "/v1/decisions")
+    app.add_middleware(FastDecisions, service=service, route=decisions)  # type: ignore[arg-type]
+    app.add_middleware(Guard, max_body=cfg.serve.max_body_bytes)  # type: ignore[arg-type]  # outermost
 
     static = resources.files("chainlight.serve") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
