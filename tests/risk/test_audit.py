@@ -144,6 +144,7 @@ def test_concurrent_threads_share_flushes_and_return_only_when_durable(tmp_path:
     for w in workers:
         w.join(60)
     assert audit.verify(tmp_path).ok and audit.verify(tmp_path).entries == threads
+    assert all(row == audit.canonical(json.loads(row)) + "\n" for row in lines(tmp_path))  # one spelling
     assert 1 <= len(flushed_sizes) <= 2
     ends = {json.loads(row)["id"]: offset for row, offset in
             zip(lines(tmp_path), itertools.accumulate(len(r.encode()) for r in lines(tmp_path)), strict=True)}

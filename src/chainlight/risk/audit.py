@@ -57,6 +57,11 @@ def digest(data: Any) -> str:
     return hashlib.sha256(canonical(data).encode("utf-8")).hexdigest()
 
 
+def _object(parts: dict[str, str]) -> str:
+    """``canonical`` of an object whose values are given already spelt canonically."""
+    return "{" + ",".join(f"{canonical(k)}:{parts[k]}" for k in sorted(parts)) + "}"
+
+
 def _root(ws: Workspace | Path) -> Path:
     return ws if isinstance(ws, Path) else ws.root
 
@@ -172,17 +177,25 @@ class _Log:
 
     def write(self, kind: str, inputs: dict[str, Any], decision: dict[str, Any], at: str | None,
               durable: bool) -> tuple[dict[str, Any], int]:
-        """Chain and write one entry (not yet flushed); returns it and its sequence number."""
+        """Chain and write one entry (not yet flushed); returns it and its sequence number.
+
+        The inputs and the decision are spelt canonically once, outside the lock; the entry's text is
+        assembled from them (``_object``), the same text ``canonical(entry)`` gives."""
+        inputs_json, decision_json = canonical(inputs), canonical(decision)
+        inputs_hash = hashlib.sha256(inputs_json.encode("utf-8")).hexdigest()
         with self._locked():
             fd = self._log_fd()
             previous, stamp = self._previous(fd)
             entry: dict[str, Any] = {
                 "id": (previous[0] + 1) if previous else 1, "kind": kind,
                 "at": at or datetime.now(UTC).isoformat(timespec="microseconds"),
-                "prev_hash": previous[1] if previous else GENESIS,
-                "inputs_hash": digest(inputs), "inputs": inputs, "decision": decision}
-            entry["hash"] = digest(entry)
-            line = (canonical(entry) + "\n").encode("utf-8")
+                "prev_hash": previous[1] if previous else GENESIS, "inputs_hash": inputs_hash}
+            parts = {k: canonical(v) for k, v in entry.items()}
+            parts.update(inputs=inputs_json, decision=decision_json)
+            entry.update(inputs=inputs, decision=decision)
+            entry["hash"] = hashlib.sha256(_object(parts).encode("utf-8")).hexdigest()
+            parts["hash"] = canonical(entry["hash"])
+            line = (_object(parts) + "\n").encode("utf-8")
             os.write(fd, line)
             st = os.fstat(fd)
             self.tail = ((st.st_ino, st.st_size, st.st_mtime_ns), entry["id"], entry["hash"])
