@@ -166,6 +166,25 @@ def wrk_loop(url: str, token: str, bodies: list[dict[str, Any]] | None, concurre
             "p50_ms": round(got["p50_us"] / 1000, 2), "p99_ms": round(got["p99_us"] / 1000, 2)}
 
 
+def disk_flush(folder: Path, count: int = 100) -> dict[str, float]:
+    """fdatasync of a 3 KB append on the workspace's file system, ``count`` times 3 ms apart: what each
+    durable decision waits for at least once, so the latency figures can be read against the disk's state."""
+    path = folder / ".bench-fdatasync"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    times = []
+    try:
+        for _ in range(count):
+            os.write(fd, b"x" * 3000 + b"\n")
+            began = time.perf_counter()
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - began)
+            time.sleep(0.003)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return percentiles(times)
+
+
 def in_process(workspace: Path, bodies: list[dict[str, Any]], count: int = 200) -> dict[str, float]:
     """The decision path without HTTP: scoring alone, then scoring + the audit append (fsync under a lock)."""
     from chainlight.config import Config
@@ -206,6 +225,7 @@ def main() -> None:
         rows = con.execute("SELECT uscc, amount FROM applications ORDER BY application_id LIMIT 2000").fetchall()
     bodies = [{"uscc": uscc, "amount": float(amount)} for uscc, amount in rows]
     alone = in_process(workspace, bodies)
+    flush = disk_flush(workspace)
     token = KeyStore(workspace).create("decider", "bench/serve.py")[1]
     headers = {"Authorization": f"Bearer {token}"}
     port = free_port()
@@ -225,7 +245,9 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    print(f"workspace {workspace} ({args.firms:,} firms), {args.workers} worker(s), {os.cpu_count()} cores shared with the client")
+    print(f"workspace {workspace} ({args.firms:,} firms), {args.workers} worker(s), {os.cpu_count()} cores shared with the client, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"disk: fdatasync of a 3 KB append p50 {flush['p50_ms']} ms, p99 {flush['p99_ms']} ms (before the load)")
     print(f"steady {args.rate:.0f} req/s for {args.seconds:.0f} s: {steady['throughput_rps']} req/s achieved, "
           f"p50 {steady['p50_ms']} ms, p99 {steady['p99_ms']} ms, errors {steady['errors'] or 0}")
     for client, run in (("python client", saturation), *((("wrk", wrk["saturation"]),) if wrk else ())):
@@ -239,7 +261,7 @@ def main() -> None:
     print(f"HTTP stack alone (GET /healthz, same load): python client {stack['throughput_rps']} req/s, "
           f"p50 {stack['p50_ms']} ms" + (f"; wrk {wrk['healthz']['throughput_rps']} req/s, p50 {wrk['healthz']['p50_ms']} ms"
                                          if wrk else ""))
-    print(json.dumps({"steady": steady, "saturation": saturation, "healthz": stack, "in_process": alone,
+    print(json.dumps({"steady": steady, "saturation": saturation, "healthz": stack, "in_process": alone, "fdatasync": flush,
                       "wrk": wrk or None}))
 
 
