@@ -101,22 +101,25 @@ def _head_line(entry_id: int, entry_hash: str, size: int) -> bytes:
     return f"{entry_id:012d} {entry_hash} {size:016d}\n".encode("ascii")
 
 
+MAX_FLUSHES = 2  # flushes of one log in flight at once in one process
+
+
 class _Log:
     """This process's writer for one workspace's log: appends from many threads, one fdatasync per group.
 
     Group commit: a thread writes its entry under the cross-process ``flock`` (held only for the write,
-    not for the flush), then waits until the log is durable up to it. The first waiter flushes
-    (fdatasync) everything this process has written so far; threads that wrote while that flush ran
-    wait for the next one, so N concurrent decisions cost about two flushes, not N, and each caller
-    returns only once its own entry is on disk. The head file is rewritten after a flush, so it never
-    names an entry that is not durable (a crash cannot make a good log look truncated).
+    not for the flush), then waits until the log is durable up to it. A flush (fdatasync) covers
+    everything this process had written when it started; threads that wrote later start the next one
+    (at most ``MAX_FLUSHES`` at once), so N concurrent decisions cost a few flushes, not N, and each
+    caller returns only once its own entry is on disk. The head file is rewritten after a flush, so it
+    never names an entry that is not durable (a crash cannot make a good log look truncated).
     """
 
     def __init__(self, root: Path) -> None:
         self.root, self.path = root, root / LOG_FILE
         self.mutex = threading.Lock()  # this process's writers, one at a time (flock is per open file)
         self.flushed = threading.Condition()
-        self.flushing = False
+        self.in_flight: list[int] = []  # the goal (sequence number) of each flush under way
         self.written = 0  # entries this process wrote (a sequence number)
         self.durable = 0  # of those, how many are known to be on disk
         self.newest: tuple[int, str, int] | None = None  # (id, hash, log size) of the newest written here
@@ -207,31 +210,37 @@ class _Log:
 
     # -- group commit ----------------------------------------------------------------------------
     def wait_durable(self, sequence: int) -> None:
-        """Return once entry ``sequence`` of this process is on disk, flushing if no one else is."""
+        """Return once entry ``sequence`` of this process is on disk.
+
+        A caller whose entry an in-flight flush covers waits for it; otherwise it starts a flush at once
+        (up to ``MAX_FLUSHES`` in flight: waiting for an in-flight flush that does not cover the entry
+        would cost up to a flush more), else waits for one to end and looks again."""
         while True:
             with self.flushed:
-                while self.durable < sequence and self.flushing:
+                while self.durable < sequence and (max(self.in_flight, default=0) >= sequence
+                                                   or len(self.in_flight) >= MAX_FLUSHES):
                     self.flushed.wait()
                 if self.durable >= sequence:
                     return
-                self.flushing = True
-            goal = 0
-            try:
                 with self.mutex:  # no fd: ``close`` flushed everything written before it
                     fd, goal, newest = (os.dup(self.fd) if self.fd is not None else None), self.written, self.newest
+                self.in_flight.append(goal)
+            done = False
+            try:
                 if fd is not None:
-                    try:
-                        os.fdatasync(fd)  # everything written to the log before this call, ours included
-                    finally:
-                        os.close(fd)
-                if newest is not None:
-                    with self._locked():
-                        _write_head(self.root, newest)
+                    os.fdatasync(fd)  # everything written to the log before this call, ours included
+                done = True
             finally:
+                if fd is not None:
+                    os.close(fd)
                 with self.flushed:
-                    self.flushing = False
-                    self.durable = max(self.durable, goal)
+                    self.in_flight.remove(goal)
+                    if done:
+                        self.durable = max(self.durable, goal)
                     self.flushed.notify_all()
+            if newest is not None:
+                with self._locked():
+                    _write_head(self.root, newest)
 
     def close(self) -> None:
         """Flush and close the files (a writer still holding this object re-opens them)."""
