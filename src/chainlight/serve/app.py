@@ -253,12 +253,12 @@ class Guard:
                 await _send_json(send_wrapper, 413 if length.isdigit() else 400,
                                  f"request body larger than {self.max_body} bytes" if length.isdigit() else "bad Content-Length")
                 return
-            if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
-                buffered = await self._buffered(receive)
+            if length is None and scope["method"] in ("POST", "PUT", "PATCH"):  # chunked: read up to the limit
+                buffered = await _read_body(receive, self.max_body)
                 if buffered is None:
                     await _send_json(send_wrapper, 413, f"request body larger than {self.max_body} bytes")
                     return
-                receive = buffered
+                receive = buffered[1]
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
@@ -267,28 +267,6 @@ class Guard:
             metrics.observe(scope["method"], template, status, seconds)
             log.info("%s %s %d %.1fms key=%s", scope["method"], template, status, seconds * 1000,
                      scope.get("chainlight.key", "-"))
-
-    async def _buffered(self, receive: Receive) -> Receive | None:
-        """A chunked body read up to the limit and replayed; None when it is larger."""
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_body:
-                return None
-            more = message.get("more_body", False)
-        body, sent = b"".join(chunks), False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-        return replay
 
 
 class FastDecisions:
@@ -309,7 +287,9 @@ class FastDecisions:
                 or self.service._decisions is None:
             await self.app(scope, receive, send)
             return
-        body, receive = await _read_body(receive)
+        read = await _read_body(receive)  # no limit here: Guard, in front, enforced it
+        assert read is not None
+        body, receive = read
         service = self.service
         key, parsed = _decider_key(service, scope["headers"]), None
         if key is not None and service.limiter.allows(key.key_id):
@@ -345,14 +325,18 @@ def _decider_key(service: Service, headers: list[tuple[bytes, bytes]]) -> ApiKey
     return key if key is not None and key.may("decide") else None
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole request body, and a ``receive`` that replays it (for the route the request is handed to)."""
-    chunks, more = [], True
+async def _read_body(receive: Receive, limit: int | None = None) -> tuple[bytes, Receive] | None:
+    """The whole request body, and a ``receive`` that replays it to the app behind; None when it is
+    larger than ``limit``."""
+    chunks, size, more = [], 0, True
     while more:
         message = await receive()
         if message["type"] != "http.request":
             break
         chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if limit is not None and size > limit:
+            return None
         more = message.get("more_body", False)
     body, sent = b"".join(chunks), False
 
