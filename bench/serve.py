@@ -1,14 +1,17 @@
 """Load on `chainlight serve` over loopback: POST /v1/decisions at a fixed rate, then flat out.
 
     python bench/serve.py [--firms 5000 | --workspace WS] [--workers 2] [--rate 300] [--seconds 20]
-                          [--saturate-seconds 10] [--concurrency 32]
+                          [--saturate-seconds 10] [--concurrency 32] [--client auto|wrk|python]
 
 Phase 1 sends requests open-loop at ``--rate`` per second (each timed from its scheduled send moment, so a
 stalled server cannot hide its queue) and reports the achieved throughput and p50/p99 latency. Phase 2
 keeps ``--concurrency`` requests in flight for ``--saturate-seconds`` and reports the throughput the
 service sustains. Every decision appends an audit entry, so the bench uses its own workspace unless
 ``--workspace`` is given. Bounded: at most rate × seconds requests in phase 1, and a fixed time in phase 2.
-The load generator runs on the same machine as the workers and competes with them for the cores.
+The load generator runs on the same machine as the workers and competes with them for the cores: the
+Python client (aiohttp) costs about as much CPU per request as the service, so phase 2 (and the /healthz
+run) also use ``wrk`` (Debian package ``wrk``, a C client with a Lua script cycling through the same
+bodies) when it is installed, and report both; ``--client python`` skips wrk, ``--client wrk`` requires it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -119,6 +123,68 @@ async def closed_loop(url: str, headers: dict[str, str], bodies: list[dict[str, 
             "throughput_rps": round(len(latencies) / elapsed, 1), **percentiles(latencies)}
 
 
+WRK_SCRIPT = """
+local bodies = {%(bodies)s}
+local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(token)s"}
+local i = 0
+request = function()
+  i = i + 1
+  if %(get)s then return wrk.format("GET", nil, headers, nil) end
+  return wrk.format("POST", nil, headers, bodies[(i %% #bodies) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK {"ok": %%d, "non_2xx": %%d, "socket_errors": %%d, "us": %%d, "p50_us": %%d, "p99_us": %%d}\\n',
+    summary.requests - e.status, e.status, e.connect + e.read + e.write + e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def wrk_loop(url: str, token: str, bodies: list[dict[str, Any]] | None, concurrency: int, seconds: float
+             ) -> dict[str, Any]:
+    """The closed loop of ``closed_loop`` driven by wrk (one thread, ``concurrency`` connections)."""
+    script = WRK_SCRIPT % {"bodies": ", ".join(lua_string(json.dumps(b)) for b in bodies or []), "token": token,
+                           "get": "true" if bodies is None else "false"}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        done = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "-s", handle.name, url],
+                              capture_output=True, text=True, timeout=seconds + 60, check=True)
+    finally:
+        os.unlink(handle.name)
+    line = next(row for row in done.stdout.splitlines() if row.startswith("WRK "))
+    got = json.loads(line[4:])
+    elapsed = got["us"] / 1e6
+    errors = {k: got[k] for k in ("non_2xx", "socket_errors") if got[k]}
+    return {"client": "wrk", "concurrency": concurrency, "seconds": round(elapsed, 1), "ok": got["ok"],
+            "errors": errors, "throughput_rps": round(got["ok"] / elapsed, 1),
+            "p50_ms": round(got["p50_us"] / 1000, 2), "p99_ms": round(got["p99_us"] / 1000, 2)}
+
+
+def disk_flush(folder: Path, count: int = 100) -> dict[str, float]:
+    """fdatasync of a 3 KB append on the workspace's file system, ``count`` times 3 ms apart: what each
+    durable decision waits for at least once, so the latency figures can be read against the disk's state."""
+    path = folder / ".bench-fdatasync"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    times = []
+    try:
+        for _ in range(count):
+            os.write(fd, b"x" * 3000 + b"\n")
+            began = time.perf_counter()
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - began)
+            time.sleep(0.003)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return percentiles(times)
+
+
 def in_process(workspace: Path, bodies: list[dict[str, Any]], count: int = 200) -> dict[str, float]:
     """The decision path without HTTP: scoring alone, then scoring + the audit append (fsync under a lock)."""
     from chainlight.config import Config
@@ -147,13 +213,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--saturate-seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
+                        help="saturation client: wrk when installed (auto), always wrk, or only the Python one")
     args = parser.parse_args()
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    if use_wrk and shutil.which("wrk") is None:
+        raise SystemExit("--client wrk: wrk is not installed (apt-get install wrk)")
     workspace = args.workspace or Path(tempfile.gettempdir()) / f"chainlight-bench-serve-{args.firms}"
     prepare(workspace, args.firms, pipeline.built_stages())
     with duckdb.connect(str(workspace / DB_FILE), read_only=True) as con:
         rows = con.execute("SELECT uscc, amount FROM applications ORDER BY application_id LIMIT 2000").fetchall()
     bodies = [{"uscc": uscc, "amount": float(amount)} for uscc, amount in rows]
     alone = in_process(workspace, bodies)
+    flush = disk_flush(workspace)
     token = KeyStore(workspace).create("decider", "bench/serve.py")[1]
     headers = {"Authorization": f"Bearer {token}"}
     port = free_port()
@@ -164,20 +236,33 @@ def main() -> None:
         steady = asyncio.run(open_loop(url, headers, bodies, args.rate, args.seconds))
         saturation = asyncio.run(closed_loop(url, headers, bodies, args.concurrency, args.saturate_seconds))
         # the same load on GET /healthz: what the HTTP stack alone sustains, to tell it from the decision path
-        stack = asyncio.run(closed_loop(url.replace("/v1/decisions", "/healthz"), headers, None, args.concurrency,
-                                        args.saturate_seconds))
+        health = url.replace("/v1/decisions", "/healthz")
+        stack = asyncio.run(closed_loop(health, headers, None, args.concurrency, args.saturate_seconds))
+        wrk = {}
+        if use_wrk:
+            wrk = {"saturation": wrk_loop(url, token, bodies, args.concurrency, args.saturate_seconds),
+                   "healthz": wrk_loop(health, token, None, args.concurrency, args.saturate_seconds)}
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    print(f"workspace {workspace} ({args.firms:,} firms), {args.workers} worker(s), {os.cpu_count()} cores shared with the client")
+    print(f"workspace {workspace} ({args.firms:,} firms), {args.workers} worker(s), {os.cpu_count()} cores shared with the client, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"disk: fdatasync of a 3 KB append p50 {flush['p50_ms']} ms, p99 {flush['p99_ms']} ms (before the load)")
     print(f"steady {args.rate:.0f} req/s for {args.seconds:.0f} s: {steady['throughput_rps']} req/s achieved, "
           f"p50 {steady['p50_ms']} ms, p99 {steady['p99_ms']} ms, errors {steady['errors'] or 0}")
-    print(f"saturation ({args.concurrency} in flight, {saturation['seconds']} s): {saturation['throughput_rps']} req/s, "
-          f"p50 {saturation['p50_ms']} ms, p99 {saturation['p99_ms']} ms, errors {saturation['errors'] or 0}")
+    for client, run in (("python client", saturation), *((("wrk", wrk["saturation"]),) if wrk else ())):
+        print(f"saturation, {client} ({args.concurrency} in flight, {run['seconds']} s): {run['throughput_rps']} req/s, "
+              f"p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms, errors {run['errors'] or 0}")
+    if not wrk:
+        print("saturation with wrk: not run (" + ("--client python" if args.client == "python" else "wrk not installed")
+              + "); the Python client shares the cores with the service")
     print(f"in process, no HTTP: scoring {alone['score_ms']} ms, scoring + audit append {alone['decide_with_audit_ms']} ms "
           "per decision")
-    print(f"HTTP stack alone (GET /healthz, same load): {stack['throughput_rps']} req/s, p50 {stack['p50_ms']} ms")
-    print(json.dumps({"steady": steady, "saturation": saturation, "healthz": stack, "in_process": alone}))
+    print(f"HTTP stack alone (GET /healthz, same load): python client {stack['throughput_rps']} req/s, "
+          f"p50 {stack['p50_ms']} ms" + (f"; wrk {wrk['healthz']['throughput_rps']} req/s, p50 {wrk['healthz']['p50_ms']} ms"
+                                         if wrk else ""))
+    print(json.dumps({"steady": steady, "saturation": saturation, "healthz": stack, "in_process": alone, "fdatasync": flush,
+                      "wrk": wrk or None}))
 
 
 if __name__ == "__main__":

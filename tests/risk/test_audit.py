@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
+import os
+import threading
+import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from chainlight.cli import app
@@ -108,6 +113,61 @@ def test_concurrent_appends_from_two_processes_stay_chained(tmp_path: Path) -> N
     assert report.ok and report.entries == 80
     assert sorted((e["inputs"]["who"], e["inputs"]["i"]) for e in audit.entries(tmp_path)) == \
         sorted((t, i) for t in ("a", "b") for i in range(40))
+
+
+def test_concurrent_threads_share_flushes_and_return_only_when_durable(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Group commit: six threads append at once; the first flushes are held until all six have written,
+    so at most three flushes (two in flight, then one for the rest) cover them, and no append returns
+    before a flush covered its line."""
+    threads, real_fdatasync = 6, os.fdatasync
+    flushed_sizes: list[int] = []
+
+    def counting_fdatasync(fd: int) -> None:
+        if not flushed_sizes:  # hold the first flush until every thread has written its entry
+            deadline = time.monotonic() + 30
+            while len(lines(tmp_path)) < threads and time.monotonic() < deadline:
+                time.sleep(0.001)
+        size = os.fstat(fd).st_size
+        real_fdatasync(fd)
+        flushed_sizes.append(size)
+
+    monkeypatch.setattr(os, "fdatasync", counting_fdatasync)
+    returned: list[tuple[int, int]] = []  # (entry id, bytes known durable when append returned)
+
+    def one(i: int) -> None:
+        entry = audit.append(tmp_path, "decision", {"i": i}, {"decision": "approve"})
+        returned.append((entry["id"], max(flushed_sizes, default=0)))
+
+    workers = [threading.Thread(target=one, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert audit.verify(tmp_path).ok and audit.verify(tmp_path).entries == threads
+    assert all(row == audit.canonical(json.loads(row)) + "\n" for row in lines(tmp_path))  # one spelling
+    assert 1 <= len(flushed_sizes) <= audit.MAX_FLUSHES + 1 < threads
+    ends = {json.loads(row)["id"]: offset for row, offset in
+            zip(lines(tmp_path), itertools.accumulate(len(r.encode()) for r in lines(tmp_path)), strict=True)}
+    assert sorted(i for i, _ in returned) == list(range(1, threads + 1))
+    assert all(ends[entry_id] <= durable for entry_id, durable in returned)
+    head = (tmp_path / audit.HEAD_FILE).read_text().split()
+    assert int(head[0]) == threads and int(head[2]) == (tmp_path / audit.LOG_FILE).stat().st_size
+
+
+def test_a_failed_flush_is_an_error_not_a_durable_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(tmp_path, 1)
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "fdatasync", broken)
+        with pytest.raises(OSError):
+            audit.append(tmp_path, "decision", {"i": 1}, {"decision": "refer"})
+    audit.append(tmp_path, "decision", {"i": 2}, {"decision": "refer"})  # flushes both once the disk works
+    report = audit.verify(tmp_path)
+    assert report.ok and report.entries == 3
 
 
 def test_cli_verify_exit_codes(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -104,3 +105,74 @@ def test_an_edited_audit_log_fails_verification(served_workspace: Path, tmp_path
         log.write_text("\n".join(lines) + "\n", encoding="utf-8")
         report = client.get("/v1/audit/verify", headers=headers).json()
         assert report["ok"] is False and report["first_bad"] == edited
+
+
+def test_the_fast_path_and_the_route_decide_alike(client: TestClient, decider: dict[str, str], story_uscc: str) -> None:
+    """`application/json` is answered by FastDecisions; another JSON media type goes through the FastAPI
+    route. Same decision, same fields, consecutive audit entries."""
+    payload = json.dumps({"uscc": story_uscc, "amount": 900_000})
+    fast = client.post("/v1/decisions", content=payload, headers={**decider, "Content-Type": "application/json"})
+    routed = client.post("/v1/decisions", content=payload,
+                         headers={**decider, "Content-Type": "application/vnd.chainlight+json"})
+    assert fast.status_code == routed.status_code == 200, (fast.text, routed.text)
+    a, b = fast.json(), routed.json()
+    assert {k: v for k, v in a.items() if k not in PER_CALL} == {k: v for k, v in b.items() if k not in PER_CALL}
+    assert b["audit_entry_id"] == a["audit_entry_id"] + 1
+    assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
+
+
+def test_the_fast_path_hands_on_every_request_it_does_not_take(client: TestClient, api_keys: dict[str, str],
+                                                             story_uscc: str) -> None:
+    """Only a decider's well-formed JSON request is decided by FastDecisions; anything else reaches the
+    app behind it with its body intact (so its 401/403/422 come from the route, as before)."""
+    from chainlight.serve.app import FastDecisions
+
+    service = client.app.state.service  # type: ignore[attr-defined]
+    good = json.dumps({"uscc": story_uscc, "amount": 100_000}).encode()
+
+    def run(headers: dict[str, str], body: bytes, method: str = "POST") -> tuple[list[bytes], list[dict[str, Any]]]:
+        handed: list[bytes] = []
+        sent: list[dict[str, Any]] = []
+
+        async def inner(scope: Any, receive: Any, send: Any) -> None:
+            handed.append((await receive())["body"])
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": method, "path": "/v1/decisions",
+                 "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+        asyncio.run(FastDecisions(inner, service, route=None)(scope, receive, send))
+        return handed, sent
+
+    json_type = {"Content-Type": "application/json"}
+    handed, sent = run({**json_type, "Authorization": f"Bearer {api_keys['decider']}"}, good)
+    assert handed == [] and sent[0]["status"] == 200 and json.loads(sent[1]["body"])["uscc"] == story_uscc
+    for headers, body in [
+        (json_type, good),  # no key
+        ({**json_type, "Authorization": "Bearer cl_00000000_" + "x" * 40}, good),  # unknown key
+        ({**json_type, "Authorization": f"Basic {api_keys['decider']}"}, good),  # not a bearer key
+        ({**json_type, "Authorization": f"Bearer {api_keys['analyst']}"}, good),  # may not decide
+        ({**json_type, "Authorization": f"Bearer {api_keys['decider']}"}, b'{"uscc": "nope", "amount": 1}'),
+        ({**json_type, "Authorization": f"Bearer {api_keys['decider']}"}, b'{"uscc": '),  # not JSON
+        ({"Content-Type": "text/plain", "Authorization": f"Bearer {api_keys['decider']}"}, good),
+    ]:
+        handed, sent = run(headers, body)
+        assert handed == [body] and sent == [], headers
+    assert run({"Authorization": f"Bearer {api_keys['decider']}"}, b"", method="GET") == ([b""], [])
+
+
+def test_decisions_over_the_rate_limit_are_429(served_workspace: Path, story_uscc: str) -> None:
+    from chainlight.serve.keys import KeyStore
+    cfg = Config.model_validate({"serve": {"rate_limit_per_second": 3}})
+    headers = {"Authorization": f"Bearer {KeyStore(served_workspace).create('decider')[1]}"}
+    with TestClient(create_app(served_workspace, cfg)) as limited:
+        responses = [limited.post("/v1/decisions", json={"uscc": story_uscc, "amount": 1000.0}, headers=headers)
+                     for _ in range(8)]
+    codes = [r.status_code for r in responses]
+    assert codes.count(200) <= 6 and 429 in codes  # at most two one-second windows' worth
+    refused = next(r for r in responses if r.status_code == 429)
+    assert refused.headers["retry-after"] == "1" and refused.json()["error"] == "rate_limited"

@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -56,18 +57,13 @@ def digest(data: Any) -> str:
     return hashlib.sha256(canonical(data).encode("utf-8")).hexdigest()
 
 
+def _object(parts: dict[str, str]) -> str:
+    """``canonical`` of an object whose values are given already spelt canonically."""
+    return "{" + ",".join(f"{canonical(k)}:{parts[k]}" for k in sorted(parts)) + "}"
+
+
 def _root(ws: Workspace | Path) -> Path:
     return ws if isinstance(ws, Path) else ws.root
-
-
-@contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    with (root / LOCK_FILE).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _last_line(path: Path) -> str | None:
@@ -105,44 +101,199 @@ def _head_line(entry_id: int, entry_hash: str, size: int) -> bytes:
     return f"{entry_id:012d} {entry_hash} {size:016d}\n".encode("ascii")
 
 
+MAX_FLUSHES = 2  # flushes of one log in flight at once in one process
+
+
+class _Log:
+    """This process's writer for one workspace's log: appends from many threads, one fdatasync per group.
+
+    Group commit: a thread writes its entry under the cross-process ``flock`` (held only for the write,
+    not for the flush), then waits until the log is durable up to it. A flush (fdatasync) covers
+    everything this process had written when it started; threads that wrote later start the next one
+    (at most ``MAX_FLUSHES`` at once), so N concurrent decisions cost a few flushes, not N, and each
+    caller returns only once its own entry is on disk. The head file is rewritten after a flush, so it
+    never names an entry that is not durable (a crash cannot make a good log look truncated).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.path = root, root / LOG_FILE
+        self.mutex = threading.Lock()  # this process's writers, one at a time (flock is per open file)
+        self.flushed = threading.Condition()
+        self.in_flight: list[int] = []  # the goal (sequence number) of each flush under way
+        self.written = 0  # entries this process wrote (a sequence number)
+        self.durable = 0  # of those, how many are known to be on disk
+        self.newest: tuple[int, str, int] | None = None  # (id, hash, log size) of the newest written here
+        self.tail: tuple[tuple[int, int, int], int, str] | None = None  # (log stamp, id, hash) after our write
+        self.fd: int | None = None  # the log, opened for appending
+        self.lock_fd: int | None = None
+
+    # -- under the locks ------------------------------------------------------------------------
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """This process's mutex, then the cross-process flock on ``audit.lock`` (re-opened if replaced)."""
+        with self.mutex:
+            lock_path = self.root / LOCK_FILE
+            while True:
+                if self.lock_fd is None:
+                    self.lock_fd = os.open(lock_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
+                try:
+                    same = os.stat(lock_path).st_ino == os.fstat(self.lock_fd).st_ino
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    break
+                os.close(self.lock_fd)  # closing releases the lock on the stale file
+                self.lock_fd = None
+            try:
+                yield
+            finally:
+                fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+
+    def _log_fd(self) -> int:
+        """The log opened for appending; re-opened (after flushing the old one) when the file was replaced."""
+        try:
+            current = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            current = None
+        if self.fd is not None and current != os.fstat(self.fd).st_ino:
+            os.fdatasync(self.fd)  # entries already written to the replaced file are made durable first
+            os.close(self.fd)
+            self.fd, self.tail = None, None
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        return self.fd
+
+    def _previous(self, fd: int) -> tuple[tuple[int, str] | None, tuple[int, int, int]]:
+        """(newest id and hash, or None for an empty log; the log's stamp). O(1): our own last write when
+        nobody wrote since, else the head file when it matches the size, else the log's last line."""
+        st = os.fstat(fd)
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self.tail is not None and self.tail[0] == stamp:
+            return (self.tail[1], self.tail[2]), stamp
+        head = _read_head(self.root)
+        if head is not None and head[2] == st.st_size:
+            return (head[0], head[1]), stamp
+        last = _last_line(self.path)
+        parsed = json.loads(last) if last else None
+        return ((parsed["id"], parsed["hash"]) if parsed else None), stamp
+
+    def write(self, kind: str, inputs: dict[str, Any], decision: dict[str, Any], at: str | None,
+              durable: bool) -> tuple[dict[str, Any], int]:
+        """Chain and write one entry (not yet flushed); returns it and its sequence number.
+
+        The inputs and the decision are spelt canonically once, outside the lock; the entry's text is
+        assembled from them (``_object``), the same text ``canonical(entry)`` gives."""
+        inputs_json, decision_json = canonical(inputs), canonical(decision)
+        inputs_hash = hashlib.sha256(inputs_json.encode("utf-8")).hexdigest()
+        with self._locked():
+            fd = self._log_fd()
+            previous, stamp = self._previous(fd)
+            entry: dict[str, Any] = {
+                "id": (previous[0] + 1) if previous else 1, "kind": kind,
+                "at": at or datetime.now(UTC).isoformat(timespec="microseconds"),
+                "prev_hash": previous[1] if previous else GENESIS, "inputs_hash": inputs_hash}
+            parts = {k: canonical(v) for k, v in entry.items()}
+            parts.update(inputs=inputs_json, decision=decision_json)
+            entry.update(inputs=inputs, decision=decision)
+            entry["hash"] = hashlib.sha256(_object(parts).encode("utf-8")).hexdigest()
+            parts["hash"] = canonical(entry["hash"])
+            line = (_object(parts) + "\n").encode("utf-8")
+            os.write(fd, line)
+            st = os.fstat(fd)
+            self.tail = ((st.st_ino, st.st_size, st.st_mtime_ns), entry["id"], entry["hash"])
+            self.newest = (entry["id"], entry["hash"], stamp[1] + len(line))
+            self.written += 1
+            if not durable:  # nothing waits for a flush: the head follows at once
+                _write_head(self.root, self.newest)
+            return entry, self.written
+
+    # -- group commit ----------------------------------------------------------------------------
+    def wait_durable(self, sequence: int) -> None:
+        """Return once entry ``sequence`` of this process is on disk.
+
+        A caller whose entry an in-flight flush covers waits for it; otherwise it starts a flush at once
+        (up to ``MAX_FLUSHES`` in flight: waiting for an in-flight flush that does not cover the entry
+        would cost up to a flush more), else waits for one to end and looks again."""
+        while True:
+            with self.flushed:
+                while self.durable < sequence and (max(self.in_flight, default=0) >= sequence
+                                                   or len(self.in_flight) >= MAX_FLUSHES):
+                    self.flushed.wait()
+                if self.durable >= sequence:
+                    return
+                with self.mutex:  # no fd: ``close`` flushed everything written before it
+                    fd, goal, newest = (os.dup(self.fd) if self.fd is not None else None), self.written, self.newest
+                self.in_flight.append(goal)
+            done = False
+            try:
+                if fd is not None:
+                    os.fdatasync(fd)  # everything written to the log before this call, ours included
+                done = True
+            finally:
+                if fd is not None:
+                    os.close(fd)
+                with self.flushed:
+                    self.in_flight.remove(goal)
+                    if done:
+                        self.durable = max(self.durable, goal)
+                    self.flushed.notify_all()
+            if newest is not None:
+                with self._locked():
+                    _write_head(self.root, newest)
+
+    def close(self) -> None:
+        """Flush and close the files (a writer still holding this object re-opens them)."""
+        with self.mutex:
+            if self.fd is not None:
+                os.fdatasync(self.fd)
+                os.close(self.fd)
+            if self.lock_fd is not None:
+                os.close(self.lock_fd)
+            self.fd = self.lock_fd = self.tail = None
+
+
+def _write_head(root: Path, newest: tuple[int, str, int]) -> None:
+    """Record the newest entry in the head file unless a newer one is there already (another process)."""
+    head = _read_head(root)
+    if head is not None and head[0] >= newest[0]:
+        return
+    fd = os.open(root / HEAD_FILE, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, _head_line(*newest), 0)
+    finally:
+        os.close(fd)
+
+
+_LOGS: dict[Path, _Log] = {}  # insertion order: the oldest is closed when there are too many
+_LOGS_LOCK = threading.Lock()
+MAX_OPEN_LOGS = 16
+
+
+def _log(root: Path) -> _Log:
+    """This process's writer for ``root`` (keyed as spelt: two spellings get two writers, which the
+    flock keeps apart; resolving the path on every append would cost more than the append)."""
+    with _LOGS_LOCK:
+        log = _LOGS.get(root)
+        if log is None:
+            log = _LOGS[root] = _Log(root)
+            if len(_LOGS) > MAX_OPEN_LOGS:
+                _LOGS.pop(next(iter(_LOGS))).close()
+        return log
+
+
 def append(ws: Workspace | Path, kind: str, inputs: dict[str, Any], decision: dict[str, Any],
            at: str | None = None, durable: bool = True) -> dict[str, Any]:
-    """Append one entry under an exclusive lock; returns it (with its id and hash).
+    """Append one entry; returns it (with its id and hash). Safe from any number of threads and processes.
 
-    The previous id and hash come from the head file when it matches the log's size (O(1)); after a
-    crash between the two writes, from the log's last line. ``durable`` flushes the entry to disk
-    (fdatasync) before returning.
+    ``durable`` returns only once the entry is on disk (fdatasync); concurrent callers share flushes
+    (group commit, see ``_Log``). The chain is exact either way: ids and hashes are assigned under the
+    cross-process lock, in file order.
     """
-    root = _root(ws)
-    path = root / LOG_FILE
-    with _locked(root):
-        size = path.stat().st_size if path.exists() else 0
-        head = _read_head(root)
-        if head is not None and head[2] == size:
-            previous: tuple[int, str] | None = (head[0], head[1])
-        else:
-            last = _last_line(path)
-            parsed = json.loads(last) if last else None
-            previous = (parsed["id"], parsed["hash"]) if parsed else None
-        entry: dict[str, Any] = {
-            "id": (previous[0] + 1) if previous else 1, "kind": kind,
-            "at": at or datetime.now(UTC).isoformat(timespec="microseconds"),
-            "prev_hash": previous[1] if previous else GENESIS,
-            "inputs_hash": digest(inputs), "inputs": inputs, "decision": decision}
-        entry["hash"] = digest(entry)
-        line = (canonical(entry) + "\n").encode("utf-8")
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-            if durable:
-                os.fdatasync(fd)
-        finally:
-            os.close(fd)
-        fd = os.open(root / HEAD_FILE, os.O_WRONLY | os.O_CREAT, 0o644)
-        try:
-            os.pwrite(fd, _head_line(entry["id"], entry["hash"], size + len(line)), 0)
-        finally:
-            os.close(fd)
+    log = _log(_root(ws))
+    entry, sequence = log.write(kind, inputs, decision, at, durable)
+    if durable:
+        log.wait_durable(sequence)
     return entry
 
 

@@ -4,6 +4,7 @@ they start, so /metrics sums every worker (prometheus_client's multiprocess mode
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
@@ -16,9 +17,27 @@ SNAPSHOT_LOADED = Gauge("chainlight_snapshot_loaded_timestamp_seconds", "When th
                         multiprocess_mode="max")
 
 
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # labelled series, looked up once each
+
+
 def observe(method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-    LATENCY.labels(route=route).observe(seconds)
+    """Count one request; the labelled series are cached (``labels`` takes a lock and builds a key each call)."""
+    series = _CHILDREN.get((method, route, status))
+    if series is None:
+        series = _CHILDREN[(method, route, status)] = (
+            REQUESTS.labels(method=method, route=route, status=str(status)), LATENCY.labels(route=route))
+    series[0].inc()
+    series[1].observe(seconds)
+
+
+_DECISION_SERIES: dict[str, Any] = {}
+
+
+def decided(outcome: str) -> None:
+    series = _DECISION_SERIES.get(outcome)
+    if series is None:
+        series = _DECISION_SERIES[outcome] = DECISIONS.labels(decision=outcome)
+    series.inc()
 
 
 def render() -> tuple[bytes, str]:

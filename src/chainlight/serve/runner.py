@@ -17,8 +17,10 @@ def run(workspace: Path, cfg: Config) -> None:
     if not (Path(workspace) / DB_FILE).exists():
         raise InputError("workspace has no database (run `chainlight ingest` or `chainlight demo` first)",
                          file=str(workspace))
+    # uvloop and httptools (uvicorn[standard]) are what "auto" picks; no access log (the app logs one line
+    # per request without personal data); no proxy-header rewriting (client addresses are never used)
     common = {"host": cfg.serve.host, "port": cfg.serve.port, "access_log": False, "log_level": "warning",
-              "server_header": False}
+              "server_header": False, "loop": "auto", "http": "auto", "proxy_headers": False}
     if cfg.serve.workers == 1:
         from chainlight.serve.app import create_app
         uvicorn.run(create_app(workspace, cfg), **common)  # type: ignore[arg-type]
