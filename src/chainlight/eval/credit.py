@@ -4,7 +4,8 @@
 same rows), ``auc_oracle`` the generator's true PD of each test row (``truth/outcomes.parquet``: the PD
 at that observation date, from the health of that date) — the ceiling; economies written before the
 health path existed have only the firm's mean PD over the dates (``truth/firms.parquet`` ``pd_12m``),
-which is then used, and is reported as ``auc_oracle_firm_mean`` beside the row oracle when both exist. ``approval_rate*``: the largest share of test rows a lender approves, taking them
+which is then used, and is reported as ``auc_oracle_firm_mean`` beside the row oracle when both exist.
+``approval_rate*``: the largest share of test rows a lender approves, taking them
 in order of PD, while the bad rate among the approved stays at or below ``bad_rate_target`` (half the
 test rows' bad rate): more approvals at the same risk is the business value of a better view.
 """
