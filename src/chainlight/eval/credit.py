@@ -45,7 +45,7 @@ def evaluate(ws: Workspace, truth: Path | None) -> dict[str, Any] | None:
     rows_truth = truth / "outcomes.parquet" if truth else None
     oracle = firms is not None and firms.exists()
     by_row = oracle and rows_truth is not None and rows_truth.exists()
-    sql = ("SELECT b.defaulted_12m, b.pd, b.pd_traditional"
+    sql = ("SELECT b.defaulted_12m, b.pd, b.pd_traditional" + (", r.pd_12m" if by_row else "")
            + (f", t.pd_12m AS pd_firm_mean FROM risk_backtest b JOIN read_parquet('{firms.as_posix()}') t USING (uscc)"
               if oracle and firms else " FROM risk_backtest b")
            + (f" JOIN (SELECT uscc, observed_at, pd_12m FROM read_parquet('{rows_truth.as_posix()}')) r"
