@@ -165,7 +165,7 @@ def test_health_path_is_persistent_stationary_and_steady_for_the_story_firm() ->
 
     from chainlight.synth import credit
     path = credit.health_path(20_000, 0.4, np.random.default_rng(5))
-    assert path.shape == (36, 20_000) and path.dtype == np.float32
+    assert path.shape == (36, 20_000) and path.dtype == np.float16
     assert not path[:, 0].any()  # the story firm keeps its level
     rest = path[:, 1:].astype(float)
     assert 0.37 < rest[0].std() < 0.43 and 0.37 < rest[-1].std() < 0.43  # stationary spread

@@ -187,7 +187,7 @@ def _lost_month(idx: np.ndarray, edges: Edges, path: np.ndarray, rng: np.random.
     """Per edge of the batch: the month its customer is lost for the seller's trouble (MONTHS = never).
     Supply edges to registered buyers only; the story's two edges are kept (its chain is the story)."""
     seller = edges.seller[idx]
-    hazard = LOSS_PER_HEALTH * np.maximum(-path[:, seller], 0.0)  # months × edges
+    hazard = LOSS_PER_HEALTH * np.maximum(-path[:, seller].astype(np.float32), 0.0)  # months × edges
     months = np.arange(MONTHS)[:, None]
     live = (months >= edges.start[idx][None, :]) & (months <= edges.end[idx][None, :])
     lost = live & (rng.random(hazard.shape, dtype=np.float32) < hazard)
