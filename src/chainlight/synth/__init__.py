@@ -14,8 +14,9 @@ How the world works (and why it is hard):
   tech services, trading), the rest with a plausible but wrong segment of the same tier — the registry
   alone mounts badly. Industry codes are shared between segments, as in GB/T 4754.
 - Invoices follow the ontology's upstream edges; buyers are chosen ∝ turnover^0.75·e^(0.3·health),
-  so suppliers concentrate on anchors and healthier firms win more large customers. About 20
-  invoices per firm over 36 months; 15% extra noise edges (services, one-off buys); 10% of firms
+  so suppliers concentrate on anchors and healthier firms win more large customers. About 40
+  invoices per firm over 36 months (≈ 13 a year; real firms under VAT per-invoice caps issue more, see
+  ``trade``); 15% extra noise edges (services, one-off buys); 10% of firms
   also sell to buyers outside the registry; 2% voided (more for weak firms), 1% red-letter
   reversals; buyer names as written (exact 55%, legal-form swaps, short and former names, typos,
   homophones, brackets, branch suffixes) and a buyer USCC on 60% of invoices.
