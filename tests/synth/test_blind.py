@@ -32,27 +32,28 @@ REPO = Path(__file__).resolve().parents[2]
 # Other stages' tests rely on the standard economy: a deliberate change to it must update these.
 # Updated (branch health): health became a monthly path that shows in the invoices (fewer and smaller
 # orders, lost customers, more voids in bad months) and drives default at each date; the truth gains
-# outcomes.parquet (row PD and health) and firms.health_now. Registry, aliases, patents and products
-# are unchanged; invoices, reports (supply edges lost), bureau/outcomes/applications (new draws) change.
+# outcomes.parquet (row PD and health) and firms.health_now; 40 invoices per firm instead of 20.
+# Registry, aliases, patents and products are unchanged; invoices, reports (supply edges lost),
+# bureau/outcomes/applications (new draws) change.
 STANDARD_300_SEED3 = {
     "aliases.csv": "92cb7b39d53c194d329df52de9c3765a0397c711aac43b0ce0c0a217b5f2fed1",
     "applications.csv": "e57825c4fbf4f6b7a638990e211b73f4b6d9ec449ec0c60e5d70b37baa111274",
     "bureau.csv": "adb7f352a3498a6d1fe2c47253e840d3644cd41d33e514f36b879b204b803baf",
     "enterprises.csv": "9871095f39403c45b228463bcce171f112caeb9a2c75de5213688a9293dd4ed5",
-    "invoices.csv": "e34844e3b469ed130a37dd468f5c61d9145a8cfd7537e22c57180a220160b655",
-    "outcomes.csv": "b5cb09618dbad121fed212e4500eb3bfe86b2ceb3f4995ebbfab2f76eb26e0ec",
+    "invoices.csv": "cb7043e769644db0cf9c1fd7a495bd2068dac81643c2e6bca5fcbd43553cc01e",
+    "outcomes.csv": "01dbc782e61a1fe60829823fe6647fec12c6956a20e45d3786a897802dddde1b",
     "patents.csv": "13f43323724f894568a796514b2cb5cfa9c320c9572bd97cac66d9110d99d3a8",
     "products.csv": "de910228eb561333d95dc5a5d0fb6e50a8d9fb75c144052fc9d3782cc838ed7d",
-    "reports.csv": "dcbe7e0ca20318c2a10f30e2b0828c9391439e2b8536ba73049c2396182d67d5",
+    "reports.csv": "b06d6918ce263627f782194f5842980d9714efb2915ecebe64b8fbcb7b322819",
     "truth/firm_segments.parquet": "6f713928d0f0341810d2e235a391cebb7ec2b90d75d82a5cb145d9b681aedfb5",
-    "truth/firms.parquet": "82419f369da8df47339e4983175f2279242b9beef4b78345b2c378b3c7e29abe",
-    "truth/item_segments.parquet": "5932787bf291089162150fd8326e0a2ee789268a214f9d1bb60cd7c15f85ea6e",
-    "truth/mentions.parquet": "b48bdc037c4ba43136f286a6045c2a451d0398646710a85087a63a9e63850ace",
-    "truth/outcomes.parquet": "a3e85d08fc6091f1e7a4a2f46ab7455940634a02fa7c1a399f47fcaedd0d5438",
+    "truth/firms.parquet": "5ffab9603a0608fbdcb83aef639f5de839bcd400279a8c46dac380489f00c18b",
+    "truth/item_segments.parquet": "5d88f8df4850c71d2fc99ee88121debe1d064d8c7d3d75c0d716fcb5e2b2e68b",
+    "truth/mentions.parquet": "2691649a6b63c537fb11a3928ea1fc47ea4aef1f99cb517a636479e3bfbd7154",
+    "truth/outcomes.parquet": "4ed6e4ff0a52bd11a553cde3dabcfa0e0b3c4b26dbe5a4ba95d815c86d78a082",
     "truth/product_segments.parquet": "5a98890b654644890cc0ca9a49cbf2a232a7fc6c1eb57ff07b5a228a18fc14c7",
-    "truth/report_facts.parquet": "36685e9e67fc264f10124c9070fed92bc0340c396c42f12ae75eb705416489ee",
+    "truth/report_facts.parquet": "eccc950ac317f64dd21c087d2cd87188aa8193adfef52a785bc76f7ab3c41faf",
     "truth/segment_trends.parquet": "c6a2ee783e0d96500a934c90107c47a1f5a0fa97a58cb41bad95aefa065d5f74",
-    "truth/supply_edges.parquet": "cae21ba270cc231ec91033c687645e753be2817b25d3b05144860eb259f2ebc9",
+    "truth/supply_edges.parquet": "732d90603123a22c4e71cab0a20cc75bece19ad6b8fe5732d623cc12035022f7",
 }
 
 
