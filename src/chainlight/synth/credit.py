@@ -167,12 +167,12 @@ def blind(world: Firms, stable_ties: np.ndarray, path: np.ndarray, rng: np.rando
       term alone gives odds × e^(−0.9) ≈ 0.41; the health that wins and keeps those ties adds to it).
 
     Measured by bench/synth_credit.py (20k firms, profile blind; seed 42 / seed 7):
-    - default rate 2.99% / 2.95%; firms with ≥ 2 stable large ties default at 0.46× / 0.43× the base rate;
-    - AUC of the true PD of each row (the oracle: health of that date): 0.816 / 0.817; of the firm's mean
-      PD over the dates: 0.789 / 0.788; the same mean PD with the tie term taken out: 0.785 / 0.781 —
-      the direct chain effect the generator builds in is +0.4 / +0.7 AUC points;
+    - default rate 2.99% / 2.94%; firms with ≥ 2 stable large ties default at 0.51× / 0.45× the base rate;
+    - AUC of the true PD of each row (the oracle: health of that date): 0.817 / 0.818; of the firm's mean
+      PD over the dates: 0.790 / 0.789; the same mean PD with the tie term taken out: 0.785 / 0.782 —
+      the direct chain effect the generator builds in is +0.5 / +0.7 AUC points;
     - logistic regression, 5-fold by firm, on registry + bureau (capital, age, high-tech, overdue days,
-      litigations, arrears, blacklist): 0.653 / 0.657; plus the true tie count: 0.667 / 0.674 (+1.4 / +1.7
+      litigations, arrears, blacklist): 0.653 / 0.656; plus the true tie count: 0.668 / 0.673 (+1.5 / +1.7
       points, the direct term plus ties standing in for health). A chain view can also read health from
       sales growth (+6%/yr per σ), churn and voids, and the date's health from the recent months'
       orders, customers and voids (``trade``), so its lift is bounded by the row oracle's 0.82, not by
