@@ -3,7 +3,8 @@
     python bench/synth_credit.py DIR [DIR ...]     # folders written by `chainlight synth`
 
 Per folder: the default rate; the rate of firms with ≥ 2 stable large ties relative to it; the AUC of the
-true PD (firm mean over the dates) and of the same PD without the blind profile's tie term; and the AUC
+true PD (firm mean over the dates) and of the same PD without the blind profile's tie term; the AUC of
+the true PD of each row (the health of that date: the oracle, when ``truth/outcomes.parquet`` exists); and the AUC
 of a logistic regression (5-fold, grouped by firm) on registry + bureau columns, with and without the
 true tie count — the ceiling a chain view's tie information can add.
 """
@@ -45,11 +46,22 @@ def model_auc(data: dict[str, np.ndarray], columns: list[str]) -> float:
     return float(roc_auc_score(data["y"], scores))
 
 
+def row_oracle(folder: Path) -> float | None:
+    """AUC of each outcome row's true PD (economies with the health path), else None."""
+    if not (folder / "truth" / "outcomes.parquet").exists():
+        return None
+    rows = duckdb.sql(f"""SELECT o.defaulted_12m::INT AS y, t.pd_12m FROM '{folder}/outcomes.parquet' o
+                          JOIN '{folder}/truth/outcomes.parquet' t USING (uscc, observed_at)""").fetchnumpy()
+    return float(roc_auc_score(rows["y"], rows["pd_12m"]))
+
+
 def measure(folder: Path) -> dict[str, float]:
     data = load(folder)
     y, ties = data["y"], data["ties"]
     logit = np.log(data["pd_12m"] / (1 - data["pd_12m"]))
+    oracle = row_oracle(folder)
     return {
+        **({"auc_true_pd_row": oracle} if oracle is not None else {}),
         "default_rate": float(y.mean()),
         "tied_rate_ratio": float(y[ties >= 2].mean() / y.mean()),
         "auc_true_pd": float(roc_auc_score(y, logit)),

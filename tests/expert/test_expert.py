@@ -333,3 +333,40 @@ def test_report_naming_its_segment_in_unknown_words_is_read_through_the_firms_it
     c = row["citations"][0]
     assert c["method"] == "offline_context" and text[c["start"]:c["end"]] == c["span_text"]
     assert "行业集中度" not in c["span_text"]  # a direction word without a figure is no trend statement
+
+
+def test_point_in_time_scores_read_no_later_invoice(tiny_workspace: Workspace, tmp_path: Path) -> None:
+    """The risk engine's history rows get the score as it stood on their date: deleting every invoice
+    issued after that date changes none of those scores, while the data-end scores do move."""
+    from chainlight.workspace import DB_FILE
+    cfg = Config()
+    day = date(2024, 12, 31)
+    before = expert.scores_as_of(tiny_workspace, cfg, [day])
+    assert before.num_rows == tiny_workspace.row_count("enterprises")
+    assert set(before.column("as_of").to_pylist()) == {day}
+    tiny_workspace.engine.execute("CHECKPOINT")
+    shutil.copytree(tiny_workspace.root, tmp_path / "ws", ignore=shutil.ignore_patterns(f"{DB_FILE}*"))
+    shutil.copy2(tiny_workspace.db_path, tmp_path / "ws" / DB_FILE)
+    with Workspace(tmp_path / "ws", cfg) as cut:
+        cut.engine.execute("CREATE TABLE _kept AS SELECT * FROM invoices WHERE issue_date <= $d", {"d": day})
+        cut.engine.execute("DROP VIEW invoices")
+        cut.engine.execute("CREATE VIEW invoices AS SELECT * FROM _kept")
+        after = expert.scores_as_of(cut, cfg, [day])
+        assert after.sort_by("uscc").equals(before.sort_by("uscc"))
+        later = expert.scores_as_of(tiny_workspace, cfg, [date(2025, 9, 30)]).sort_by("uscc")
+        assert later.column("score").to_pylist() != before.sort_by("uscc").column("score").to_pylist()
+
+
+def test_recent_movement_indicators_are_scored(tiny_workspace: Workspace) -> None:
+    """Order size within the same customers, order rate and customers gone quiet are indicators of the
+    score, with the signs credit reasoning gives them, and computed for the firms that sold lately."""
+    codes = {i.code: i for i in operating.INDICATORS}
+    assert codes["order_size_change"].sign == +1 and codes["order_rate_change"].sign == +1
+    assert codes["recent_churn"].sign == -1
+    expert.prepare_sales(tiny_workspace)
+    table = expert.operating_inputs(tiny_workspace, Config())
+    row = tiny_workspace.engine.query(
+        f"SELECT count(order_size_change) AS size, count(order_rate_change) AS rate, count(recent_churn) AS churn, "
+        f"min(recent_churn) AS low, max(recent_churn) AS high FROM {table}").to_pylist()[0]
+    assert row["size"] > 0 and row["rate"] > 0 and row["churn"] > 0
+    assert 0.0 <= row["low"] <= row["high"] <= 1.0

@@ -30,24 +30,30 @@ REPO = Path(__file__).resolve().parents[2]
 # sha256 of each file of `generate(out, firms=300, seed=3, fmt="csv")` as main wrote it before the blind
 # profile existed (truth Parquet compared as CSV, so a pyarrow upgrade's file metadata does not matter).
 # Other stages' tests rely on the standard economy: a deliberate change to it must update these.
+# Updated (branch health): health became a monthly path that shows in the invoices (fewer and smaller
+# orders, lost customers, more voids in bad months) and drives default at each date; the truth gains
+# outcomes.parquet (row PD and health) and firms.health_now; 40 invoices per firm instead of 20.
+# Registry, aliases, patents and products are unchanged; invoices, reports (supply edges lost),
+# bureau/outcomes/applications (new draws) change.
 STANDARD_300_SEED3 = {
     "aliases.csv": "92cb7b39d53c194d329df52de9c3765a0397c711aac43b0ce0c0a217b5f2fed1",
-    "applications.csv": "d20f60765d173744de3605ca40370db1020150f4b4f31d41081ac48930db615b",
-    "bureau.csv": "54a4f7542a3efbb54c89f0a3f22714efda1e95c82abf2eb84dffd25f0c21374a",
+    "applications.csv": "e57825c4fbf4f6b7a638990e211b73f4b6d9ec449ec0c60e5d70b37baa111274",
+    "bureau.csv": "adb7f352a3498a6d1fe2c47253e840d3644cd41d33e514f36b879b204b803baf",
     "enterprises.csv": "9871095f39403c45b228463bcce171f112caeb9a2c75de5213688a9293dd4ed5",
-    "invoices.csv": "7e3ece82760d0851d7e792ebfc639ffe2aa794e545e19adf43150d8afa1ee97d",
-    "outcomes.csv": "77fde66688932929a5b1bd39e8304ca92b9e5f270a42a84da8ee5ab6a9b847a3",
+    "invoices.csv": "cb7043e769644db0cf9c1fd7a495bd2068dac81643c2e6bca5fcbd43553cc01e",
+    "outcomes.csv": "01dbc782e61a1fe60829823fe6647fec12c6956a20e45d3786a897802dddde1b",
     "patents.csv": "13f43323724f894568a796514b2cb5cfa9c320c9572bd97cac66d9110d99d3a8",
     "products.csv": "de910228eb561333d95dc5a5d0fb6e50a8d9fb75c144052fc9d3782cc838ed7d",
-    "reports.csv": "6975098d932a58d943dc31985254800d754d56f370377f7d4cc41ad722688b7f",
+    "reports.csv": "b06d6918ce263627f782194f5842980d9714efb2915ecebe64b8fbcb7b322819",
     "truth/firm_segments.parquet": "6f713928d0f0341810d2e235a391cebb7ec2b90d75d82a5cb145d9b681aedfb5",
-    "truth/firms.parquet": "d92e248747ad19b4ea08f3c4a4fb1d9e5690437a218a38c11e146c9b2f26899c",
-    "truth/item_segments.parquet": "6a5a140c174605e5197814587ee85a384671dd2d14d04e6f4466f755a4635911",
-    "truth/mentions.parquet": "8e1e9132885bd5cc6030d81917a310dd83987393c45a4b3c22f310f7e28126cc",
+    "truth/firms.parquet": "5ffab9603a0608fbdcb83aef639f5de839bcd400279a8c46dac380489f00c18b",
+    "truth/item_segments.parquet": "5d88f8df4850c71d2fc99ee88121debe1d064d8c7d3d75c0d716fcb5e2b2e68b",
+    "truth/mentions.parquet": "2691649a6b63c537fb11a3928ea1fc47ea4aef1f99cb517a636479e3bfbd7154",
+    "truth/outcomes.parquet": "4ed6e4ff0a52bd11a553cde3dabcfa0e0b3c4b26dbe5a4ba95d815c86d78a082",
     "truth/product_segments.parquet": "5a98890b654644890cc0ca9a49cbf2a232a7fc6c1eb57ff07b5a228a18fc14c7",
-    "truth/report_facts.parquet": "d598134828310b80a337e7193eb3c5e9b3a77e3849374911f5aa86f66d9e9c7e",
+    "truth/report_facts.parquet": "eccc950ac317f64dd21c087d2cd87188aa8193adfef52a785bc76f7ab3c41faf",
     "truth/segment_trends.parquet": "c6a2ee783e0d96500a934c90107c47a1f5a0fa97a58cb41bad95aefa065d5f74",
-    "truth/supply_edges.parquet": "97f6562edcaf9eab4582440a9e45d777d236086e98901cbeecdcd001da4e2d0b",
+    "truth/supply_edges.parquet": "732d90603123a22c4e71cab0a20cc75bece19ad6b8fe5732d623cc12035022f7",
 }
 
 

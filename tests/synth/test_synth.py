@@ -158,3 +158,39 @@ def test_bad_arguments_are_input_errors(tmp_path: Path) -> None:
         generate(tmp_path, firms=500, fmt="xlsx")
     with pytest.raises(InputError, match="at least"):
         generate(tmp_path, firms=10)
+
+
+def test_health_path_is_persistent_stationary_and_steady_for_the_story_firm() -> None:
+    import numpy as np
+
+    from chainlight.synth import credit
+    path = credit.health_path(20_000, 0.4, np.random.default_rng(5))
+    assert path.shape == (36, 20_000) and path.dtype == np.float16
+    assert not path[:, 0].any()  # the story firm keeps its level
+    rest = path[:, 1:].astype(float)
+    assert 0.37 < rest[0].std() < 0.43 and 0.37 < rest[-1].std() < 0.43  # stationary spread
+    month = np.corrcoef(rest[:-1].ravel(), rest[1:].ravel())[0, 1]
+    year = np.corrcoef(rest[:-12].ravel(), rest[12:].ravel())[0, 1]
+    assert 0.87 < month < 0.93 and 0.2 < year < 0.37  # ρ = 0.9 a month, ρ¹² ≈ 0.28 a year
+
+
+def test_health_of_the_date_drives_default_and_shows_in_recent_sales(economy: Path) -> None:
+    """Default at a date follows that date's health, beyond the lasting level; and a firm whose health
+    fell lately sells less lately to the same customers than before (the trouble shows before default)."""
+    truth = f"'{economy}/truth/outcomes.parquet'"
+    (gap,) = sql(f"""SELECT avg(t.health - f.health) FILTER (WHERE o.defaulted_12m)
+                         - avg(t.health - f.health) FILTER (WHERE NOT o.defaulted_12m)
+                     FROM '{economy}/outcomes.parquet' o JOIN {truth} t USING (uscc, observed_at)
+                     JOIN '{economy}/truth/firms.parquet' f USING (uscc)""")[0]
+    assert gap < -0.05  # defaulters were below their usual health at the date (≈ −0.09; SE ≈ 0.01)
+    (rho,) = sql(f"""
+        WITH lines AS (SELECT seller_uscc AS uscc, buyer_name, ln(amount) AS y, issue_date > DATE '2025-06-30' AS last
+                       FROM '{economy}/invoices.parquet'
+                       WHERE status = 'normal' AND issue_date > DATE '2024-06-30'),
+             edges AS (SELECT uscc, avg(y) FILTER (WHERE last) - avg(y) FILTER (WHERE NOT last) AS dy
+                       FROM lines GROUP BY uscc, buyer_name),
+             firms AS (SELECT uscc, avg(dy) AS dy FROM edges WHERE dy IS NOT NULL GROUP BY uscc)
+        SELECT corr(d.dy, f.health_now - f.health) FROM firms d JOIN '{economy}/truth/firms.parquet' f USING (uscc)""")[0]
+    assert rho > 0.1
+    rows = sql(f"SELECT count(*) FROM {truth}")[0][0]
+    assert rows == sql(f"SELECT count(*) FROM '{economy}/outcomes.parquet'")[0][0]

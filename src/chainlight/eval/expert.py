@@ -5,7 +5,12 @@
   reports disagree; ``trend_accuracy_disagreeing`` is the same over the segments where reports
   disagree (truth ``report_facts`` kind ``disagreement``), ``trend_coverage`` the share judged at all.
 - ``score_spearman``: Spearman rank correlation of the operating score with the latent health, over
-  all firms (anchors included); ``score_spearman_sme`` over the non-anchor firms.
+  all firms (anchors included); ``score_spearman_sme`` over the non-anchor firms. Health is a path
+  (``synth.credit.health_path``); the score is computed from all invoices up to the data's end and is
+  used as of then, so it is compared with the health at that date (``truth/firms.parquet``
+  ``health_now``: the firm's lasting level plus its last month's deviation) — what a credit officer
+  reading the score today needs it to track. ``score_spearman_lasting`` compares it with the lasting
+  level alone (the only health of economies written before the path; then ``health`` is used for both).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from scipy.stats import spearmanr
 
 from chainlight.workspace import Workspace
@@ -39,12 +45,15 @@ def evaluate(ws: Workspace, truth: Path | None) -> dict[str, Any] | None:
             if disputed:
                 out["trend_accuracy_disagreeing"] = round(sum(disputed) / len(disputed), 4)
     if firms.exists() and ws.table_exists("operating_scores"):
+        columns = pq.read_schema(firms).names
+        now = "t.health_now" if "health_now" in columns else "t.health"
         data = ws.engine.query(f"""
-            SELECT s.score, t.health, t.is_anchor FROM operating_scores s
+            SELECT s.score, {now} AS health_now, t.health, t.is_anchor FROM operating_scores s
             JOIN read_parquet('{firms.as_posix()}') t USING (uscc) ORDER BY s.uscc""").to_pydict()
         if len(data["score"]) > 2:
-            out["score_spearman"] = round(float(spearmanr(data["score"], data["health"]).statistic), 4)
+            out["score_spearman"] = round(float(spearmanr(data["score"], data["health_now"]).statistic), 4)
             sme = [i for i, a in enumerate(data["is_anchor"]) if not a]
             out["score_spearman_sme"] = round(float(spearmanr([data["score"][i] for i in sme],
-                                                              [data["health"][i] for i in sme]).statistic), 4)
+                                                              [data["health_now"][i] for i in sme]).statistic), 4)
+            out["score_spearman_lasting"] = round(float(spearmanr(data["score"], data["health"]).statistic), 4)
     return out or None

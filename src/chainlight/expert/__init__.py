@@ -22,6 +22,7 @@ Batch logic is SQL in ``expert/sql``; per-firm work (``operating.score_batch``,
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -103,20 +104,21 @@ def _permille(ws: Workspace) -> int:
     return 1000 if firms <= SAMPLE_FIRMS else max(1, SAMPLE_FIRMS * 1000 // firms)
 
 
-def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None) -> str:
+def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None, sample: bool = True) -> str:
     """Build the per-firm indicator table from hard data (invoices, links, mounts, graph); return its name.
 
     ``prepare_sales`` must have run. With ``as_of``, only invoices issued up to that date are read (point
     in time, for fitting on the outcomes observed then) for a hash sample of at most ``SAMPLE_FIRMS``
-    firms; the graph's supply classification is used as is."""
+    firms (every firm with ``sample=False``); the graph's supply classification is used as is."""
     engine = ws.engine
     main = _main_segments(ws)
     edges, features = _table_or_empty(ws, "supply_edges"), _table_or_empty(ws, "graph_features")
     tag = "" if as_of is None else "_asof"
     sales = f"_expert_sales{tag}"
     permille = _permille(ws)
+    firms_permille = 1000 if as_of is None or not sample else permille
     cutoff = "" if as_of is None else \
-        f" WHERE issue_date <= DATE '{as_of.isoformat()}' AND hash(uscc) % 1000 < {permille}"  # a date and an int
+        f" WHERE issue_date <= DATE '{as_of.isoformat()}' AND hash(uscc) % 1000 < {firms_permille}"  # a date, an int
     engine.execute(f"CREATE OR REPLACE TEMP VIEW {sales} AS SELECT * FROM _expert_sales_all{cutoff}")
     names = {"sales": sales, "season": f"_expert_season{tag}", "edge_growth": f"_expert_edge_growth{tag}",
              "inputs": f"_expert_inputs{tag}", "indicators": f"_expert_indicators{tag}"}
@@ -127,9 +129,11 @@ def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None) -> s
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['inputs']} AS " + render(
         load_sql("chainlight.expert", "firm_inputs"),
         {**names, "supply_edges": edges, "graph_features": features, "main_segments": main}),
-        {"gap_months": cfg.expert.churn_gap_months, "firms_permille": 1000 if as_of is None else permille})
+        {"gap_months": cfg.expert.churn_gap_months, "firms_permille": firms_permille,
+         "recent_months": operating.RECENT_MONTHS})
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['indicators']} AS " + render(
-        load_sql("chainlight.expert", "indicators"), names), {"k_customers": 2.0, "k_invoices": 20.0})
+        load_sql("chainlight.expert", "indicators"), names), {"k_customers": 2.0, "k_invoices": 20.0,
+                                                               "recent_prior": operating.RECENT_PRIOR})
     return names["indicators"]
 
 
@@ -170,6 +174,30 @@ def score_model(ws: Workspace, cfg: Config, indicators: str) -> operating.ScoreM
     n = sum(len(y) for y in labels)
     return operating.ScoreModel(weights, current, f"outcomes: logistic, {n} point-in-time observations to "
                                                   f"{max(dates).isoformat()}, credit-reasoning sign constraints")
+
+
+def scores_as_of(ws: Workspace, cfg: Config, dates: list[date]) -> pa.Table:
+    """(uscc, as_of, score): the operating score as it stood on each of ``dates``, from the invoices issued
+    up to that date only, with the weights of the expert stage's last run and each date's own scales.
+    For the risk engine's history rows, so no score it learns from or is tested on reads invoices
+    issued after its observation date (the stage's own ``operating_scores`` is as of the data's end)."""
+    last = ws.last_run("expert")
+    stats = last["stats"] if last else {}
+    stats = json.loads(stats) if isinstance(stats, str) else stats or {}
+    weights = {i.code: float(stats.get("score_weights", {}).get(i.code, operating.PRIOR[i.code]))
+               for i in operating.INDICATORS}
+    prepare_sales(ws)
+    parts = []
+    for day in sorted(set(dates)):
+        table = operating_inputs(ws, cfg, as_of=day, sample=False)
+        model = operating.ScoreModel(weights, scales(ws, table), "point in time")
+        rows = ws.engine.query(f"SELECT * FROM {table} ORDER BY uscc")
+        scored = [operating.score_batch(batch, model) for batch in rows.to_batches() if batch.num_rows]
+        if scored:
+            part = pa.Table.from_batches(scored).select(["uscc", "score"])
+            parts.append(part.append_column("as_of", pa.array([day] * part.num_rows, pa.date32())))
+    schema = pa.schema([("uscc", pa.string()), ("score", pa.float64()), ("as_of", pa.date32())])
+    return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
 def _map_batches(data: pa.Table, fn: Callable[[pa.RecordBatch], pa.RecordBatch],

@@ -32,6 +32,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+# Recent movement (a firm in trouble sells less before it defaults): the last RECENT_MONTHS of invoices
+# against the 18 − RECENT_MONTHS months before. RECENT_PRIOR: the precision weight (invoice pairs) at which
+# half of a firm's order-size change is believed (noise of a log amount ~0.3² over a plausible spread of
+# true changes ~0.1² ≈ 9). Shared with the risk engine's features.
+RECENT_MONTHS = 6
+RECENT_PRIOR = 9.0
 MIN_DEFAULTS = 30  # fewer labelled defaults than this and the prior weights are used
 BASE, SPREAD, CLIP_Z, TOP_REASONS = 50.0, 15.0, 3.0, 5
 
@@ -63,6 +69,13 @@ INDICATORS: tuple[Indicator, ...] = (
               "the share of invoices voided: disputes, returns and loose billing"),
     Indicator("relationship_stability", "relationship_stability", +1, 0.75,
               "sales-weighted steadiness of customer relationships (active months and evenness)"),
+    Indicator("order_size_change", "order_size_change", +1, 1.0,
+              "orders from the same customers in the last months against the year before (seasonally adjusted): "
+              "a firm in trouble sells less before it fails"),
+    Indicator("order_rate_change", "order_rate_change", +1, 0.5,
+              "invoices a month lately against before: fewer orders are the other half of falling sales"),
+    Indicator("recent_churn", "recent_churn", -1, 0.75,
+              "the share of last year's customers that bought nothing lately: buyers leave a struggling supplier"),
     Indicator("anchor_flow", "anchor_flow_share", +1, 0.5,
               "the share of sales that ends at the chain's anchor enterprises: a place on a financed chain"),
     Indicator("stable_large_ties", "log_stable_ties", +1, 0.5,

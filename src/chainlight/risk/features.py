@@ -5,9 +5,11 @@
   sees without the chain.
 - ``chain``: the same plus what the invoices, patents, graph, verified claims and (when built) the
   expert stage show: verified 12-month turnover and its growth, active months, customers and
-  churn, like-for-like growth, suppliers and purchases, top-customer and anchor shares, stable ties to
-  large buyers, void rate, patents; hops to an anchor, share of sales that ends at an anchor, PageRank, cluster size, tier,
-  mount confidence; the expert's operating score when ``operating_scores`` exists.
+  churn, like-for-like growth, recent movement (order size within the same relationships, orders per
+  month and customers gone quiet in the last ``RECENT_MONTHS`` against the months before), suppliers
+  and purchases, top-customer and anchor shares, stable ties to large buyers, void rate, patents; hops
+  to an anchor, share of sales that ends at an anchor, PageRank, cluster size, tier, mount confidence;
+  the expert's operating score when ``operating_scores`` exists.
 
 Claims never enter the model, not even supported ones: a supported claim adds nothing the invoices
 and patents behind it do not already say, and counting claims would let anyone who writes reports
@@ -27,12 +29,13 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-import chainlight.expert  # noqa: F401  (these register the earlier stages' tables read here: ws.table_or_empty)
+import chainlight.expert as expert_stage  # (these register the earlier stages' tables read here: ws.table_or_empty)
 import chainlight.extract  # noqa: F401
 import chainlight.graph  # noqa: F401
 import chainlight.mount  # noqa: F401
 from chainlight.config import Config
 from chainlight.engine.base import load_sql, render
+from chainlight.expert.operating import RECENT_MONTHS, RECENT_PRIOR
 from chainlight.rules import links_view, sales_view
 from chainlight.workspace import Workspace
 
@@ -43,7 +46,8 @@ CATEGORICAL = ["industry_division", "province", "tier"]
 TRADITIONAL = ["age_years", "registered_capital", "industry_division", "province", "high_tech", "max_overdue_days",
                "open_litigations", "tax_arrears", "blacklisted", "bureau_flags"]
 CHAIN_ONLY = ["verified_turnover", "sales_growth", "months_active_12m", "customers_12m", "churn_rate",
-              "top_customer_share", "anchor_sales_share", "like_for_like_growth", "suppliers_12m", "purchase_ratio",
+              "top_customer_share", "anchor_sales_share", "like_for_like_growth", "order_size_change",
+              "order_rate_change", "recent_churn", "suppliers_12m", "purchase_ratio",
               "large_ties", "void_rate", "patents_granted", "patents_recent", "hops_to_anchor", "anchor_bound_share",
               "pagerank", "cluster_size", "tier", "mount_confidence"]
 EXPERT = ["operating_score"]
@@ -86,6 +90,14 @@ TEXT: dict[str, tuple[str, str, str, str]] = {
                              "对同一客户的销售增长快于所在市场。",
                              "It sells less to the same customers than its markets would suggest.",
                              "对同一客户的销售增长慢于所在市场。"),
+    "order_size_change": ("Its recent orders are larger than before from the same customers.",
+                          "近期来自同一客户的订单金额高于此前。",
+                          "Its recent orders are smaller than before from the same customers.",
+                          "近期来自同一客户的订单金额低于此前。"),
+    "order_rate_change": ("It has invoiced as often lately as before, or more.", "近期开票频率不低于此前。",
+                          "It has invoiced less often lately than before.", "近期开票频率低于此前。"),
+    "recent_churn": ("Its customers of the past year are still buying.", "过去一年的客户近期仍在采购。",
+                     "Some customers of the past year have stopped buying lately.", "过去一年的部分客户近期已停止采购。"),
     "suppliers_12m": ("It buys from several suppliers.", "拥有多家供应商。",
                       "It buys from few suppliers.", "供应商较少。"),
     "purchase_ratio": ("Its purchases are in line with its sales.", "采购与销售相匹配。",
@@ -150,8 +162,15 @@ def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFr
     chain = render(load_sql("chainlight.risk", "chain_features"),
                    {"obs": "_risk_obs", "links": links_view(ws), "sales": sales_view(ws), "verdicts": verdicts, "graph": graph,
                     "patents": patents, "mounts": mounts})
-    expert = ", round(x.score, 4) AS operating_score" if ws.table_exists("operating_scores") else ""
-    expert_join = "LEFT JOIN operating_scores x ON x.uscc = r.uscc" if expert else ""
+    expert, expert_join = "", ""
+    if ws.table_exists("operating_scores"):  # as of each observation date; the stage's own scores at the data end
+        end = ws.engine.scalar("SELECT max(issue_date) FROM invoices")
+        days = sorted({d for d in obs.column("as_of").to_pylist() if end is None or d < end})
+        engine.register_arrow("_risk_scores_pit", expert_stage.scores_as_of(ws, cfg, days))
+        expert = (", round(coalesce(xp.score, CASE WHEN r.as_of >= (SELECT max(issue_date) FROM invoices) "
+                  "THEN x.score END), 4) AS operating_score")
+        expert_join = ("LEFT JOIN operating_scores x ON x.uscc = r.uscc "
+                       "LEFT JOIN _risk_scores_pit xp ON xp.uscc = r.uscc AND xp.as_of = r.as_of")
     sql = f"""
         SELECT r.*, c.* EXCLUDE (uscc, as_of),
                g.hops_to_anchor, round(g.anchor_flow_share, 6) AS anchor_bound_share, round(g.pagerank, 12) AS pagerank,
@@ -163,7 +182,8 @@ def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFr
         {expert_join}
         ORDER BY r.uscc, r.as_of"""
     frame = engine.query(sql, {"large_sales": cfg.graph.large_firm_sales,
-                               "lfl_prior": LFL_PRIOR}).to_pandas()
+                               "lfl_prior": LFL_PRIOR, "recent_months": RECENT_MONTHS,
+                               "recent_prior": RECENT_PRIOR}).to_pandas()
     for column in CATEGORICAL:
         frame[column] = frame[column].astype(str)
     return frame

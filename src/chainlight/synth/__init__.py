@@ -14,15 +14,19 @@ How the world works (and why it is hard):
   tech services, trading), the rest with a plausible but wrong segment of the same tier — the registry
   alone mounts badly. Industry codes are shared between segments, as in GB/T 4754.
 - Invoices follow the ontology's upstream edges; buyers are chosen ∝ turnover^0.75·e^(0.3·health),
-  so suppliers concentrate on anchors and healthier firms win more large customers. About 20
-  invoices per firm over 36 months; 15% extra noise edges (services, one-off buys); 10% of firms
+  so suppliers concentrate on anchors and healthier firms win more large customers. About 40
+  invoices per firm over 36 months (≈ 13 a year; real firms under VAT per-invoice caps issue more, see
+  ``trade``); 15% extra noise edges (services, one-off buys); 10% of firms
   also sell to buyers outside the registry; 2% voided (more for weak firms), 1% red-letter
   reversals; buyer names as written (exact 55%, legal-form swaps, short and former names, typos,
   homophones, brackets, branch suffixes) and a buyer USCC on 60% of invoices.
 - Latent health h ~ N(0, 1) drives sales growth (+6%/yr per σ), churn (weak firms lose customers
-  twice as often), voids, patents, bureau records and default. Default within 12 months of each
-  quarterly observation date (2024-03-31 … 2025-12-31): logit PD = α − 0.9·h_t − 0.7·[≥ 2 stable
-  ties to large firms], h_t = h + 0.35·ε, α set so the mean SME rate is 4% (a few percent, as for
+  twice as often), voids, patents, bureau records and default; on top of it each firm's health moves
+  month by month (``credit.health_path``: AR(1), ρ 0.9, σ 0.35; blind 0.4), and that path shows in
+  the month's invoices (fewer and smaller orders, lost customers, more voids and reversals: effect
+  sizes in ``trade``). Default within 12 months of each quarterly observation date (2024-03-31 …
+  2025-12-31): logit PD = α − 0.9·h_t − 0.7·[≥ 2 stable ties to large firms], h_t = the health path
+  at that date's month, α set so the mean SME rate is 4% (a few percent, as for
   SME loan books). Firms with ≥ 2 stable large-firm ties default at about half the base rate
   (measured by the tests), partly through their better health and partly directly — so the chain
   view helps about as much as reported for trade-tie information, not more.
@@ -138,8 +142,9 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
     out = Path(out)
     truth_dir = out / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
-    streams = np.random.SeedSequence(seed).spawn(6)
-    rng_firms, rng_trend, rng_edges, rng_texts, rng_credit, rng_counts = (np.random.default_rng(s) for s in streams)
+    streams = np.random.SeedSequence(seed).spawn(7)
+    rng_firms, rng_trend, rng_edges, rng_texts, rng_credit, rng_counts, rng_path = (
+        np.random.default_rng(s) for s in streams)
 
     ontology = load_default()
     segments = segment_table(ontology)
@@ -150,6 +155,8 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
     say("trade relations", 0.15)
     edges = trade.make_edges(ontology, segments, world, growth, rng_edges)
     counts = trade.invoice_counts(edges, firms, rng_counts)
+    path = credit.health_path(firms, credit.STANDARD_HEALTH_DRIFT if words is None else credit.BLIND_HEALTH_DRIFT,
+                              rng_path)
 
     summary = SynthSummary(out, firms, seed, str(world.uscc[0]), profile=profile)
     if words is not None:
@@ -168,7 +175,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
     item_truth: dict[tuple[str, str], str] = {}
     batches = max(1, -(-len(edges) // EDGE_BATCH))
     for number, (invoices, mentions, row_edge, goods) in enumerate(
-            trade.invoice_batches(edges, counts, world, segments, seed, EDGE_BATCH, words)):
+            trade.invoice_batches(edges, counts, world, segments, seed, EDGE_BATCH, words, path)):
         say(f"invoices batch {number + 1}/{batches}", 0.2 + 0.6 * number / batches)
         invoice_writer.write(invoices)
         mention_writer.write(mentions)
@@ -183,6 +190,17 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         _collect_items(item_truth, invoices, row_edge, edges, segments, goods)
     invoice_writer.close()
     summary.rows["invoices"] = invoice_writer.rows
+
+    say("credit outcomes", 0.82)  # here, so the health path is freed before the texts
+    stable_ties = _stable_large_ties(edges, world, normal_count > 0, first_day, last_day)
+    profile_outcomes = credit.standard if words is None else credit.blind
+    bureau, applications, outcomes, default_rate, outcome_truth = profile_outcomes(world, stable_ties, path, rng_credit)
+    health_now = world.health + path[-1].astype(np.float64)
+    del path
+    write("bureau", bureau)
+    write("applications", applications)
+    write("outcomes", outcomes)
+    del bureau, applications, outcomes
 
     say("registry and texts", 0.85)
     downstream_names = {src: "、".join(segments[t].name for t in targets[:2])
@@ -206,15 +224,6 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
     write("patents", patent_table)
     write("reports", report_table)
 
-    say("credit outcomes", 0.92)
-    stable_ties = _stable_large_ties(edges, world)
-    if words is None:
-        bureau, applications, outcomes, default_rate = credit.standard(world, stable_ties, rng_credit)
-    else:
-        bureau, applications, outcomes, default_rate = credit.blind(world, stable_ties, rng_credit)
-    write("bureau", bureau)
-    write("applications", applications)
-    write("outcomes", outcomes)
 
     supply = (edges.buyer >= 0) & (normal_count > 0)
     truth("firms", pa.table({
@@ -223,7 +232,8 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         "main_segment_id": [segments[m].id for m in world.main_segment], "is_anchor": world.is_anchor,
         "size_class": world.size_class(), "misregistered": world.misregistered, "health": world.health,
         "city": world.city, "cluster_id": pa.array([c or None for c in world.cluster.tolist()], pa.string()),
-        "stable_large_ties": stable_ties, "pd_12m": default_rate}))
+        "stable_large_ties": stable_ties, "pd_12m": default_rate, "health_now": np.round(health_now, 6)}))
+    truth("outcomes", outcome_truth)
     truth("firm_segments", _firm_segments(world, segments))
     truth("supply_edges", pa.table({
         "seller_uscc": world.uscc[edges.seller[supply]], "buyer_uscc": world.uscc[edges.buyer[supply]],
@@ -278,9 +288,13 @@ def _firm_segments(world: Firms, segments: list) -> pa.Table:
         "share": np.concatenate([1.0 - world.secondary_share, world.secondary_share[has]])})
 
 
-def _stable_large_ties(edges: trade.Edges, world: Firms) -> np.ndarray:
-    """Per firm: distinct large buyers (anchors or ≥ ¥100M) it supplied for at least 12 months."""
+def _stable_large_ties(edges: trade.Edges, world: Firms, invoiced: np.ndarray, first_day: np.ndarray,
+                       last_day: np.ndarray) -> np.ndarray:
+    """Per firm: distinct large buyers (anchors or ≥ ¥100M) it supplied in invoices spanning at least 12
+    calendar months (as invoiced: a customer lost in a bad spell is not a stable tie)."""
     large = world.is_anchor | (world.turnover >= 1e8)
     buyer = np.maximum(edges.buyer, 0)
-    stable = edges.is_supply & (edges.buyer >= 0) & large[buyer] & (edges.end - edges.start + 1 >= 12)
+    first = np.where(invoiced, first_day, 0).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    last = np.where(invoiced, last_day, 0).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    stable = edges.is_supply & (edges.buyer >= 0) & invoiced & large[buyer] & (last - first + 1 >= 12)
     return np.bincount(edges.seller[stable], minlength=world.count)

@@ -6,6 +6,27 @@ edge lives for part of the 36 invoice months (churn, more for weak firms), its v
 with the buyer segment's trend and the seller's health, and its invoices carry seasonality, voids
 and red-letter reversals. Noise edges (services, office supplies, one-off buys) and sales to buyers
 outside the registry are mixed in.
+
+A seller's health path (``credit.health_path``: its deviation d from its lasting health, month by
+month, σ 0.35–0.4) shows in that month's invoices (``invoice_batches``), with these effect sizes:
+- orders: an invoice of a month with d < 0 is issued with probability e^(0.25·d), and every invoice's
+  amount is × e^(0.25·d): a firm two deviations below its usual (d ≈ −0.8, where its default odds are
+  2–2.4× its usual) sells about a third less (0.82 × 0.82 ≈ 0.67) — the order of the sales falls
+  reported for SMEs in the year or two before they fail (declining sales and shrinking orders are among the
+  earliest and best-documented signs of distress, e.g. in failure-prediction work since Beaver 1966 and
+  in sales-growth factors of commercial SME default models), while good months add only through amount
+  (buyers do not order more from a supplier because it is doing well; they order less from one in trouble);
+- customers: each month a supply customer is lost with extra probability 0.025·max(0, −d) (2% a month,
+  ~22% a year, at d = −0.8; none at or above its usual): buyers move orders away from a supplier they
+  see struggling (late deliveries, quality slips), on top of the lasting-health churn of ``make_edges``;
+- billing: voids and red-letter reversals × e^(−d) (× 2.2 at d = −0.8): disputes, returns and
+  corrected invoices rise when a firm is under strain.
+Invoices per firm: about ``INVOICES_PER_FIRM`` = 40 over the 36 months (a little fewer, from the orders
+lost), ≈ 13 a year — raised from 20 (≈ 7 a year), which was far below real billing: VAT special invoices
+carry a per-invoice face-value cap (¥100k on the common version, ¥1M on approval), so a ¥10M-a-year firm
+issues at least 10–100 invoices a year and in practice more (partial deliveries, monthly statements).
+40 is still well under that; the bound is the generation budget (one million firms in ≤ 5 min on this
+machine, where invoice batches are about half the time), not any stage's figure.
 """
 
 from __future__ import annotations
@@ -23,10 +44,15 @@ from chainlight.synth.vocab import HELD_OUT_SHARE, Vocabulary
 
 MONTHS = 36
 START = np.datetime64("2023-01-01", "M")
-INVOICES_PER_FIRM = 20.0
+INVOICES_PER_FIRM = 40.0  # over the 36 months: see the module docstring
 NOISE_EDGE_SHARE = 0.15
 OUTSIDE_BUYER_SHARE = 0.10
 VOID_RATE, RED_RATE = 0.02, 0.01
+# how the seller's monthly health deviation d shows in its invoices (module docstring)
+ORDERS_PER_HEALTH = 0.25  # an invoice of a month with d < 0 is issued with probability e^(0.25·d)
+AMOUNT_PER_HEALTH = 0.25  # every invoice's amount × e^(0.25·d)
+LOSS_PER_HEALTH = 0.025  # extra monthly chance of losing a supply customer: 0.025·max(0, −d)
+TROUBLE_BILLING = 1.0  # voids and red-letter reversals × e^(−1.0·d)
 SEASON = np.array([1.0, 0.65, 1.0, 1.0, 1.0, 1.05, 0.95, 0.95, 1.05, 1.0, 1.1, 1.3])
 NAME_VARIANTS = ["exact", "legal_form", "short", "bracket", "branch", "typo", "homophone", "former", "spacing"]
 NAME_VARIANT_P = [0.55, 0.10, 0.09, 0.05, 0.05, 0.05, 0.04, 0.05, 0.02]
@@ -161,11 +187,25 @@ def item_for(segment: Segment, rng: np.random.Generator, favourite: int = 0) -> 
     return name.strip(), code.ljust(19, "0")
 
 
+def _lost_month(idx: np.ndarray, edges: Edges, path: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Per edge of the batch: the month its customer is lost for the seller's trouble (MONTHS = never).
+    Supply edges to registered buyers only; the story's two edges are kept (its chain is the story)."""
+    seller = edges.seller[idx]
+    hazard = LOSS_PER_HEALTH * np.maximum(-path[:, seller].astype(np.float32), 0.0)  # months × edges
+    months = np.arange(MONTHS)[:, None]
+    live = (months >= edges.start[idx][None, :]) & (months <= edges.end[idx][None, :])
+    lost = live & (rng.random(hazard.shape, dtype=np.float32) < hazard)
+    eligible = edges.is_supply[idx] & (edges.buyer[idx] >= 0) & (idx >= 2)
+    return np.where(eligible & lost.any(axis=0), lost.argmax(axis=0), MONTHS)
+
+
 def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: list[Segment],
-                    seed: int, batch_edges: int, vocab: Vocabulary | None = None
+                    seed: int, batch_edges: int, vocab: Vocabulary | None = None, path: np.ndarray | None = None
                     ) -> Iterator[tuple[pa.Table, pa.Table, np.ndarray, np.ndarray]]:
     """(invoices, mention truth, edge of each invoice row, whether the row's item names goods) per batch
-    of edges; memory stays flat. ``vocab`` set = the blind profile."""
+    of edges; memory stays flat. ``vocab`` set = the blind profile. ``path`` (months × firms): each
+    seller's health deviation by month (``credit.health_path``), shown in its orders, customers and
+    billing (module docstring); None = a steady path (all zero)."""
     first_id = 0
     for batch, begin in enumerate(range(0, len(edges), batch_edges)):
         rng = np.random.default_rng([seed, 7, batch])
@@ -181,15 +221,25 @@ def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: li
         years = (edges.end[row_edge] - edges.start[row_edge] + 1) / 12.0
         base = edges.annual_amount[row_edge] * years / np.repeat(n_inv, n_inv)
         trend = (1.0 + edges.growth[row_edge]) ** ((month - 18) / 12.0)
-        amount = np.round(base * trend * SEASON[month % 12] * rng.lognormal(0, 0.3, total), 2)
+        seller = edges.seller[row_edge]
+        dev = np.zeros(total) if path is None else path[month, seller].astype(np.float64)
+        amount = np.round(base * trend * SEASON[month % 12] * np.exp(AMOUNT_PER_HEALTH * dev)
+                          * rng.lognormal(0, 0.3, total), 2)
         amount = np.maximum(amount, 1.0)
-        seller_health = firms.health[edges.seller[row_edge]]
-        voided = rng.random(total) < VOID_RATE * np.where(seller_health < -1.0, 2.5, 1.0)
-        status = np.where(voided, "voided", "normal")
+        trouble = np.exp(-TROUBLE_BILLING * dev)
+        voided = rng.random(total) < VOID_RATE * np.where(firms.health[seller] < -1.0, 2.5, 1.0) * trouble
 
         items, codes, buyer_names, variants, goods = _batch_texts(idx, n_inv, edges, firms, segments, rng, vocab)
+        if path is not None:  # orders not placed in a bad month, and none after the customer is lost
+            lost = _lost_month(idx, edges, path, rng)
+            kept = (rng.random(total) < np.exp(ORDERS_PER_HEALTH * np.minimum(dev, 0.0))) & (month < lost[row_edge - begin])
+            kept[row_edge < 2] = True
+            row_edge, month, issue, amount, voided, trouble = (a[kept] for a in (row_edge, month, issue, amount, voided, trouble))
+            items, codes, buyer_names, variants, goods = (a[kept] for a in (items, codes, buyer_names, variants, goods))
+            total = len(row_edge)
+        status = np.where(voided, "voided", "normal")
         # red-letter reversals of some normal invoices, dated a little later
-        red = np.nonzero((rng.random(total) < RED_RATE) & ~voided)[0]
+        red = np.nonzero((rng.random(total) < RED_RATE * trouble) & ~voided)[0]
         red_dates = np.minimum(issue[red] + rng.integers(1, 45, len(red)).astype("timedelta64[D]"),
                                np.datetime64("2025-12-31"))
         order = np.concatenate([np.arange(total), red])
