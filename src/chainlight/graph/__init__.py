@@ -22,8 +22,11 @@ Rules (documented, tested on hand-built graphs):
   deviations (1.4826 × the median absolute deviation, at least ``MIN_SPREAD``), than
   z = Φ⁻¹(1 − ``graph.anchor_false_rate`` / n) for a tier of n firms: were the tier one log-normal bulk, it
   would show a firm that far out with probability about ``anchor_false_rate`` (a Bonferroni bound), so the
-  bar rises with the size of the economy instead of letting the largest of many small firms through. The
-  highest-scoring firm of each chain always is an anchor, and at most ``graph.anchor_top_k`` are. So the
+  bar rises with the size of the economy instead of letting the largest of many small firms through — and
+  when it holds, per supplier, at least ``HOLD_RATIO`` × the tier's median per-supplier hold (its suppliers
+  depend on it more, for longer, than on a typical buyer of the tier: a large buyer with many suppliers that
+  each sell it a little, briefly, is not a core firm; a candidate with no suppliers in the data is judged on
+  its score alone). The highest-scoring firm of each chain always is an anchor, and at most ``graph.anchor_top_k`` are. So the
   count follows the data (a chain with one dominant maker gets one, a chain with five gets five) instead of
   a fixed top-k. Turnover, not purchases alone: where that tier is a material or component tier
   (chemicals), the large makers buy little inside the economy and only scale tells them apart.
@@ -121,6 +124,9 @@ MIN_SPREAD = 0.25  # log units: a tier whose firms are all about one size has no
 #: three years, the invoice window of a typical credit review. Chosen, with the held-output view itself, on
 #: blind economies of seeds 1, 2 and 3 (20k firms), never on the seeds the README reports (42, 7, 11).
 TIE_FULL_MONTHS = 36
+#: An anchor holds, per supplier, at least this multiple of its tier's median candidate hold (chosen on seeds 1–3
+#: with ``TIE_FULL_MONTHS``; there the anchors held 2.0–4.3×, the large buyers the size bar let through 1.0–1.5×).
+HOLD_RATIO = 1.75
 
 
 def anchor_bar(counts: dict[str, int], false_rate: float) -> pa.Table:
@@ -154,7 +160,7 @@ def _graph_measures(ws: Workspace, cfg: Config, top_segments: dict[str, list[str
     engine.register_arrow("_graph_anchor_bar", anchor_bar(dict(zip(counts["chain_id"], counts["n"], strict=True)),
                                                           settings.anchor_false_rate))
     engine.execute("CREATE OR REPLACE TEMP TABLE _graph_anchors AS " + render(load_sql("chainlight.graph", "anchors"), names),
-                   {"top_k": settings.anchor_top_k, "min_spread": MIN_SPREAD})
+                   {"top_k": settings.anchor_top_k, "min_spread": MIN_SPREAD, "hold_ratio": HOLD_RATIO})
     engine.execute("CREATE OR REPLACE TEMP TABLE _graph_nodes AS SELECT uscc, sales_total FROM _graph_base")
     engine.execute("CREATE OR REPLACE TEMP TABLE _graph_supply_edges AS "
                    "SELECT seller_uscc, buyer_uscc, amount FROM _graph_supply WHERE is_supply")
