@@ -53,11 +53,11 @@ SERVICE_ITEMS = [("办公用品", "1060512"), ("物流运输服务", "3010101"),
 BLIND_NAME_VARIANTS = ["exact", "legal_form", "short", "bracket", "branch", "former", *noise.NOISE_KINDS]
 BLIND_NAME_VARIANT_P = [0.45, 0.06, 0.08, 0.03, 0.04, 0.06, 0.05, 0.04, 0.04, 0.04, 0.04, 0.03, 0.04]
 BLIND_STALE_NAME = 0.25  # blind: a renamed buyer still kept under its old name in the seller's system
-BLIND_NON_PRODUCT_SHARE = 0.08
+BLIND_NON_PRODUCT_SHARE = 0.08  # goods invoices billed as freight, fees, pallets, packaging, rebates
 ANCHOR_SUPPLIER_PULL = 3.0  # blind: an anchor's pull on suppliers against a buyer of its size (docstring)
 ANCHOR_DEPENDENCE = 3.0  # blind: weight of a supplier's sales to an anchor in its split over customers
 ANCHOR_TIE_FROM_START, TIE_FROM_START = 0.9, 0.7  # share of edges in place from the first month
-ANCHOR_CHURN = 0.3  # blind: an edge to an anchor ends early at this multiple of the usual rate  # goods invoices billed as freight, fees, pallets, packaging, rebates
+ANCHOR_CHURN = 0.3  # blind: an edge to an anchor ends early at this multiple of the usual rate
 VAGUE_ITEMS = ["材料一批", "货款", "配件"]
 OUTSIDE_BUYERS = ["个人", "散客", "零售客户", "某某个体工商户"]
 
