@@ -2,9 +2,10 @@
 -- stands out: (size − the chain's median) / spread ≥ z, spread = max(1.4826 × the median absolute
 -- deviation, $min_spread), z from ``bar`` (Φ⁻¹(1 − false rate / n), computed per chain in Python) — and
 -- that hold, per supplier, at least $hold_ratio × the chain's median hold of the candidates with suppliers
--- (their suppliers depend on them more, for longer, than on a typical buyer of the tier). A candidate with
--- no suppliers in the data (chemicals' top tier buys nothing inside the economy) is judged on its score alone. The highest-scoring candidate of each chain always is an anchor
--- (ties by uscc), and at most $top_k are.
+-- (their suppliers depend on them more, for longer, than on a typical buyer of the tier), unless the score
+-- alone clears $size_only × z. A candidate with no suppliers in the data (chemicals' top tier buys nothing
+-- inside the economy) is judged on its score alone. The highest-scoring candidate of each chain always is
+-- an anchor (ties by uscc), and at most $top_k are.
 WITH centre AS (
     SELECT chain_id, median(size) AS centre, median(hold) AS hold_centre FROM {{ sizes }} GROUP BY chain_id
 ), spread AS (
@@ -22,4 +23,4 @@ WITH centre AS (
 )
 SELECT uscc FROM {{ anchor_list }} WHERE uscc IN (SELECT uscc FROM {{ base }})
 UNION
-SELECT uscc FROM ranked WHERE pos <= $top_k AND (pos = 1 OR (score >= z AND holds))
+SELECT uscc FROM ranked WHERE pos <= $top_k AND (pos = 1 OR (score >= z AND (holds OR score >= $size_only * z)))
