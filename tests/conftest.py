@@ -170,6 +170,7 @@ def reference_anchors(firms: Tier, false_rate: float, most: int) -> set[str]:
         tier = sorted((u, s, c) for u, segment, s, c in firms if segment.split(".")[0] == chain and s > 0)
         if not tier or most <= 0:
             continue
+        # the third view, log(1 + held supplier output), is 0: firms of ``load_tiers`` have no suppliers
         logs = [[np.log(s), np.log(c) if c and c > 0 else np.nan, np.log1p(0.0)] for _, s, c in tier]
         size = np.nanmean(np.array(logs), axis=1)
         median = float(np.median(size))

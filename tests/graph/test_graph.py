@@ -251,3 +251,75 @@ def test_anchor_edge_cases(ws: Workspace, tmp_path: Path) -> None:
     assert anchors_of(ws) == {alike[0][0]}
     assert anchors_of(ws, anchor_top_k=0) == set()
     assert anchors_of(ws, anchor_top_k=0, anchors=[idle[1][0]]) == {idle[1][0]}
+
+
+def _core_firm_economy(ws: Workspace, folder: Path, big_sales: tuple[float, ...] = (3e8,)) -> dict[str, str]:
+    """One top tier (vehicle assembly) of 12 small makers plus three larger buyers, with their suppliers
+    (powertrain parts makers) and sales to retail buyers outside the registry:
+    - ``big`` (and ``big2``… for more ``big_sales``): the largest turnover and capital, 2 suppliers each that sell
+      it 10% of their output once;
+    - ``core``: smaller than ``big``, 60 suppliers that sell it 80% of their output every month for 3 years;
+    - ``broad``: twice ``core``'s suppliers, but each sells it 5% of its output, once (a trader's suppliers).
+    """
+    rng = np.random.default_rng(11)
+    makers = [(make_uscc(500 + k), float(s)) for k, s in enumerate(rng.uniform(2e7, 2e8, 12).round(2))]
+    bigs = {("big" if k == 0 else f"big{k + 1}"): make_uscc(530 + k) for k in range(len(big_sales))}
+    core, broad = make_uscc(521), make_uscc(522)
+    top = [*makers, *zip(bigs.values(), big_sales, strict=True), (core, 1.5e8), (broad, 1.5e8)]
+    invoices: list[dict] = []
+
+    def sale(seller: str, buyer: str | None, amount: float, month: int) -> None:
+        invoices.append({"invoice_id": f"K{len(invoices)}", "seller_uscc": seller, "item_name": "货物",
+                         "buyer_name": f"买方{buyer[-4:]}" if buyer else "零售客户", "buyer_uscc": buyer or "",
+                         "amount": amount, "issue_date": f"{2023 + month // 12}-{month % 12 + 1:02d}-15",
+                         "status": "normal"})
+
+    for uscc, sales in top:
+        sale(uscc, None, sales, 6)
+    suppliers: list[str] = []
+    for k in range(60):  # core's suppliers: 36 months × ¥50k to core, ¥450k to retail buyers (80% dependent)
+        suppliers.append(make_uscc(600 + k))
+        for month in range(36):
+            sale(suppliers[-1], core, 50_000, month)
+        sale(suppliers[-1], None, 450_000, 0)
+    for k in range(120):  # broad's suppliers: one ¥100k sale to broad, ¥1.9M to retail buyers (5%)
+        suppliers.append(make_uscc(700 + k))
+        sale(suppliers[-1], broad, 100_000, 3)
+        sale(suppliers[-1], None, 1_900_000, 0)
+    for k, buyer in enumerate(bigs.values()):  # the bigs' suppliers: one sale, 10% of their output
+        for j in range(2):
+            suppliers.append(make_uscc(900 + 2 * k + j))
+            sale(suppliers[-1], buyer, 100_000, 3)
+            sale(suppliers[-1], None, 900_000, 0)
+    load_tables(ws, folder, {
+        "enterprises": [{"uscc": u, "name": f"企业{u[-6:]}有限公司", "registered_capital": s * 0.1} for u, s in top]
+        + [{"uscc": u, "name": f"企业{u[-6:]}有限公司"} for u in suppliers], "invoices": invoices})
+    ws.engine.execute("CREATE OR REPLACE TABLE mounts (uscc VARCHAR, segment_id VARCHAR, chain_id VARCHAR, tier VARCHAR, "
+                      "share DOUBLE, confidence DOUBLE, rank BIGINT)")
+    for u, segment, tier in [(u, "automotive.vehicle_assembly", "assembly") for u, _ in top] + \
+            [(u, "automotive.powertrain_parts", "component") for u in suppliers]:
+        ws.engine.execute("INSERT INTO mounts VALUES ($u, $s, 'automotive', $t, 1.0, 1.0, 1)", {"u": u, "s": segment, "t": tier})
+    return {**bigs, "core": core, "broad": broad}
+
+
+def test_anchor_is_the_core_firm_not_the_largest(ws: Workspace, tmp_path: Path) -> None:
+    """The core firm is found though ``big`` is larger by turnover and capital and ``broad`` has twice its
+    suppliers (a supplier count, the rule before, picks ``broad``): what counts is how much of their suppliers'
+    output they hold and for how long."""
+    firms = _core_firm_economy(ws, tmp_path / "in")
+    found = anchors_of(ws)
+    f = features(ws)
+    assert f[firms["big"]]["sales_total"] + f[firms["big"]]["purchases_total"] > \
+        f[firms["core"]]["sales_total"] + f[firms["core"]]["purchases_total"]
+    assert (f[firms["broad"]]["supplier_count"], f[firms["core"]]["supplier_count"]) == (120, 60)
+    assert found == {firms["core"]}
+
+
+@pytest.mark.parametrize(("big_sales", "anchors"), [((8e8,), {"core"}), ((3e10, 2e10), {"big", "big2", "core"})])
+def test_a_large_buyer_needs_the_hold_unless_it_dwarfs_its_tier(ws: Workspace, tmp_path: Path,
+                                                                big_sales: tuple[float, ...], anchors: set[str]) -> None:
+    """At ¥800M ``big`` clears the size bar but its suppliers hold no more to it than to anyone: not an anchor.
+    At ¥30bn and ¥20bn, a hundred times the tier's next largest, ``big`` and ``big2`` are anchors by scale
+    alone (``SIZE_ONLY_BAR``; ``big`` would be as the top score), as the standard profile's anchors are."""
+    firms = _core_firm_economy(ws, tmp_path / "in", big_sales=big_sales)
+    assert anchors_of(ws) == {firms[name] for name in anchors}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
@@ -23,6 +24,7 @@ from chainlight.errors import InputError
 from chainlight.ontology.lexicon import lexicon_table
 from chainlight.ontology.model import load_default, normalise_term
 from chainlight.synth import SEEN_ONTOLOGY, generate, noise, vocab
+from chainlight.synth.firms import STORY_ANCHOR_NAME
 from chainlight.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -237,3 +239,40 @@ def test_cli_synth_profile(tmp_path: Path) -> None:
     assert (tmp_path / "b" / SEEN_ONTOLOGY).is_file()
     bad = runner.invoke(app, ["synth", "--out", str(tmp_path / "x"), "--firms", "300", "--profile", "nope"])
     assert bad.exit_code != 0 and "error:" in bad.output and "profile" in bad.output
+
+
+def test_anchors_carry_no_registry_mark_of_their_own(blind: Path) -> None:
+    """Issue 11: on main every blind anchor was 集团股份有限公司, founded 1990-06-01 and never misregistered.
+    Now legal form, founding date and registry quality follow size: anchors share none of them, and the large
+    non-anchors draw from the same legal forms."""
+    rows = sql(f"""SELECT f.is_anchor, e.name, e.founded, f.misregistered, f.uscc
+                   FROM '{blind}/truth/firms.parquet' f JOIN '{blind}/enterprises.parquet' e USING (uscc)""")
+    story_anchor = sql(f"SELECT uscc FROM '{blind}/enterprises.parquet' WHERE name = '{STORY_ANCHOR_NAME}'")[0][0]
+    anchors = [r for r in rows if r[0] and r[4] != story_anchor]
+    forms = ("集团股份有限公司", "股份有限公司", "集团有限公司", "有限责任公司", "有限公司")
+    form_of = lambda name: next(f for f in forms if name.endswith(f))  # noqa: E731
+    anchor_forms = Counter(form_of(r[1]) for r in anchors)
+    assert len(anchor_forms) >= 3 and max(anchor_forms.values()) <= 0.6 * len(anchors)
+    assert len({r[2] for r in anchors}) >= 0.9 * len(anchors)  # founding dates spread, none shared by all
+    assert any(r[3] for r in anchors)  # misregistered like other large firms
+    large_forms = {form_of(name) for is_anchor, name, *_ in rows if not is_anchor and "集团" in name}
+    assert {"集团股份有限公司", "集团有限公司"} <= large_forms
+
+
+def test_anchors_behave_as_core_firms(blind: Path) -> None:
+    """Anchors' trade (truth edges): more suppliers than the non-anchors of the same turnover band, and their
+    suppliers sell them a larger share of their output on longer ties (the effects in ``synth.trade``)."""
+    stats = dict((row[0], row[1:]) for row in sql(f"""
+        WITH sales AS (SELECT seller_uscc, sum(amount_total) AS total FROM '{blind}/truth/supply_edges.parquet'
+                       WHERE is_supply GROUP BY 1),
+             ties AS (SELECT e.buyer_uscc, e.amount_total / s.total AS share,
+                             date_diff('month', e.first_date, e.last_date) + 1 AS months
+                      FROM '{blind}/truth/supply_edges.parquet' e JOIN sales s USING (seller_uscc) WHERE e.is_supply),
+             buyers AS (SELECT buyer_uscc AS uscc, count(*) AS suppliers, avg(share) AS share, avg(months) AS months
+                        FROM ties GROUP BY 1)
+        SELECT f.is_anchor, avg(b.suppliers), avg(b.share), avg(b.months)
+        FROM '{blind}/truth/firms.parquet' f JOIN '{blind}/enterprises.parquet' e USING (uscc) JOIN buyers b USING (uscc)
+        WHERE e.registered_capital BETWEEN 3e7 AND 3e8 GROUP BY 1"""))
+    (anchor_suppliers, anchor_share, anchor_months), (other_suppliers, other_share, other_months) = stats[True], stats[False]
+    assert anchor_suppliers > 3 * other_suppliers
+    assert anchor_share > 1.2 * other_share and anchor_months > other_months + 3

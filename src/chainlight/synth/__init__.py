@@ -48,6 +48,8 @@ How the world works (and why it is hard):
   characters, dropped and swapped characters, traditional forms, Latin transliterations, truncation),
   more renames (15%) with a quarter of a renamed buyer's invoices under its old name;
 - 1–6 anchors per chain (drawn), turnover lognormal around ¥1.5bn (σ 0.9), overlapping the largest SMEs';
+  no name suffix, founding date or registry rule of their own (``firms``), but the trade behaviour of core
+  firms: more suppliers than their size earns, suppliers that depend on them, long steady ties (``trade``);
 - credit outcomes with calibrated effect sizes and a dimmer bureau (``credit.blind``).
 The same tables and truth columns as standard, so ``chainlight eval`` works unchanged.
 """
@@ -153,7 +155,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
     world = make_firms(ontology, firms, rng_firms, words)
     directions, growth = texts.segment_trends(segments, rng_trend)
     say("trade relations", 0.15)
-    edges = trade.make_edges(ontology, segments, world, growth, rng_edges)
+    edges = trade.make_edges(ontology, segments, world, growth, rng_edges, blind=words is not None)
     counts = trade.invoice_counts(edges, firms, rng_counts)
     path = credit.health_path(firms, credit.STANDARD_HEALTH_DRIFT if words is None else credit.BLIND_HEALTH_DRIFT,
                               rng_path)

@@ -1,4 +1,17 @@
-"""The firms of the economy: segments, size, place, health, registry entries (some of them wrong)."""
+"""The firms of the economy: segments, size, place, health, registry entries (some of them wrong).
+
+Blind profile, anchors (核心企业): an anchor is not marked by anything in its registry entry. Its legal
+form, founding date and registry quality follow its *size*, the same rules as for every other large firm
+(turnover ≥ ``LARGE_TURNOVER``, which the largest SMEs of a tier reach too):
+- legal form from ``LARGE_LEGAL_FORMS``: large Chinese firms are mostly joint-stock or group companies
+  (股份有限公司, 集团有限公司, 集团股份有限公司), but plenty stay 有限公司 — so no suffix tells an anchor apart;
+- founded uniformly in ``LARGE_FOUNDED`` (1985–2012): large firms are older than the SME long tail
+  (uniform 1995–2022), but no date is shared;
+- misregistered at ``LARGE_MISREGISTERED_SHARE`` like every large firm (their filings are newer and
+  reviewed more often than a micro firm's, but scopes still lag new lines of business).
+What makes an anchor is its behaviour in trade (``trade.make_edges``: many suppliers, dependent on it,
+on long steady ties). The standard profile is unchanged (pinned hashes).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +35,11 @@ SECONDARY_SHARE = 0.07  # firms with a second (often cross-chain) business
 MISREGISTERED_SHARE = 0.37
 CLUSTER_SHARE = 0.25  # share of a segment's firms in its cluster city
 RENAMED_SHARE = 0.08
+LARGE_TURNOVER = 5e8  # blind: from here a firm gets a large firm's legal form, age and registry
+LARGE_LEGAL_FORMS = ["股份有限公司", "集团有限公司", "集团股份有限公司", "有限公司", "有限责任公司"]
+LARGE_LEGAL_FORM_WEIGHTS = [0.35, 0.2, 0.15, 0.2, 0.1]
+LARGE_FOUNDED = ("1985-01-01", 365 * 27)  # blind: large firms, anchors or not: founded 1985–2012, uniform
+LARGE_MISREGISTERED_SHARE = 0.15  # blind: large firms' registry (anchors included) is wrong less often
 BLIND_RENAMED_SHARE = 0.15  # blind: more renames, half of them keeping the brand and changing the trade words
 
 # Trade words (行业词) a firm of a segment puts in its name; the first is the most common.
@@ -161,8 +179,12 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator, vocab: 
     cluster = np.where(in_cluster, np.char.add(np.char.add(np.array(seg_ids)[main], "@"), city), "")
 
     # Registry: scope text and industry code, wrong or vague for a realistic share.
-    misregistered = rng.random(count) < MISREGISTERED_SHARE
-    misregistered[is_anchor] = False
+    large = turnover >= LARGE_TURNOVER
+    if vocab is None:
+        misregistered = rng.random(count) < MISREGISTERED_SHARE
+        misregistered[is_anchor] = False
+    else:  # blind: by size, anchors like any other large firm
+        misregistered = rng.random(count) < np.where(large, LARGE_MISREGISTERED_SHARE, MISREGISTERED_SHARE)
     misregistered[0] = True
     scope, code = [], []
     for i in range(count):
@@ -180,10 +202,15 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator, vocab: 
         code.append(industry)
 
     founded = np.datetime64("1995-01-01") + rng.integers(0, 365 * 27, count).astype("timedelta64[D]")
-    founded[is_anchor] = np.datetime64("1990-06-01")
+    if vocab is None:
+        founded[is_anchor] = np.datetime64("1990-06-01")
+    else:  # blind: large firms are older, anchors among them with no date of their own
+        older = np.datetime64(LARGE_FOUNDED[0]) + rng.integers(0, LARGE_FOUNDED[1], count).astype("timedelta64[D]")
+        founded = np.where(large, older, founded)
     capital = np.round(turnover * rng.uniform(0.05, 0.4, count), -4)
 
-    brands, trades, full_names, formers = _names(segments, main, city, is_anchor, count, rng, blind=vocab is not None)
+    brands, trades, full_names, formers = _names(segments, main, city, is_anchor, count, rng, blind=vocab is not None,
+                                                 large=large)
     codes = _usccs(city_idx, count, rng)
     main_product = rng.integers(0, 1 << 16, count)
     main_product[0] = 0  # the story firm's 耐高温尼龙
@@ -205,7 +232,10 @@ def _blind_scope(vocab: Vocabulary, segment_id: str, rng: np.random.Generator) -
 
 
 def _names(segments: list[Segment], main: np.ndarray, city: np.ndarray, is_anchor: np.ndarray, count: int,
-           rng: np.random.Generator, blind: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           rng: np.random.Generator, blind: bool = False, large: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Registered names; standard: anchors are 集团股份有限公司; blind: large firms (``large``) draw from the large
+    firms' legal forms, anchors or not."""
     taken: set[str] = set()
     brands, trades, full, formers = [], [], [], []
     planted = {0: (STORY_FIRM_NAME, "丞达", "新材料科技"),
@@ -218,8 +248,11 @@ def _names(segments: list[Segment], main: np.ndarray, city: np.ndarray, is_ancho
             trade = words[0] if rng.random() < 0.6 else words[int(rng.integers(len(words)))]
             while True:
                 brand = names.pick_brand(rng)
-                form = "集团股份有限公司" if is_anchor[i] else names.LEGAL_FORMS[
-                    int(rng.choice(len(names.LEGAL_FORMS), p=names.LEGAL_FORM_WEIGHTS))]
+                if blind and large is not None and large[i]:
+                    form = LARGE_LEGAL_FORMS[int(rng.choice(len(LARGE_LEGAL_FORMS), p=LARGE_LEGAL_FORM_WEIGHTS))]
+                else:
+                    form = "集团股份有限公司" if is_anchor[i] and not blind else names.LEGAL_FORMS[
+                        int(rng.choice(len(names.LEGAL_FORMS), p=names.LEGAL_FORM_WEIGHTS))]
                 roll = rng.random()
                 region = city[i] if roll < 0.75 else ("" if roll < 0.9 else city[i])
                 name = names.registered_name(region, brand, trade, form, bracket_region=roll >= 0.9)
