@@ -32,6 +32,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from chainlight.engine.base import Dialect, Engine, check_identifier
+from chainlight.engine.base import BatchFunction, Dialect, Engine, check_identifier, conform, one_batch
 from chainlight.errors import ChainlightError
 
 log = logging.getLogger(__name__)
@@ -375,6 +376,21 @@ class SparkEngine(Engine):
         table: pa.Table = self._df(sqlglot.parse_one(sql, read="duckdb"), params).toArrow()
         return table
 
+    def _map_batches(self, name: str, sql: str, fn: BatchFunction, schema: pa.Schema,
+                     params: Mapping[str, Any] | None, group_by: list[str]) -> None:
+        """``mapInArrow`` (or ``groupBy(…).applyInArrow``) on the executors; the result is checkpointed
+        there as a temporary table, like any other."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+        frame = self._df(sqlglot.parse_one(sql, read="duckdb"), params)
+        spark_schema = from_arrow_schema(schema)
+        if group_by:
+            def per_group(group: pa.Table) -> pa.Table:  # type hints: PySpark 4.1 reads the call form from them
+                return _apply_group(fn, schema, group)
+            out = frame.groupBy(*group_by).applyInArrow(per_group, spark_schema)
+        else:
+            out = frame.mapInArrow(partial(_apply_batches, fn, schema), spark_schema)
+        self._set_temp(name, out)
+
     # -- the rest of the interface --------------------------------------------------------------------
     def write_arrow(self, name: str, data: pa.Table, *, replace: bool = True) -> None:
         check_identifier(name)
@@ -425,6 +441,17 @@ class SparkEngine(Engine):
         for name in self.spark.catalog.listTables():
             if name.isTemporary:
                 self.spark.catalog.dropTempView(name.name)
+
+
+def _apply_batches(fn: BatchFunction, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Runs on an executor: a block function over one partition's batches."""
+    for batch in batches:
+        yield conform(fn(batch), schema)
+
+
+def _apply_group(fn: BatchFunction, schema: pa.Schema, group: pa.Table) -> pa.Table:
+    """Runs on an executor: a block function over one group's rows."""
+    return pa.Table.from_batches([conform(fn(one_batch(group)), schema)], schema=schema)
 
 
 def _param(value: Any) -> Any:
