@@ -78,6 +78,14 @@ class Dialect:
         raise NotImplementedError
 
 
+def stable_bucket(expr: str, buckets: int = 1000) -> str:
+    """A SQL expression in 0 … ``buckets``-1 from the first 16 bits of the MD5 of text ``expr``: the same
+    on every engine and every run (``hash()`` differs between DuckDB and Spark), for hash samples."""
+    digits = "0123456789abcdef"
+    value = " + ".join(f"(instr('{digits}', substr(md5({expr}), {i + 1}, 1)) - 1) * {16 ** (3 - i)}" for i in range(4))
+    return f"((({value}) * {int(buckets)}) // 65536)"
+
+
 def sql_literal(text: str) -> str:
     """A SQL string literal (single quotes doubled): the one quoting helper, for trusted fragments that
     cannot be bound as parameters (DDL, CSV reader options); user values go through parameters."""

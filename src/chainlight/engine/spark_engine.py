@@ -78,8 +78,31 @@ class SparkDialect(Dialect):
                 return sqlglot.parse_one(
                     f"((year({end.sql('spark')}) - year({start.sql('spark')})) * 12 "
                     f"+ month({end.sql('spark')}) - month({start.sql('spark')}))", read="spark")
+            if isinstance(node, exp.Div) and not node.args.get("typed"):
+                # DuckDB's ``/`` always divides as DOUBLE; Spark divides integers and decimals as DECIMAL
+                # (``t / 12.0`` kept to 6 places). Children first: a replaced node is not visited again.
+                return exp.Div(this=exp.cast(self.transpile_expression(node.this), "DOUBLE"),
+                               expression=self.transpile_expression(node.expression))
+            if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
+                return self._ordered_list(node.this)
             return node
         return tree.transform(rewrite)
+
+    def _ordered_list(self, order: Any) -> Any:
+        """DuckDB's ``list(x ORDER BY k…)``: Spark's ``collect_list`` keeps no order, so the rows are
+        collected with their keys and sorted by a comparator with the same directions and NULL places."""
+        keys = [(self.to_spark(o.this), bool(o.args.get("desc")), bool(o.args.get("nulls_first")))
+                for o in order.expressions]
+        fields = ", ".join([*(f"{k} AS _k{i}" for i, (k, _, _) in enumerate(keys)), f"{self.to_spark(order.this)} AS _v"])
+        cases = []
+        for i, (_, desc, nulls_first) in enumerate(keys):
+            before, after = (1, -1) if desc else (-1, 1)
+            null_side = -1 if nulls_first else 1
+            cases.append(f"WHEN l._k{i} IS NULL AND r._k{i} IS NOT NULL THEN {null_side} "
+                         f"WHEN l._k{i} IS NOT NULL AND r._k{i} IS NULL THEN {-null_side} "
+                         f"WHEN l._k{i} < r._k{i} THEN {before} WHEN l._k{i} > r._k{i} THEN {after}")
+        return sqlglot.parse_one(f"transform(array_sort(collect_list(struct({fields})), (l, r) -> CASE "
+                                 f"{' '.join(cases)} ELSE 0 END), e -> e._v)", read="spark")
 
     def to_spark(self, tree: Any) -> str:
         """``tree``: a sqlglot expression (its base class name differs across sqlglot versions)."""

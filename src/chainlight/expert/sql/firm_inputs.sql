@@ -61,7 +61,7 @@ SELECT e.uscc, m.segment_id, coalesce(gf.chain_id, m.chain_id) AS chain_id, coal
        round(gf.customer_hhi, 6) AS customer_hhi, round(gf.top_customer_share, 6) AS top_customer_share,
        gf.hops_to_anchor, round(gf.anchor_flow_share, 6) AS anchor_flow_share,
        coalesce(gf.stable_large_ties, 0) AS stable_large_ties, gf.supplier_count
-FROM (SELECT uscc FROM enterprises WHERE hash(uscc) % 1000 < $firms_permille) e  -- all, or the fit's sample
+FROM (SELECT uscc FROM {{ firm_buckets }} WHERE bucket < $firms_permille) e  -- all, or the fit's sample
 LEFT JOIN {{ main_segments }} m USING (uscc)
 LEFT JOIN {{ graph_features }} gf USING (uscc)
 LEFT JOIN revenue r USING (uscc)
