@@ -121,8 +121,8 @@ def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None) -> s
         (f" WHERE issue_date <= DATE '{as_of.isoformat()}' AND uscc IN "  # a date and an int
          f"(SELECT uscc FROM _expert_firm_buckets WHERE bucket < {permille})")
     engine.execute(f"CREATE OR REPLACE TEMP VIEW {sales} AS SELECT * FROM _expert_sales_all{cutoff}")
-    names = {"sales": sales, "firm_buckets": "_expert_firm_buckets", "season": f"_expert_season{tag}", "edge_growth": f"_expert_edge_growth{tag}",
-             "inputs": f"_expert_inputs{tag}", "indicators": f"_expert_indicators{tag}"}
+    names = {"sales": sales, "firm_buckets": "_expert_firm_buckets", "season": f"_expert_season{tag}",
+             "edge_growth": f"_expert_edge_growth{tag}", "inputs": f"_expert_inputs{tag}", "indicators": f"_expert_indicators{tag}"}
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['season']} AS "
                    + render(load_sql("chainlight.expert", "season"), names), {"permille": permille})
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['edge_growth']} AS " + render(
