@@ -23,6 +23,7 @@ from engines import (  # fixtures: imported, not a conftest (see engines.py)
 )
 
 from chainlight import pipeline, tables
+from chainlight.engine.base import quote_identifier
 from chainlight.engine.transfer import copy_tables
 from chainlight.workspace import Workspace
 
@@ -36,8 +37,9 @@ def _rows(ws: Workspace, table: str) -> tuple[list[str], list[dict[str, Any]]]:
     spec = tables.get(table)
     assert spec is not None and spec.key, table
     columns = [c for c, _ in ws.engine.columns(table) if c != "run_id"]
-    order = ", ".join(spec.key)
-    return columns, ws.engine.query(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}").to_pylist()
+    order = ", ".join(quote_identifier(k) for k in spec.key)
+    select = ", ".join(quote_identifier(c) for c in columns)  # firm_claims has an "end"
+    return columns, ws.engine.query(f"SELECT {select} FROM {table} ORDER BY {order}").to_pylist()
 
 
 def _same(a: Any, b: Any) -> bool:
