@@ -1,10 +1,10 @@
 """The same small synthetic workspace through DuckDB and Spark gives the same tables, stage by stage.
 
 The tiny economy is ingested and run through every built stage on DuckDB (the shared ``tiny_workspace``).
-Its input tables and the outputs of the stages Spark cannot run yet (resolve's ``entity_links``, mount's
-``mounts``) are handed to a Spark workspace; the stages that run on both engines (ontology, graph) then
-run on Spark, and every table they write must equal DuckDB's: exact keys, counts and non-float values,
-floats to a relative 1e-9.
+Its input tables and the outputs of the stages Spark cannot run yet (resolve's ``entity_links``, extract's
+``facts``, mount's ``mounts``) are handed to a Spark workspace; the stages that run on both engines
+(ontology, graph, expert) then run on Spark, and every table they write must equal DuckDB's: exact keys,
+counts and non-float values, floats (also inside lists and structs) to a relative 1e-9.
 """
 
 from __future__ import annotations
@@ -23,26 +23,32 @@ from engines import (  # fixtures: imported, not a conftest (see engines.py)
 )
 
 from chainlight import pipeline, tables
+from chainlight.engine.base import quote_identifier
 from chainlight.engine.transfer import copy_tables
 from chainlight.workspace import Workspace
 
 pytestmark = pytest.mark.spark
 
-SPARK_STAGES = ["ontology", "graph"]
-HANDED_OVER = ["entity_links", "mounts"]  # made by stages that do not run on Spark yet
+SPARK_STAGES = ["ontology", "graph", "expert"]
+HANDED_OVER = ["entity_links", "facts", "mounts"]  # made by stages that do not run on Spark yet
 
 
 def _rows(ws: Workspace, table: str) -> tuple[list[str], list[dict[str, Any]]]:
     spec = tables.get(table)
     assert spec is not None and spec.key, table
     columns = [c for c, _ in ws.engine.columns(table) if c != "run_id"]
-    order = ", ".join(spec.key)
-    return columns, ws.engine.query(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}").to_pylist()
+    order = ", ".join(quote_identifier(k) for k in spec.key)
+    select = ", ".join(quote_identifier(c) for c in columns)  # firm_claims has an "end"
+    return columns, ws.engine.query(f"SELECT {select} FROM {table} ORDER BY {order}").to_pylist()
 
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, list) and isinstance(b, list):  # profile facts, trend citations: order matters
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     return bool(a == b)
 
 
@@ -83,6 +89,17 @@ def test_graph_on_spark_is_not_empty(spark_ws: Workspace) -> None:
     assert spark_ws.engine.scalar("SELECT count(*) FROM graph_features WHERE hops_to_anchor >= 2") > 0
     run = spark_ws.last_run("graph")
     assert run is not None and '"pagerank_iterations"' in run["stats"]
+
+
+def test_expert_on_spark_is_not_empty(spark_ws: Workspace) -> None:
+    """Guards the expert's equality from passing on empty tables: every firm profiled and scored, with
+    reasons, and cited trends (ordered lists: Spark collects them unordered unless told)."""
+    firms = spark_ws.row_count("enterprises")
+    assert spark_ws.row_count("profiles") == firms and spark_ws.row_count("operating_scores") == firms
+    reasons = spark_ws.engine.query("SELECT reasons FROM operating_scores").column(0).to_pylist()
+    assert sum(1 for r in reasons if r) > firms // 2
+    weights = [[c["weight"] for c in r["citations"]] for r in spark_ws.engine.query("SELECT citations FROM trends").to_pylist()]
+    assert any(len(w) > 1 for w in weights) and all(w == sorted(w, reverse=True) for w in weights)
 
 
 def test_stage_that_cannot_run_on_spark_fails_with_one_clear_error(spark_ws: Workspace, tmp_path: Path) -> None:

@@ -176,3 +176,29 @@ def test_capability_flags_are_declared(engine: Engine) -> None:
     assert engine.capabilities <= {"in_process", "supports_transactions", "supports_python_udfs",
                                    "supports_csv_rejects", "supports_update"}
     assert engine.supports_update == ("supports_update" in engine.capabilities)
+
+
+def test_division_is_double_and_ordered_lists_keep_their_order(engine: Engine) -> None:
+    """DuckDB's ``/`` divides as DOUBLE (Spark would keep ``7 / 12.0`` as a 6-place DECIMAL); ``list(x ORDER BY
+    …)`` keeps its order with DESC keys and NULLs last (Spark's collect_list keeps none)."""
+    engine.write_arrow("lines", pa.table({"g": ["a"] * 4 + ["b"], "w": [0.5, None, 2.0, 2.0, 1.0],
+                                          "r": ["x", "y", "z", "q", "p"], "n": [7, 7, 7, 7, 7]}))
+    row = engine.query("SELECT 7 / 2 AS half, n / 12.0 AS twelfth, CAST(n AS DECIMAL(18, 2)) / 3 AS third "
+                       "FROM lines LIMIT 1").to_pylist()[0]
+    assert row == {"half": 3.5, "twelfth": 7 / 12, "third": 7 / 3}
+    lists = engine.query("SELECT g, list(struct_pack(r := r, w := w) ORDER BY w DESC, r) AS xs "
+                         "FROM lines GROUP BY g ORDER BY g").to_pylist()
+    assert [x["r"] for x in lists[0]["xs"]] == ["q", "z", "x", "y"]
+    assert lists[1]["xs"] == [{"r": "p", "w": 1.0}]
+
+
+def test_stable_bucket_is_the_same_on_every_engine(engine: Engine) -> None:
+    import hashlib
+
+    from chainlight.engine.base import stable_bucket
+    codes = [f"91330400MA2{i:07d}" for i in range(200)]
+    engine.write_arrow("codes", pa.table({"uscc": codes}))
+    rows = engine.query(f"SELECT uscc, {stable_bucket('uscc')} AS b FROM codes").to_pylist()
+    got = {r["uscc"]: r["b"] for r in rows}
+    assert got == {c: int(hashlib.md5(c.encode()).hexdigest()[:4], 16) * 1000 // 65536 for c in codes}
+    assert len(set(got.values())) > 150  # spread over the buckets

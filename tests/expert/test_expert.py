@@ -86,7 +86,8 @@ def test_every_profile_sentence_traces_to_facts(tiny_workspace: Workspace, langu
         cfg = Config(expert=ExpertSettings(language="en"))
         ontology = load_ontology(cfg.ontology)
         expert.read_trends(tiny_workspace, cfg, ontology)
-        rows = expert.analyse_firms(tiny_workspace, cfg, ontology)[0].read_all().to_pylist()
+        expert.analyse_firms(tiny_workspace, cfg, ontology)
+        rows = tiny_workspace.engine.query("SELECT * FROM _expert_profiles ORDER BY uscc").to_pylist()
         assert rows[0]["language"] == "en" and rows[0]["text"].isascii() is False or rows[0]["text"]
     assert not sentence_problems(rows)
     assert all(r["text"] for r in rows)

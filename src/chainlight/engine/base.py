@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
@@ -85,6 +87,14 @@ class Dialect:
         raise NotImplementedError
 
 
+def stable_bucket(expr: str, buckets: int = 1000) -> str:
+    """A SQL expression in 0 … ``buckets``-1 from the first 16 bits of the MD5 of text ``expr``: the same
+    on every engine and every run (``hash()`` differs between DuckDB and Spark), for hash samples."""
+    digits = "0123456789abcdef"
+    value = " + ".join(f"(instr('{digits}', substr(md5({expr}), {i + 1}, 1)) - 1) * {16 ** (3 - i)}" for i in range(4))
+    return f"((({value}) * {int(buckets)}) // 65536)"
+
+
 def sql_literal(text: str) -> str:
     """A SQL string literal (single quotes doubled): the one quoting helper, for trusted fragments that
     cannot be bound as parameters (DDL, CSV reader options); user values go through parameters."""
@@ -123,6 +133,56 @@ def render(sql: str, identifiers: Mapping[str, str] | None = None) -> str:
 def load_sql(package: str, name: str) -> str:
     """Read ``sql/<name>.sql`` shipped next to a stage package."""
     return (resources.files(package) / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+#: A block function: one Arrow batch (a batch of rows, or one whole group) in, one Arrow batch or table out.
+BatchFunction = Callable[[pa.RecordBatch], "pa.RecordBatch | pa.Table"]
+BATCH_ROWS = 65_536  # rows per batch an in-process engine hands a block function
+MAP_THREADS = 2  # batches an in-process engine computes ahead, in order
+
+
+def conform(out: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.RecordBatch:
+    """A block function's output as one batch of exactly ``schema`` (columns by name, types cast), so
+    both engines store the same types whatever the function built."""
+    if isinstance(out, pa.Table):
+        out = out.combine_chunks()
+        out = (out.to_batches()[0] if out.num_rows else
+               pa.RecordBatch.from_pylist([], schema=out.schema))
+    missing = [f.name for f in schema if f.name not in out.schema.names]
+    if missing:
+        raise ValueError(f"the block function's output lacks columns {missing}")
+    return pa.RecordBatch.from_arrays([out.column(f.name).cast(f.type) for f in schema], schema=schema)
+
+
+def one_batch(data: pa.Table) -> pa.RecordBatch:
+    """A table (one group's rows) as a single record batch, for a block function."""
+    combined = data.combine_chunks()
+    return combined.to_batches()[0] if combined.num_rows else pa.RecordBatch.from_pylist([], schema=data.schema)
+
+
+def group_slices(data: pa.Table, keys: Sequence[str]) -> Iterator[pa.Table]:
+    """Runs of equal ``keys`` in a table sorted by them (NULLs form one group, as in SQL GROUP BY)."""
+    if not data.num_rows:
+        return
+    values = list(zip(*(data.column(k).to_pylist() for k in keys), strict=True))
+    start = 0
+    for i in range(1, len(values) + 1):
+        if i == len(values) or values[i] != values[start]:
+            yield data.slice(start, i - start)
+            start = i
+
+
+def ordered_map(batches: Iterable[pa.RecordBatch], fn: BatchFunction, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """``fn`` over ``batches`` lazily and in order, the next ones computed ahead on a second thread (Arrow
+    and numpy release the GIL): what the executors of a cluster engine do, on this machine."""
+    with ThreadPoolExecutor(max_workers=MAP_THREADS) as pool:
+        pending: deque[Future[pa.RecordBatch | pa.Table]] = deque()
+        for batch in batches:
+            pending.append(pool.submit(fn, batch))
+            if len(pending) > MAP_THREADS:
+                yield conform(pending.popleft().result(), schema)
+        while pending:
+            yield conform(pending.popleft().result(), schema)
 
 
 CAPABILITIES = ("in_process", "supports_transactions", "supports_python_udfs", "supports_csv_rejects",
@@ -172,7 +232,28 @@ class Engine(ABC):
         result = self.query(sql, params)
         return result.column(0)[0].as_py() if result.num_rows else None
 
+    def map_batches(self, name: str, sql: str, fn: BatchFunction, schema: pa.Schema, *,
+                    params: Mapping[str, Any] | None = None, group_by: Sequence[str] | None = None) -> None:
+        """Per-block Python compute where the data lives: the temporary table ``name`` (``schema``) holds
+        ``fn`` applied to the rows of query ``sql`` — batch by batch, or, with ``group_by``, to each
+        group's rows whole (all rows of one key in one call). Output order is unspecified: read the table
+        with an ORDER BY. In-process engines call ``fn`` here; cluster engines ship it to the executors
+        (``mapInArrow`` / ``applyInArrow``), so nothing is collected to the driver. ``fn`` must be
+        picklable (a module-level function or a ``functools.partial`` of one, with small arguments)."""
+        check_identifier(name)
+        for key in group_by or ():
+            check_identifier(key)
+        log.debug("map_batches -> %s%s:\n%s", name, f" by {list(group_by)}" if group_by else "", sql)
+        try:
+            self._map_batches(name, sql, fn, schema, params, list(group_by or ()))
+        except Exception as exc:
+            raise StageError(f"{type(exc).__name__}: {exc}", table=name, sql=sql) from exc
+
     # -- backend-specific -------------------------------------------------------------------
+    @abstractmethod
+    def _map_batches(self, name: str, sql: str, fn: BatchFunction, schema: pa.Schema,
+                     params: Mapping[str, Any] | None, group_by: list[str]) -> None: ...
+
     @abstractmethod
     def _execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> None: ...
 

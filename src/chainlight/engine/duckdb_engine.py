@@ -11,7 +11,19 @@ import duckdb
 import pyarrow as pa
 
 from chainlight import uscc
-from chainlight.engine.base import Dialect, Engine, check_identifier, quote_identifier, sql_literal, sql_literals
+from chainlight.engine.base import (
+    BATCH_ROWS,
+    BatchFunction,
+    Dialect,
+    Engine,
+    check_identifier,
+    group_slices,
+    one_batch,
+    ordered_map,
+    quote_identifier,
+    sql_literal,
+    sql_literals,
+)
 
 
 def _sql_list(values: Sequence[str]) -> str:
@@ -93,6 +105,22 @@ class DuckDBEngine(Engine):
             return pa.table({})
         # DuckDB 1.4 renamed arrow() to to_arrow_table()
         return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
+
+    def _map_batches(self, name: str, sql: str, fn: BatchFunction, schema: pa.Schema,
+                     params: Mapping[str, Any] | None, group_by: list[str]) -> None:
+        """The input is read as Arrow first (a streaming result would be cut short by the next statement on
+        this connection, and the query may read its temp tables); the output streams into the table."""
+        if group_by:
+            data = self._query(f"SELECT * FROM ({sql}) AS _blocks ORDER BY {', '.join(group_by)}", params)
+            batches: Iterator[pa.RecordBatch] = (one_batch(g) for g in group_slices(data, group_by))
+        else:
+            batches = iter(self._query(sql, params).to_batches(max_chunksize=BATCH_ROWS))
+        view = f"__blocks_{name}"
+        self.con.register(view, pa.RecordBatchReader.from_batches(schema, ordered_map(batches, fn, schema)))
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
+        finally:
+            self.con.unregister(view)
 
     def write_arrow(self, name: str, data: pa.Table, *, replace: bool = True) -> None:
         check_identifier(name)

@@ -36,6 +36,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,16 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from chainlight.engine.base import Dialect, Engine, check_identifier, quote_identifier, sql_literal
+from chainlight.engine.base import (
+    BatchFunction,
+    Dialect,
+    Engine,
+    check_identifier,
+    conform,
+    one_batch,
+    quote_identifier,
+    sql_literal,
+)
 from chainlight.errors import ChainlightError
 
 log = logging.getLogger(__name__)
@@ -135,8 +145,31 @@ class SparkDialect(Dialect):
                 # to_json's options must be a map() call, which sqlglot would respell from DuckDB's
                 return exp.Anonymous(this="to_json", expressions=[*node.expressions, exp.Anonymous(
                     this="map", expressions=[exp.Literal.string("ignoreNullFields"), exp.Literal.string("false")])])
+            if isinstance(node, exp.Div) and not node.args.get("typed"):
+                # DuckDB's ``/`` always divides as DOUBLE; Spark divides integers and decimals as DECIMAL
+                # (``t / 12.0`` kept to 6 places). Children first: a replaced node is not visited again.
+                return exp.Div(this=exp.cast(self.transpile_expression(node.this), "DOUBLE"),
+                               expression=self.transpile_expression(node.expression))
+            if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
+                return self._ordered_list(node.this)
             return node
         return tree.transform(rewrite)
+
+    def _ordered_list(self, order: Any) -> Any:
+        """DuckDB's ``list(x ORDER BY k…)``: Spark's ``collect_list`` keeps no order, so the rows are
+        collected with their keys and sorted by a comparator with the same directions and NULL places."""
+        keys = [(self.to_spark(o.this), bool(o.args.get("desc")), bool(o.args.get("nulls_first")))
+                for o in order.expressions]
+        fields = ", ".join([*(f"{k} AS _k{i}" for i, (k, _, _) in enumerate(keys)), f"{self.to_spark(order.this)} AS _v"])
+        cases = []
+        for i, (_, desc, nulls_first) in enumerate(keys):
+            before, after = (1, -1) if desc else (-1, 1)
+            null_side = -1 if nulls_first else 1
+            cases.append(f"WHEN l._k{i} IS NULL AND r._k{i} IS NOT NULL THEN {null_side} "
+                         f"WHEN l._k{i} IS NOT NULL AND r._k{i} IS NULL THEN {-null_side} "
+                         f"WHEN l._k{i} < r._k{i} THEN {before} WHEN l._k{i} > r._k{i} THEN {after}")
+        return sqlglot.parse_one(f"transform(array_sort(collect_list(struct({fields})), (l, r) -> CASE "
+                                 f"{' '.join(cases)} ELSE 0 END), e -> e._v)", read="spark")
 
     def to_spark(self, tree: Any) -> str:
         """``tree``: a sqlglot expression (its base class name differs across sqlglot versions)."""
@@ -511,6 +544,21 @@ class SparkEngine(Engine):
         table: pa.Table = self._df(sqlglot.parse_one(sql, read="duckdb"), params).toArrow()
         return table
 
+    def _map_batches(self, name: str, sql: str, fn: BatchFunction, schema: pa.Schema,
+                     params: Mapping[str, Any] | None, group_by: list[str]) -> None:
+        """``mapInArrow`` (or ``groupBy(…).applyInArrow``) on the executors; the result is checkpointed
+        there as a temporary table, like any other."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+        frame = self._df(sqlglot.parse_one(sql, read="duckdb"), params)
+        spark_schema = from_arrow_schema(schema)
+        if group_by:
+            def per_group(group: pa.Table) -> pa.Table:  # type hints: PySpark 4.1 reads the call form from them
+                return _apply_group(fn, schema, group)
+            out = frame.groupBy(*group_by).applyInArrow(per_group, spark_schema)
+        else:
+            out = frame.mapInArrow(partial(_apply_batches, fn, schema), spark_schema)
+        self._set_temp(name, out)
+
     # -- the rest of the interface --------------------------------------------------------------------
     def write_arrow(self, name: str, data: pa.Table, *, replace: bool = True) -> None:
         check_identifier(name)
@@ -564,6 +612,17 @@ class SparkEngine(Engine):
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+def _apply_batches(fn: BatchFunction, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Runs on an executor: a block function over one partition's batches."""
+    for batch in batches:
+        yield conform(fn(batch), schema)
+
+
+def _apply_group(fn: BatchFunction, schema: pa.Schema, group: pa.Table) -> pa.Table:
+    """Runs on an executor: a block function over one group's rows."""
+    return pa.Table.from_batches([conform(fn(one_batch(group)), schema)], schema=schema)
 
 
 def _param(value: Any) -> Any:

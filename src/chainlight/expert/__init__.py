@@ -24,26 +24,25 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
 
 from chainlight import rules, tables
 from chainlight.config import Config
-from chainlight.engine.base import load_sql, render
+from chainlight.engine.base import load_sql, render, stable_bucket
 from chainlight.expert import claims, operating, profile, trends
 from chainlight.ontology import load as load_ontology
 from chainlight.ontology.model import Ontology
 from chainlight.workspace import StageResult, Workspace
 
+#: Per-firm work runs as ``Engine.map_batches`` (on the executors on Spark); SQL goes through the dialect.
+ENGINE_NEEDS: frozenset[str] = frozenset()
+
 log = logging.getLogger(__name__)
 
-BATCH_ROWS = 65_536
-MAP_THREADS = 2  # batches computed ahead, in order
 SAMPLE_FIRMS = 100_000  # seasonal factors and the score's weight fit read at most about this many firms
 
 _c = tables.Column
@@ -93,7 +92,10 @@ def _table_or_empty(ws: Workspace, table: str) -> str:
 
 
 def prepare_sales(ws: Workspace) -> None:
-    """Every firm's invoice lines as seller with the customer resolved, once per run."""
+    """Every firm's invoice lines as seller with the customer resolved, and every firm's sample bucket
+    (``_expert_firm_buckets``: a stable hash of the USCC, the same on every engine), once per run."""
+    ws.engine.execute("CREATE OR REPLACE TEMP TABLE _expert_firm_buckets AS "
+                      f"SELECT uscc, {stable_bucket('uscc')} AS bucket FROM enterprises")
     ws.engine.execute("CREATE OR REPLACE TEMP TABLE _expert_sales_all AS "
                       + render(load_sql("chainlight.expert", "sales"),
                              {"links": _table_or_empty(ws, "entity_links"), "sales_rule": rules.sales_view(ws)}))
@@ -118,12 +120,13 @@ def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None, samp
     permille = _permille(ws)
     firms_permille = 1000 if as_of is None or not sample else permille
     cutoff = "" if as_of is None else \
-        f" WHERE issue_date <= DATE '{as_of.isoformat()}' AND hash(uscc) % 1000 < {firms_permille}"  # a date, an int
+        (f" WHERE issue_date <= DATE '{as_of.isoformat()}' AND uscc IN "  # a date and an int
+         f"(SELECT uscc FROM _expert_firm_buckets WHERE bucket < {firms_permille})")
     engine.execute(f"CREATE OR REPLACE TEMP VIEW {sales} AS SELECT * FROM _expert_sales_all{cutoff}")
-    names = {"sales": sales, "season": f"_expert_season{tag}", "edge_growth": f"_expert_edge_growth{tag}",
-             "inputs": f"_expert_inputs{tag}", "indicators": f"_expert_indicators{tag}"}
+    names = {"sales": sales, "firm_buckets": "_expert_firm_buckets", "season": f"_expert_season{tag}",
+             "edge_growth": f"_expert_edge_growth{tag}", "inputs": f"_expert_inputs{tag}", "indicators": f"_expert_indicators{tag}"}
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['season']} AS "
-                   + render(load_sql("chainlight.expert", "season"), {"sales": sales}), {"permille": permille})
+                   + render(load_sql("chainlight.expert", "season"), names), {"permille": permille})
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['edge_growth']} AS " + render(
         load_sql("chainlight.expert", "edge_growth"), {**names, "main_segments": main}))
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['inputs']} AS " + render(
@@ -191,48 +194,26 @@ def scores_as_of(ws: Workspace, cfg: Config, dates: list[date]) -> pa.Table:
     for day in sorted(set(dates)):
         table = operating_inputs(ws, cfg, as_of=day, sample=False)
         model = operating.ScoreModel(weights, scales(ws, table), "point in time")
-        rows = ws.engine.query(f"SELECT * FROM {table} ORDER BY uscc")
-        scored = [operating.score_batch(batch, model) for batch in rows.to_batches() if batch.num_rows]
-        if scored:
-            part = pa.Table.from_batches(scored).select(["uscc", "score"])
-            parts.append(part.append_column("as_of", pa.array([day] * part.num_rows, pa.date32())))
+        ws.engine.map_batches("_expert_scores_asof", f"SELECT * FROM {table}",
+                              partial(operating.score_batch, model=model), operating.SCORE_SCHEMA)
+        part = ws.engine.query("SELECT uscc, score FROM _expert_scores_asof ORDER BY uscc")
+        parts.append(part.append_column("as_of", pa.array([day] * part.num_rows, pa.date32())))
     schema = pa.schema([("uscc", pa.string()), ("score", pa.float64()), ("as_of", pa.date32())])
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
-def _map_batches(data: pa.Table, fn: Callable[[pa.RecordBatch], pa.RecordBatch],
-                 schema: pa.Schema) -> pa.RecordBatchReader:
-    """Apply a batch → batch function over a table, lazily (what ``mapInArrow`` does on Spark executors):
-    the engine pulls batches in order while the next ones are computed on a second thread (Arrow and
-    numpy release the GIL), so a million profiles are never all held in Python at once."""
-    batches = data.to_batches(max_chunksize=BATCH_ROWS)
-
-    def ordered() -> Iterator[pa.RecordBatch]:
-        with ThreadPoolExecutor(max_workers=MAP_THREADS) as pool:
-            pending: deque[Future[pa.RecordBatch]] = deque()
-            for batch in batches:
-                pending.append(pool.submit(fn, batch))
-                if len(pending) > MAP_THREADS:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-
-    return pa.RecordBatchReader.from_batches(schema, ordered())
-
-
-def firm_rows(ws: Workspace, indicators: str, ontology: Ontology) -> pa.Table:
-    """The indicator rows with the segment's latest trend and name: what profiles are built from
-    (the score reads only the indicator columns)."""
+def firm_rows(ws: Workspace, indicators: str, ontology: Ontology) -> str:
+    """A query for the indicator rows with the segment's latest trend and name: what profiles are built
+    from (the score reads only the indicator columns)."""
     ws.engine.register_arrow("_expert_segment_names", pa.table({
         "segment_id": [s.id for s in ontology.segments().values()],
         "segment_name": [s.name for s in ontology.segments().values()]}))
-    return ws.engine.query(f"""
+    return f"""
         SELECT i.*, t.direction AS segment_trend, n.segment_name
         FROM {indicators} i
         LEFT JOIN (SELECT * FROM _expert_trends
                    QUALIFY row_number() OVER (PARTITION BY segment_id ORDER BY period DESC) = 1) t USING (segment_id)
-        LEFT JOIN _expert_segment_names n USING (segment_id)
-        ORDER BY i.uscc""")
+        LEFT JOIN _expert_segment_names n USING (segment_id)"""
 
 
 def read_trends(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Table, dict]:
@@ -263,31 +244,30 @@ def read_trends(ws: Workspace, cfg: Config, ontology: Ontology) -> tuple[pa.Tabl
     return figure_table, {"statements": statements.num_rows, "llm": llm_stats}
 
 
-def analyse_firms(ws: Workspace, cfg: Config, ontology: Ontology
-                  ) -> tuple[pa.RecordBatchReader, pa.RecordBatchReader, operating.ScoreModel]:
-    """(profiles, operating scores — each a stream of batches —, the score model); ``read_trends`` must
-    have run for the profiles."""
+def analyse_firms(ws: Workspace, cfg: Config, ontology: Ontology) -> operating.ScoreModel:
+    """Per-firm profiles and operating scores into the temp tables ``_expert_profiles`` and
+    ``_expert_scores`` (batch functions run where the firms are: in-process, or on Spark's executors with
+    the small score model shipped along); return the score model. ``read_trends`` must have run."""
     prepare_sales(ws)
     indicators = operating_inputs(ws, cfg)
     model = score_model(ws, cfg, indicators)
     # the score reads the hard-data indicator table alone; profiles add the segment's trend
-    scores = _map_batches(ws.engine.query(f"SELECT * FROM {indicators} ORDER BY uscc"),
-                          lambda b: operating.score_batch(b, model), operating.SCORE_SCHEMA)
-    profiles = _map_batches(firm_rows(ws, indicators, ontology),
-                            lambda b: profile.profile_batch(b, cfg.expert.language), profile.PROFILE_SCHEMA)
-    return profiles, scores, model
+    ws.engine.map_batches("_expert_scores", f"SELECT * FROM {indicators}", partial(operating.score_batch, model=model),
+                          operating.SCORE_SCHEMA)
+    ws.engine.map_batches("_expert_profiles", firm_rows(ws, indicators, ontology),
+                          partial(profile.profile_batch, lang=cfg.expert.language), profile.PROFILE_SCHEMA)
+    return model
 
 
 def run(ws: Workspace, cfg: Config) -> StageResult:
     ontology = load_ontology(cfg.ontology)
     figure_table, trend_stats = read_trends(ws, cfg, ontology)
-    profiles, scores, model = analyse_firms(ws, cfg, ontology)
+    model = analyse_firms(ws, cfg, ontology)
     with ws.stage("expert") as writer:
         writer.write_sql("trends", "SELECT * FROM _expert_trends ORDER BY segment_id, period")
         writer.write_arrow("trend_figures", figure_table)
-        for table, stream in (("profiles", profiles), ("operating_scores", scores)):
-            ws.engine.register_arrow(f"_expert_{table}_stream", stream)  # type: ignore[arg-type]
-            writer.write_sql(table, f"SELECT * FROM _expert_{table}_stream")
+        writer.write_sql("profiles", "SELECT * FROM _expert_profiles ORDER BY uscc")
+        writer.write_sql("operating_scores", "SELECT * FROM _expert_scores ORDER BY uscc")
         writer.write_arrow("firm_claims", claims.firm_claims(ws))
         writer.stats.update({**trend_stats, "score_method": model.method, "score_weights": dict(model.weights),
                              "scales": {k: [round(s.center, 6), round(s.spread, 6)] for k, s in model.scales.items()}})

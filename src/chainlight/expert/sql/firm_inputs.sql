@@ -85,7 +85,7 @@ SELECT e.uscc, m.segment_id, coalesce(gf.chain_id, m.chain_id) AS chain_id, coal
        round(rc.recent_dy_sum, 6) AS recent_dy_sum, round(rc.recent_dy_weight, 6) AS recent_dy_weight,
        round(rc.order_rate_change, 6) AS order_rate_change,
        coalesce(rc.customers_quiet, 0) AS customers_quiet, coalesce(rc.customers_before, 0) AS customers_before
-FROM (SELECT uscc FROM enterprises WHERE hash(uscc) % 1000 < $firms_permille) e  -- all, or the fit's sample
+FROM (SELECT uscc FROM {{ firm_buckets }} WHERE bucket < $firms_permille) e  -- all, or the fit's sample
 LEFT JOIN {{ main_segments }} m USING (uscc)
 LEFT JOIN {{ graph_features }} gf USING (uscc)
 LEFT JOIN revenue r USING (uscc)
