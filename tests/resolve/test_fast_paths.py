@@ -1,0 +1,56 @@
+"""The matcher's fast paths give exactly what the slow ones gave: the skipped script conversion, the
+numpy abbreviation index, the per-call memos."""
+
+from __future__ import annotations
+
+import random
+
+from chainlight.resolve import normalise as N
+from chainlight.resolve.matcher import Resolver, _full, _is_subsequence
+
+
+def test_skipping_the_conversion_never_changes_a_text() -> None:
+    """Every key of the traditional → simplified dictionaries (alone and inside a name) converts as
+    the full conversion does; a simplified name is returned as it is."""
+    chars, phrases = N._t2s_triggers()
+    assert chars and "測" in chars
+    keys = sorted({k for group in N._T2S._dict_chain_data for (_, _, table) in group for k in table})
+    for key in keys:
+        for text in (key, f"杭州{key}科技", f"{key}有限公司"):
+            assert N._simplified(text) == N._T2S.convert(text), text
+    assert N._simplified("杭州远航汽车有限公司") == "杭州远航汽车有限公司"
+    assert N.clean("嘉興丞達新材料") == "嘉兴丞达新材料"
+
+
+def _registry(n: int, seed: int) -> list[tuple[str, str, str]]:
+    rng = random.Random(seed)
+    brands = "丞达恒驰远航宝山钢铁中国能源建设智控环能华为新材料科技汽车部件电子"
+    cities = ["杭州", "宁波", "苏州", "上海", "深圳", ""]
+    rows = []
+    for i in range(n):
+        core = "".join(rng.choice(brands) for _ in range(rng.randint(2, 7)))
+        rows.append((f"U{i:05d}", f"{rng.choice(cities)}{core}有限公司", "registered"))
+    return rows
+
+
+def test_abbreviation_candidates_equal_the_brute_force_scan() -> None:
+    """The signature-filtered posting finds exactly the entries that hold the text's characters in order."""
+    resolver = Resolver(_registry(3000, 1))
+    texts = {_full(e.parts)[:k] for e in resolver.entries[:300] for k in (2, 3, 4)}
+    texts |= {"宝钢", "中能建", "杭能", "驰宝", "无此字"}
+    for text in sorted(texts):
+        expected = {i for i, e in enumerate(resolver.entries) if _is_subsequence(text, _full(e.parts))}
+        assert resolver._abbreviation_candidates(text) == expected, text
+    assert resolver._abbreviation_candidates("") == frozenset()
+
+
+def test_memos_do_not_change_decisions() -> None:
+    """Resolving a name twice, and after other names, gives the same match as a fresh resolver."""
+    registry = _registry(2000, 2)
+    names = [name[:k] for _, name, _ in registry[:200] for k in (4, 6)] + [name for _, name, _ in registry[:50]]
+    warm = Resolver(registry)
+    first = [warm.resolve(n) for n in names]
+    again = [warm.resolve(n) for n in reversed(names)][::-1]
+    fresh = [Resolver(registry).resolve(n) for n in names[:40]]
+    assert first == again
+    assert first[:40] == fresh
