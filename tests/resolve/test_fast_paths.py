@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from chainlight.resolve import normalise as N
-from chainlight.resolve.matcher import Resolver, _full, _is_subsequence
+from chainlight.resolve import resolve_all
+from chainlight.resolve.matcher import Context, Match, Resolver, _full, _is_subsequence
 
 
 def test_skipping_the_conversion_never_changes_a_text() -> None:
@@ -54,3 +57,34 @@ def test_memos_do_not_change_decisions() -> None:
     fresh = [Resolver(registry).resolve(n) for n in names[:40]]
     assert first == again
     assert first[:40] == fresh
+
+
+def test_resolve_all_resolves_each_cleaned_form_once_and_keeps_input_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spellings that differ only in width, script or spacing are decided once and get the same match;
+    the output follows the input, duplicates and empty names included."""
+    registry = _registry(500, 3)
+    resolver = Resolver(registry)
+    base = [name for _, name, _ in registry[:20]]
+    variants = [f" {n[:2]} {n[2:]}" for n in base] + [n.replace("有限公司", "有限公司").replace("(", "（") for n in base]
+    names = base + variants + base[:5] + ["", "嘉興丞達新材料科技有限公司", "嘉兴丞达新材料科技有限公司"]
+    expected = [Resolver(registry).resolve(n) for n in names]
+    calls: list[str] = []
+    original = Resolver.resolve
+
+    def counting(self: Resolver, name: str | None, context: Context | None = None) -> Match:
+        calls.append(name or "")
+        return original(self, name, context)
+
+    monkeypatch.setattr(Resolver, "resolve", counting)
+    assert resolve_all(resolver, names) == expected
+    assert len(calls) == len({N.clean(n) for n in names}) < len(names)
+
+
+def test_evidence_is_not_deduplicated_away() -> None:
+    """The same name with different evidence (the document's city) may decide differently: dedup is
+    by name only where no evidence is given; a call with a Context is decided on its own."""
+    registry = [("U1", "杭州恒驰汽车部件有限公司", "registered"), ("U2", "苏州恒驰汽车部件有限公司", "registered")]
+    resolver = Resolver(registry)
+    assert resolve_all(resolver, ["恒驰汽车部件有限公司"] * 2)[0].uscc is None
+    assert resolver.resolve("恒驰汽车部件有限公司", Context(city="杭州")).uscc == "U1"
+    assert resolver.resolve("恒驰汽车部件有限公司", Context(city="苏州")).uscc == "U2"

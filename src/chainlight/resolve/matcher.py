@@ -329,7 +329,9 @@ class Resolver:
                 if entry.uscc in context.partners:
                     features["context_partner"] = 1.0
                 score = _linear(features, context.weights)
-                if entry.uscc not in best or score > best[entry.uscc][0]:
+                # the firm's best-fitting name; on a tie its registered name before an alias
+                if entry.uscc not in best or (score, not entry.from_alias) > (best[entry.uscc][0],
+                                                                             not best[entry.uscc][2]):
                     best[entry.uscc] = (score, features, entry.from_alias)
         return best
 
