@@ -88,3 +88,26 @@ def test_evidence_is_not_deduplicated_away() -> None:
     assert resolve_all(resolver, ["恒驰汽车部件有限公司"] * 2)[0].uscc is None
     assert resolver.resolve("恒驰汽车部件有限公司", Context(city="杭州")).uscc == "U1"
     assert resolver.resolve("恒驰汽车部件有限公司", Context(city="苏州")).uscc == "U2"
+
+
+def test_lazy_homophone_test_keeps_what_the_decision_reads() -> None:
+    """Testing pinyin only where it can matter leaves the top, the runner-up and every firm within
+    MODEL_MARGIN of the top exactly as testing every candidate does; homophone brands included."""
+    from chainlight.resolve.constants import MODEL_MARGIN
+
+    rng = random.Random(4)
+    sounds = ["丞承城成诚", "达大答", "恒衡亨", "驰池迟", "新欣心", "材才财"]
+    rows = []
+    for i in range(1500):
+        brand = "".join(rng.choice(group) for group in rng.sample(sounds, 2))
+        rows.append((f"U{i:05d}", f"{rng.choice(['杭州', '宁波', ''])}{brand}新材料科技有限公司", "registered"))
+    resolver = Resolver(rows)
+    for _, name, _ in rows[:150]:
+        parts = N.normalise(name.replace("丞", "承").replace("恒", "衡"))
+        lazy, full = resolver._ranked(parts), resolver._ranked(parts, True)
+        assert {u for u, _ in lazy} == {u for u, _ in full}
+        if full:
+            top = full[0][1]
+            near_full = [(u, w) for u, w in full if w >= top - MODEL_MARGIN]
+            assert lazy[: len(near_full)] == tuple(near_full)
+            assert lazy[:2] == full[:2]

@@ -209,12 +209,19 @@ def _signature(text: str) -> int:
     return bits
 
 
+def _homophone_asked(mine: str, theirs: str) -> bool:
+    """Whether ``Resolver._weight`` reaches its homophone test for these cores (same length, brands
+    neither equal nor transposed)."""
+    return (len(mine) == len(theirs) and mine[:2] != theirs[:2]
+            and not (mine[2:] == theirs[2:] and sorted(mine[:2]) == sorted(theirs[:2])))
+
+
 def _is_subsequence(short: str, long: str) -> bool:
     chars = iter(long)
     return all(ch in chars for ch in short)
 
 
-@lru_cache(maxsize=500_000)
+@lru_cache(maxsize=2_000_000)  # the registry cores a worker meets (each is a candidate for ~100 mentions)
 def _sound(core: str) -> str:
     """Pinyin without tones: homophones (丞达/承达) sound the same."""
     return " ".join(lazy_pinyin(core))
@@ -257,6 +264,7 @@ class Resolver:
             for ch in set(text):
                 postings[ch].append(index)
         self.by_char = {ch: np.array(ix, dtype=np.int32) for ch, ix in postings.items()}
+        self.by_char_signatures = {ch: signatures[ix] for ch, ix in self.by_char.items()}  # contiguous per posting
         self.by_head = {head: np.array(ix, dtype=np.int32) for head, ix in by_head.items()}
         self.signatures = signatures
         # per-process memos of the pieces one resolve() may need twice (structure stage, confirmation)
@@ -388,16 +396,17 @@ class Resolver:
             return None  # same brand and trade words in another city: let the model weigh it
         return Match(uscc, 1.0, "alias" if via_alias else "exact")
 
-    def _weight(self, parts: NameParts, entry: _Entry, abbreviations: int) -> float:
+    def _weight(self, parts: NameParts, entry: _Entry, abbreviations: int, homophone: bool) -> float:
         """Log-likelihood weight of "this mention names this entry"; ``abbreviations`` = how many entries
-        the mention fits as an abbreviation (0 when this one is not among them)."""
+        the mention fits as an abbreviation (0 when this one is not among them); ``homophone``: whether
+        the cores sound the same (used only where ``_homophone_asked`` says the rule asks)."""
         mine, theirs = parts.core, entry.parts.core
         weight = -6.0 + 8.0 * fuzz.ratio(mine, theirs) / 100.0
         if mine[:2] == theirs[:2]:
             weight += 1.0
         elif mine[2:] == theirs[2:] and sorted(mine[:2]) == sorted(theirs[:2]):
             weight += 3.0  # brand characters typed in the wrong order
-        elif len(mine) == len(theirs) and _sound(mine) == _sound(theirs):
+        elif homophone and len(mine) == len(theirs):
             weight += 3.0  # a homophone typed for a brand character
         shorter = mine if len(mine) <= len(theirs) else theirs
         if (theirs.startswith(mine) or mine.startswith(theirs)) and len(shorter) >= 2:
@@ -416,16 +425,19 @@ class Resolver:
         """Entries whose region + core hold every character of ``text`` (a mention's), in order: from
         the rarest character's posting, those whose signature has all the text's bits, then checked."""
         chars = set(text)
-        postings = [self.by_char[ch] for ch in chars if ch in self.by_char]
-        if not chars or len(postings) < len(chars):
+        if not chars or any(ch not in self.by_char for ch in chars):
             return frozenset()
-        rarest = min(postings, key=len)
+        rarest = min(chars, key=lambda ch: len(self.by_char[ch]))
         wanted = np.uint64(_signature(text))
-        survivors = rarest[(self.signatures[rarest] & wanted) == wanted]
+        survivors = self.by_char[rarest][(self.by_char_signatures[rarest] & wanted) == wanted]
         return frozenset(i for i in survivors.tolist() if _is_subsequence(text, _full(self.entries[i].parts)))
 
-    def _ranked(self, parts: NameParts) -> tuple[tuple[str, float], ...]:
-        """Every blocked candidate firm with its best weight, highest first."""
+    def _ranked(self, parts: NameParts, complete: bool = False) -> tuple[tuple[str, float], ...]:
+        """Every blocked candidate firm with its best weight, highest first. The homophone test (pinyin,
+        the slowest part) is run only where it can matter: unless ``complete``, a firm whose weight even
+        with the homophone bonus stays below the second-best firm's sure weight minus MODEL_MARGIN keeps
+        its sure weight — it cannot be the top, the runner-up or within MODEL_MARGIN of the top, which
+        is all ``_model`` and ``_rivals_weighed`` read (and its listed weight is still below theirs)."""
         candidates: set[int] = set()
         for key in _blocks(parts.core):
             block = self.blocks.get(key, [])
@@ -433,13 +445,28 @@ class Resolver:
                 candidates.update(block)
         abbreviations = self._abbreviations(_full(parts)) if len(_full(parts)) <= 6 else frozenset()
         candidates |= abbreviations
-        best_per_firm: dict[str, float] = {}
+        sure: dict[str, float] = {}  # per firm: its best weight not counting an untested homophone bonus
+        open_bonus: dict[str, list[tuple[float, str]]] = defaultdict(list)  # (weight with the bonus, core)
         for index in sorted(candidates):
             entry = self.entries[index]
-            weight = self._weight(parts, entry, len(abbreviations) if index in abbreviations else 0)
-            if weight > best_per_firm.get(entry.uscc, -math.inf):
-                best_per_firm[entry.uscc] = weight
-        return tuple(sorted(best_per_firm.items(), key=lambda kv: (-kv[1], kv[0])))
+            count = len(abbreviations) if index in abbreviations else 0
+            weight = self._weight(parts, entry, count, False)
+            if _homophone_asked(parts.core, entry.parts.core):
+                with_bonus = self._weight(parts, entry, count, True)
+                if with_bonus > weight:
+                    open_bonus[entry.uscc].append((with_bonus, entry.parts.core))
+            if weight > sure.get(entry.uscc, -math.inf):
+                sure[entry.uscc] = weight
+        ordered = sorted(sure.values(), reverse=True)
+        floor = -math.inf if complete or len(ordered) < 2 else ordered[1] - MODEL_MARGIN
+        for uscc, options in open_bonus.items():
+            for with_bonus, core in sorted(options, reverse=True):
+                if with_bonus <= sure[uscc] or with_bonus < floor:
+                    break  # sorted: no later option can raise this firm where it matters
+                if _sound(parts.core) == _sound(core):
+                    sure[uscc] = with_bonus
+                    break
+        return tuple(sorted(sure.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def candidates(self, name: str, limit: int = 10) -> list[tuple[str, float]]:
         """The best-scoring firms for a name, without the precision-first cut-off (for search boxes,
@@ -447,7 +474,7 @@ class Resolver:
         parts = normalise(name or "")
         if len(parts.core) < 2:
             return []
-        return [(uscc, round(1.0 / (1.0 + math.exp(-w)), 4)) for uscc, w in self._ranked_memo(parts)[:limit]]
+        return [(uscc, round(1.0 / (1.0 + math.exp(-w)), 4)) for uscc, w in self._ranked_memo(parts, True)[:limit]]
 
     def _model(self, parts: NameParts) -> Match:
         ranked = self._ranked_memo(parts)

@@ -26,6 +26,7 @@ LEGAL_FORMS = ["集团股份有限公司", "集团有限责任公司", "集团�
 LEGAL_FORM_TYPO = re.compile(r"(股份)?有[限线](责任)?公[司斯]?$")
 BRANCH = re.compile(r"^(.{2,}?(?:公司|厂|集团|银行))(.{0,12}?)(分公司|分厂|分行|支行|营业部|办事处|分店|经营部|分部)$")
 BRACKET = re.compile(r"\(([^()]*)\)")
+CJK = re.compile(r"[\u4e00-\u9fff]")
 PUNCTUATION = re.compile(r"[\s·•.,，。、'\"“”‘’\-—_/\\:：;；!！?？&＆+]")
 STOCK_PREFIX = re.compile(r"^\*?ST")
 STOCK_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff])[AB]$")
@@ -125,7 +126,7 @@ def _simplified(text: str) -> str:
 def clean(name: str) -> str:
     """Width, script, whitespace and punctuation only: the form two spellings of one name share."""
     text = unicodedata.normalize("NFKC", name or "")
-    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+    if CJK.search(text):
         text = _simplified(text)
     # NFKC again after upper-casing: some capitals only exist decomposed (ǰ → J̌), and a second clean()
     # must not change the result.
