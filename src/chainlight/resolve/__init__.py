@@ -89,7 +89,9 @@ def resolve_all(resolver: Resolver, names: list[str]) -> list[Match]:
         global _WORKER_RESOLVER
         _WORKER_RESOLVER = resolver
         try:
-            size = -(-len(distinct) // (workers * 4))
+            # many small chunks: the last one to finish keeps one core busy alone for less time; contiguous
+            # (sorted) names keep a worker's pinyin cache on the neighbourhood it is resolving
+            size = -(-len(distinct) // (workers * 32))
             chunks = [distinct[i:i + size] for i in range(0, len(distinct), size)]
             with multiprocessing.get_context("fork").Pool(workers) as pool:
                 decided = [m for part in pool.map(_resolve_chunk, chunks) for m in part]
