@@ -32,6 +32,7 @@ from chainlight import rules, tables
 from chainlight.config import Config
 from chainlight.engine.base import load_sql, render
 from chainlight.resolve.matcher import Context, Match, Resolver
+from chainlight.resolve.normalise import clean
 from chainlight.resolve.reports import TextMention, find_mentions, gazetteer
 from chainlight.workspace import StageResult, Workspace
 
@@ -75,20 +76,29 @@ def _resolve_chunk(names: list[str]) -> list[Match]:
 
 
 def resolve_all(resolver: Resolver, names: list[str]) -> list[Match]:
-    """Each name independently, in input order; large batches use one process per core, sharing the
+    """Each name independently, in input order. A decision depends on the name only through its
+    cleaned form (``clean``: width, script, spacing, punctuation — ``clean`` is idempotent), so each
+    distinct cleaned form is resolved once. Large batches use one process per core, sharing the
     index by fork (each decision depends only on the registry, so the split changes nothing)."""
+    keys = [clean(n or "") for n in names]
+    distinct = sorted(set(keys))
     workers = min(os.cpu_count() or 1, 8)
-    if len(names) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [resolver.resolve(n) for n in names]
-    global _WORKER_RESOLVER
-    _WORKER_RESOLVER = resolver
-    try:
-        size = -(-len(names) // (workers * 4))
-        chunks = [names[i:i + size] for i in range(0, len(names), size)]
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return [m for part in pool.map(_resolve_chunk, chunks) for m in part]
-    finally:
-        _WORKER_RESOLVER = None
+    if len(distinct) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        decided = [resolver.resolve(n) for n in distinct]
+    else:
+        global _WORKER_RESOLVER
+        _WORKER_RESOLVER = resolver
+        try:
+            # many small chunks: the last one to finish keeps one core busy alone for less time; contiguous
+            # (sorted) names keep a worker's pinyin cache on the neighbourhood it is resolving
+            size = -(-len(distinct) // (workers * 32))
+            chunks = [distinct[i:i + size] for i in range(0, len(distinct), size)]
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                decided = [m for part in pool.map(_resolve_chunk, chunks) for m in part]
+        finally:
+            _WORKER_RESOLVER = None
+    by_key = dict(zip(distinct, decided, strict=True))
+    return [by_key[k] for k in keys]
 
 
 def _canonical(value: Any) -> str:

@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 
@@ -80,6 +81,7 @@ class Context:
 
 
 UNRESOLVED = Match(None, 0.0, "unresolved")
+_NO_ENTRIES = np.zeros(0, dtype=np.int32)
 NO_CONTEXT = Context()
 
 # one-character province (and a few city) abbreviations as written in short names: 沪农商行, 粤高速, 深康佳
@@ -198,12 +200,28 @@ def _full(parts: NameParts) -> str:
     return "".join(parts.regions) + parts.core
 
 
+def _signature(text: str) -> int:
+    """A 64-bit set of the text's characters (one hashed bit each): an entry whose signature lacks a
+    bit of the mention's cannot hold every character of the mention."""
+    bits = 0
+    for ch in text:
+        bits |= 1 << ((ord(ch) * 2654435761) >> 11) % 64
+    return bits
+
+
+def _homophone_asked(mine: str, theirs: str) -> bool:
+    """Whether ``Resolver._weight`` reaches its homophone test for these cores (same length, brands
+    neither equal nor transposed)."""
+    return (len(mine) == len(theirs) and mine[:2] != theirs[:2]
+            and not (mine[2:] == theirs[2:] and sorted(mine[:2]) == sorted(theirs[:2])))
+
+
 def _is_subsequence(short: str, long: str) -> bool:
     chars = iter(long)
     return all(ch in chars for ch in short)
 
 
-@lru_cache(maxsize=500_000)
+@lru_cache(maxsize=2_000_000)  # the registry cores a worker meets (each is a candidate for ~100 mentions)
 def _sound(core: str) -> str:
     """Pinyin without tones: homophones (丞达/承达) sound the same."""
     return " ".join(lazy_pinyin(core))
@@ -220,7 +238,7 @@ class Resolver:
         self.by_core: dict[str, list[int]] = defaultdict(list)
         self.by_full: dict[str, set[str]] = defaultdict(set)
         self.blocks: dict[str, list[int]] = defaultdict(list)
-        self.by_head: dict[str, list[int]] = defaultdict(list)  # brand heads: first 2 and 3 core characters
+        by_head: dict[str, list[int]] = defaultdict(list)  # brand heads: first 2 and 3 core characters
         for uscc, name, kind in sorted(set(names)):
             parts = normalise(name)
             if len(parts.core) < 2:
@@ -230,16 +248,29 @@ class Resolver:
             if kind == "registered":
                 self.by_full[clean(name)].add(uscc)
             self.by_core[parts.core].append(index)
-            self.by_head[parts.core[:2]].append(index)
+            by_head[parts.core[:2]].append(index)
             if len(parts.core) >= 3:
-                self.by_head[parts.core[:3]].append(index)
+                by_head[parts.core[:3]].append(index)
             for key in _blocks(parts.core):
                 self.blocks[key].append(index)
         self.prefix_count = Counter(e.parts.core[:k] for e in self.entries for k in range(2, 5))
-        self.by_char: dict[str, set[int]] = defaultdict(set)  # for abbreviations: 中国能建 → 中国能源建设
+        # for abbreviations (中国能建 → 中国能源建设): per character the entries whose place + core hold it
+        # (sorted int32 arrays), and per entry a character signature to filter a posting in one numpy step
+        postings: dict[str, list[int]] = defaultdict(list)
+        signatures = np.zeros(len(self.entries), dtype=np.uint64)
         for index, entry in enumerate(self.entries):
-            for ch in set(_full(entry.parts)):
-                self.by_char[ch].add(index)
+            text = _full(entry.parts)
+            signatures[index] = _signature(text)
+            for ch in set(text):
+                postings[ch].append(index)
+        self.by_char = {ch: np.array(ix, dtype=np.int32) for ch, ix in postings.items()}
+        self.by_char_signatures = {ch: signatures[ix] for ch, ix in self.by_char.items()}  # contiguous per posting
+        self.by_head = {head: np.array(ix, dtype=np.int32) for head, ix in by_head.items()}
+        self.signatures = signatures
+        # per-process memos of the pieces one resolve() may need twice (structure stage, confirmation)
+        self._abbreviations = lru_cache(maxsize=64)(self._abbreviation_candidates)
+        self._ranked_memo = lru_cache(maxsize=64)(self._ranked)
+        self._scored_memo = lru_cache(maxsize=64)(self._scored)
 
     def resolve(self, name: str | None, context: Context | None = None) -> Match:
         parts = normalise(name or "")
@@ -267,7 +298,7 @@ class Resolver:
         fuzzy = self.resolve_fuzzy(name)
         if fuzzy.uscc == structured.uscc or fuzzy.method == "unresolved":
             return structured
-        scored = self._scored(name, context)
+        scored = self._scored_memo(name, context)
         if any(f in scored[structured.uscc or ""][1] for f in ("context_city", "context_partner")):
             return structured
         if (fuzzy.uscc is None and structured.method == "exact"
@@ -290,13 +321,13 @@ class Resolver:
     def candidate_features(self, name: str, context: Context | None = None) -> dict[str, dict[str, float]]:
         """Per firm that the name fits structurally, its best feature vector (the one scoring highest
         under the shipped weights); also what ``bench/fit_resolve.py`` fits the weights on."""
-        return {uscc: features for uscc, (_, features, _) in self._scored(name, context or NO_CONTEXT).items()}
+        return {uscc: features for uscc, (_, features, _) in self._scored_memo(name, context or NO_CONTEXT).items()}
 
     def _scored(self, name: str, context: Context) -> Scored:
         """uscc → (score, features, whether the best-fitting name is an alias)."""
         best: Scored = {}
         for parts in _readings(name):
-            for index in self._structure_candidates(parts):
+            for index in sorted(self._structure_candidates(parts)):
                 entry = self.entries[index]
                 features = _structure_features(parts, entry.parts)
                 if features is None:
@@ -306,32 +337,40 @@ class Resolver:
                 if entry.uscc in context.partners:
                     features["context_partner"] = 1.0
                 score = _linear(features, context.weights)
-                if entry.uscc not in best or score > best[entry.uscc][0]:
+                # the firm's best-fitting name; on a tie its registered name before an alias
+                if entry.uscc not in best or (score, not entry.from_alias) > (best[entry.uscc][0],
+                                                                             not best[entry.uscc][2]):
                     best[entry.uscc] = (score, features, entry.from_alias)
         return best
 
     def _structure_candidates(self, parts: NameParts) -> set[int]:
         core = parts.core
         found = set(self.by_core.get(core, []))
-        block = self.by_head.get(core[:2], [])
+        block = self.by_head.get(core[:2], _NO_ENTRIES)
         if len(block) > C.MAX_STRUCTURE_BLOCK and len(core) >= 3:
-            block = self.by_head.get(core[:3], [])
+            block = self.by_head.get(core[:3], _NO_ENTRIES)
         if len(block) <= C.MAX_STRUCTURE_BLOCK:
-            found.update(block)
+            if parts.legal_form or len(core) < 3:
+                # then every way _structure_features can fit an entry needs all the core's characters in
+                # the entry's place + core (only brand_other, for a short name of 3+, does not): drop the
+                # rest of the block in one numpy step instead of one Python call each
+                wanted = np.uint64(_signature(core))
+                block = block[(self.signatures[block] & wanted) == wanted]
+            found.update(block.tolist())
         if len(_full(parts)) <= 6:
-            found |= self._abbreviation_candidates(parts)
+            found |= self._abbreviations(_full(parts))
         return found
 
     def _structure(self, name: str, context: Context) -> Match | None:
         """Brand, trade words, place and legal form, weighed per firm; a near tie is ``ambiguous``.
         None when no registry name fits the mention's structure (the fuzzy model gets it)."""
-        scored = self._scored(name, context)
+        scored = self._scored_memo(name, context)
         return decide(scored, context.threshold, context.margin) if scored else None
 
     def _rivals_weighed(self, name: str, scored: Scored) -> bool:
         """Whether every firm the fuzzy model finds near its top (within MODEL_MARGIN) was also weighed
         by the structure stage, which then beat it: the fuzzy doubt holds nothing the structure missed."""
-        ranked = self._ranked(normalise(name))
+        ranked = self._ranked_memo(normalise(name))
         if not ranked:
             return False
         top = ranked[0][1]
@@ -357,16 +396,17 @@ class Resolver:
             return None  # same brand and trade words in another city: let the model weigh it
         return Match(uscc, 1.0, "alias" if via_alias else "exact")
 
-    def _weight(self, parts: NameParts, entry: _Entry, abbreviations: int) -> float:
+    def _weight(self, parts: NameParts, entry: _Entry, abbreviations: int, homophone: bool) -> float:
         """Log-likelihood weight of "this mention names this entry"; ``abbreviations`` = how many entries
-        the mention fits as an abbreviation (0 when this one is not among them)."""
+        the mention fits as an abbreviation (0 when this one is not among them); ``homophone``: whether
+        the cores sound the same (used only where ``_homophone_asked`` says the rule asks)."""
         mine, theirs = parts.core, entry.parts.core
         weight = -6.0 + 8.0 * fuzz.ratio(mine, theirs) / 100.0
         if mine[:2] == theirs[:2]:
             weight += 1.0
         elif mine[2:] == theirs[2:] and sorted(mine[:2]) == sorted(theirs[:2]):
             weight += 3.0  # brand characters typed in the wrong order
-        elif len(mine) == len(theirs) and _sound(mine) == _sound(theirs):
+        elif homophone and len(mine) == len(theirs):
             weight += 3.0  # a homophone typed for a brand character
         shorter = mine if len(mine) <= len(theirs) else theirs
         if (theirs.startswith(mine) or mine.startswith(theirs)) and len(shorter) >= 2:
@@ -381,35 +421,52 @@ class Resolver:
             weight += 1.5 if set(parts.regions) & set(entry.parts.regions) else -3.0
         return weight
 
-    def _abbreviation_candidates(self, parts: NameParts) -> set[int]:
-        """Entries whose region + core hold every character of the mention, in order."""
-        text = _full(parts)
-        postings = sorted((self.by_char.get(ch, set()) for ch in set(text)), key=len)
-        if not postings or not postings[0]:
-            return set()
-        found = set(postings[0])
-        for posting in postings[1:]:
-            found &= posting
-            if not found:
-                return found
-        return {i for i in found if _is_subsequence(text, _full(self.entries[i].parts))}
+    def _abbreviation_candidates(self, text: str) -> frozenset[int]:
+        """Entries whose region + core hold every character of ``text`` (a mention's), in order: from
+        the rarest character's posting, those whose signature has all the text's bits, then checked."""
+        chars = set(text)
+        if not chars or any(ch not in self.by_char for ch in chars):
+            return frozenset()
+        rarest = min(chars, key=lambda ch: len(self.by_char[ch]))
+        wanted = np.uint64(_signature(text))
+        survivors = self.by_char[rarest][(self.by_char_signatures[rarest] & wanted) == wanted]
+        return frozenset(i for i in survivors.tolist() if _is_subsequence(text, _full(self.entries[i].parts)))
 
-    def _ranked(self, parts: NameParts) -> list[tuple[str, float]]:
-        """Every blocked candidate firm with its best weight, highest first."""
+    def _ranked(self, parts: NameParts, complete: bool = False) -> tuple[tuple[str, float], ...]:
+        """Every blocked candidate firm with its best weight, highest first. The homophone test (pinyin,
+        the slowest part) is run only where it can matter: unless ``complete``, a firm whose weight even
+        with the homophone bonus stays below the second-best firm's sure weight minus MODEL_MARGIN keeps
+        its sure weight — it cannot be the top, the runner-up or within MODEL_MARGIN of the top, which
+        is all ``_model`` and ``_rivals_weighed`` read (and its listed weight is still below theirs)."""
         candidates: set[int] = set()
         for key in _blocks(parts.core):
             block = self.blocks.get(key, [])
             if len(block) <= MAX_BLOCK:
                 candidates.update(block)
-        abbreviations = self._abbreviation_candidates(parts) if len(_full(parts)) <= 6 else set()
+        abbreviations = self._abbreviations(_full(parts)) if len(_full(parts)) <= 6 else frozenset()
         candidates |= abbreviations
-        best_per_firm: dict[str, float] = {}
+        sure: dict[str, float] = {}  # per firm: its best weight not counting an untested homophone bonus
+        open_bonus: dict[str, list[tuple[float, str]]] = defaultdict(list)  # (weight with the bonus, core)
         for index in sorted(candidates):
             entry = self.entries[index]
-            weight = self._weight(parts, entry, len(abbreviations) if index in abbreviations else 0)
-            if weight > best_per_firm.get(entry.uscc, -math.inf):
-                best_per_firm[entry.uscc] = weight
-        return sorted(best_per_firm.items(), key=lambda kv: (-kv[1], kv[0]))
+            count = len(abbreviations) if index in abbreviations else 0
+            weight = self._weight(parts, entry, count, False)
+            if _homophone_asked(parts.core, entry.parts.core):
+                with_bonus = self._weight(parts, entry, count, True)
+                if with_bonus > weight:
+                    open_bonus[entry.uscc].append((with_bonus, entry.parts.core))
+            if weight > sure.get(entry.uscc, -math.inf):
+                sure[entry.uscc] = weight
+        ordered = sorted(sure.values(), reverse=True)
+        floor = -math.inf if complete or len(ordered) < 2 else ordered[1] - MODEL_MARGIN
+        for uscc, options in open_bonus.items():
+            for with_bonus, core in sorted(options, reverse=True):
+                if with_bonus <= sure[uscc] or with_bonus < floor:
+                    break  # sorted: no later option can raise this firm where it matters
+                if _sound(parts.core) == _sound(core):
+                    sure[uscc] = with_bonus
+                    break
+        return tuple(sorted(sure.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def candidates(self, name: str, limit: int = 10) -> list[tuple[str, float]]:
         """The best-scoring firms for a name, without the precision-first cut-off (for search boxes,
@@ -417,10 +474,10 @@ class Resolver:
         parts = normalise(name or "")
         if len(parts.core) < 2:
             return []
-        return [(uscc, round(1.0 / (1.0 + math.exp(-w)), 4)) for uscc, w in self._ranked(parts)[:limit]]
+        return [(uscc, round(1.0 / (1.0 + math.exp(-w)), 4)) for uscc, w in self._ranked_memo(parts, True)[:limit]]
 
     def _model(self, parts: NameParts) -> Match:
-        ranked = self._ranked(parts)
+        ranked = self._ranked_memo(parts)
         if not ranked:
             return UNRESOLVED
         uscc, weight = ranked[0]

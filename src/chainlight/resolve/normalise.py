@@ -26,6 +26,7 @@ LEGAL_FORMS = ["集团股份有限公司", "集团有限责任公司", "集团�
 LEGAL_FORM_TYPO = re.compile(r"(股份)?有[限线](责任)?公[司斯]?$")
 BRANCH = re.compile(r"^(.{2,}?(?:公司|厂|集团|银行))(.{0,12}?)(分公司|分厂|分行|支行|营业部|办事处|分店|经营部|分部)$")
 BRACKET = re.compile(r"\(([^()]*)\)")
+CJK = re.compile(r"[\u4e00-\u9fff]")
 PUNCTUATION = re.compile(r"[\s·•.,，。、'\"“”‘’\-—_/\\:：;；!！?？&＆+]")
 STOCK_PREFIX = re.compile(r"^\*?ST")
 STOCK_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff])[AB]$")
@@ -101,11 +102,32 @@ def _is_place(text: str) -> bool:
     return bool(text) and (text in places() or text.rstrip("省市区县") in places())
 
 
+@lru_cache(maxsize=1)
+def _t2s_triggers() -> tuple[frozenset[str], tuple[str, ...]]:
+    """What the traditional → simplified dictionaries can act on: their one-character keys, and the
+    phrase keys that hold none of those characters. A text containing neither has no dictionary key
+    in it, so the (pure-Python, slow) conversion would return it unchanged and can be skipped."""
+    _T2S.convert("")  # loads the dictionaries
+    keys = {key for group in getattr(_T2S, "_dict_chain_data", []) for (_, _, table) in group for key in table}
+    chars = frozenset(k for k in keys if len(k) == 1)
+    return chars, tuple(sorted(k for k in keys if len(k) > 1 and chars.isdisjoint(k)))
+
+
+def _simplified(text: str) -> str:
+    chars, phrases = _t2s_triggers()
+    if not chars:  # the dictionaries could not be read: convert every text
+        return str(_T2S.convert(text))
+    if chars.isdisjoint(text) and not any(p in text for p in phrases):
+        return text
+    return str(_T2S.convert(text))
+
+
+@lru_cache(maxsize=200_000)
 def clean(name: str) -> str:
     """Width, script, whitespace and punctuation only: the form two spellings of one name share."""
     text = unicodedata.normalize("NFKC", name or "")
-    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
-        text = _T2S.convert(text)
+    if CJK.search(text):
+        text = _simplified(text)
     # NFKC again after upper-casing: some capitals only exist decomposed (ǰ → J̌), and a second clean()
     # must not change the result.
     return unicodedata.normalize("NFKC", PUNCTUATION.sub("", text).upper())
