@@ -43,16 +43,17 @@ def test_named_parameters_scalars_and_lists(engine: Engine) -> None:
 
 
 def test_duckdb_spellings_mean_the_same(engine: Engine) -> None:
-    """date_diff counts month boundaries (DuckDB's meaning); FILTER, IS DISTINCT FROM, intervals."""
+    """date_diff counts month boundaries (DuckDB's meaning); FILTER, IS DISTINCT FROM, intervals, to_months."""
     _firms(engine)
     row = engine.query(
         "SELECT date_diff('month', DATE '2020-01-31', DATE '2020-02-01') AS boundary, "
         "count(*) FILTER (WHERE sales > 15) AS big, "
         "count(*) FILTER (WHERE sales IS DISTINCT FROM 10.0) AS not_ten, "
-        "max(founded) - INTERVAL 12 MONTH AS year_before FROM firms").to_pylist()[0]
+        "max(founded) - INTERVAL 12 MONTH AS year_before, "
+        "max(founded) - to_months(CAST($months AS INTEGER)) AS months_before FROM firms", {"months": 6}).to_pylist()[0]
     assert row["boundary"] == 1 and row["big"] == 1 and row["not_ten"] == 2
-    year_before = row["year_before"]
-    assert (year_before.date() if isinstance(year_before, dt.datetime) else year_before) == dt.date(2020, 2, 1)
+    as_dates = {k: v.date() if isinstance(v, dt.datetime) else v for k, v in row.items()}
+    assert as_dates["year_before"] == dt.date(2020, 2, 1) and as_dates["months_before"] == dt.date(2020, 8, 1)
 
 
 def test_create_table_as_temp_table_and_views(engine: Engine) -> None:

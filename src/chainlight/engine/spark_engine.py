@@ -139,6 +139,10 @@ class SparkDialect(Dialect):
                 return sqlglot.parse_one(
                     f"((year({end.sql('spark')}) - year({start.sql('spark')})) * 12 "
                     f"+ month({end.sql('spark')}) - month({start.sql('spark')}))", read="spark")
+            if isinstance(node, exp.Anonymous) and node.name.lower() == "to_months":
+                # DuckDB's month interval from a number; Spark builds a year-month interval
+                return exp.Anonymous(this="make_ym_interval", expressions=[
+                    exp.Literal.number(0), self.transpile_expression(node.expressions[0])])
             if isinstance(node, exp.IsInf):  # no isinf() in Spark
                 return sqlglot.parse_one(f"(abs({node.this.sql('spark')}) = CAST('Infinity' AS DOUBLE))", read="spark")
             if isinstance(node, exp.Anonymous) and node.name.lower() == _JSON_KEEP_NULLS:
