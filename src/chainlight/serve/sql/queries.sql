@@ -37,7 +37,7 @@ WHERE m.uscc = $uscc ORDER BY m.rank, m.segment_id
 
 -- name: mount_evidence
 SELECT segment_id, signal, source_id, detail, weight FROM mount_evidence WHERE uscc = $uscc
-ORDER BY segment_id, weight DESC, signal, source_id
+ORDER BY segment_id, weight DESC, signal, source_id, detail
 
 -- name: registered_as
 SELECT r.segment_id, s.name AS segment_name, s.chain_id, s.tier, r.share, r.confidence, r.rank

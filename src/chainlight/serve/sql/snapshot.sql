@@ -27,7 +27,7 @@ SELECT uscc, segment_id, chain_id, tier, share, confidence, rank FROM src.mounts
 
 -- name: mount_evidence
 SELECT uscc, segment_id, signal, source_id, detail, weight FROM src.mount_evidence
-ORDER BY uscc, segment_id, weight DESC, signal, source_id
+ORDER BY uscc, segment_id, weight DESC, signal, source_id, detail
 
 -- name: mounts_registry_only
 SELECT uscc, segment_id, share, confidence, rank FROM src.mounts_registry_only ORDER BY uscc, rank
