@@ -167,3 +167,24 @@ def test_held_out_line_item_mounts_right_and_freight_says_nothing(ws: Workspace,
     assert top == [{"uscc": NYLON, "segment_id": "automotive.engineering_plastics"}]  # `other` has no evidence
     details = ws.engine.query("SELECT detail FROM mount_evidence WHERE signal = 'invoice_item'").column(0).to_pylist()
     assert details == ["*合成树脂*QX-77增强料 25kg/袋 吨"]
+
+
+def test_one_stray_line_does_not_outvote_registry_and_products(ws: Workspace, tmp_path: Path) -> None:
+    """Invoice evidence earns its say with its mass: a robot maker whose registry and product listings agree
+    and who sold one lot of steel sheet stays a robot maker; a firm billing steel month after month is
+    mounted by its invoices whatever its registry says."""
+    robots, trader = make_uscc(10), make_uscc(11)
+    registry = {"scope": "智能装备；货物进出口", "industry_code": "3491"}
+    load_tables(ws, tmp_path / "in", {
+        "enterprises": [{"uscc": robots, "name": "济南甲智能装备股份有限公司", **registry},
+                        {"uscc": trader, "name": "济南乙智能装备有限公司", **registry}],
+        "products": [{"uscc": robots, "product_name": "六轴关节机器人", "description": ""},
+                     {"uscc": trader, "product_name": "六轴关节机器人", "description": ""}],
+        "invoices": [invoice(1, robots, "冷轧汽车板", 20_000)]
+                    + [invoice(100 + k, trader, "冷轧汽车板", 20_000) for k in range(30)]})
+    mount.run(ws, Config())
+    top = {r["uscc"]: r["segment_id"] for r in ws.engine.query(
+        "SELECT uscc, segment_id FROM mounts WHERE rank = 1").to_pylist()}
+    assert top[robots] == "equipment.robots"
+    assert top[trader].startswith("materials.") or top[trader].startswith("automotive."), top[trader]
+    assert top[trader] != "equipment.robots"

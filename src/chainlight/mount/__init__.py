@@ -48,6 +48,11 @@ SIGNAL_WEIGHTS = {"invoice_item": 1.0, "product": 0.5, "customers": 0.3, "patent
                   "industry_code": 0.1}
 REGISTRY_SIGNALS = ("scope", "industry_code")
 MIN_SHARE = 0.2
+# Invoice evidence earns its say with its mass: a firm's line items speak with weight n / (n + k) for n
+# invoices behind them, so one stray service or office-supply line cannot outvote a registry and product
+# listings that agree (k lines = half the say). k is set by that reasoning, not fitted; a firm with the
+# typical dozens of invoices keeps > 90% of the say.
+INVOICE_HALF_SAY_LINES = 2
 EVIDENCE_PER_SIGNAL = 3
 
 _c = tables.Column
@@ -89,6 +94,11 @@ def _item_signals(ws: Workspace, reader: ItemReader) -> None:
         SELECT s.uscc, c.segment_id, 'invoice_item' AS signal, s.amount * c.p AS weight,
                s.example_invoice AS source_id, s.item_name AS detail
         FROM _mount_sales s JOIN _mount_items c USING (item_name, tax_code)""")
+    engine.execute("""CREATE OR REPLACE TEMP TABLE _mount_signal_say AS
+        SELECT uscc, 'invoice_item' AS signal, CAST(n AS DOUBLE) / (n + $half) AS say
+        FROM (SELECT uscc, sum(invoices) AS n FROM _mount_sales
+              WHERE (item_name, tax_code) IN (SELECT item_name, tax_code FROM _mount_items) GROUP BY uscc) t""",
+                   {"half": INVOICE_HALF_SAY_LINES})
 
 
 def _register_votes(ws: Workspace, name: str, keys: list[str],
@@ -176,7 +186,8 @@ def _combine(ws: Workspace, into: str, weights: dict[str, float], segments: pa.T
     engine.register_arrow("_mount_weights", pa.table({"signal": list(weights), "signal_weight": list(weights.values())}))
     engine.register_arrow("_mount_segments", segments)
     sql = render(load_sql("chainlight.mount", "combine"), {
-        "signals": "_mount_signals", "signal_weights": "_mount_weights", "segments": "_mount_segments"})
+        "signals": "_mount_signals", "signal_weights": "_mount_weights", "signal_say": "_mount_signal_say",
+        "segments": "_mount_segments"})
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {check_identifier(into)} AS {sql}", {"min_share": MIN_SHARE})
 
 

@@ -1,5 +1,6 @@
 -- Weighted evidence → shares per firm and segment. Each signal is first normalised within the firm,
--- so a signal's weight is its say, not its volume.
+-- so a signal's weight is its say, not its volume; ``signal_say`` scales a signal's say per firm by the
+-- mass of evidence behind it (absent = full say).
 -- Everything summed is first fixed to DECIMAL(38, 12): a DOUBLE sum depends on the order threads add
 -- rows in, a DECIMAL sum does not, so mounts are bit-identical across reruns and thread counts.
 WITH signals AS (
@@ -10,8 +11,10 @@ WITH signals AS (
     SELECT uscc, segment_id, signal, weight / sum(weight) OVER (PARTITION BY uscc, signal) AS part
     FROM signals WHERE weight > 0
 ), scored AS (
-    SELECT p.uscc, p.segment_id, sum(CAST(p.part * w.signal_weight AS DECIMAL(38, 12))) AS score
-    FROM per_signal p JOIN weights w USING (signal)
+    SELECT p.uscc, p.segment_id,
+           sum(CASE WHEN m.say IS NULL THEN CAST(p.part * w.signal_weight AS DECIMAL(38, 12))
+                    ELSE CAST(p.part * w.signal_weight * m.say AS DECIMAL(38, 12)) END) AS score
+    FROM per_signal p JOIN weights w USING (signal) LEFT JOIN {{ signal_say }} m USING (uscc, signal)
     GROUP BY 1, 2
 ), coverage AS (
     SELECT uscc, sum(w.signal_weight) / (SELECT sum(signal_weight) FROM weights) AS coverage
