@@ -60,6 +60,7 @@ from chainlight.synth.firms import Firms
 from chainlight.synth.vocab import HELD_OUT_SHARE, Vocabulary
 
 MONTHS = 36
+STORY_EDGES = 2  # the first edges are the story's (nylon firm -> component maker -> anchor), always in place
 START = np.datetime64("2023-01-01", "M")
 INVOICES_PER_FIRM = 40.0  # over the 36 months: see the module docstring
 NOISE_EDGE_SHARE = 0.15
@@ -177,7 +178,7 @@ def make_edges(ontology: Ontology, segments: list[Segment], firms: Firms, trend:
     totals = np.bincount(seller, weights=share, minlength=n)
     annual = firms.turnover[seller] * share / np.maximum(totals[seller], 1e-9)
     annual = np.where(is_supply | (buyer < 0), annual, rng.lognormal(np.log(8000), 1.0, len(seller)))
-    annual[:2] = [4.2e6, 3.6e7]  # the story edges carry most of the nylon firm's ¥10M
+    annual[:STORY_EDGES] = [4.2e6, 3.6e7]  # the story edges carry most of the nylon firm's ¥10M
     weak = firms.health[seller] < -0.5
     from_start = np.where(to_anchor, ANCHOR_TIE_FROM_START, TIE_FROM_START)
     start = np.where(rng.random(len(seller)) < from_start, 0, rng.integers(0, MONTHS, len(seller)))
@@ -185,7 +186,7 @@ def make_edges(ontology: Ontology, segments: list[Segment], firms: Firms, trend:
     end = np.where(ends_early, rng.integers(start, MONTHS), MONTHS - 1)
     one_off = ~is_supply & (buyer >= 0)
     end = np.where(one_off, np.minimum(start + rng.integers(0, 3, len(seller)), MONTHS - 1), end)
-    start[:2], end[:2] = 0, MONTHS - 1
+    start[:STORY_EDGES], end[:STORY_EDGES] = 0, MONTHS - 1
     seg_for_trend = np.where(buyer >= 0, firms.main_segment[np.maximum(buyer, 0)], firms.main_segment[seller])
     growth = trend[seg_for_trend] + 0.06 * firms.health[seller]
     return Edges(seller, buyer, is_supply, annual, start, end, segment, growth)
@@ -223,7 +224,7 @@ def _lost_month(idx: np.ndarray, edges: Edges, path: np.ndarray, rng: np.random.
     months = np.arange(MONTHS)[:, None]
     live = (months >= edges.start[idx][None, :]) & (months <= edges.end[idx][None, :])
     lost = live & (rng.random(hazard.shape, dtype=np.float32) < hazard)
-    eligible = edges.is_supply[idx] & (edges.buyer[idx] >= 0) & (idx >= 2)
+    eligible = edges.is_supply[idx] & (edges.buyer[idx] >= 0) & (idx >= STORY_EDGES)
     return np.where(eligible & lost.any(axis=0), lost.argmax(axis=0), MONTHS)
 
 
@@ -261,7 +262,7 @@ def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: li
         if path is not None:  # orders not placed in a bad month, and none after the customer is lost
             lost = _lost_month(idx, edges, path, rng)
             kept = (rng.random(total) < np.exp(ORDERS_PER_HEALTH * np.minimum(dev, 0.0))) & (month < lost[row_edge - begin])
-            kept[row_edge < 2] = True
+            kept[row_edge < STORY_EDGES] = True
             row_edge, month, issue, amount, voided, trouble = (a[kept] for a in (row_edge, month, issue, amount, voided, trouble))
             items, codes, buyer_names, variants, goods = (a[kept] for a in (items, codes, buyer_names, variants, goods))
             total = len(row_edge)
