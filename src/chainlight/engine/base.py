@@ -81,6 +81,17 @@ class Dialect:
         """A relation reading Parquet file ``$path`` with (raw name, clean name) columns as text."""
         raise NotImplementedError
 
+    #: Whether ``rows_source`` runs a Python file reader where the data lives (cluster executors); when
+    #: False, callers parse such files in-process and register the rows.
+    reads_rows_remotely: bool = False
+
+    def rows_source(self, reader: str, columns: Sequence[str], options: Mapping[str, Any]) -> str:
+        """A relation of the rows Python function ``reader`` ("module:function", called with ``$path`` and
+        ``options``; it yields (values, None) per good row and (None, reject) per bad one, which is skipped: the
+        caller learns rejects in its own pass) reads from file ``$path``, with text ``columns`` in the order
+        of the values, run on the engine's executors."""
+        raise NotImplementedError
+
     def json_record(self, fields: Sequence[tuple[str, str]]) -> str:
         """A JSON object text from (key, SQL expression) pairs (for quarantined rows). Keys are input
         names, so they may hold any character: they are written as escaped string literals."""

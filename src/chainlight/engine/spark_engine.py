@@ -199,14 +199,15 @@ class SparkDialect(Dialect):
     def row_ordinal(self, table: str) -> str:
         return f"{table}._ordinal"
 
-    def _file_rows(self, kind: str, read: Sequence[str], names: Sequence[str], delimiter: str = ",") -> str:
+    def _file_rows(self, spec: str, names: Sequence[str]) -> str:
         from chainlight.engine import spark_files
         cols = ", ".join(f"_cols[{i + 1}] AS {quote_identifier(name)}" for i, name in enumerate(names))
         return (f"(SELECT {cols}{', ' if cols else ''}_ordinal FROM {spark_files.FUNCTION}($path, "
-                f"'{spark_files.file_spec(kind, list(read), delimiter)}') WHERE _ordinal IS NOT NULL)")
+                f"'{spec}') WHERE _ordinal IS NOT NULL)")
 
     def csv_source(self, columns: Sequence[str], delimiter: str) -> str:
-        return self._file_rows("csv", columns, columns, delimiter)
+        from chainlight.engine import spark_files
+        return self._file_rows(spark_files.file_spec("csv", list(columns), delimiter), columns)
 
     def csv_rejects(self, columns: Sequence[str], delimiter: str) -> str:
         from chainlight.engine import spark_files
@@ -214,7 +215,16 @@ class SparkDialect(Dialect):
                 f"$path, '{spark_files.file_spec('csv', list(columns), delimiter)}') WHERE _ordinal IS NULL)")
 
     def parquet_source(self, columns: Sequence[tuple[str, str]]) -> str:
-        return self._file_rows("parquet", [raw for raw, _ in columns], [clean for _, clean in columns])
+        from chainlight.engine import spark_files
+        return self._file_rows(spark_files.file_spec("parquet", [raw for raw, _ in columns]),
+                               [clean for _, clean in columns])
+
+    reads_rows_remotely = True
+
+    def rows_source(self, reader: str, columns: Sequence[str], options: Mapping[str, Any]) -> str:
+        from chainlight.engine import spark_files
+        return self._file_rows(spark_files.file_spec("rows", list(columns), reader=reader, options=dict(options)),
+                               columns)
 
     def json_record(self, fields: Sequence[tuple[str, str]]) -> str:
         # Spark drops NULL members unless told; DuckDB's json_object keeps them.

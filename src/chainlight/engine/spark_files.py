@@ -9,6 +9,10 @@ both engines by construction, and no row passes through the driver. Each row car
 position in the file's parsed records (``_ordinal``: Spark tables have no row order to ask later);
 the reader's rejects follow as rows with ``_ordinal`` NULL and ``_reject_*`` set.
 
+JSON Lines, which no engine parses with ingest's rules, is read the same way by a Python reader named in
+the spec (``Dialect.rows_source``: ingest's own line parser, imported on the executor), so its rows do not
+pass through the driver either.
+
 One file is one task (a file is read sequentially; many files read in parallel): split very large
 inputs into several files (``invoices.2024-q1.csv``, …). Executors need chainlight installed (it is
 imported there) and must see the file's path (a shared file system on a cluster).
@@ -17,6 +21,7 @@ imported there) and must see the file's path (a shared file system on a cluster)
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -29,10 +34,13 @@ SCHEMA = ("_ordinal bigint, _cols array<string>, _reject_row bigint, _reject_rea
 
 
 
-def file_spec(kind: str, columns: list[str], delimiter: str = ",") -> str:
+def file_spec(kind: str, columns: list[str], delimiter: str = ",", *, reader: str = "",
+              options: dict[str, Any] | None = None) -> str:
     """The table function's second argument: what to read (format, the file's column names in order, the
-    delimiter), as base64 of JSON, so it sits in a SQL literal with no quoting or escaping question."""
-    plan = json.dumps({"kind": kind, "columns": columns, "delimiter": delimiter}, ensure_ascii=False)
+    delimiter; for ``rows``, the Python reader's name and options), as base64 of JSON, so it sits in a SQL
+    literal with no quoting or escaping question."""
+    plan = json.dumps({"kind": kind, "columns": columns, "delimiter": delimiter, "reader": reader,
+                       "options": options or {}}, ensure_ascii=False)
     return base64.b64encode(plan.encode("utf-8")).decode("ascii")
 
 
@@ -43,6 +51,9 @@ def read_file(path: str, spec: str) -> Iterator[pa.Table]:
     from chainlight.engine.duckdb_engine import DUCKDB_DIALECT
 
     plan: dict[str, Any] = json.loads(base64.b64decode(spec))
+    if plan["kind"] == "rows":
+        yield from _python_rows(path, plan["reader"], plan["options"])
+        return
     if plan["kind"] == "csv":
         names = [f"_c{i}" for i in range(len(plan["columns"]))]
         source = DUCKDB_DIALECT.csv_source(names, plan["delimiter"])
@@ -72,6 +83,30 @@ def read_file(path: str, spec: str) -> Iterator[pa.Table]:
                             "_reject_raw": rejects["raw"].cast(pa.string())})
     finally:
         con.close()
+
+
+def _python_rows(path: str, reader: str, options: dict[str, Any]) -> Iterator[pa.Table]:
+    """A Python reader's good rows in batches, ``_ordinal`` counting them; its rejects are the caller's
+    (ingest learns them in the pass that finds the columns), so they are skipped here."""
+    module, name = reader.split(":")
+    rows: list[list[str | None]] = []
+    done = 0
+    for values, _reject in getattr(importlib.import_module(module), name)(path, **options):
+        if values is not None:
+            rows.append(values)
+        if len(rows) == BATCH_ROWS:
+            yield _rows_batch(rows, done)
+            done += len(rows)
+            rows = []
+    if rows:
+        yield _rows_batch(rows, done)
+
+
+def _rows_batch(rows: list[list[str | None]], done: int) -> pa.Table:
+    n = len(rows)
+    return pa.table({"_ordinal": pa.array(range(done + 1, done + n + 1), pa.int64()),
+                     "_cols": pa.array(rows, pa.list_(pa.string())), "_reject_row": pa.nulls(n, pa.int64()),
+                     "_reject_reason": pa.nulls(n, pa.string()), "_reject_raw": pa.nulls(n, pa.string())})
 
 
 class ReadFile:

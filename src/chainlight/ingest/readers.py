@@ -15,7 +15,7 @@ import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,52 +236,78 @@ class _RepeatedKey(ValueError):
     pass
 
 
-def open_jsonl(engine: Engine, path: Path) -> Source:
-    """One JSON object a line; a line that does not decode or parse is quarantined, not the file."""
-    encoding = detect_encoding(path)
-    records: list[dict[str, str | None]] = []
-    rejects: list[Reject] = []
-    columns: dict[str, None] = {}
-    with path.open("rb") as handle:
+def jsonl_lines(path: str, encoding: str) -> Iterator[tuple[dict[str, str | None] | None, Reject | None]]:
+    """Each line of a JSON Lines file, parsed: (record, None) with keys normalised and values as text, or
+    (None, reject). A line that does not decode or parse is quarantined, not the file. Runs in-process, or
+    on an engine's executors by name (``jsonl_rows``), so the rules are the same wherever a file is read."""
+    with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if number == 1 and raw.startswith(codecs.BOM_UTF8) and encoding == "utf-8":
                 raw = raw[len(codecs.BOM_UTF8):]
             try:
                 line = raw.decode(encoding)
             except UnicodeDecodeError as exc:
-                rejects.append((number, f"line is not valid {'UTF-8' if encoding == 'utf-8' else 'GBK'} text "
-                                        f"(byte {exc.start + 1} of the line)", raw[:2000].decode(encoding, "replace")))
+                yield None, (number, f"line is not valid {'UTF-8' if encoding == 'utf-8' else 'GBK'} text "
+                                     f"(byte {exc.start + 1} of the line)", raw[:2000].decode(encoding, "replace"))
                 continue
             if not line.strip():
-                rejects.append((number, "blank line", ""))
+                yield None, (number, "blank line", "")
                 continue
             try:
                 obj = json.loads(line, object_pairs_hook=_unique_keys)
             except _RepeatedKey as exc:
-                rejects.append((number, f"JSON object repeats key {exc} (keys are compared without case)", line[:2000]))
+                yield None, (number, f"JSON object repeats key {exc} (keys are compared without case)", line[:2000])
                 continue
             except (ValueError, RecursionError) as exc:
                 reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
-                rejects.append((number, f"malformed JSON: {reason}", line[:2000]))
+                yield None, (number, f"malformed JSON: {reason}", line[:2000])
                 continue
             if not isinstance(obj, dict):
-                rejects.append((number, "JSON line is not an object", line[:2000]))
+                yield None, (number, "JSON line is not an object", line[:2000])
                 continue
             record = {k: _to_text(v) for k, v in obj.items()}
             if not all(_encodable(t) for t in (*record, *record.values())):
-                rejects.append((number, "JSON text holds an unpaired surrogate escape (not Unicode text)",
-                                line[:2000].encode("utf-8", "replace").decode("utf-8")))
+                yield None, (number, "JSON text holds an unpaired surrogate escape (not Unicode text)",
+                             line[:2000].encode("utf-8", "replace").decode("utf-8"))
                 continue
-            columns.update(dict.fromkeys(record))
+            yield record, None
+
+
+def jsonl_rows(path: str, columns: list[str], encoding: str) -> Iterator[tuple[list[str | None] | None, Reject | None]]:
+    """``jsonl_lines`` with each record as its values for ``columns`` (absent keys are NULL): the form an
+    engine's remote reader (``Dialect.rows_source``) runs on its executors."""
+    for record, reject in jsonl_lines(path, encoding):
+        yield ([record.get(c) for c in columns], None) if record is not None else (None, reject)
+
+
+def open_jsonl(engine: Engine, path: Path) -> Source:
+    """One JSON object a line. Where the engine reads files on its executors (``rows_source``), the driver
+    only scans for the keys (nothing kept) and the rows never pass through it; otherwise the records are
+    parsed here, in one pass, and registered with the engine."""
+    encoding = detect_encoding(path)
+    text_encoding = "utf-8" if encoding == "utf-8" else "gbk"
+    records: list[dict[str, str | None]] = []
+    rejects: list[Reject] = []
+    columns: dict[str, None] = {}
+    remote = engine.dialect.reads_rows_remotely
+    for record, reject in jsonl_lines(str(path), encoding):
+        if record is None:
+            rejects.append(reject)  # type: ignore[arg-type]
+            continue
+        columns.update(dict.fromkeys(record))
+        if not remote:
             records.append(record)
-    if not records and not rejects:
+    if not columns and not rejects:
         raise InputError("file is empty", file=str(path))
     names = list(columns)
+    if remote:
+        linked, unlink = engine_path(path)
+        reader, options = f"{__name__}:jsonl_rows", {"columns": names, "encoding": encoding}
+        return Source(engine.dialect.rows_source(reader, positional(len(names)), options), {"path": str(linked)},
+                      names, "jsonl", text_encoding, rejects=rejects, cleanup=unlink)
     data = {p: pa.array([r.get(c) for r in records], pa.string()) for p, c in zip(positional(len(names)), names, strict=True)}
-    if engine.dialect.ordinal_column:  # the engine's tables keep no row order: number the records
-        data[engine.dialect.ordinal_column] = pa.array(range(1, len(records) + 1), pa.int64())
     engine.register_arrow(JSONL_VIEW, pa.table(data or {"_": pa.array([], pa.string())}))
-    return Source(JSONL_VIEW, {}, names, "jsonl", "utf-8" if encoding == "utf-8" else "gbk", rejects=rejects)
+    return Source(JSONL_VIEW, {}, names, "jsonl", text_encoding, rejects=rejects)
 
 
 def _encodable(text: str | None) -> bool:
