@@ -16,9 +16,10 @@ import json, resource, sys, time
 from chainlight.config import Config
 from chainlight.pipeline import runner
 from chainlight.workspace import Workspace
-with Workspace(sys.argv[1], Config()) as ws:
+cfg = Config.model_validate({"engine": {"memory_limit": sys.argv[3] or None}})
+with Workspace(sys.argv[1], cfg) as ws:
     start = time.perf_counter()
-    result = runner(sys.argv[2])(ws, Config())
+    result = runner(sys.argv[2])(ws, cfg)
     seconds = time.perf_counter() - start
     firms = ws.row_count("enterprises")
     invoices = ws.row_count("invoices")
@@ -28,9 +29,10 @@ print(json.dumps({"seconds": seconds, "tables": result.tables, "firms": firms, "
 """
 
 
-def measure(workspace: Path, stage: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(workspace), stage], capture_output=True, text=True,
-                          check=True)
+def measure(workspace: Path, stage: str, memory_limit: str = "") -> dict:
+    """``memory_limit`` caps DuckDB (``engine.memory_limit``; default 80% of RAM, which it will use)."""
+    done = subprocess.run([sys.executable, "-c", CHILD, str(workspace), stage, memory_limit], capture_output=True,
+                          text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

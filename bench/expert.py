@@ -118,13 +118,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--firms", type=int, default=1_000_000)
     parser.add_argument("--workspace", type=Path)
+    parser.add_argument("--memory-limit", default="", help="DuckDB memory limit for the stage, e.g. 8GB "
+                        "(default: DuckDB's 80%% of RAM, which a 1M-firm run will fill)")
     args = parser.parse_args()
     workspace = args.workspace or Path(tempfile.gettempdir()) / f"chainlight-bench-expert-{args.firms}"
     db = workspace / "chainlight.duckdb"
     if not db.exists():
         workspace.mkdir(parents=True, exist_ok=True)
         synthesise(db, args.firms)
-    f = measure(workspace, "expert")
+    f = measure(workspace, "expert", args.memory_limit)
     t = f["tables"]
     print(f"expert stage: {f['firms']:,} firms, {f['invoices']:,} invoices -> {t['profiles']:,} profiles and "
           f"{t['operating_scores']:,} scores in {f['seconds']:.1f} s ({f['firms'] / f['seconds']:,.0f} firms/s), "
