@@ -16,6 +16,7 @@ on long steady ties). The standard profile is unchanged (pinned hashes).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -74,6 +75,10 @@ VAGUE_REGISTRATIONS = [
     ("一般项目：新材料技术推广服务；贸易经纪；国内贸易代理", "5199"),
 ]
 
+# Firm columns read only when the registry and truth tables are written (``Firms.spill``).
+REGISTRY_ONLY = ("scope", "industry_code", "founded", "registered_capital", "province", "cluster", "misregistered",
+                 "secondary_share")
+
 STORY_FIRM_NAME = "嘉兴丞达新材料科技有限公司"
 STORY_COMPONENT_NAME = "宁波恒驰汽车部件有限公司"
 STORY_ANCHOR_NAME = "远航汽车集团股份有限公司"
@@ -108,9 +113,32 @@ class Firms:
     def count(self) -> int:
         return len(self.uscc)
 
-    def size_class(self) -> np.ndarray:
-        return np.where(self.is_anchor, "anchor", np.where(self.turnover >= 1e8, "mid",
-                        np.where(self.turnover >= 1e7, "small", "micro")))
+    def spill(self, folder: Path) -> None:
+        """Move the columns only the registry tables read (``REGISTRY_ONLY``, about 340 bytes a firm) to
+        ``.npy`` files in ``folder``, memory-mapped: invoices and texts never touch them, so they leave RSS
+        until the registry is written a chunk at a time (``rows``)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in REGISTRY_ONLY:
+            path = folder / f"{name}.npy"
+            np.save(path, getattr(self, name))
+            setattr(self, name, np.load(path, mmap_mode="r"))
+
+    def rows(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Column ``name`` for firms ``start:stop`` as an in-memory copy; a spilled column is mapped afresh
+        and unmapped again, so reading it through chunk by chunk leaves no pages behind."""
+        column = getattr(self, name)
+        if not isinstance(column, np.memmap) or column.filename is None:
+            return np.asarray(column[start:stop])
+        mapped = np.load(column.filename, mmap_mode="r")
+        try:
+            return np.array(mapped[start:stop])
+        finally:
+            del mapped
+
+    def size_class(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """anchor / mid (≥ ¥100M) / small (≥ ¥10M) / micro, for firms ``start:stop`` (all by default)."""
+        is_anchor, turnover = self.is_anchor[start:stop], self.turnover[start:stop]
+        return np.where(is_anchor, "anchor", np.where(turnover >= 1e8, "mid", np.where(turnover >= 1e7, "small", "micro")))
 
 
 def segment_table(ontology: Ontology) -> list[Segment]:
