@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +79,7 @@ SEEN_ONTOLOGY = "ontology.yaml"  # blind: the seen part of the ontology, next to
 
 FIRM_CHUNK = 1 << 16  # firms per chunk of the per-firm tables (registry, products, patents, aliases, truth)
 ROW_GROUP = 1 << 20  # pyarrow's row-group length for one write_table: chunked tables regroup to it
+PART_ROWS = 1 << 22  # partitioned output: a new part file once the current one holds this many rows
 EDGE_BATCH = 20_000  # edges per invoice batch: bounds the generator's peak memory (1M blind: 2.96 GB at 20k, 3.2 GB at 50k)
 Progress = Callable[[str, float], None]
 
@@ -102,11 +103,12 @@ class _Writer:
     bytes it had when built whole (``flush`` ends a run of regrouped rows). Without it each batch is its
     own row group (the invoices, whose layout is one group per batch of edges)."""
 
-    def __init__(self, path: Path, fmt: str, encoding: str, regroup: bool = False) -> None:
-        self.path, self.fmt, self.encoding, self.regroup = path, fmt, encoding, regroup
+    def __init__(self, path: Path, fmt: str, encoding: str, regroup: bool = False, parts: bool = False) -> None:
+        self.path, self.fmt, self.encoding, self.regroup, self.parts = path, fmt, encoding, regroup, parts
         self.parquet: pq.ParquetWriter | None = None
         self.csv_started = False
         self.rows = 0
+        self.part_rows = 0  # rows in the current part file (``parts``)
         self.held: list[pa.Table] = []
         self.held_rows = 0
         self.empty: pa.Table | None = None  # an empty batch, written at close if no row ever came
@@ -135,9 +137,17 @@ class _Writer:
     def _write(self, table: pa.Table) -> None:
         self.rows += table.num_rows
         if self.fmt == "parquet":
+            if self.parts and self.part_rows >= PART_ROWS and self.parquet is not None:
+                self.parquet.close()  # the next part starts at a batch boundary
+                self.parquet, self.part_rows = None, 0
             if self.parquet is None:
-                self.parquet = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+                target = self.path
+                if self.parts:
+                    self.path.mkdir(parents=True, exist_ok=True)
+                    target = self.path / f"part-{len(list(self.path.glob('part-*.parquet'))):05d}.parquet"
+                self.parquet = pq.ParquetWriter(target, table.schema, compression="zstd")
             self.parquet.write_table(table.cast(self.parquet.schema))
+            self.part_rows += table.num_rows
             return
         buffer = io.BytesIO()
         pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=not self.csv_started))
@@ -156,24 +166,25 @@ class _Writer:
         return self.rows
 
 
-def writer(folder: Path, name: str, fmt: str = "parquet", encoding: str = "utf-8") -> _Writer:
-    """A table written a chunk at a time with the row groups of one whole write (``_Writer``'s regroup)."""
-    return _Writer(folder / f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}", fmt, encoding, regroup=True)
+def writer(folder: Path, name: str, fmt: str = "parquet", encoding: str = "utf-8", regroup: bool = True,
+           parts: bool = False) -> _Writer:
+    """Table ``name``'s writer: ``name.parquet`` / ``name.csv``, or with ``parts`` the folder ``name/`` of
+    ``part-NNNNN.parquet`` files; ``regroup`` (default) for a table written a chunk at a time (``_Writer``)."""
+    path = folder / name if parts else folder / f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}"
+    return _Writer(path, fmt, encoding, regroup=regroup, parts=parts)
 
 
 def _chunks(count: int) -> list[range]:
     return [range(begin, min(begin + FIRM_CHUNK, count)) for begin in range(0, count, FIRM_CHUNK)]
 
 
-def _write_one(folder: Path, name: str, table: pa.Table, fmt: str, encoding: str) -> int:
-    whole = _Writer(folder / f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}", fmt, encoding)
-    whole.write(table)
-    return whole.close()
-
-
 def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet", encoding: str = "utf-8",
-             progress: Progress | None = None, profile: str = "standard") -> SynthSummary:
+             progress: Progress | None = None, profile: str = "standard", partitioned: bool = False) -> SynthSummary:
     """Write the economy's input files into ``out`` and its ground truth into ``out/truth``.
+
+    ``partitioned``: each input table is a folder of Parquet parts (``invoices/part-00000.parquet``, …, a
+    new part every ``PART_ROWS`` rows), as Spark and a cluster's file system want them; the rows and their
+    order are those of the single files. Truth stays one file per table.
 
     ``profile="blind"`` also writes ``out/ontology.yaml``, the seen part of the ontology (see
     ``synth.vocab``), which the stages must load instead of the default one."""
@@ -181,6 +192,8 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         raise InputError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}", field="--profile")
     if fmt not in ("parquet", "csv"):
         raise InputError(f"format must be parquet or csv, not {fmt!r}", field="--format")
+    if partitioned and fmt != "parquet":
+        raise InputError("partitioned output is Parquet only (a folder of part files per table)", field="--format")
     if encoding.lower() not in ("utf-8", "gbk"):
         raise InputError(f"encoding must be utf-8 or gbk, not {encoding!r}", field="--encoding")
     if firms < 100:
@@ -211,12 +224,22 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         if words is not None:
             summary.ontology = out / SEEN_ONTOLOGY
             vocab.write_seen(words, summary.ontology)
-        write = lambda name, table: summary.rows.__setitem__(name, _write_one(out, name, table, fmt, encoding))  # noqa: E731
-        truth = lambda name, table: _write_one(truth_dir, name, table, "parquet", "utf-8")  # noqa: E731
+        def table_out(name: str, regroup: bool = True) -> _Writer:
+            return writer(out, name, fmt, encoding, regroup, parts=partitioned)
+
+        def write(name: str, table: pa.Table) -> None:
+            whole = table_out(name, regroup=False)
+            whole.write(table)
+            summary.rows[name] = whole.close()
+
+        def truth(name: str, table: pa.Table) -> None:
+            whole = writer(truth_dir, name, regroup=False)
+            whole.write(table)
+            whole.close()
 
         # invoices, streamed; per-edge totals for the truth table accumulate as we go
-        invoice_writer = _Writer(out / f"invoices.{'parquet' if fmt == 'parquet' else 'csv'}", fmt, encoding)
-        mention_writer = _Writer(truth_dir / "mentions.parquet", "parquet", "utf-8")
+        invoice_writer = table_out("invoices", regroup=False)  # a row group per batch of edges
+        mention_writer = writer(truth_dir, "mentions", regroup=False)
         normal_amount = np.zeros(len(edges))
         normal_count = np.zeros(len(edges), np.int64)
         first_day = np.full(len(edges), np.iinfo(np.int64).max)
@@ -249,7 +272,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         write("bureau", bureau)
         write("applications", applications)
         del bureau, applications
-        outcome_writer = writer(out, "outcomes", fmt, encoding)
+        outcome_writer = table_out("outcomes")
         outcome_truth = writer(truth_dir, "outcomes", "parquet", "utf-8")
         for rows, truth_rows in outcomes.batches(FIRM_CHUNK):
             outcome_writer.write(rows)
@@ -261,13 +284,13 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         say("registry and texts", 0.85)
         downstream_names = {src: "、".join(segments[t].name for t in targets[:2])
                             for src, (targets, _) in trade.downstream_map(ontology, segments).items()}
-        product_writer, product_truth = writer(out, "products", fmt, encoding), writer(truth_dir, "product_segments")
+        product_writer, product_truth = table_out("products"), writer(truth_dir, "product_segments")
         for chunk in _chunks(firms):
             rows, truth_rows = texts.products(world, segments, downstream_names, rng_texts, words, chunk)
             product_writer.write(rows)
             product_truth.write(truth_rows)
         patent_counts = texts.patent_counts(world, segments, rng_texts)
-        patent_writer = writer(out, "patents", fmt, encoding)
+        patent_writer = table_out("patents")
         mention_writer.regroup = True  # the patents' mentions: row groups as one write of them all made
         for chunk in _chunks(firms):
             rows, mentions = texts.patents(world, segments, patent_counts, rng_texts, words, chunk)
@@ -283,7 +306,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         high_tech[0] = True
         del patent_counts
 
-        enterprise_writer, alias_writer = writer(out, "enterprises", fmt, encoding), writer(out, "aliases", fmt, encoding)
+        enterprise_writer, alias_writer = table_out("enterprises"), table_out("aliases")
         firm_truth = writer(truth_dir, "firms")
         chain_of = np.array([s.id.split(".")[0] for s in segments])
         tier_of, segment_id = np.array([s.tier for s in segments]), np.array([s.id for s in segments])
@@ -310,14 +333,22 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         firm_truth.close()
         write("reports", report_table)
 
-        truth("firm_segments", _firm_segments(world, segments))
-        supply = (edges.buyer >= 0) & (normal_count > 0)
-        truth("supply_edges", pa.table({
-            "seller_uscc": world.uscc[edges.seller[supply]], "buyer_uscc": world.uscc[edges.buyer[supply]],
-            "is_supply": edges.is_supply[supply], "amount_total": np.round(normal_amount[supply], 2),
-            "invoice_count": normal_count[supply],
-            "first_date": pa.array(first_day[supply].astype("datetime64[D]")),
-            "last_date": pa.array(last_day[supply].astype("datetime64[D]"))}))
+        segment_writer = writer(truth_dir, "firm_segments")
+        for part in _firm_segments(world, segments):
+            segment_writer.write(part)
+        segment_writer.close()
+        supply_writer = writer(truth_dir, "supply_edges")
+        for begin in range(0, len(edges), ROW_GROUP):
+            span = slice(begin, begin + ROW_GROUP)
+            supply = (edges.buyer[span] >= 0) & (normal_count[span] > 0)
+            seller, buyer = edges.seller[span][supply], edges.buyer[span][supply]
+            supply_writer.write(pa.table({
+                "seller_uscc": world.uscc[seller], "buyer_uscc": world.uscc[buyer],
+                "is_supply": edges.is_supply[span][supply], "amount_total": np.round(normal_amount[span][supply], 2),
+                "invoice_count": normal_count[span][supply],
+                "first_date": pa.array(first_day[span][supply].astype("datetime64[D]")),
+                "last_date": pa.array(last_day[span][supply].astype("datetime64[D]"))}))
+        supply_writer.close()
         truth("segment_trends", pa.table({"segment_id": [s.id for s in segments], "direction": directions,
                                           "annual_growth": growth}))
         truth("report_facts", report_facts)
@@ -355,13 +386,18 @@ def _aliases(world: Firms, rng: np.random.Generator, chunk: range) -> pa.Table:
     return pa.table({"uscc": uscc, "alias": alias, "kind": kind})
 
 
-def _firm_segments(world: Firms, segments: list) -> pa.Table:
+def _firm_segments(world: Firms, segments: list) -> Iterator[pa.Table]:
+    """Each firm's main segment with its share, then the second businesses, a chunk of firms at a time."""
     ids = np.array([s.id for s in segments])
-    has = world.secondary_segment >= 0
-    return pa.table({
-        "uscc": np.concatenate([world.uscc, world.uscc[has]]),
-        "segment_id": np.concatenate([ids[world.main_segment], ids[world.secondary_segment[has]]]),
-        "share": np.concatenate([1.0 - world.secondary_share, world.secondary_share[has]])})
+    for chunk in _chunks(world.count):
+        share = world.rows("secondary_share", chunk.start, chunk.stop)
+        yield pa.table({"uscc": world.uscc[chunk.start:chunk.stop], "segment_id": ids[world.main_segment[chunk.start:chunk.stop]],
+                        "share": 1.0 - share})
+    for chunk in _chunks(world.count):
+        second = world.secondary_segment[chunk.start:chunk.stop]
+        has = second >= 0
+        yield pa.table({"uscc": world.uscc[chunk.start:chunk.stop][has], "segment_id": ids[second[has]],
+                        "share": world.rows("secondary_share", chunk.start, chunk.stop)[has]})
 
 
 def _stable_large_ties(edges: trade.Edges, world: Firms, invoiced: np.ndarray, first_day: np.ndarray,
