@@ -241,9 +241,9 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         invoice_writer = table_out("invoices", regroup=False)  # a row group per batch of edges
         mention_writer = writer(truth_dir, "mentions", regroup=False)
         normal_amount = np.zeros(len(edges))
-        normal_count = np.zeros(len(edges), np.int64)
-        first_day = np.full(len(edges), np.iinfo(np.int64).max)
-        last_day = np.full(len(edges), np.iinfo(np.int64).min)
+        normal_count = np.zeros(len(edges), np.int32)  # int32 days and counts: 12 bytes an edge fewer
+        first_day = np.full(len(edges), np.iinfo(np.int32).max, np.int32)
+        last_day = np.full(len(edges), np.iinfo(np.int32).min, np.int32)
         item_truth: dict[tuple[str, str], str] = {}
         batches = max(1, -(-len(edges) // EDGE_BATCH))
         for number, (invoices, mentions, row_edge, goods) in enumerate(
@@ -260,6 +260,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             np.minimum.at(first_day, row_edge[counted], days[counted])
             np.maximum.at(last_day, row_edge[counted], days[counted])
             _collect_items(item_truth, invoices, row_edge, edges, segments, goods)
+            world.release()
         invoice_writer.close()
         summary.rows["invoices"] = invoice_writer.rows
 
@@ -277,6 +278,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         for rows, truth_rows in outcomes.batches(FIRM_CHUNK):
             outcome_writer.write(rows)
             outcome_truth.write(truth_rows)
+            world.release()
         summary.rows["outcomes"] = outcome_writer.close()
         outcome_truth.close()
         del outcomes
@@ -289,6 +291,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             rows, truth_rows = texts.products(world, segments, downstream_names, rng_texts, words, chunk)
             product_writer.write(rows)
             product_truth.write(truth_rows)
+            world.release()
         patent_counts = texts.patent_counts(world, segments, rng_texts)
         patent_writer = table_out("patents")
         mention_writer.regroup = True  # the patents' mentions: row groups as one write of them all made
@@ -296,6 +299,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             rows, mentions = texts.patents(world, segments, patent_counts, rng_texts, words, chunk)
             patent_writer.write(rows)
             mention_writer.write(mentions)
+            world.release()
         mention_writer.flush()
         mention_writer.regroup = False
         report_table, report_facts, report_mentions = texts.reports(world, segments, edges, directions, growth,
@@ -327,6 +331,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
                 "cluster_id": pa.array([c or None for c in world.rows("cluster", a, b).tolist()], pa.string()),
                 "stable_large_ties": stable_ties[a:b], "pd_12m": default_rate[a:b],
                 "health_now": np.round(health_now[a:b], 6)}))
+            world.release()
         summary.rows["enterprises"], summary.rows["aliases"] = enterprise_writer.close(), alias_writer.close()
         summary.rows["products"], summary.rows["patents"] = product_writer.close(), patent_writer.close()
         product_truth.close()
@@ -336,6 +341,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         segment_writer = writer(truth_dir, "firm_segments")
         for part in _firm_segments(world, segments):
             segment_writer.write(part)
+            world.release()
         segment_writer.close()
         supply_writer = writer(truth_dir, "supply_edges")
         for begin in range(0, len(edges), ROW_GROUP):
@@ -345,9 +351,10 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             supply_writer.write(pa.table({
                 "seller_uscc": world.uscc[seller], "buyer_uscc": world.uscc[buyer],
                 "is_supply": edges.is_supply[span][supply], "amount_total": np.round(normal_amount[span][supply], 2),
-                "invoice_count": normal_count[span][supply],
+                "invoice_count": normal_count[span][supply].astype(np.int64),
                 "first_date": pa.array(first_day[span][supply].astype("datetime64[D]")),
                 "last_date": pa.array(last_day[span][supply].astype("datetime64[D]"))}))
+            world.release()
         supply_writer.close()
         truth("segment_trends", pa.table({"segment_id": [s.id for s in segments], "direction": directions,
                                           "annual_growth": growth}))

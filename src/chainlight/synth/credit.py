@@ -96,7 +96,7 @@ class Outcomes:
     the row, not a firm's average over dates). Made a slice at a time by ``batches``: eight rows a firm
     would otherwise be the generator's largest table."""
 
-    uscc: np.ndarray  # every firm's code; the rows are the SMEs, ``firms_idx``
+    world: Firms  # the rows are its SMEs, ``firms_idx``
     firms_idx: np.ndarray
     defaulted: np.ndarray  # dates × firms
     health_t: np.ndarray
@@ -107,7 +107,7 @@ class Outcomes:
         for date, (observed, health, pd) in enumerate(zip(OBSERVATION_DATES, self.health_t, self.pd_t, strict=True)):
             for begin in range(0, len(self.firms_idx), size):
                 idx = self.firms_idx[begin:begin + size]
-                codes = self.uscc[idx]
+                codes = self.world.uscc[idx]
                 when = pa.array(np.full(len(idx), observed, "datetime64[D]"))
                 yield (pa.table({"uscc": codes, "observed_at": when, "defaulted_12m": self.defaulted[date, idx]}),
                        pa.table({"uscc": codes, "observed_at": when, "health": np.round(health[idx], 6),
@@ -140,7 +140,7 @@ def _outcomes(world: Firms, signal: np.ndarray, health_t: np.ndarray, rate: floa
     overdue_days = np.where(rng.random(n) < overdue_p, rng.choice([15, 30, 60, 90, 180], n), 0)
     bureau_table = _story_record_clean(_bureau(world, overdue_days, *bureau, rng))
     applications = _applications(world, rng)
-    outcomes = Outcomes(world.uscc, np.nonzero(~world.is_anchor)[0], defaulted, health_t, pd_t)
+    outcomes = Outcomes(world, np.nonzero(~world.is_anchor)[0], defaulted, health_t, pd_t)
     return bureau_table, applications, outcomes, pd_t.mean(axis=0)
 
 
