@@ -1,9 +1,21 @@
 """The synthetic chain economy: realistic input files with ground truth, from one seed, at any scale.
 
 ``generate(out, firms, seed)`` writes every input table of the data contract (Parquet, or CSV in
-UTF-8/GBK) plus ``truth/`` (Parquet) for scoring every later stage. The same seed and size give
-byte-identical files; invoices are generated and written in batches so memory stays flat in their
-number (firm-level arrays grow with the number of firms, a few hundred bytes each).
+UTF-8/GBK; ``partitioned=True``: a folder of Parquet parts per table, for Spark) plus ``truth/`` (Parquet)
+for scoring every later stage. The same seed and size give byte-identical files.
+
+Memory (issue 18): invoices are generated and written in batches of edges, and every per-firm table
+(registry, aliases, products, patents, outcomes, truth) a chunk of ``FIRM_CHUNK`` firms at a time, its
+row groups regrouped to those of one whole write, so no table is ever held whole. Once the firms are made,
+their text columns (codes, names, scopes: ~590 of ~620 bytes a firm) are spilled to memory-mapped ``.npy``
+files and released after each batch (``Firms.spill``). Every random stream is read in firm order, so the
+bytes do not depend on the chunk size (tested) and are those of the unstreamed generator (pinned hashes).
+What still grows with the number of firms: the trade model's numeric columns (~35 bytes a firm), the
+edges and their running sums (~50 bytes an edge, ~3.3 edges a firm), the health path (72 bytes a firm),
+and, while they are made, the firms themselves (``make_firms`` draws each property for all firms in turn
+and keeps the names taken in a set) and the edges (``make_edges`` draws and de-duplicates every segment's
+edges at once). Streaming those two would mean drawing per chunk of firms from chunk-addressed streams:
+a new random stream, so a different economy at every seed — left for a deliberate change of the pins.
 
 How the world works (and why it is hard):
 - 9 chains, 60 segments (the default ontology); firms per segment by tier; 3 anchors per chain on
