@@ -176,10 +176,12 @@ def synth(
     format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     encoding: Annotated[str, typer.Option("--encoding", help="CSV encoding: utf-8 or gbk.")] = "utf-8",
     profile: ProfileOpt = "standard",
+    partitioned: Annotated[bool, typer.Option("--partitioned", help="Each input table as a folder of Parquet parts "
+                                              "(invoices/part-00000.parquet, …), as Spark reads them.")] = False,
 ) -> None:
     """Write the synthetic chain economy's input files plus its ground truth."""
     _output_folder(out)
-    summary = _synth(out, firms, seed, format, encoding, profile)
+    summary = _synth(out, firms, seed, format, encoding, profile, partitioned)
     say(f"wrote {out} (profile {profile}): " + ", ".join(f"{k} {v:,}" for k, v in summary.rows.items()))
     if summary.ontology is not None:
         say(f"the stages must load the seen ontology {summary.ontology}: `ontology: {summary.ontology}` in the "
@@ -193,13 +195,13 @@ def _output_folder(path: Path) -> None:
 
 
 def _synth(out: Path, firms: int, seed: int, fmt: str = "parquet", encoding: str = "utf-8",
-           profile: str = "standard") -> Any:
+           profile: str = "standard", partitioned: bool = False) -> Any:
     if seed < 0:
         raise InputError(f"--seed must be 0 or more, got {seed}", field="seed")
     synth_module = _module("chainlight.synth", "Synthetic economy")
     with progress_task("synth") as update:
         return synth_module.generate(out, firms=firms, seed=seed, fmt=fmt, encoding=encoding, profile=profile,
-                                     progress=lambda text, fraction: update(text, fraction))
+                                     partitioned=partitioned, progress=lambda text, fraction: update(text, fraction))
 
 
 # -- ingest -----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 from chainlight import ingest
 from chainlight.config import Config
+from chainlight.errors import InputError
 from chainlight.workspace import Workspace
 
 A, B, C = "914403001922038216", "91440300708461136T", "91110108551385082Q"
@@ -206,3 +207,29 @@ def test_tsv_and_chinese_status_words(ws: Workspace, tmp_path: Path) -> None:
     path = write(tmp_path / "invoices.tsv", "\n".join(rows) + "\n")
     ingest.run(ws, Config(), [path])
     assert ws.engine.query("SELECT status, issue_date FROM invoices").to_pylist()[0]["status"] == "voided"
+
+
+def test_a_partitioned_table_folder_is_read_part_by_part(ws: Workspace, tmp_path: Path) -> None:
+    """``invoices/part-*.parquet`` as Spark (and ``chainlight synth --partitioned``) writes a table: each part
+    is loaded as that table's file; other subfolders (truth/, notes/) are still not read."""
+    folder = tmp_path / "in"
+    (folder / "invoices").mkdir(parents=True)
+    (folder / "truth").mkdir()
+    (folder / "notes").mkdir()
+    write(folder / "enterprises.csv", f"{ENTERPRISE_HEADER}\n{A},华为技术有限公司,通信设备制造,C3921,广东,深圳,1987-09-15,1,true\n")
+    for part, ids in (("part-00000.csv", ("I1", "I2")), ("part-00001.csv", ("I3",))):
+        write(folder / "invoices" / part, INVOICE_HEADER + "\n" + "".join(
+            f"{i},{A},腾讯科技,,服务器,1090511,10,2024-03-02,normal\n" for i in ids))
+    write(folder / "truth" / "invoices.csv", INVOICE_HEADER + "\n")  # truth is never an input
+    write(folder / "notes" / "part-00000.csv", INVOICE_HEADER + "\n")  # nor a folder that names no table
+    report = ingest.run(ws, Config(), [folder])
+    assert not report.errors
+    assert sorted((Path(f.file).parent.name, f.table) for f in report.files) == [
+        ("in", "enterprises"), ("invoices", "invoices"), ("invoices", "invoices")]
+    loaded = ws.engine.query("SELECT invoice_id FROM invoices ORDER BY 1").to_pylist()
+    assert [r["invoice_id"] for r in loaded] == ["I1", "I2", "I3"]
+
+
+def test_a_part_file_outside_a_table_folder_names_no_table(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not name an input table"):
+        ingest.table_for(tmp_path / "notes" / "part-00000.parquet")

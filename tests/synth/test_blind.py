@@ -59,6 +59,31 @@ STANDARD_300_SEED3 = {
 }
 
 
+# content sha256 (truth Parquet as CSV) of `generate(out, firms=300, seed=3, fmt="csv", profile="blind")` as main
+# wrote it at 3d8e1e4, before the generator streamed: streaming must not change the blind economy either.
+BLIND_300_SEED3 = {
+    "aliases.csv": "7891de4e5209e04f89acb95e3f4dffcde7d0783c5e7f3cec84fcaf10f80a13af",
+    "applications.csv": "a21254398e514134b78d595db3ad4de084b69e23206deb7d3ea4535450197c61",
+    "bureau.csv": "c7f1522112ef850e1275330e02582421f73b67b2d9d6da1286b088cdb1b67114",
+    "enterprises.csv": "0aba701978ddff47b59dcb249ded3141c3009e385b67cad90921b2e016136eb7",
+    "invoices.csv": "130130f983be9d0e532cb3ee75ce971d9aca1f153d99cfe2919d12eaf62c2919",
+    "ontology.yaml": "07079f4daf7ae2f1158932ee0ad5deed5a0a720e49ae1d829618ba7488df7e08",
+    "outcomes.csv": "13096696e9d683a9fe4e787b3ce281d44c7d3cca7aec393a402e336946550ae5",
+    "patents.csv": "c2949361a3b3ced3c9957bc607cb8e2b9497f45455624fa627d19650da5b6c5b",
+    "products.csv": "8e451d6bee0c085c07874ea6d8090984cf74795e632d896b21a66ed6e309e778",
+    "reports.csv": "be7a3b5f277b7fc28582207c8302f1a4899235e6bd950ca42a735e85fad28949",
+    "truth/firm_segments.parquet": "2d1f14595306007737c9786e20edb3b68d80b5de31f1f92688aefcbf1235eff5",
+    "truth/firms.parquet": "e90355c2f316cbe988a22bdb2bb92f064436031b3e3365ebd2ce96cdaf501fac",
+    "truth/item_segments.parquet": "2cc34fa9983e8205fb2a2b2c4348c1f355d6f8532c64bf2d97f7d5d190e8952b",
+    "truth/mentions.parquet": "49b64ed7f60fea6152bd988c05f31717f6370676f299049e73161febe90c4ea4",
+    "truth/outcomes.parquet": "0db1fb73f05a26006c5f0d6d51a495928ef03df28e4ee1463cd851a84794ddd8",
+    "truth/product_segments.parquet": "5184b57bc8dbf86a4772e5f39e2e87442bc6d3c73d830322c87d124f14e4d9ac",
+    "truth/report_facts.parquet": "9110f9eb7243d9d1d61984267c892cf56c59135da87a99c2c7102e4095cfaa39",
+    "truth/segment_trends.parquet": "c6a2ee783e0d96500a934c90107c47a1f5a0fa97a58cb41bad95aefa065d5f74",
+    "truth/supply_edges.parquet": "31c195be1cf8c05af03a8255d225875215f7bebabc4d531e657926d9509bdc2c",
+}
+
+
 def content_digest(folder: Path) -> dict[str, str]:
     def one(path: Path) -> str:
         if path.suffix == ".parquet":
@@ -84,6 +109,11 @@ def test_standard_profile_is_unchanged(tmp_path: Path) -> None:
     generate(tmp_path, firms=300, seed=3, fmt="csv")
     assert content_digest(tmp_path) == STANDARD_300_SEED3
     assert not (tmp_path / SEEN_ONTOLOGY).exists()
+
+
+def test_blind_profile_is_unchanged(tmp_path: Path) -> None:
+    generate(tmp_path, firms=300, seed=3, fmt="csv", profile="blind")
+    assert content_digest(tmp_path) == BLIND_300_SEED3
 
 
 def test_blind_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:

@@ -75,16 +75,21 @@ class IngestReport:
 
 
 def table_for(path: Path) -> str:
-    """The input table a file belongs to, from its name (``invoices.csv``, ``invoices.2024-q1.csv``)."""
+    """The input table a file belongs to, from its name (``invoices.csv``, ``invoices.2024-q1.csv``) or, for a
+    part file of a partitioned table, its folder's (``invoices/part-00000.parquet``)."""
     stem = path.name.split(".")[0].lower()
     for name in tables.INPUT_TABLES:
         if stem == name or stem.startswith((name + "_", name + "-")):
             return name
+    if path.parent.name.lower() in tables.INPUT_TABLES:  # a part of a partitioned table: invoices/part-00000.parquet
+        return path.parent.name.lower()
     raise InputError(f"file name does not name an input table ({', '.join(tables.INPUT_TABLES)})", file=str(path))
 
 
 def expand(paths: list[Path]) -> list[tuple[Path, InputError | None]]:
-    """Files given directly, plus the supported files inside given folders (not recursing into truth/).
+    """Files given directly, plus the supported files inside given folders and inside their subfolders named
+    after an input table (a partitioned table, ``invoices/part-*.parquet``, as Spark writes it); no other
+    subfolder is read (truth/).
 
     A path that cannot be a file to read (missing, a broken link, a FIFO or device) comes back with its
     error, so the call still loads every other file and the problem is named.
@@ -93,7 +98,10 @@ def expand(paths: list[Path]) -> list[tuple[Path, InputError | None]]:
     for path in paths:
         if path.is_dir():
             for entry in sorted(path.iterdir()):
-                if entry.suffix.lower() in SUPPORTED_SUFFIXES and not entry.is_dir():
+                if entry.is_dir() and entry.name.lower() in tables.INPUT_TABLES:
+                    found.extend((part, _not_a_file(part)) for part in sorted(entry.iterdir())
+                                 if part.suffix.lower() in SUPPORTED_SUFFIXES and not part.is_dir())
+                elif entry.suffix.lower() in SUPPORTED_SUFFIXES and not entry.is_dir():
                     found.append((entry, _not_a_file(entry)))
         else:
             found.append((path, _not_a_file(path)))

@@ -1,9 +1,21 @@
 """The synthetic chain economy: realistic input files with ground truth, from one seed, at any scale.
 
 ``generate(out, firms, seed)`` writes every input table of the data contract (Parquet, or CSV in
-UTF-8/GBK) plus ``truth/`` (Parquet) for scoring every later stage. The same seed and size give
-byte-identical files; invoices are generated and written in batches so memory stays flat in their
-number (firm-level arrays grow with the number of firms, a few hundred bytes each).
+UTF-8/GBK; ``partitioned=True``: a folder of Parquet parts per table, for Spark) plus ``truth/`` (Parquet)
+for scoring every later stage. The same seed and size give byte-identical files.
+
+Memory (issue 18): invoices are generated and written in batches of edges, and every per-firm table
+(registry, aliases, products, patents, outcomes, truth) a chunk of ``FIRM_CHUNK`` firms at a time, its
+row groups regrouped to those of one whole write, so no table is ever held whole. Once the firms are made,
+their text columns (codes, names, scopes: ~590 of ~620 bytes a firm) are spilled to memory-mapped ``.npy``
+files and released after each batch (``Firms.spill``). Every random stream is read in firm order, so the
+bytes do not depend on the chunk size (tested) and are those of the unstreamed generator (pinned hashes).
+What still grows with the number of firms: the trade model's numeric columns (~35 bytes a firm), the
+edges and their running sums (~50 bytes an edge, ~3.3 edges a firm), the health path (72 bytes a firm),
+and, while they are made, the firms themselves (``make_firms`` draws each property for all firms in turn
+and keeps the names taken in a set) and the edges (``make_edges`` draws and de-duplicates every segment's
+edges at once). Streaming those two would mean drawing per chunk of firms from chunk-addressed streams:
+a new random stream, so a different economy at every seed — left for a deliberate change of the pins.
 
 How the world works (and why it is hard):
 - 9 chains, 60 segments (the default ontology); firms per segment by tier; 3 anchors per chain on
@@ -57,7 +69,8 @@ The same tables and truth columns as standard, so ``chainlight eval`` works unch
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +89,9 @@ __all__ = ["PROFILES", "SEEN_ONTOLOGY", "STORY_FIRM_NAME", "SynthSummary", "gene
 PROFILES = ("standard", "blind")
 SEEN_ONTOLOGY = "ontology.yaml"  # blind: the seen part of the ontology, next to the inputs (ingest skips .yaml)
 
+FIRM_CHUNK = 1 << 16  # firms per chunk of the per-firm tables (registry, products, patents, aliases, truth)
+ROW_GROUP = 1 << 20  # pyarrow's row-group length for one write_table: chunked tables regroup to it
+PART_ROWS = 1 << 22  # partitioned output: a new part file once the current one holds this many rows
 EDGE_BATCH = 20_000  # edges per invoice batch: bounds the generator's peak memory (1M blind: 2.96 GB at 20k, 3.2 GB at 50k)
 Progress = Callable[[str, float], None]
 
@@ -92,20 +108,58 @@ class SynthSummary:
 
 
 class _Writer:
-    """One output table, written in batches: Parquet (deterministic settings) or CSV in UTF-8/GBK."""
+    """One output table, written in batches: Parquet (deterministic settings) or CSV in UTF-8/GBK.
 
-    def __init__(self, path: Path, fmt: str, encoding: str) -> None:
-        self.path, self.fmt, self.encoding = path, fmt, encoding
+    ``regroup``: batches are gathered and written in row groups of exactly ``ROW_GROUP`` rows, the groups
+    one ``write_table`` of the whole table makes, so a table streamed a chunk of firms at a time has the
+    bytes it had when built whole (``flush`` ends a run of regrouped rows). Without it each batch is its
+    own row group (the invoices, whose layout is one group per batch of edges)."""
+
+    def __init__(self, path: Path, fmt: str, encoding: str, regroup: bool = False, parts: bool = False) -> None:
+        self.path, self.fmt, self.encoding, self.regroup, self.parts = path, fmt, encoding, regroup, parts
         self.parquet: pq.ParquetWriter | None = None
         self.csv_started = False
         self.rows = 0
+        self.part_rows = 0  # rows in the current part file (``parts``)
+        self.held: list[pa.Table] = []
+        self.held_rows = 0
+        self.empty: pa.Table | None = None  # an empty batch, written at close if no row ever came
 
     def write(self, table: pa.Table) -> None:
+        if self.regroup and self.fmt == "parquet":
+            if not table.num_rows:
+                self.empty = self.empty or table
+                return
+            self.held.append(table)
+            self.held_rows += table.num_rows
+            while self.held_rows >= ROW_GROUP:
+                whole = pa.concat_tables(self.held).combine_chunks()
+                self._write(whole.slice(0, ROW_GROUP))
+                rest = whole.slice(ROW_GROUP)
+                self.held, self.held_rows = ([rest] if rest.num_rows else []), rest.num_rows
+            return
+        self._write(table)
+
+    def flush(self) -> None:
+        """Write the rows gathered so far as the last (short) row group of their run."""
+        if self.held:
+            whole, self.held, self.held_rows = pa.concat_tables(self.held).combine_chunks(), [], 0
+            self._write(whole)
+
+    def _write(self, table: pa.Table) -> None:
         self.rows += table.num_rows
         if self.fmt == "parquet":
+            if self.parts and self.part_rows >= PART_ROWS and self.parquet is not None:
+                self.parquet.close()  # the next part starts at a batch boundary
+                self.parquet, self.part_rows = None, 0
             if self.parquet is None:
-                self.parquet = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+                target = self.path
+                if self.parts:
+                    self.path.mkdir(parents=True, exist_ok=True)
+                    target = self.path / f"part-{len(list(self.path.glob('part-*.parquet'))):05d}.parquet"
+                self.parquet = pq.ParquetWriter(target, table.schema, compression="zstd")
             self.parquet.write_table(table.cast(self.parquet.schema))
+            self.part_rows += table.num_rows
             return
         buffer = io.BytesIO()
         pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=not self.csv_started))
@@ -114,21 +168,35 @@ class _Writer:
             handle.write(data)
         self.csv_started = True
 
-    def close(self) -> None:
+    def close(self) -> int:
+        """Finish the file; a table that never had a row is still written, empty, as a whole write was."""
+        self.flush()
+        if not self.rows and self.empty is not None and self.parquet is None and not self.csv_started:
+            self._write(self.empty)
         if self.parquet is not None:
             self.parquet.close()
+        return self.rows
 
 
-def _write_one(folder: Path, name: str, table: pa.Table, fmt: str, encoding: str) -> int:
-    writer = _Writer(folder / f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}", fmt, encoding)
-    writer.write(table)
-    writer.close()
-    return table.num_rows
+def writer(folder: Path, name: str, fmt: str = "parquet", encoding: str = "utf-8", regroup: bool = True,
+           parts: bool = False) -> _Writer:
+    """Table ``name``'s writer: ``name.parquet`` / ``name.csv``, or with ``parts`` the folder ``name/`` of
+    ``part-NNNNN.parquet`` files; ``regroup`` (default) for a table written a chunk at a time (``_Writer``)."""
+    path = folder / name if parts else folder / f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}"
+    return _Writer(path, fmt, encoding, regroup=regroup, parts=parts)
+
+
+def _chunks(count: int) -> list[range]:
+    return [range(begin, min(begin + FIRM_CHUNK, count)) for begin in range(0, count, FIRM_CHUNK)]
 
 
 def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet", encoding: str = "utf-8",
-             progress: Progress | None = None, profile: str = "standard") -> SynthSummary:
+             progress: Progress | None = None, profile: str = "standard", partitioned: bool = False) -> SynthSummary:
     """Write the economy's input files into ``out`` and its ground truth into ``out/truth``.
+
+    ``partitioned``: each input table is a folder of Parquet parts (``invoices/part-00000.parquet``, …, a
+    new part every ``PART_ROWS`` rows), as Spark and a cluster's file system want them; the rows and their
+    order are those of the single files. Truth stays one file per table.
 
     ``profile="blind"`` also writes ``out/ontology.yaml``, the seen part of the ontology (see
     ``synth.vocab``), which the stages must load instead of the default one."""
@@ -136,6 +204,8 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         raise InputError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}", field="--profile")
     if fmt not in ("parquet", "csv"):
         raise InputError(f"format must be parquet or csv, not {fmt!r}", field="--format")
+    if partitioned and fmt != "parquet":
+        raise InputError("partitioned output is Parquet only (a folder of part files per table)", field="--format")
     if encoding.lower() not in ("utf-8", "gbk"):
         raise InputError(f"encoding must be utf-8 or gbk, not {encoding!r}", field="--encoding")
     if firms < 100:
@@ -153,104 +223,158 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
     words = vocab.build(ontology, seed) if profile == "blind" else None
     say("firms", 0.02)
     world = make_firms(ontology, firms, rng_firms, words)
-    directions, growth = texts.segment_trends(segments, rng_trend)
-    say("trade relations", 0.15)
-    edges = trade.make_edges(ontology, segments, world, growth, rng_edges, blind=words is not None)
-    counts = trade.invoice_counts(edges, firms, rng_counts)
-    path = credit.health_path(firms, credit.STANDARD_HEALTH_DRIFT if words is None else credit.BLIND_HEALTH_DRIFT,
-                              rng_path)
+    with tempfile.TemporaryDirectory(prefix=".synth-spill-", dir=out) as spill:  # registry columns, on disk
+        world.spill(Path(spill))
+        directions, growth = texts.segment_trends(segments, rng_trend)
+        say("trade relations", 0.15)
+        edges = trade.make_edges(ontology, segments, world, growth, rng_edges, blind=words is not None)
+        counts = trade.invoice_counts(edges, firms, rng_counts)
+        path = credit.health_path(firms, credit.STANDARD_HEALTH_DRIFT if words is None else credit.BLIND_HEALTH_DRIFT,
+                                  rng_path)
 
-    summary = SynthSummary(out, firms, seed, str(world.uscc[0]), profile=profile)
-    if words is not None:
-        summary.ontology = out / SEEN_ONTOLOGY
-        vocab.write_seen(words, summary.ontology)
-    write = lambda name, table: summary.rows.__setitem__(name, _write_one(out, name, table, fmt, encoding))  # noqa: E731
-    truth = lambda name, table: _write_one(truth_dir, name, table, "parquet", "utf-8")  # noqa: E731
+        summary = SynthSummary(out, firms, seed, str(world.uscc[0]), profile=profile)
+        if words is not None:
+            summary.ontology = out / SEEN_ONTOLOGY
+            vocab.write_seen(words, summary.ontology)
+        def table_out(name: str, regroup: bool = True) -> _Writer:
+            return writer(out, name, fmt, encoding, regroup, parts=partitioned)
 
-    # invoices, streamed; per-edge totals for the truth table accumulate as we go
-    invoice_writer = _Writer(out / f"invoices.{'parquet' if fmt == 'parquet' else 'csv'}", fmt, encoding)
-    mention_writer = _Writer(truth_dir / "mentions.parquet", "parquet", "utf-8")
-    normal_amount = np.zeros(len(edges))
-    normal_count = np.zeros(len(edges), np.int64)
-    first_day = np.full(len(edges), np.iinfo(np.int64).max)
-    last_day = np.full(len(edges), np.iinfo(np.int64).min)
-    item_truth: dict[tuple[str, str], str] = {}
-    batches = max(1, -(-len(edges) // EDGE_BATCH))
-    for number, (invoices, mentions, row_edge, goods) in enumerate(
-            trade.invoice_batches(edges, counts, world, segments, seed, EDGE_BATCH, words, path)):
-        say(f"invoices batch {number + 1}/{batches}", 0.2 + 0.6 * number / batches)
-        invoice_writer.write(invoices)
-        mention_writer.write(mentions)
-        status = invoices.column("status").to_numpy(zero_copy_only=False)
-        amount = invoices.column("amount").to_numpy()
-        days = invoices.column("issue_date").cast(pa.int32()).to_numpy()
-        counted = status != "voided"
-        np.add.at(normal_amount, row_edge[counted], amount[counted])
-        np.add.at(normal_count, row_edge[status == "normal"], 1)
-        np.minimum.at(first_day, row_edge[counted], days[counted])
-        np.maximum.at(last_day, row_edge[counted], days[counted])
-        _collect_items(item_truth, invoices, row_edge, edges, segments, goods)
-    invoice_writer.close()
-    summary.rows["invoices"] = invoice_writer.rows
+        def write(name: str, table: pa.Table) -> None:
+            whole = table_out(name, regroup=False)
+            whole.write(table)
+            summary.rows[name] = whole.close()
 
-    say("credit outcomes", 0.82)  # here, so the health path is freed before the texts
-    stable_ties = _stable_large_ties(edges, world, normal_count > 0, first_day, last_day)
-    profile_outcomes = credit.standard if words is None else credit.blind
-    bureau, applications, outcomes, default_rate, outcome_truth = profile_outcomes(world, stable_ties, path, rng_credit)
-    health_now = world.health + path[-1].astype(np.float64)
-    del path
-    write("bureau", bureau)
-    write("applications", applications)
-    write("outcomes", outcomes)
-    del bureau, applications, outcomes
+        def truth(name: str, table: pa.Table) -> None:
+            whole = writer(truth_dir, name, regroup=False)
+            whole.write(table)
+            whole.close()
 
-    say("registry and texts", 0.85)
-    downstream_names = {src: "、".join(segments[t].name for t in targets[:2])
-                        for src, (targets, _) in trade.downstream_map(ontology, segments).items()}
-    product_table, product_truth = texts.products(world, segments, downstream_names, rng_texts, words)
-    patent_table, patent_mentions, patent_counts = texts.patents(world, segments, rng_texts, words)
-    report_table, report_facts, report_mentions = texts.reports(world, segments, edges, directions, growth,
-                                                                normal_count > 0, rng_texts, vocab=words)
-    mention_writer.write(patent_mentions)
-    mention_writer.write(report_mentions)
-    mention_writer.close()
-    high_tech = ((patent_counts >= 3) & (rng_texts.random(firms) < 0.7)) | (rng_texts.random(firms) < 0.04)
-    high_tech[0] = True
+        # invoices, streamed; per-edge totals for the truth table accumulate as we go
+        invoice_writer = table_out("invoices", regroup=False)  # a row group per batch of edges
+        mention_writer = writer(truth_dir, "mentions", regroup=False)
+        normal_amount = np.zeros(len(edges))
+        normal_count = np.zeros(len(edges), np.int32)  # int32 days and counts: 12 bytes an edge fewer
+        first_day = np.full(len(edges), np.iinfo(np.int32).max, np.int32)
+        last_day = np.full(len(edges), np.iinfo(np.int32).min, np.int32)
+        item_truth: dict[tuple[str, str], str] = {}
+        batches = max(1, -(-len(edges) // EDGE_BATCH))
+        for number, (invoices, mentions, row_edge, goods) in enumerate(
+                trade.invoice_batches(edges, counts, world, segments, seed, EDGE_BATCH, words, path)):
+            say(f"invoices batch {number + 1}/{batches}", 0.2 + 0.6 * number / batches)
+            invoice_writer.write(invoices)
+            mention_writer.write(mentions)
+            status = invoices.column("status").to_numpy(zero_copy_only=False)
+            amount = invoices.column("amount").to_numpy()
+            days = invoices.column("issue_date").cast(pa.int32()).to_numpy()
+            counted = status != "voided"
+            np.add.at(normal_amount, row_edge[counted], amount[counted])
+            np.add.at(normal_count, row_edge[status == "normal"], 1)
+            np.minimum.at(first_day, row_edge[counted], days[counted])
+            np.maximum.at(last_day, row_edge[counted], days[counted])
+            _collect_items(item_truth, invoices, row_edge, edges, segments, goods)
+            world.release()
+        invoice_writer.close()
+        summary.rows["invoices"] = invoice_writer.rows
 
-    write("enterprises", pa.table({
-        "uscc": world.uscc, "name": world.name, "scope": world.scope, "industry_code": world.industry_code,
-        "province": world.province, "city": world.city, "founded": pa.array(world.founded.astype("datetime64[D]")),
-        "registered_capital": world.registered_capital, "high_tech": high_tech}))
-    write("aliases", _aliases(world, rng_texts))
-    write("products", product_table)
-    write("patents", patent_table)
-    write("reports", report_table)
+        say("credit outcomes", 0.82)  # here, so the health path is freed before the texts
+        stable_ties = _stable_large_ties(edges, world, normal_count > 0, first_day, last_day)
+        profile_outcomes = credit.standard if words is None else credit.blind
+        bureau, applications, outcomes, default_rate = profile_outcomes(world, stable_ties, path, rng_credit)
+        health_now = world.health + path[-1].astype(np.float64)
+        del path
+        write("bureau", bureau)
+        write("applications", applications)
+        del bureau, applications
+        outcome_writer = table_out("outcomes")
+        outcome_truth = writer(truth_dir, "outcomes", "parquet", "utf-8")
+        for rows, truth_rows in outcomes.batches(FIRM_CHUNK):
+            outcome_writer.write(rows)
+            outcome_truth.write(truth_rows)
+            world.release()
+        summary.rows["outcomes"] = outcome_writer.close()
+        outcome_truth.close()
+        del outcomes
 
+        say("registry and texts", 0.85)
+        downstream_names = {src: "、".join(segments[t].name for t in targets[:2])
+                            for src, (targets, _) in trade.downstream_map(ontology, segments).items()}
+        product_writer, product_truth = table_out("products"), writer(truth_dir, "product_segments")
+        for chunk in _chunks(firms):
+            rows, truth_rows = texts.products(world, segments, downstream_names, rng_texts, words, chunk)
+            product_writer.write(rows)
+            product_truth.write(truth_rows)
+            world.release()
+        patent_counts = texts.patent_counts(world, segments, rng_texts)
+        patent_writer = table_out("patents")
+        mention_writer.regroup = True  # the patents' mentions: row groups as one write of them all made
+        for chunk in _chunks(firms):
+            rows, mentions = texts.patents(world, segments, patent_counts, rng_texts, words, chunk)
+            patent_writer.write(rows)
+            mention_writer.write(mentions)
+            world.release()
+        mention_writer.flush()
+        mention_writer.regroup = False
+        report_table, report_facts, report_mentions = texts.reports(world, segments, edges, directions, growth,
+                                                                    normal_count > 0, rng_texts, vocab=words)
+        mention_writer.write(report_mentions)
+        mention_writer.close()
+        high_tech = ((patent_counts >= 3) & (rng_texts.random(firms) < 0.7)) | (rng_texts.random(firms) < 0.04)
+        high_tech[0] = True
+        del patent_counts
 
-    supply = (edges.buyer >= 0) & (normal_count > 0)
-    truth("firms", pa.table({
-        "uscc": world.uscc, "chain_id": [segments[m].id.split(".")[0] for m in world.main_segment],
-        "tier": [segments[m].tier for m in world.main_segment],
-        "main_segment_id": [segments[m].id for m in world.main_segment], "is_anchor": world.is_anchor,
-        "size_class": world.size_class(), "misregistered": world.misregistered, "health": world.health,
-        "city": world.city, "cluster_id": pa.array([c or None for c in world.cluster.tolist()], pa.string()),
-        "stable_large_ties": stable_ties, "pd_12m": default_rate, "health_now": np.round(health_now, 6)}))
-    truth("outcomes", outcome_truth)
-    truth("firm_segments", _firm_segments(world, segments))
-    truth("supply_edges", pa.table({
-        "seller_uscc": world.uscc[edges.seller[supply]], "buyer_uscc": world.uscc[edges.buyer[supply]],
-        "is_supply": edges.is_supply[supply], "amount_total": np.round(normal_amount[supply], 2),
-        "invoice_count": normal_count[supply],
-        "first_date": pa.array(first_day[supply].astype("datetime64[D]")),
-        "last_date": pa.array(last_day[supply].astype("datetime64[D]"))}))
-    truth("segment_trends", pa.table({"segment_id": [s.id for s in segments], "direction": directions,
-                                      "annual_growth": growth}))
-    truth("report_facts", report_facts)
-    truth("product_segments", product_truth)
-    truth("item_segments", pa.table({"item_name": [k[0] for k in item_truth], "tax_code": [k[1] for k in item_truth],
-                                     "segment_id": list(item_truth.values())}))
-    say("done", 1.0)
-    return summary
+        enterprise_writer, alias_writer = table_out("enterprises"), table_out("aliases")
+        firm_truth = writer(truth_dir, "firms")
+        chain_of = np.array([s.id.split(".")[0] for s in segments])
+        tier_of, segment_id = np.array([s.tier for s in segments]), np.array([s.id for s in segments])
+        for chunk in _chunks(firms):
+            a, b = chunk.start, chunk.stop
+            enterprise_writer.write(pa.table({
+                "uscc": world.uscc[a:b], "name": world.name[a:b], "scope": world.rows("scope", a, b),
+                "industry_code": world.rows("industry_code", a, b), "province": world.rows("province", a, b),
+                "city": world.city[a:b], "founded": pa.array(world.rows("founded", a, b).astype("datetime64[D]")),
+                "registered_capital": world.rows("registered_capital", a, b), "high_tech": high_tech[a:b]}))
+            alias_writer.write(_aliases(world, rng_texts, chunk))
+            main = world.main_segment[a:b]
+            firm_truth.write(pa.table({
+                "uscc": world.uscc[a:b], "chain_id": chain_of[main].tolist(), "tier": tier_of[main].tolist(),
+                "main_segment_id": segment_id[main].tolist(), "is_anchor": world.is_anchor[a:b],
+                "size_class": world.size_class(a, b), "misregistered": world.rows("misregistered", a, b),
+                "health": world.health[a:b], "city": world.city[a:b],
+                "cluster_id": pa.array([c or None for c in world.rows("cluster", a, b).tolist()], pa.string()),
+                "stable_large_ties": stable_ties[a:b], "pd_12m": default_rate[a:b],
+                "health_now": np.round(health_now[a:b], 6)}))
+            world.release()
+        summary.rows["enterprises"], summary.rows["aliases"] = enterprise_writer.close(), alias_writer.close()
+        summary.rows["products"], summary.rows["patents"] = product_writer.close(), patent_writer.close()
+        product_truth.close()
+        firm_truth.close()
+        write("reports", report_table)
+
+        segment_writer = writer(truth_dir, "firm_segments")
+        for part in _firm_segments(world, segments):
+            segment_writer.write(part)
+            world.release()
+        segment_writer.close()
+        supply_writer = writer(truth_dir, "supply_edges")
+        for begin in range(0, len(edges), ROW_GROUP):
+            span = slice(begin, begin + ROW_GROUP)
+            supply = (edges.buyer[span] >= 0) & (normal_count[span] > 0)
+            seller, buyer = edges.seller[span][supply], edges.buyer[span][supply]
+            supply_writer.write(pa.table({
+                "seller_uscc": world.uscc[seller], "buyer_uscc": world.uscc[buyer],
+                "is_supply": edges.is_supply[span][supply], "amount_total": np.round(normal_amount[span][supply], 2),
+                "invoice_count": normal_count[span][supply].astype(np.int64),
+                "first_date": pa.array(first_day[span][supply].astype("datetime64[D]")),
+                "last_date": pa.array(last_day[span][supply].astype("datetime64[D]"))}))
+            world.release()
+        supply_writer.close()
+        truth("segment_trends", pa.table({"segment_id": [s.id for s in segments], "direction": directions,
+                                          "annual_growth": growth}))
+        truth("report_facts", report_facts)
+        truth("item_segments", pa.table({"item_name": [k[0] for k in item_truth], "tax_code": [k[1] for k in item_truth],
+                                         "segment_id": list(item_truth.values())}))
+        say("done", 1.0)
+        return summary
 
 
 def _collect_items(found: dict[tuple[str, str], str], invoices: pa.Table, row_edge: np.ndarray, edges: trade.Edges,
@@ -266,10 +390,10 @@ def _collect_items(found: dict[tuple[str, str], str], invoices: pa.Table, row_ed
             found.setdefault((str(item), str(code)), segments[s].id)
 
 
-def _aliases(world: Firms, rng: np.random.Generator) -> pa.Table:
+def _aliases(world: Firms, rng: np.random.Generator, chunk: range) -> pa.Table:
     """Short names for half the firms, former names for 60% of renamed ones: the rest only appear in text."""
     uscc, alias, kind = [], [], []
-    for i in range(world.count):
+    for i in chunk:
         if rng.random() < 0.5:
             uscc.append(world.uscc[i])
             alias.append(world.brand[i] + world.trade[i][:2])
@@ -281,13 +405,18 @@ def _aliases(world: Firms, rng: np.random.Generator) -> pa.Table:
     return pa.table({"uscc": uscc, "alias": alias, "kind": kind})
 
 
-def _firm_segments(world: Firms, segments: list) -> pa.Table:
+def _firm_segments(world: Firms, segments: list) -> Iterator[pa.Table]:
+    """Each firm's main segment with its share, then the second businesses, a chunk of firms at a time."""
     ids = np.array([s.id for s in segments])
-    has = world.secondary_segment >= 0
-    return pa.table({
-        "uscc": np.concatenate([world.uscc, world.uscc[has]]),
-        "segment_id": np.concatenate([ids[world.main_segment], ids[world.secondary_segment[has]]]),
-        "share": np.concatenate([1.0 - world.secondary_share, world.secondary_share[has]])})
+    for chunk in _chunks(world.count):
+        share = world.rows("secondary_share", chunk.start, chunk.stop)
+        yield pa.table({"uscc": world.uscc[chunk.start:chunk.stop], "segment_id": ids[world.main_segment[chunk.start:chunk.stop]],
+                        "share": 1.0 - share})
+    for chunk in _chunks(world.count):
+        second = world.secondary_segment[chunk.start:chunk.stop]
+        has = second >= 0
+        yield pa.table({"uscc": world.uscc[chunk.start:chunk.stop][has], "segment_id": ids[second[has]],
+                        "share": world.rows("secondary_share", chunk.start, chunk.stop)[has]})
 
 
 def _stable_large_ties(edges: trade.Edges, world: Firms, invoiced: np.ndarray, first_day: np.ndarray,

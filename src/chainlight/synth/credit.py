@@ -17,6 +17,9 @@ observation month; the bureau reads lasting health closely. blind: effect sizes 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
@@ -29,7 +32,7 @@ OBSERVATION_MONTHS = np.array([(d.astype("datetime64[M]") - START).astype(int) f
 BASE_DEFAULT_RATE = 0.04
 HEALTH_PERSISTENCE = 0.9  # ρ: month-to-month AR(1) coefficient of a firm's health deviation
 STANDARD_HEALTH_DRIFT = 0.35  # σ of the deviation, standard profile
-CreditTables = tuple[pa.Table, pa.Table, pa.Table, np.ndarray, pa.Table]
+CreditTables = tuple[pa.Table, pa.Table, "Outcomes", np.ndarray]  # bureau, applications, outcomes, mean PD
 
 
 def health_path(count: int, spread: float, rng: np.random.Generator) -> np.ndarray:
@@ -86,8 +89,32 @@ def _story_record_clean(bureau: pa.Table) -> pa.Table:
     return pa.table(columns, schema=bureau.schema)
 
 
-def _applications_and_outcomes(world: Firms, defaulted: np.ndarray, rng: np.random.Generator
-                               ) -> tuple[pa.Table, pa.Table, np.ndarray]:
+@dataclass
+class Outcomes:
+    """The outcome rows, date-major (every SME at the first date, then at the next, …), with their truth
+    (the health of that date and the true PD: the oracle a credit model is measured against is the PD of
+    the row, not a firm's average over dates). Made a slice at a time by ``batches``: eight rows a firm
+    would otherwise be the generator's largest table."""
+
+    world: Firms  # the rows are its SMEs, ``firms_idx``
+    firms_idx: np.ndarray
+    defaulted: np.ndarray  # dates × firms
+    health_t: np.ndarray
+    pd_t: np.ndarray
+
+    def batches(self, size: int) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """(outcomes, outcome truth) for up to ``size`` SMEs at one date, in row order."""
+        for date, (observed, health, pd) in enumerate(zip(OBSERVATION_DATES, self.health_t, self.pd_t, strict=True)):
+            for begin in range(0, len(self.firms_idx), size):
+                idx = self.firms_idx[begin:begin + size]
+                codes = self.world.uscc[idx]
+                when = pa.array(np.full(len(idx), observed, "datetime64[D]"))
+                yield (pa.table({"uscc": codes, "observed_at": when, "defaulted_12m": self.defaulted[date, idx]}),
+                       pa.table({"uscc": codes, "observed_at": when, "health": np.round(health[idx], 6),
+                                 "pd_12m": np.round(pd[idx], 8)}))
+
+
+def _applications(world: Firms, rng: np.random.Generator) -> pa.Table:
     n = world.count
     sme = ~world.is_anchor
     applicants = np.nonzero(sme & (rng.random(n) < 0.08))[0]
@@ -95,26 +122,9 @@ def _applications_and_outcomes(world: Firms, defaulted: np.ndarray, rng: np.rand
     amount = np.maximum(np.round(world.turnover[applicants] * rng.uniform(0.05, 0.25, len(applicants)), -4), 50_000)
     applied = np.datetime64("2026-01-05T09:00:00") + rng.integers(0, 80 * 24 * 60, len(applicants)).astype(
         "timedelta64[m]")
-    applications = pa.table({"application_id": [f"APP{k:08d}" for k in range(len(applicants))],
-                             "uscc": world.uscc[applicants], "amount": amount,
-                             "applied_at": pa.array(applied.astype("datetime64[s]"))})
-    firms_idx = np.nonzero(sme)[0]
-    outcomes = pa.table({
-        "uscc": np.tile(world.uscc[firms_idx], len(OBSERVATION_DATES)),
-        "observed_at": pa.array(np.repeat(np.array(OBSERVATION_DATES, "datetime64[D]"), len(firms_idx))),
-        "defaulted_12m": defaulted[:, firms_idx].reshape(-1)})
-    return applications, outcomes, firms_idx
-
-
-def _outcome_truth(world: Firms, firms_idx: np.ndarray, health_t: np.ndarray, pd_t: np.ndarray) -> pa.Table:
-    """Truth per outcome row (same order as ``outcomes``): the health of that date and the true PD — the
-    oracle a credit model is measured against is the PD of the row, not a firm's average over dates."""
-    dates = len(OBSERVATION_DATES)
-    return pa.table({
-        "uscc": np.tile(world.uscc[firms_idx], dates),
-        "observed_at": pa.array(np.repeat(np.array(OBSERVATION_DATES, "datetime64[D]"), len(firms_idx))),
-        "health": np.round(health_t[:, firms_idx].reshape(-1), 6),
-        "pd_12m": np.round(pd_t[:, firms_idx].reshape(-1), 8)})
+    return pa.table({"application_id": [f"APP{k:08d}" for k in range(len(applicants))],
+                     "uscc": world.uscc[applicants], "amount": amount,
+                     "applied_at": pa.array(applied.astype("datetime64[s]"))})
 
 
 def _outcomes(world: Firms, signal: np.ndarray, health_t: np.ndarray, rate: float, overdue: tuple[float, float, float],
@@ -129,8 +139,9 @@ def _outcomes(world: Firms, signal: np.ndarray, health_t: np.ndarray, rate: floa
     overdue_p = 1 / (1 + np.exp(a + b * world.health + rng.normal(0, c, n)))
     overdue_days = np.where(rng.random(n) < overdue_p, rng.choice([15, 30, 60, 90, 180], n), 0)
     bureau_table = _story_record_clean(_bureau(world, overdue_days, *bureau, rng))
-    applications, outcomes, firms_idx = _applications_and_outcomes(world, defaulted, rng)
-    return bureau_table, applications, outcomes, pd_t.mean(axis=0), _outcome_truth(world, firms_idx, health_t, pd_t)
+    applications = _applications(world, rng)
+    outcomes = Outcomes(world, np.nonzero(~world.is_anchor)[0], defaulted, health_t, pd_t)
+    return bureau_table, applications, outcomes, pd_t.mean(axis=0)
 
 
 def standard(world: Firms, stable_ties: np.ndarray, path: np.ndarray, rng: np.random.Generator) -> CreditTables:

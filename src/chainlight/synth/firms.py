@@ -16,6 +16,7 @@ on long steady ties). The standard profile is unchanged (pinned hashes).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -74,6 +75,13 @@ VAGUE_REGISTRATIONS = [
     ("一般项目：新材料技术推广服务；贸易经纪；国内贸易代理", "5199"),
 ]
 
+# Firm columns read only when the registry and truth tables are written (``Firms.rows``).
+REGISTRY_ONLY = ("scope", "industry_code", "founded", "registered_capital", "province", "cluster", "misregistered",
+                 "secondary_share")
+# Firm columns kept on disk, memory-mapped, after the firms are made (``Firms.spill``): all but the numeric
+# columns ``trade.make_edges`` reads for every firm at once.
+SPILLED = (*REGISTRY_ONLY, "uscc", "name", "brand", "trade", "city", "former_name", "main_product")
+
 STORY_FIRM_NAME = "嘉兴丞达新材料科技有限公司"
 STORY_COMPONENT_NAME = "宁波恒驰汽车部件有限公司"
 STORY_ANCHOR_NAME = "远航汽车集团股份有限公司"
@@ -108,9 +116,41 @@ class Firms:
     def count(self) -> int:
         return len(self.uscc)
 
-    def size_class(self) -> np.ndarray:
-        return np.where(self.is_anchor, "anchor", np.where(self.turnover >= 1e8, "mid",
-                        np.where(self.turnover >= 1e7, "small", "micro")))
+    def spill(self, folder: Path) -> None:
+        """Move the text columns (``SPILLED``: codes, names, registry; about 590 of a firm's 620 bytes) to
+        ``.npy`` files in ``folder``, memory-mapped. Invoices and texts read them by index a batch at a time
+        and ``release`` the pages after each batch, so resident memory holds only the numeric columns the
+        trade model reads whole (about 35 bytes a firm)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in SPILLED:
+            path = folder / f"{name}.npy"
+            np.save(path, getattr(self, name))
+            setattr(self, name, np.load(path, mmap_mode="r"))
+
+    def release(self) -> None:
+        """Map the spilled columns afresh: the pages the last batch read leave this process's RSS (they stay
+        in the page cache, which the kernel may drop and read back)."""
+        for name in SPILLED:
+            column = getattr(self, name)
+            if isinstance(column, np.memmap) and column.filename is not None:
+                setattr(self, name, np.load(column.filename, mmap_mode="r"))
+
+    def rows(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Column ``name`` for firms ``start:stop`` as an in-memory copy; a spilled column is mapped afresh
+        and unmapped again, so reading it through chunk by chunk leaves no pages behind."""
+        column = getattr(self, name)
+        if not isinstance(column, np.memmap) or column.filename is None:
+            return np.asarray(column[start:stop])
+        mapped = np.load(column.filename, mmap_mode="r")
+        try:
+            return np.array(mapped[start:stop])
+        finally:
+            del mapped
+
+    def size_class(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """anchor / mid (≥ ¥100M) / small (≥ ¥10M) / micro, for firms ``start:stop`` (all by default)."""
+        is_anchor, turnover = self.is_anchor[start:stop], self.turnover[start:stop]
+        return np.where(is_anchor, "anchor", np.where(turnover >= 1e8, "mid", np.where(turnover >= 1e7, "small", "micro")))
 
 
 def segment_table(ontology: Ontology) -> list[Segment]:

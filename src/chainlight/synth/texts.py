@@ -32,10 +32,13 @@ def segment_trends(segments: list[Segment], rng: np.random.Generator) -> tuple[n
 
 
 def products(firms: Firms, segments: list[Segment], downstream_names: dict[int, str],
-             rng: np.random.Generator, vocab: Vocabulary | None = None) -> tuple[pa.Table, pa.Table]:
+             rng: np.random.Generator, vocab: Vocabulary | None = None, chunk: range | None = None
+             ) -> tuple[pa.Table, pa.Table]:
+    """Product listings of the firms in ``chunk`` (all by default). ``rng`` is read firm by firm, so calling
+    this for consecutive chunks with one generator gives the same rows as one call for all firms."""
     rows: dict[str, list[str]] = {"uscc": [], "product_name": [], "description": []}
     truth_segment: list[str] = []
-    for i in range(firms.count):
+    for i in chunk if chunk is not None else range(firms.count):
         listed = 1 + int(rng.integers(0, 3))
         seen: set[str] = set()
         for _ in range(listed):
@@ -65,20 +68,28 @@ def products(firms: Firms, segments: list[Segment], downstream_names: dict[int, 
     return table, truth
 
 
-def patents(firms: Firms, segments: list[Segment], rng: np.random.Generator, vocab: Vocabulary | None = None
-            ) -> tuple[pa.Table, pa.Table, np.ndarray]:
+def patent_counts(firms: Firms, segments: list[Segment], rng: np.random.Generator) -> np.ndarray:
+    """Patents per firm: more for technical tiers, larger and healthier firms; the story firm holds 12."""
     tech = {"material": 1.2, "component": 1.0, "system": 1.5, "raw_material": 0.4, "assembly": 0.8,
             "retail_service": 0.05}
-    rate = np.array([tech[segments[m].tier] for m in firms.main_segment]) * 0.35 * \
+    rate = np.array([tech[t] for t in (s.tier for s in segments)])[firms.main_segment] * 0.35 * \
         np.clip(np.log10(firms.turnover / 1e6), 0.3, 4.0) * np.exp(0.3 * firms.health)
     counts = rng.poisson(rate)
     counts[0] = 12  # the story firm's 12 patents
+    return counts
+
+
+def patents(firms: Firms, segments: list[Segment], counts: np.ndarray, rng: np.random.Generator,
+            vocab: Vocabulary | None = None, chunk: range | None = None) -> tuple[pa.Table, pa.Table]:
+    """The patents of the firms in ``chunk`` (all by default), numbered on from the patents of the firms
+    before it; like ``products``, consecutive chunks with one generator equal one call for all firms."""
     rows: dict[str, list[object]] = {k: [] for k in ("patent_id", "holder_name", "title", "abstract", "ipc",
                                                      "apply_date", "grant_date")}
     mention_variant: list[str] = []
     mention_uscc: list[str] = []
-    serial = 0
-    for i in np.nonzero(counts)[0]:
+    chunk = chunk if chunk is not None else range(firms.count)
+    serial = int(counts[:chunk.start].sum())
+    for i in chunk.start + np.nonzero(counts[chunk.start:chunk.stop])[0]:
         segment = segments[firms.main_segment[i]]
         for _ in range(int(counts[i])):
             serial += 1
@@ -118,7 +129,7 @@ def patents(firms: Firms, segments: list[Segment], rng: np.random.Generator, voc
     truth = pa.table({"mention_id": [f"patent:{p}" for p in rows["patent_id"]], "source": ["patent"] * len(mention_uscc),
                       "source_id": rows["patent_id"], "name_as_written": rows["holder_name"],
                       "true_uscc": mention_uscc, "variant": mention_variant})
-    return table, truth, counts
+    return table, truth
 
 
 class _Text:

@@ -189,7 +189,9 @@ def make_edges(ontology: Ontology, segments: list[Segment], firms: Firms, trend:
     start[:STORY_EDGES], end[:STORY_EDGES] = 0, MONTHS - 1
     seg_for_trend = np.where(buyer >= 0, firms.main_segment[np.maximum(buyer, 0)], firms.main_segment[seller])
     growth = trend[seg_for_trend] + 0.06 * firms.health[seller]
-    return Edges(seller, buyer, is_supply, annual, start, end, segment, growth)
+    # kept narrow (29 bytes an edge, not 57): the edges live through the whole run, about 3 per firm
+    return Edges(seller.astype(np.int32), buyer.astype(np.int32), is_supply, annual, start.astype(np.int8),
+                 end.astype(np.int8), segment.astype(np.int16), growth)
 
 
 def invoice_counts(edges: Edges, firm_count: int, rng: np.random.Generator) -> np.ndarray:
