@@ -101,6 +101,15 @@ def prepare_sales(ws: Workspace) -> None:
                              {"links": _table_or_empty(ws, "entity_links"), "sales_rule": rules.sales_view(ws)}))
 
 
+def season(ws: Workspace, sales: str, out: str) -> str:
+    """The seasonal factors (log, per calendar month) of the seller lines of ``sales`` into temp table
+    ``out``, from a hash sample of at most ``SAMPLE_FIRMS`` firms; ``prepare_sales`` must have run."""
+    ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS " + render(
+        load_sql("chainlight.expert", "season"), {"sales": sales, "firm_buckets": "_expert_firm_buckets"}),
+        {"permille": _permille(ws)})
+    return out
+
+
 def _permille(ws: Workspace) -> int:
     firms = ws.row_count("enterprises")
     return 1000 if firms <= SAMPLE_FIRMS else max(1, SAMPLE_FIRMS * 1000 // firms)
@@ -124,19 +133,22 @@ def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None, samp
          f"(SELECT uscc FROM _expert_firm_buckets WHERE bucket < {firms_permille})")
     engine.execute(f"CREATE OR REPLACE TEMP VIEW {sales} AS SELECT * FROM _expert_sales_all{cutoff}")
     names = {"sales": sales, "firm_buckets": "_expert_firm_buckets", "season": f"_expert_season{tag}",
-             "edge_growth": f"_expert_edge_growth{tag}", "inputs": f"_expert_inputs{tag}", "indicators": f"_expert_indicators{tag}"}
-    engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['season']} AS "
-                   + render(load_sql("chainlight.expert", "season"), names), {"permille": permille})
+             "edge_growth": f"_expert_edge_growth{tag}", "inputs": f"_expert_inputs{tag}",
+             "indicators": f"_expert_indicators{tag}", "obs": f"_expert_obs{tag}", "recent": f"_expert_recent{tag}"}
+    season(ws, sales, names["season"])
+    day = "(SELECT max(issue_date) FROM _expert_sales_all)" if as_of is None else f"DATE '{as_of.isoformat()}'"
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW {names['obs']} AS SELECT uscc, {day} AS as_of "
+                   f"FROM _expert_firm_buckets WHERE bucket < {firms_permille}")  # a date and an int
+    rules.recent_movement(ws, names["obs"], sales, names["season"], operating.RECENT_MONTHS,
+                         operating.RECENT_PRIOR, names["recent"])
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['edge_growth']} AS " + render(
         load_sql("chainlight.expert", "edge_growth"), {**names, "main_segments": main}))
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['inputs']} AS " + render(
         load_sql("chainlight.expert", "firm_inputs"),
         {**names, "supply_edges": edges, "graph_features": features, "main_segments": main}),
-        {"gap_months": cfg.expert.churn_gap_months, "firms_permille": firms_permille,
-         "recent_months": operating.RECENT_MONTHS})
+        {"gap_months": cfg.expert.churn_gap_months, "firms_permille": firms_permille})
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['indicators']} AS " + render(
-        load_sql("chainlight.expert", "indicators"), names), {"k_customers": 2.0, "k_invoices": 20.0,
-                                                               "recent_prior": operating.RECENT_PRIOR})
+        load_sql("chainlight.expert", "indicators"), names), {"k_customers": 2.0, "k_invoices": 20.0})
     return names["indicators"]
 
 
