@@ -188,7 +188,8 @@ def score_model(ws: Workspace, cfg: Config, indicators: str) -> operating.ScoreM
         return prior
     n = sum(len(y) for y in labels)
     return operating.ScoreModel(weights, current, f"outcomes: logistic, {n} point-in-time observations to "
-                                                  f"{max(dates).isoformat()}, credit-reasoning sign constraints")
+                                                  f"{max(dates).isoformat()}, credit-reasoning sign constraints, "
+                                                  "chain position a control (not scored)")
 
 
 def scores_as_of(ws: Workspace, cfg: Config, dates: list[date]) -> pa.Table:
