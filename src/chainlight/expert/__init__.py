@@ -110,6 +110,22 @@ def season(ws: Workspace, sales: str, out: str) -> str:
     return out
 
 
+def seasons_as_of(ws: Workspace, dates: list[date], out: str) -> str:
+    """(as_of, month_of_year, log_factor) into temp table ``out``: for each of ``dates`` the seasonal factors
+    from the sales issued up to that date only, as the expert's point-in-time indicators use them (so a
+    feature of a past date reads no later invoice, not even through twelve factors)."""
+    parts = []
+    for day in sorted(set(dates)):
+        ws.engine.execute("CREATE OR REPLACE TEMP VIEW _expert_sales_upto AS SELECT * FROM _expert_sales_all "
+                          f"WHERE issue_date <= DATE '{day.isoformat()}'")  # a date
+        season(ws, "_expert_sales_upto", "_expert_season_upto")
+        parts.append(ws.engine.query("SELECT month_of_year, log_factor FROM _expert_season_upto ORDER BY 1"))
+        parts[-1] = parts[-1].append_column("as_of", pa.array([day] * parts[-1].num_rows, pa.date32()))
+    schema = pa.schema([("month_of_year", pa.int64()), ("log_factor", pa.float64()), ("as_of", pa.date32())])
+    ws.engine.register_arrow(out, pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table())
+    return out
+
+
 def _permille(ws: Workspace) -> int:
     firms = ws.row_count("enterprises")
     return 1000 if firms <= SAMPLE_FIRMS else max(1, SAMPLE_FIRMS * 1000 // firms)
@@ -139,8 +155,10 @@ def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None, samp
     day = "(SELECT max(issue_date) FROM _expert_sales_all)" if as_of is None else f"DATE '{as_of.isoformat()}'"
     engine.execute(f"CREATE OR REPLACE TEMP VIEW {names['obs']} AS SELECT uscc, {day} AS as_of "
                    f"FROM _expert_firm_buckets WHERE bucket < {firms_permille}")  # a date and an int
-    rules.recent_movement(ws, names["obs"], sales, names["season"], operating.RECENT_MONTHS,
-                         operating.RECENT_PRIOR, names["recent"])
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW {names['season']}_dated AS "
+                   f"SELECT {day} AS as_of, month_of_year, log_factor FROM {names['season']}")
+    rules.recent_movement(ws, names["obs"], sales, f"{names['season']}_dated", operating.RECENT_MONTHS,
+                          operating.RECENT_PRIOR, names["recent"])
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['edge_growth']} AS " + render(
         load_sql("chainlight.expert", "edge_growth"), {**names, "main_segments": main}))
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['inputs']} AS " + render(

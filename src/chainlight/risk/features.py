@@ -160,7 +160,7 @@ def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFr
     patents = ws.table_or_empty("patents")
     registry = render(load_sql("chainlight.risk", "registry_features"), {"obs": "_risk_obs", "bureau": bureau})
     expert_stage.prepare_sales(ws)  # the seller lines with their customers, and the seasonal factors, as the expert reads them
-    season = expert_stage.season(ws, "_expert_sales_all", "_risk_season")
+    season = expert_stage.seasons_as_of(ws, [d for d in obs.column("as_of").to_pylist() if d is not None], "_risk_season")
     recent = recent_movement(ws, "_risk_obs", "_expert_sales_all", season, RECENT_MONTHS, RECENT_PRIOR, "_risk_recent")
     chain = render(load_sql("chainlight.risk", "chain_features"),
                    {"obs": "_risk_obs", "links": links_view(ws), "sales": sales_view(ws), "verdicts": verdicts, "graph": graph,

@@ -6,13 +6,13 @@
 -- before. order_size_change: the precision-weighted mean change shrunk toward 0 by $recent_prior (invoice
 -- pairs at which half of it is believed); the counts behind the churn are kept for each caller's form.
 -- Inputs: {{ obs }} (uscc, as_of), {{ sales }} (uscc, customer, amount, issue_date, status) and
--- {{ season }} (month_of_year, log_factor).
+-- {{ season }} (as_of, month_of_year, log_factor: the seasonal factors from the sales up to that date).
 WITH lines AS (
     SELECT o.uscc, o.as_of, s.customer, ln(s.amount) - f.log_factor AS y,
            s.issue_date > o.as_of - to_months(CAST($recent_months AS INTEGER)) AS last
     FROM {{ obs }} o JOIN {{ sales }} s ON s.uscc = o.uscc AND s.issue_date <= o.as_of
          AND s.issue_date > o.as_of - INTERVAL 18 MONTH
-    JOIN {{ season }} f ON f.month_of_year = month(s.issue_date)
+    JOIN {{ season }} f ON f.as_of = o.as_of AND f.month_of_year = month(s.issue_date)
     WHERE s.status = 'normal' AND s.amount > 0
 ), edges AS (
     SELECT uscc, as_of, customer, count(*) FILTER (WHERE last) AS n_last, count(*) FILTER (WHERE NOT last) AS n_before,
