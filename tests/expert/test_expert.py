@@ -371,3 +371,27 @@ def test_recent_movement_indicators_are_scored(tiny_workspace: Workspace) -> Non
         f"min(recent_churn) AS low, max(recent_churn) AS high FROM {table}").to_pylist()[0]
     assert row["size"] > 0 and row["rate"] > 0 and row["churn"] > 0
     assert 0.0 <= row["low"] <= row["high"] <= 1.0
+
+
+def test_expert_and_risk_read_one_recent_movement_rule(tiny_workspace: Workspace) -> None:
+    """The recent movement is one rule keyed by (uscc, as_of): the expert's point-in-time indicators and
+    the risk engine's features of the same date carry the same order-size and order-rate changes, and the
+    risk engine's recent churn is the same counts the expert shrinks."""
+    from chainlight.risk import claims as risk_claims
+    from chainlight.risk import features as risk_features
+    cfg, day = Config(), date(2024, 12, 31)
+    expert.prepare_sales(tiny_workspace)
+    table = expert.operating_inputs(tiny_workspace, cfg, as_of=day, sample=False)
+    mine = tiny_workspace.engine.query(
+        f"SELECT uscc, order_size_change, order_rate_change, customers_quiet, customers_before FROM {table} "
+        "ORDER BY uscc").to_pandas().set_index("uscc")
+    obs = tiny_workspace.engine.query("SELECT uscc, CAST($d AS DATE) AS as_of FROM enterprises ORDER BY uscc", {"d": day})
+    risk = risk_features.build(tiny_workspace, cfg, obs, risk_claims.build(tiny_workspace)).set_index("uscc")
+    both = mine.join(risk[["order_size_change", "order_rate_change", "recent_churn"]].add_suffix("_risk"))
+    assert both["order_size_change"].notna().sum() > 0 and both["order_rate_change"].notna().sum() > 0
+    for column in ("order_size_change", "order_rate_change"):
+        assert both[column].fillna(-99).tolist() == both[f"{column}_risk"].fillna(-99).tolist()
+    had = both["customers_before"] > 0
+    assert had.any()
+    assert (both.loc[had, "customers_quiet"] / both.loc[had, "customers_before"]).round(6).tolist() == \
+        both.loc[had, "recent_churn_risk"].tolist()

@@ -101,6 +101,31 @@ def prepare_sales(ws: Workspace) -> None:
                              {"links": _table_or_empty(ws, "entity_links"), "sales_rule": rules.sales_view(ws)}))
 
 
+def season(ws: Workspace, sales: str, out: str) -> str:
+    """The seasonal factors (log, per calendar month) of the seller lines of ``sales`` into temp table
+    ``out``, from a hash sample of at most ``SAMPLE_FIRMS`` firms; ``prepare_sales`` must have run."""
+    ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS " + render(
+        load_sql("chainlight.expert", "season"), {"sales": sales, "firm_buckets": "_expert_firm_buckets"}),
+        {"permille": _permille(ws)})
+    return out
+
+
+def seasons_as_of(ws: Workspace, dates: list[date], out: str) -> str:
+    """(as_of, month_of_year, log_factor) into temp table ``out``: for each of ``dates`` the seasonal factors
+    from the sales issued up to that date only, as the expert's point-in-time indicators use them (so a
+    feature of a past date reads no later invoice, not even through twelve factors)."""
+    parts = []
+    for day in sorted(set(dates)):
+        ws.engine.execute("CREATE OR REPLACE TEMP VIEW _expert_sales_upto AS SELECT * FROM _expert_sales_all "
+                          f"WHERE issue_date <= DATE '{day.isoformat()}'")  # a date
+        season(ws, "_expert_sales_upto", "_expert_season_upto")
+        parts.append(ws.engine.query("SELECT month_of_year, log_factor FROM _expert_season_upto ORDER BY 1"))
+        parts[-1] = parts[-1].append_column("as_of", pa.array([day] * parts[-1].num_rows, pa.date32()))
+    schema = pa.schema([("month_of_year", pa.int64()), ("log_factor", pa.float64()), ("as_of", pa.date32())])
+    ws.engine.register_arrow(out, pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table())
+    return out
+
+
 def _permille(ws: Workspace) -> int:
     firms = ws.row_count("enterprises")
     return 1000 if firms <= SAMPLE_FIRMS else max(1, SAMPLE_FIRMS * 1000 // firms)
@@ -124,19 +149,24 @@ def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None, samp
          f"(SELECT uscc FROM _expert_firm_buckets WHERE bucket < {firms_permille})")
     engine.execute(f"CREATE OR REPLACE TEMP VIEW {sales} AS SELECT * FROM _expert_sales_all{cutoff}")
     names = {"sales": sales, "firm_buckets": "_expert_firm_buckets", "season": f"_expert_season{tag}",
-             "edge_growth": f"_expert_edge_growth{tag}", "inputs": f"_expert_inputs{tag}", "indicators": f"_expert_indicators{tag}"}
-    engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['season']} AS "
-                   + render(load_sql("chainlight.expert", "season"), names), {"permille": permille})
+             "edge_growth": f"_expert_edge_growth{tag}", "inputs": f"_expert_inputs{tag}",
+             "indicators": f"_expert_indicators{tag}", "obs": f"_expert_obs{tag}", "recent": f"_expert_recent{tag}"}
+    season(ws, sales, names["season"])
+    day = "(SELECT max(issue_date) FROM _expert_sales_all)" if as_of is None else f"DATE '{as_of.isoformat()}'"
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW {names['obs']} AS SELECT uscc, {day} AS as_of "
+                   f"FROM _expert_firm_buckets WHERE bucket < {firms_permille}")  # a date and an int
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW {names['season']}_dated AS "
+                   f"SELECT {day} AS as_of, month_of_year, log_factor FROM {names['season']}")
+    rules.recent_movement(ws, names["obs"], sales, f"{names['season']}_dated", operating.RECENT_MONTHS,
+                          operating.RECENT_PRIOR, names["recent"])
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['edge_growth']} AS " + render(
         load_sql("chainlight.expert", "edge_growth"), {**names, "main_segments": main}))
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['inputs']} AS " + render(
         load_sql("chainlight.expert", "firm_inputs"),
         {**names, "supply_edges": edges, "graph_features": features, "main_segments": main}),
-        {"gap_months": cfg.expert.churn_gap_months, "firms_permille": firms_permille,
-         "recent_months": operating.RECENT_MONTHS})
+        {"gap_months": cfg.expert.churn_gap_months, "firms_permille": firms_permille})
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {names['indicators']} AS " + render(
-        load_sql("chainlight.expert", "indicators"), names), {"k_customers": 2.0, "k_invoices": 20.0,
-                                                               "recent_prior": operating.RECENT_PRIOR})
+        load_sql("chainlight.expert", "indicators"), names), {"k_customers": 2.0, "k_invoices": 20.0})
     return names["indicators"]
 
 
@@ -176,7 +206,8 @@ def score_model(ws: Workspace, cfg: Config, indicators: str) -> operating.ScoreM
         return prior
     n = sum(len(y) for y in labels)
     return operating.ScoreModel(weights, current, f"outcomes: logistic, {n} point-in-time observations to "
-                                                  f"{max(dates).isoformat()}, credit-reasoning sign constraints")
+                                                  f"{max(dates).isoformat()}, credit-reasoning sign constraints, "
+                                                  "chain position a control (not scored)")
 
 
 def scores_as_of(ws: Workspace, cfg: Config, dates: list[date]) -> pa.Table:

@@ -9,9 +9,14 @@ gives it. The signed weights vᵢ come from one of two documented constructions 
   *point in time*, from the invoices up to each observation date, for observation dates up to
   ``expert.train_until`` only (later dates are left for evaluating the risk engine). vᵢ = −βᵢ; an
   indicator whose fitted sign contradicts credit reasoning gets weight 0 (a monotone constraint, as in
-  scorecards) and the rest are refitted.
+  scorecards) and the rest are refitted. The chain-position indicators (``control``: anchor flow,
+  stable ties to large buyers) enter this regression as controls and then get weight 0: a place on a
+  financed chain lowers default directly (an anchor's support, not the firm's own operations), so left
+  out of the fit it would bias the operating weights, and left in the score it would make the score
+  partly a position measure — which the risk engine already reads from its own features (hops, anchor
+  share, large ties). The profile still reports position.
 - ``prior`` (fallback: no or too few labels): the fixed weights below, set in advance by how
-  directly each indicator speaks to operating health.
+  directly each indicator speaks to operating health (0 for the position controls).
 
     score = clip(50 + 15 · Σ vᵢ·zᵢ / √Σ vᵢ², 0, 100)
 
@@ -49,6 +54,7 @@ class Indicator:
     sign: int  # +1: more is healthier; -1: more is riskier
     weight: float
     why: str
+    control: bool = False  # chain position: fitted beside the rest so their weights are not confounded, not scored
 
 
 INDICATORS: tuple[Indicator, ...] = (
@@ -77,11 +83,11 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("recent_churn", "recent_churn", -1, 0.75,
               "the share of last year's customers that bought nothing lately: buyers leave a struggling supplier"),
     Indicator("anchor_flow", "anchor_flow_share", +1, 0.5,
-              "the share of sales that ends at the chain's anchor enterprises: a place on a financed chain"),
+              "the share of sales that ends at the chain's anchor enterprises: a place on a financed chain", True),
     Indicator("stable_large_ties", "log_stable_ties", +1, 0.5,
-              "lasting, steady ties to large buyers or anchors (log 1 + count)"),
+              "lasting, steady ties to large buyers or anchors (log 1 + count)", True),
 )
-PRIOR = {i.code: i.sign * i.weight for i in INDICATORS}
+PRIOR = {i.code: 0.0 if i.control else i.sign * i.weight for i in INDICATORS}
 
 REASON = pa.struct([("code", pa.string()), ("points", pa.float64()), ("value", pa.float64())])
 SCORE_SCHEMA = pa.schema([("uscc", pa.string()), ("score", pa.float64()), ("coverage", pa.float64()),
@@ -128,8 +134,8 @@ def standardised(batch: pa.RecordBatch | pa.Table, scales: Mapping[str, Scale]) 
 
 
 def fit_weights(z: np.ndarray, defaulted: np.ndarray) -> dict[str, float] | None:
-    """Signed weights from labelled defaults (vᵢ = −βᵢ), wrong-signed indicators set to 0 and refitted;
-    None when there are too few defaults to fit."""
+    """Signed weights from labelled defaults (vᵢ = −βᵢ), wrong-signed indicators set to 0 and refitted, the
+    chain-position controls fitted and then given weight 0; None when there are too few defaults to fit."""
     from sklearn.linear_model import LogisticRegression
 
     if int(defaulted.sum()) < MIN_DEFAULTS or int((~defaulted).sum()) < MIN_DEFAULTS:
@@ -145,7 +151,7 @@ def fit_weights(z: np.ndarray, defaulted: np.ndarray) -> dict[str, float] | None
             weights[active] = v
             break
         active[np.nonzero(active)[0][wrong]] = False
-    return {ind.code: round(float(w), 6) for ind, w in zip(INDICATORS, weights, strict=True)}
+    return {ind.code: 0.0 if ind.control else round(float(w), 6) for ind, w in zip(INDICATORS, weights, strict=True)}
 
 
 def contributions(batch: pa.RecordBatch, model: ScoreModel) -> tuple[np.ndarray, np.ndarray]:

@@ -36,7 +36,7 @@ import chainlight.mount  # noqa: F401
 from chainlight.config import Config
 from chainlight.engine.base import load_sql, render
 from chainlight.expert.operating import RECENT_MONTHS, RECENT_PRIOR
-from chainlight.rules import links_view, sales_view
+from chainlight.rules import links_view, recent_movement, sales_view
 from chainlight.workspace import Workspace
 
 # Shrinkage of like-for-like growth: the slope's sum of squares at which half of it is believed (the
@@ -159,9 +159,12 @@ def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFr
     mounts = ws.table_or_empty("mounts")
     patents = ws.table_or_empty("patents")
     registry = render(load_sql("chainlight.risk", "registry_features"), {"obs": "_risk_obs", "bureau": bureau})
+    expert_stage.prepare_sales(ws)  # the seller lines with their customers, and the seasonal factors, as the expert reads them
+    season = expert_stage.seasons_as_of(ws, [d for d in obs.column("as_of").to_pylist() if d is not None], "_risk_season")
+    recent = recent_movement(ws, "_risk_obs", "_expert_sales_all", season, RECENT_MONTHS, RECENT_PRIOR, "_risk_recent")
     chain = render(load_sql("chainlight.risk", "chain_features"),
                    {"obs": "_risk_obs", "links": links_view(ws), "sales": sales_view(ws), "verdicts": verdicts, "graph": graph,
-                    "patents": patents, "mounts": mounts})
+                    "patents": patents, "mounts": mounts, "recent": recent})
     expert, expert_join = "", ""
     if ws.table_exists("operating_scores"):  # as of each observation date; the stage's own scores at the data end
         end = ws.engine.scalar("SELECT max(issue_date) FROM invoices")
@@ -182,8 +185,7 @@ def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFr
         {expert_join}
         ORDER BY r.uscc, r.as_of"""
     frame = engine.query(sql, {"large_sales": cfg.graph.large_firm_sales,
-                               "lfl_prior": LFL_PRIOR, "recent_months": RECENT_MONTHS,
-                               "recent_prior": RECENT_PRIOR}).to_pandas()
+                               "lfl_prior": LFL_PRIOR}).to_pandas()
     for column in CATEGORICAL:
         frame[column] = frame[column].astype(str)
     return frame

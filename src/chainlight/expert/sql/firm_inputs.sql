@@ -1,6 +1,7 @@
 -- Per firm, the hard-data operating figures the profile and the operating score are built from:
 -- invoices (revenue, like-for-like growth, volatility, voids, customers won and lost on the graph's
--- supply edges, their steadiness) and graph features (concentration, chain position). No report text is read here.
+-- supply edges, their steadiness, recent movement) and graph features (concentration, chain position).
+-- No report text is read here.
 -- Money sums go through DECIMAL so reruns are bit-identical; ratios are rounded where they are kept.
 WITH bounds AS (SELECT min(issue_date) AS d0, max(issue_date) AS d1 FROM {{ sales }}),
 revenue AS (
@@ -32,27 +33,6 @@ revenue AS (
            sum(g.syy - CASE WHEN g.sxx > 0 THEN g.sxy * g.sxy / g.sxx ELSE 0 END) AS resid_ss,
            sum(greatest(g.n - 2, 0)) AS resid_dof
     FROM {{ edge_growth }} g LEFT JOIN baseline b USING (market_segment) GROUP BY g.uscc
-), recent_lines AS (  -- recent movement: normal sales in the 18 months to the data end, the last $recent_months
-                     -- against the months before, per customer (seasonally adjusted log amounts)
-    SELECT s.uscc, s.customer, ln(s.amount) - f.log_factor AS y,
-           s.issue_date > b.d1 - to_months(CAST($recent_months AS INTEGER)) AS last
-    FROM {{ sales }} s CROSS JOIN bounds b JOIN {{ season }} f ON f.month_of_year = month(s.issue_date)
-    WHERE s.status = 'normal' AND s.amount > 0 AND s.issue_date > b.d1 - INTERVAL 18 MONTH
-), recent_edges AS (
-    SELECT uscc, customer, count(*) FILTER (WHERE last) AS n_last, count(*) FILTER (WHERE NOT last) AS n_before,
-           avg(y) FILTER (WHERE last) - avg(y) FILTER (WHERE NOT last) AS dy
-    FROM recent_lines GROUP BY ALL
-), recent AS (  -- order-size change within the same customers (precision-weighted sums, shrunk in indicators),
-                -- orders per month last vs before, and customers of before gone quiet lately
-    SELECT uscc,
-           coalesce(sum(dy * n_last * n_before / (n_last + n_before)) FILTER (WHERE n_last > 0 AND n_before > 0), 0)
-               AS recent_dy_sum,
-           coalesce(sum(n_last * n_before / (n_last + n_before)) FILTER (WHERE n_last > 0 AND n_before > 0), 0)
-               AS recent_dy_weight,
-           ln((sum(n_last) / $recent_months + 0.25) / (sum(n_before) / (18 - $recent_months) + 0.25)) AS order_rate_change,
-           count(*) FILTER (WHERE n_before > 0 AND n_last = 0) AS customers_quiet,
-           count(*) FILTER (WHERE n_before > 0) AS customers_before
-    FROM recent_edges GROUP BY ALL
 ), relationships AS (  -- per supply relationship (graph's is_supply), as seen on the invoices up to the data end
     SELECT s.uscc, s.customer, min(s.issue_date) AS first_date, max(s.issue_date) AS last_date, count(*) AS invoice_count,
            sum(CAST(s.amount AS DECIMAL(24, 2))) AS amount, any_value(e.stability) AS stability
@@ -82,8 +62,7 @@ SELECT e.uscc, m.segment_id, coalesce(gf.chain_id, m.chain_id) AS chain_id, coal
        round(gf.customer_hhi, 6) AS customer_hhi, round(gf.top_customer_share, 6) AS top_customer_share,
        gf.hops_to_anchor, round(gf.anchor_flow_share, 6) AS anchor_flow_share,
        coalesce(gf.stable_large_ties, 0) AS stable_large_ties, gf.supplier_count,
-       round(rc.recent_dy_sum, 6) AS recent_dy_sum, round(rc.recent_dy_weight, 6) AS recent_dy_weight,
-       round(rc.order_rate_change, 6) AS order_rate_change,
+       rc.order_size_change, rc.order_rate_change,
        coalesce(rc.customers_quiet, 0) AS customers_quiet, coalesce(rc.customers_before, 0) AS customers_before
 FROM (SELECT uscc FROM {{ firm_buckets }} WHERE bucket < $firms_permille) e  -- all, or the fit's sample
 LEFT JOIN {{ main_segments }} m USING (uscc)
@@ -92,4 +71,4 @@ LEFT JOIN revenue r USING (uscc)
 LEFT JOIN volatility v USING (uscc)
 LEFT JOIN growth g USING (uscc)
 LEFT JOIN customers c USING (uscc)
-LEFT JOIN recent rc USING (uscc)
+LEFT JOIN {{ recent }} rc USING (uscc)  -- recent movement: the shared rule (chainlight/sql/recent_movement.sql)

@@ -3,7 +3,7 @@
 --   like-for-like growth: the firm's pooled relationship slope minus its markets' slopes, times
 --     tau² / (tau² + sigma²/Sxx) — sigma² the residual variance, tau² the spread of true slopes;
 --   churn, new-customer, void and recent-churn rates: (events + k·p) / (trials + k) with p the economy-wide rate;
---   order-size change: Σ w·Δy / (Σ w + recent_prior), w the precision of each relationship's difference.
+--   (the order-size change comes shrunk from the shared recent-movement rule).
 WITH noise AS (
     SELECT sum(resid_ss) / nullif(sum(resid_dof), 0) AS sigma2 FROM {{ inputs }}
 ), spread AS (
@@ -22,8 +22,6 @@ SELECT i.*,
        round((i.customers_lost + $k_customers * r.p_lost) / (i.customers + $k_customers), 6) AS churn_rate,
        round((i.customers_new + $k_customers * r.p_new) / (i.customers + $k_customers), 6) AS new_customer_rate,
        round((i.invoices_voided + $k_invoices * r.p_void) / (i.invoices_issued + $k_invoices), 6) AS void_rate,
-       CASE WHEN i.recent_dy_weight > 0 THEN round(i.recent_dy_sum / (i.recent_dy_weight + $recent_prior), 6) END
-           AS order_size_change,
        round((i.customers_quiet + $k_customers * r.p_quiet) / (i.customers_before + $k_customers), 6) AS recent_churn,
        CASE WHEN i.revenue_growth_yoy IS NOT NULL
             THEN round(ln(1 + greatest(least(i.revenue_growth_yoy, 3.0), -0.95)), 6) END AS log_growth_yoy,

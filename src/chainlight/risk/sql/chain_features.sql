@@ -63,30 +63,6 @@ per_buyer AS (
     SELECT e.uscc, e.as_of, sum(e.sxx) AS sxx,
            sum(e.sxy - coalesce(m.slope, 0) * e.sxx) / nullif(sum(e.sxx), 0) AS excess
     FROM lfl_edges e LEFT JOIN lfl_market m USING (as_of, market) GROUP BY ALL
-), recent_lines AS (  -- recent movement: normal sales to resolved customers in the 18 months up to as_of, split
-                     -- into the last $recent_months and the months before (seasonally adjusted log amounts)
-    SELECT o.uscc, o.as_of, l.uscc AS buyer, ln(i.amount) - s.factor AS y,
-           i.issue_date > o.as_of - to_months(CAST($recent_months AS INTEGER)) AS last
-    FROM obs o JOIN invoices i ON i.seller_uscc = o.uscc AND i.issue_date <= o.as_of
-         AND i.issue_date > o.as_of - INTERVAL 18 MONTH
-    JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
-    JOIN season s ON s.moy = month(i.issue_date)
-    WHERE i.status = 'normal' AND i.amount > 0 AND l.uscc IS NOT NULL AND l.uscc <> i.seller_uscc
-), recent_edges AS (
-    SELECT uscc, as_of, buyer, count(*) FILTER (WHERE last) AS n_last, count(*) FILTER (WHERE NOT last) AS n_before,
-           avg(y) FILTER (WHERE last) - avg(y) FILTER (WHERE NOT last) AS dy
-    FROM recent_lines GROUP BY ALL
-), recent AS (  -- per firm: order size within the same relationships (pooled, each weighted by the precision
-                -- of its difference, shrunk toward 0 by $recent_prior), orders per month last vs before,
-                -- and the share of the customers of before that bought nothing lately
-    SELECT uscc, as_of,
-           sum(dy * n_last * n_before / (n_last + n_before)) FILTER (WHERE n_last > 0 AND n_before > 0)
-               / (coalesce(sum(n_last * n_before / (n_last + n_before)) FILTER (WHERE n_last > 0 AND n_before > 0), 0)
-                  + $recent_prior) AS order_size_change,
-           ln((sum(n_last) / $recent_months + 0.25) / (sum(n_before) / (18 - $recent_months) + 0.25)) AS order_rate_change,
-           count(*) FILTER (WHERE n_before > 0 AND n_last = 0) / nullif(count(*) FILTER (WHERE n_before > 0), 0)
-               AS recent_churn
-    FROM recent_edges GROUP BY ALL
 ), purchases AS (  -- what it buys: firms choose steadier, healthier customers, so suppliers reveal health
     SELECT o.uscc, o.as_of, count(DISTINCT i.seller_uscc) AS suppliers_12m,
            CAST(sum(CAST(i.amount AS DECIMAL(18, 2))) AS DOUBLE) AS purchases_12m
@@ -126,8 +102,8 @@ SELECT t.uscc, t.as_of, t.verified_turnover,
        coalesce(p.patents_recent, 0) AS patents_recent,
        coalesce(c.claims_supported, 0) AS claims_supported,
        round(g.excess * g.sxx / (g.sxx + $lfl_prior), 6) AS like_for_like_growth,
-       round(rc.order_size_change, 6) AS order_size_change, round(rc.order_rate_change, 6) AS order_rate_change,
-       round(rc.recent_churn, 6) AS recent_churn,
+       rc.order_size_change, rc.order_rate_change,
+       round(rc.customers_quiet / nullif(rc.customers_before, 0), 6) AS recent_churn,
        coalesce(u.suppliers_12m, 0) AS suppliers_12m,
        CASE WHEN t.verified_turnover > 0 THEN round(coalesce(u.purchases_12m, 0) / t.verified_turnover, 6) END
            AS purchase_ratio
@@ -135,4 +111,4 @@ FROM totals t
 LEFT JOIN buyers b USING (uscc, as_of) LEFT JOIN voids v USING (uscc, as_of)
 LEFT JOIN patents_held p USING (uscc, as_of) LEFT JOIN claims c USING (uscc, as_of)
 LEFT JOIN lfl g USING (uscc, as_of) LEFT JOIN purchases u USING (uscc, as_of) LEFT JOIN ties k USING (uscc, as_of)
-LEFT JOIN recent rc USING (uscc, as_of)
+LEFT JOIN {{ recent }} rc USING (uscc, as_of)  -- recent movement: the shared rule (chainlight/sql/recent_movement.sql)
