@@ -294,10 +294,21 @@ class DecisionService:
     def decide_record(self, uscc: str, amount: float, application_id: str | None = None) -> dict[str, Any]:
         """``decide`` as the plain dict ``Decision.model_dump()`` gives, without validating it again: the
         service's hot path (compose builds every field with its type; a test keeps the two equal)."""
-        application_id = application_id or f"online-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
-        fields, inputs = self.compose_view(uscc, amount, application_id, "chain")
+        fields, inputs = self._online(uscc, amount, application_id)
         entry = audit.append(self.ws, "decision", inputs, fields, durable=self.durable)
         return {**fields, "audit_entry_id": entry["id"], "decided_at": entry["at"]}
+
+    async def decide_record_async(self, uscc: str, amount: float, application_id: str | None = None
+                                  ) -> dict[str, Any]:
+        """``decide_record`` on an event loop: composed and written at once, then awaited until durable
+        (concurrent decisions share flushes without a thread each)."""
+        fields, inputs = self._online(uscc, amount, application_id)
+        entry = await audit.append_async(self.ws, "decision", inputs, fields, durable=self.durable)
+        return {**fields, "audit_entry_id": entry["id"], "decided_at": entry["at"]}
+
+    def _online(self, uscc: str, amount: float, application_id: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        application_id = application_id or f"online-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+        return self.compose_view(uscc, amount, application_id, "chain")
 
     def traditional(self, uscc: str, amount: float, application_id: str = "comparison") -> Decision:
         """What the registry + bureau view alone would decide (a comparison; not a decision, not audited)."""
