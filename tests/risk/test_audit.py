@@ -182,3 +182,68 @@ def test_cli_verify_exit_codes(tmp_path: Path) -> None:
     assert broken.exit_code == 1 and "audit log broken" in broken.output
     missing = runner.invoke(app, ["audit", "verify", "--workspace", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_coroutines_append_in_batches_that_are_durable_before_they_return(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``append_async``: forty coroutines at once on one loop, mixed with a thread's ``append``. The lines
+    are the ones ``append`` writes (one spelling, one chain), every coroutine gets its own entry, no
+    entry is returned before a flush covered its line, and the batches need far fewer flushes than entries."""
+    import asyncio
+
+    fill(tmp_path, 2)
+    real_fdatasync = os.fdatasync
+    flushed_sizes: list[int] = []
+
+    def counting_fdatasync(fd: int) -> None:
+        size = os.fstat(fd).st_size
+        time.sleep(0.01)  # a slow disk, so entries queue up behind a flush
+        real_fdatasync(fd)
+        flushed_sizes.append(size)
+
+    monkeypatch.setattr(os, "fdatasync", counting_fdatasync)
+    returned: list[tuple[int, int]] = []
+
+    async def one(i: int) -> dict[str, object]:
+        entry = await audit.append_async(tmp_path, "decision", {"i": i, "text": "发票 ü"}, {"decision": "approve"})
+        returned.append((int(entry["id"]), max(flushed_sizes, default=0)))  # type: ignore[call-overload]
+        return entry
+
+    async def many() -> list[dict[str, object]]:
+        side = asyncio.get_running_loop().run_in_executor(
+            None, lambda: audit.append(tmp_path, "decision", {"thread": True}, {"decision": "refer"}))
+        got = await asyncio.gather(*(one(i) for i in range(40)))
+        await side
+        return got
+
+    got = asyncio.run(many())
+    report = audit.verify(tmp_path)
+    assert report.ok and report.entries == 43
+    assert all(row == audit.canonical(json.loads(row)) + "\n" for row in lines(tmp_path))
+    on_disk = {e["id"]: e for e in audit.entries(tmp_path)}
+    assert sorted(int(e["id"]) for e in got) == sorted(set(int(e["id"]) for e in got))  # type: ignore[call-overload]
+    assert all(on_disk[e["id"]]["inputs"] == e["inputs"] and on_disk[e["id"]]["hash"] == e["hash"] for e in got)
+    ends = {json.loads(row)["id"]: offset for row, offset in
+            zip(lines(tmp_path), itertools.accumulate(len(r.encode()) for r in lines(tmp_path)), strict=True)}
+    assert all(ends[entry_id] <= durable for entry_id, durable in returned)
+    assert len(flushed_sizes) < 20
+    head = (tmp_path / audit.HEAD_FILE).read_text().split()
+    assert int(head[0]) == 43 and int(head[2]) == (tmp_path / audit.LOG_FILE).stat().st_size
+
+
+def test_a_failed_flush_fails_the_coroutines_it_covers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    fill(tmp_path, 1)
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "fdatasync", broken)
+        with pytest.raises(OSError):
+            asyncio.run(audit.append_async(tmp_path, "decision", {"i": 1}, {"decision": "refer"}))
+    entry = asyncio.run(audit.append_async(tmp_path, "decision", {"i": 2}, {"decision": "refer"}))
+    assert entry["id"] == 3
+    report = audit.verify(tmp_path)
+    assert report.ok and report.entries == 3
