@@ -17,11 +17,10 @@ def run(workspace: Path, cfg: Config) -> None:
     if not (Path(workspace) / DB_FILE).exists():
         raise InputError("workspace has no database (run `chainlight ingest` or `chainlight demo` first)",
                          file=str(workspace))
-    # uvloop and httptools (uvicorn[standard]); httptools through our protocol, which writes each response
-    # with one socket write (serve/http.py). No access log (the app logs one line per request without
-    # personal data); no proxy-header rewriting (client addresses are never used)
+    # uvloop and httptools (uvicorn[standard]) are what "auto" picks; no access log (the app logs one line
+    # per request without personal data); no proxy-header rewriting (client addresses are never used)
     common = {"host": cfg.serve.host, "port": cfg.serve.port, "access_log": False, "log_level": "warning",
-              "server_header": False, "loop": "auto", "http": _http(), "proxy_headers": False}
+              "server_header": False, "loop": "auto", "http": "auto", "proxy_headers": False}
     if cfg.serve.workers == 1:
         from chainlight.serve.app import create_app
         uvicorn.run(create_app(workspace, cfg), **common)  # type: ignore[arg-type]
@@ -32,13 +31,3 @@ def run(workspace: Path, cfg: Config) -> None:
     with tempfile.TemporaryDirectory(prefix="chainlight-metrics-") as metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         uvicorn.run("chainlight.serve.app:app_from_env", factory=True, workers=cfg.serve.workers, **common)  # type: ignore[arg-type]
-
-
-def _http() -> str:
-    """uvicorn's HTTP protocol: ours over httptools when httptools is installed, else uvicorn's choice."""
-    try:
-        import httptools  # noqa: F401
-    except ImportError:
-        return "auto"
-    from chainlight.serve.http import PROTOCOL
-    return PROTOCOL
