@@ -2,10 +2,11 @@
 
 Handlers stay small and raise ``chainlight.errors`` classes; one place turns any error into a JSON
 body ``{"error", "detail"}`` with the class's status (datasette style), so a bad request is always a
-4xx and never a traceback. One pure-ASGI middleware does what every request needs (body limit,
-timing, metrics, a log line without personal data: route template, status, key id, milliseconds); a
-second one answers well-formed decision requests without FastAPI's per-request machinery and hands
-everything else to the route (``FastDecisions``).
+4xx and never a traceback. Two pure-ASGI layers sit in front of FastAPI's own middleware stack
+(``App``): ``Guard`` does what every request needs (body limit, timing, metrics, a log line without
+personal data: route template, status, key id, milliseconds), and ``FastDecisions`` answers well-formed
+decision requests on the event loop, without FastAPI's per-request machinery, and hands everything
+else to FastAPI unchanged.
 """
 
 from __future__ import annotations
