@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -104,6 +104,7 @@ def _head_line(entry_id: int, entry_hash: str, size: int) -> bytes:
 
 
 MAX_FLUSHES = 2  # flushes of one log in flight at once in one process
+MAX_WRITERS = 4  # writer threads of one log for coroutines (one may be moving the head while others write)
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,7 @@ class _Log:
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
         with self.queued:
             self.queue.append((item, durable, loop, future))
-            if len(self.writers) < MAX_FLUSHES and self.idle == 0:
+            if len(self.writers) < MAX_WRITERS and self.idle == 0:
                 thread = threading.Thread(target=self._writer, name="chainlight-audit-writer", daemon=True)
                 self.writers.append(thread)
                 thread.start()
@@ -273,25 +274,39 @@ class _Log:
                     self.queued.wait()
                 self.idle -= 1
                 batch, self.queue = self.queue, []
-            durable = any(b[1] for b in batch)
-            result: list[tuple[dict[str, Any], int]] | BaseException
-            try:
-                result = self.write_many([b[0] for b in batch], durable)
-                if durable:
-                    self.wait_durable(result[-1][1])
-            except BaseException as exc:  # the callers get the error (a failed flush marks nothing durable)
-                result = exc
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[_Pending, bool, asyncio.AbstractEventLoop, asyncio.Future[dict[str, Any]]]]
+                ) -> None:
+        """Write a batch, flush it if any entry must be durable, and answer its coroutines as soon as it
+        is on disk (before the head file moves) or with the error that stopped it."""
+        answered = False
+
+        def answer(outcome: list[tuple[dict[str, Any], int]] | BaseException) -> None:
+            nonlocal answered
+            answered = True
             by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[dict[str, Any]], Any]]] = {}
             for number, (_, _, loop, future) in enumerate(batch):
                 by_loop.setdefault(loop, []).append(
-                    (future, result if isinstance(result, BaseException) else result[number][0]))
-            for loop, settled in by_loop.items():
+                    (future, outcome if isinstance(outcome, BaseException) else outcome[number][0]))
+            for loop, futures in by_loop.items():
                 if not loop.is_closed():
-                    loop.call_soon_threadsafe(_settle, settled)
+                    loop.call_soon_threadsafe(_settle, futures)
+
+        try:
+            written = self.write_many([b[0] for b in batch], any(b[1] for b in batch))
+            if any(b[1] for b in batch):
+                self.wait_durable(written[-1][1], lambda: answer(written))
+            else:
+                answer(written)
+        except BaseException as exc:  # the callers get the error (a failed flush marks nothing durable)
+            if not answered:
+                answer(exc)
 
     # -- group commit ----------------------------------------------------------------------------
-    def wait_durable(self, sequence: int) -> None:
-        """Return once entry ``sequence`` of this process is on disk.
+    def wait_durable(self, sequence: int, durable: Callable[[], None] | None = None) -> None:
+        """Return once entry ``sequence`` of this process is on disk; ``durable`` is called as soon as it
+        is, before this caller's flush (if it made one) moves the head file.
 
         A caller whose entry an in-flight flush covers waits for it; otherwise it starts a flush at once
         (up to ``MAX_FLUSHES`` in flight: waiting for an in-flight flush that does not cover the entry
@@ -301,9 +316,17 @@ class _Log:
                 while self.durable < sequence and not self._may_flush(sequence):
                     self.flushed.wait()
                 if self.durable >= sequence:
+                    if durable is not None:
+                        durable()
                     return
                 claim = self._claim()
-            self._flush(*claim)
+            newest = self._flush(*claim)
+            if self.durable >= sequence and durable is not None:
+                durable()
+                durable = None
+            if newest is not None:
+                with self._locked():
+                    _write_head(self.root, newest)
 
     def _may_flush(self, sequence: int) -> bool:
         """Whether a caller waiting for ``sequence`` should start a flush now (under ``flushed``)."""
@@ -316,9 +339,10 @@ class _Log:
         self.in_flight.append(goal)
         return fd, goal, newest
 
-    def _flush(self, fd: int | None, goal: int, newest: tuple[int, str, int] | None) -> None:
-        """fdatasync everything written before the claim, mark it durable, wake every waiter, then move
-        the head; a failed flush marks nothing durable and raises (the waiters look again)."""
+    def _flush(self, fd: int | None, goal: int, newest: tuple[int, str, int] | None) -> tuple[int, str, int] | None:
+        """fdatasync everything written before the claim, mark it durable and wake every waiter; returns
+        the newest entry for the head file (the caller moves it). A failed flush marks nothing durable
+        and raises (the waiters look again)."""
         done = False
         try:
             if fd is not None:
@@ -332,9 +356,7 @@ class _Log:
                 if done:
                     self.durable = max(self.durable, goal)
                 self.flushed.notify_all()
-        if newest is not None:
-            with self._locked():
-                _write_head(self.root, newest)
+        return newest
 
     def close(self) -> None:
         """Flush and close the files (a writer still holding this object re-opens them)."""
