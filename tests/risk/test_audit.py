@@ -155,7 +155,18 @@ def test_concurrent_threads_share_flushes_and_return_only_when_durable(tmp_path:
     assert int(head[0]) == threads and int(head[2]) == (tmp_path / audit.LOG_FILE).stat().st_size
 
 
-def test_a_failed_flush_is_an_error_not_a_durable_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("caller", ["thread", "coroutine"])
+def test_a_failed_flush_is_an_error_not_a_durable_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        caller: str) -> None:
+    """``append`` and ``append_async`` alike: the caller whose flush failed gets the error; the next
+    append flushes both entries once the disk works."""
+    import asyncio
+
+    def append(i: int) -> dict[str, object]:
+        if caller == "thread":
+            return audit.append(tmp_path, "decision", {"i": i}, {"decision": "refer"})
+        return asyncio.run(audit.append_async(tmp_path, "decision", {"i": i}, {"decision": "refer"}))
+
     fill(tmp_path, 1)
 
     def broken(fd: int) -> None:
@@ -164,8 +175,8 @@ def test_a_failed_flush_is_an_error_not_a_durable_entry(tmp_path: Path, monkeypa
     with monkeypatch.context() as patched:
         patched.setattr(os, "fdatasync", broken)
         with pytest.raises(OSError):
-            audit.append(tmp_path, "decision", {"i": 1}, {"decision": "refer"})
-    audit.append(tmp_path, "decision", {"i": 2}, {"decision": "refer"})  # flushes both once the disk works
+            append(1)
+    assert append(2)["id"] == 3
     report = audit.verify(tmp_path)
     assert report.ok and report.entries == 3
 
@@ -232,21 +243,3 @@ def test_coroutines_append_in_batches_that_are_durable_before_they_return(tmp_pa
         time.sleep(0.01)
     head = (tmp_path / audit.HEAD_FILE).read_text().split()
     assert int(head[0]) == 43 and int(head[2]) == (tmp_path / audit.LOG_FILE).stat().st_size
-
-
-def test_a_failed_flush_fails_the_coroutines_it_covers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
-
-    fill(tmp_path, 1)
-
-    def broken(fd: int) -> None:
-        raise OSError(5, "Input/output error")
-
-    with monkeypatch.context() as patched:
-        patched.setattr(os, "fdatasync", broken)
-        with pytest.raises(OSError):
-            asyncio.run(audit.append_async(tmp_path, "decision", {"i": 1}, {"decision": "refer"}))
-    entry = asyncio.run(audit.append_async(tmp_path, "decision", {"i": 2}, {"decision": "refer"}))
-    assert entry["id"] == 3
-    report = audit.verify(tmp_path)
-    assert report.ok and report.entries == 3
