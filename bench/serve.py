@@ -31,6 +31,7 @@ from typing import Any
 import aiohttp
 import duckdb
 import numpy as np
+import psutil
 from _stage import prepare
 
 from chainlight import pipeline
@@ -63,6 +64,28 @@ def start(workspace: Path, workers: int, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.3)
     proc.terminate()
     raise SystemExit("chainlight serve did not start within 180 s")
+
+
+def server_cpu(proc: subprocess.Popen[bytes]) -> float:
+    """CPU seconds (user + system) used so far by ``chainlight serve`` and its workers."""
+    total = 0.0
+    main = psutil.Process(proc.pid)
+    for process in (main, *main.children(recursive=True)):
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def cpu_per_request(proc: subprocess.Popen[bytes], run: Any) -> tuple[dict[str, Any], float]:
+    """``run()``'s result and the server's CPU milliseconds per successful request during it: the cost of
+    a decision that does not depend on how much of the machine the client and other work take."""
+    before = server_cpu(proc)
+    result = run()
+    spent = server_cpu(proc) - before
+    return result, round(spent * 1000 / result["ok"], 3) if result["ok"] else float("nan")
 
 
 def percentiles(latencies: list[float]) -> dict[str, float]:
@@ -234,14 +257,16 @@ def main() -> None:
     try:
         asyncio.run(open_loop(url, headers, bodies, 100, 2))  # warm-up: imports, caches, connections
         steady = asyncio.run(open_loop(url, headers, bodies, args.rate, args.seconds))
-        saturation = asyncio.run(closed_loop(url, headers, bodies, args.concurrency, args.saturate_seconds))
+        saturation, cpu_python = cpu_per_request(
+            proc, lambda: asyncio.run(closed_loop(url, headers, bodies, args.concurrency, args.saturate_seconds)))
         # the same load on GET /healthz: what the HTTP stack alone sustains, to tell it from the decision path
         health = url.replace("/v1/decisions", "/healthz")
         stack = asyncio.run(closed_loop(health, headers, None, args.concurrency, args.saturate_seconds))
-        wrk = {}
+        wrk: dict[str, Any] = {}
         if use_wrk:
-            wrk = {"saturation": wrk_loop(url, token, bodies, args.concurrency, args.saturate_seconds),
-                   "healthz": wrk_loop(health, token, None, args.concurrency, args.saturate_seconds)}
+            wrk["saturation"], wrk["cpu_ms"] = cpu_per_request(
+                proc, lambda: wrk_loop(url, token, bodies, args.concurrency, args.saturate_seconds))
+            wrk["healthz"] = wrk_loop(health, token, None, args.concurrency, args.saturate_seconds)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -256,13 +281,15 @@ def main() -> None:
     if not wrk:
         print("saturation with wrk: not run (" + ("--client python" if args.client == "python" else "wrk not installed")
               + "); the Python client shares the cores with the service")
+    print(f"server CPU per decision (all server processes, user + system, during saturation): python client run "
+          f"{cpu_python} ms" + (f", wrk run {wrk['cpu_ms']} ms" if wrk else ""))
     print(f"in process, no HTTP: scoring {alone['score_ms']} ms, scoring + audit append {alone['decide_with_audit_ms']} ms "
           "per decision")
     print(f"HTTP stack alone (GET /healthz, same load): python client {stack['throughput_rps']} req/s, "
           f"p50 {stack['p50_ms']} ms" + (f"; wrk {wrk['healthz']['throughput_rps']} req/s, p50 {wrk['healthz']['p50_ms']} ms"
                                          if wrk else ""))
-    print(json.dumps({"steady": steady, "saturation": saturation, "healthz": stack, "in_process": alone, "fdatasync": flush,
-                      "wrk": wrk or None}))
+    print(json.dumps({"steady": steady, "saturation": saturation, "server_cpu_ms_per_decision": cpu_python,
+                      "healthz": stack, "in_process": alone, "fdatasync": flush, "wrk": wrk or None}))
 
 
 if __name__ == "__main__":

@@ -155,7 +155,18 @@ def test_concurrent_threads_share_flushes_and_return_only_when_durable(tmp_path:
     assert int(head[0]) == threads and int(head[2]) == (tmp_path / audit.LOG_FILE).stat().st_size
 
 
-def test_a_failed_flush_is_an_error_not_a_durable_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("caller", ["thread", "coroutine"])
+def test_a_failed_flush_is_an_error_not_a_durable_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        caller: str) -> None:
+    """``append`` and ``append_async`` alike: the caller whose flush failed gets the error; the next
+    append flushes both entries once the disk works."""
+    import asyncio
+
+    def append(i: int) -> dict[str, object]:
+        if caller == "thread":
+            return audit.append(tmp_path, "decision", {"i": i}, {"decision": "refer"})
+        return asyncio.run(audit.append_async(tmp_path, "decision", {"i": i}, {"decision": "refer"}))
+
     fill(tmp_path, 1)
 
     def broken(fd: int) -> None:
@@ -164,8 +175,8 @@ def test_a_failed_flush_is_an_error_not_a_durable_entry(tmp_path: Path, monkeypa
     with monkeypatch.context() as patched:
         patched.setattr(os, "fdatasync", broken)
         with pytest.raises(OSError):
-            audit.append(tmp_path, "decision", {"i": 1}, {"decision": "refer"})
-    audit.append(tmp_path, "decision", {"i": 2}, {"decision": "refer"})  # flushes both once the disk works
+            append(1)
+    assert append(2)["id"] == 3
     report = audit.verify(tmp_path)
     assert report.ok and report.entries == 3
 
@@ -182,3 +193,53 @@ def test_cli_verify_exit_codes(tmp_path: Path) -> None:
     assert broken.exit_code == 1 and "audit log broken" in broken.output
     missing = runner.invoke(app, ["audit", "verify", "--workspace", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_coroutines_append_in_batches_that_are_durable_before_they_return(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``append_async``: forty coroutines at once on one loop, mixed with a thread's ``append``. The lines
+    are the ones ``append`` writes (one spelling, one chain), every coroutine gets its own entry, no
+    entry is returned before a flush covered its line, and the batches need far fewer flushes than entries."""
+    import asyncio
+
+    fill(tmp_path, 2)
+    real_fdatasync = os.fdatasync
+    flushed_sizes: list[int] = []
+
+    def counting_fdatasync(fd: int) -> None:
+        size = os.fstat(fd).st_size
+        time.sleep(0.01)  # a slow disk, so entries queue up behind a flush
+        real_fdatasync(fd)
+        flushed_sizes.append(size)
+
+    monkeypatch.setattr(os, "fdatasync", counting_fdatasync)
+    returned: list[tuple[int, int]] = []
+
+    async def one(i: int) -> dict[str, object]:
+        entry = await audit.append_async(tmp_path, "decision", {"i": i, "text": "发票 ü"}, {"decision": "approve"})
+        returned.append((int(entry["id"]), max(flushed_sizes, default=0)))  # type: ignore[call-overload]
+        return entry
+
+    async def many() -> list[dict[str, object]]:
+        side = asyncio.get_running_loop().run_in_executor(
+            None, lambda: audit.append(tmp_path, "decision", {"thread": True}, {"decision": "refer"}))
+        got = await asyncio.gather(*(one(i) for i in range(40)))
+        await side
+        return got
+
+    got = asyncio.run(many())
+    report = audit.verify(tmp_path)
+    assert report.ok and report.entries == 43
+    assert all(row == audit.canonical(json.loads(row)) + "\n" for row in lines(tmp_path))
+    on_disk = {e["id"]: e for e in audit.entries(tmp_path)}
+    assert sorted(int(e["id"]) for e in got) == sorted(set(int(e["id"]) for e in got))  # type: ignore[call-overload]
+    assert all(on_disk[e["id"]]["inputs"] == e["inputs"] and on_disk[e["id"]]["hash"] == e["hash"] for e in got)
+    ends = {json.loads(row)["id"]: offset for row, offset in
+            zip(lines(tmp_path), itertools.accumulate(len(r.encode()) for r in lines(tmp_path)), strict=True)}
+    assert all(ends[entry_id] <= durable for entry_id, durable in returned)
+    assert len(flushed_sizes) < 20
+    deadline = time.monotonic() + 10  # the head file moves just after a batch is answered
+    while int((tmp_path / audit.HEAD_FILE).read_text().split()[0]) < 43 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    head = (tmp_path / audit.HEAD_FILE).read_text().split()
+    assert int(head[0]) == 43 and int(head[2]) == (tmp_path / audit.LOG_FILE).stat().st_size

@@ -176,3 +176,27 @@ def test_decisions_over_the_rate_limit_are_429(served_workspace: Path, story_usc
     assert codes.count(200) <= 6 and 429 in codes  # at most two one-second windows' worth
     refused = next(r for r in responses if r.status_code == 429)
     assert refused.headers["retry-after"] == "1" and refused.json()["error"] == "rate_limited"
+
+
+def test_the_served_decision_is_the_validated_model(client: TestClient) -> None:
+    """The service answers with the decision dict as composed (no second validation) written by orjson:
+    for every firm and a spread of amounts it must be byte for byte the validated ``Decision``'s JSON,
+    and each reason the validated ``Reason``."""
+    from chainlight.risk.decide import Decision, Reason
+    from chainlight.serve.app import _decision_json
+
+    engine = client.app.state.service._decisions  # type: ignore[attr-defined]
+    assert engine is not None
+    firms = sorted(engine.features)
+    assert len(firms) >= 20
+    decisions = set()
+    for number, uscc in enumerate(firms):
+        amount = (1_000, 250_000.5, 3_000_000, 80_000_000)[number % 4]
+        fields, _ = engine.compose_view(uscc, amount, f"APP-{number}", "chain")
+        record = {**fields, "audit_entry_id": number + 1, "decided_at": "2026-01-02T03:04:05.000006+00:00"}
+        model = Decision(**record)
+        assert record == model.model_dump()
+        assert _decision_json(record) == model.model_dump_json().encode("utf-8")
+        assert all(reason == Reason(**reason).model_dump() for reason in record["reasons"])
+        decisions.add(record["decision"])
+    assert len(decisions) >= 2, "the sample covers more than one outcome"

@@ -16,13 +16,15 @@ under the same lock) remembers the newest id, hash and the log's size; ``verify`
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,13 +104,34 @@ def _head_line(entry_id: int, entry_hash: str, size: int) -> bytes:
 
 
 MAX_FLUSHES = 2  # flushes of one log in flight at once in one process
+MAX_WRITERS = 4  # writer threads of one log for coroutines (one may be moving the head while others write)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An entry to write, with its inputs and decision already spelt canonically (outside any lock)."""
+
+    kind: str
+    inputs: dict[str, Any]
+    decision: dict[str, Any]
+    at: str | None
+    inputs_json: str
+    decision_json: str
+    inputs_hash: str
+
+    @classmethod
+    def of(cls, kind: str, inputs: dict[str, Any], decision: dict[str, Any], at: str | None) -> _Pending:
+        inputs_json = canonical(inputs)
+        return cls(kind, inputs, decision, at, inputs_json, canonical(decision),
+                   hashlib.sha256(inputs_json.encode("utf-8")).hexdigest())
 
 
 class _Log:
     """This process's writer for one workspace's log: appends from many threads, one fdatasync per group.
 
-    Group commit: a thread writes its entry under the cross-process ``flock`` (held only for the write,
-    not for the flush), then waits until the log is durable up to it. A flush (fdatasync) covers
+    Group commit: a caller writes its entry under the cross-process ``flock`` (held only for the write,
+    not for the flush), then waits until the log is durable up to it. A coroutine's entry goes through
+    a queue to this log's writer threads instead, which write and flush whole batches (``submit``). A flush (fdatasync) covers
     everything this process had written when it started; threads that wrote later start the next one
     (at most ``MAX_FLUSHES`` at once), so N concurrent decisions cost a few flushes, not N, and each
     caller returns only once its own entry is on disk. The head file is rewritten after a flush, so it
@@ -126,6 +149,10 @@ class _Log:
         self.tail: tuple[tuple[int, int, int], int, str] | None = None  # (log stamp, id, hash) after our write
         self.fd: int | None = None  # the log, opened for appending
         self.lock_fd: int | None = None
+        self.queued = threading.Condition()  # the coroutines' entries (``submit``) and their writer threads
+        self.queue: list[tuple[_Pending, bool, asyncio.AbstractEventLoop, asyncio.Future[dict[str, Any]]]] = []
+        self.writers: list[threading.Thread] = []
+        self.idle = 0  # writer threads waiting for entries
 
     # -- under the locks ------------------------------------------------------------------------
     @contextmanager
@@ -180,67 +207,156 @@ class _Log:
 
     def write(self, kind: str, inputs: dict[str, Any], decision: dict[str, Any], at: str | None,
               durable: bool) -> tuple[dict[str, Any], int]:
-        """Chain and write one entry (not yet flushed); returns it and its sequence number.
+        """Chain and write one entry (not yet flushed); returns it and its sequence number."""
+        return self.write_many([_Pending.of(kind, inputs, decision, at)], durable)[0]
 
-        The inputs and the decision are spelt canonically once, outside the lock; the entry's text is
-        assembled from them (``_object``), the same text ``canonical(entry)`` gives."""
-        inputs_json, decision_json = canonical(inputs), canonical(decision)
-        inputs_hash = hashlib.sha256(inputs_json.encode("utf-8")).hexdigest()
+    def write_many(self, pending: list[_Pending], durable: bool) -> list[tuple[dict[str, Any], int]]:
+        """Chain entries and write them with one ``write`` under one lock (not yet flushed); returns each
+        entry and its sequence number.
+
+        The inputs and the decisions were spelt canonically outside the lock (``_Pending``); each entry's
+        text is assembled from them (``_object``), the same text ``canonical(entry)`` gives."""
+        out: list[tuple[dict[str, Any], int]] = []
         with self._locked():
             fd = self._log_fd()
             previous, stamp = self._previous(fd)
-            entry: dict[str, Any] = {
-                "id": (previous[0] + 1) if previous else 1, "kind": kind,
-                "at": at or datetime.now(UTC).isoformat(timespec="microseconds"),
-                "prev_hash": previous[1] if previous else GENESIS, "inputs_hash": inputs_hash}
-            parts = {k: canonical(v) for k, v in entry.items()}
-            parts.update(inputs=inputs_json, decision=decision_json)
-            entry.update(inputs=inputs, decision=decision)
-            entry["hash"] = hashlib.sha256(_object(parts).encode("utf-8")).hexdigest()
-            parts["hash"] = canonical(entry["hash"])
-            line = (_object(parts) + "\n").encode("utf-8")
-            os.write(fd, line)
+            lines = []
+            for item in pending:
+                entry: dict[str, Any] = {
+                    "id": (previous[0] + 1) if previous else 1, "kind": item.kind,
+                    "at": item.at or datetime.now(UTC).isoformat(timespec="microseconds"),
+                    "prev_hash": previous[1] if previous else GENESIS, "inputs_hash": item.inputs_hash}
+                parts = {k: canonical(v) for k, v in entry.items()}
+                parts.update(inputs=item.inputs_json, decision=item.decision_json)
+                entry.update(inputs=item.inputs, decision=item.decision)
+                entry["hash"] = hashlib.sha256(_object(parts).encode("utf-8")).hexdigest()
+                parts["hash"] = canonical(entry["hash"])
+                lines.append((_object(parts) + "\n").encode("utf-8"))
+                previous = (entry["id"], entry["hash"])
+                self.written += 1
+                out.append((entry, self.written))
+            assert previous is not None  # at least one entry was chained
+            data = b"".join(lines)
+            os.write(fd, data)
             st = os.fstat(fd)
-            self.tail = ((st.st_ino, st.st_size, st.st_mtime_ns), entry["id"], entry["hash"])
-            self.newest = (entry["id"], entry["hash"], stamp[1] + len(line))
-            self.written += 1
+            self.tail = ((st.st_ino, st.st_size, st.st_mtime_ns), previous[0], previous[1])
+            self.newest = (previous[0], previous[1], stamp[1] + len(data))
             if not durable:  # nothing waits for a flush: the head follows at once
                 _write_head(self.root, self.newest)
-            return entry, self.written
+        return out
+
+    # -- coroutines: a queue and writer threads ----------------------------------------------------
+    def submit(self, item: _Pending, durable: bool) -> asyncio.Future[dict[str, Any]]:
+        """Queue an entry for this log's writer threads; the future (of the running loop) gets the entry
+        once it is written and, if ``durable``, on disk.
+
+        Each writer takes everything queued, writes it with one ``write`` and flushes it once (group
+        commit with ``wait_durable``, so at most ``MAX_FLUSHES`` are in flight), then settles the batch's
+        futures with one wake-up per event loop. No thread waits per entry and the event loop never
+        waits for the flock."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        with self.queued:
+            self.queue.append((item, durable, loop, future))
+            if len(self.writers) < MAX_WRITERS and self.idle == 0:
+                thread = threading.Thread(target=self._writer, name="chainlight-audit-writer", daemon=True)
+                self.writers.append(thread)
+                thread.start()
+            else:
+                self.queued.notify()
+        return future
+
+    def _writer(self) -> None:
+        while True:
+            with self.queued:
+                self.idle += 1
+                while not self.queue:
+                    self.queued.wait()
+                self.idle -= 1
+                batch, self.queue = self.queue, []
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[_Pending, bool, asyncio.AbstractEventLoop, asyncio.Future[dict[str, Any]]]]
+                ) -> None:
+        """Write a batch, flush it if any entry must be durable, and answer its coroutines as soon as it
+        is on disk (before the head file moves) or with the error that stopped it."""
+        answered = False
+
+        def answer(outcome: list[tuple[dict[str, Any], int]] | BaseException) -> None:
+            nonlocal answered
+            answered = True
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[dict[str, Any]], Any]]] = {}
+            for number, (_, _, loop, future) in enumerate(batch):
+                by_loop.setdefault(loop, []).append(
+                    (future, outcome if isinstance(outcome, BaseException) else outcome[number][0]))
+            for loop, futures in by_loop.items():
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(_settle, futures)
+
+        try:
+            written = self.write_many([b[0] for b in batch], any(b[1] for b in batch))
+            if any(b[1] for b in batch):
+                self.wait_durable(written[-1][1], lambda: answer(written))
+            else:
+                answer(written)
+        except BaseException as exc:  # the callers get the error (a failed flush marks nothing durable)
+            if not answered:
+                answer(exc)
 
     # -- group commit ----------------------------------------------------------------------------
-    def wait_durable(self, sequence: int) -> None:
-        """Return once entry ``sequence`` of this process is on disk.
+    def wait_durable(self, sequence: int, durable: Callable[[], None] | None = None) -> None:
+        """Return once entry ``sequence`` of this process is on disk; ``durable`` is called as soon as it
+        is, before this caller's flush (if it made one) moves the head file.
 
         A caller whose entry an in-flight flush covers waits for it; otherwise it starts a flush at once
         (up to ``MAX_FLUSHES`` in flight: waiting for an in-flight flush that does not cover the entry
         would cost up to a flush more), else waits for one to end and looks again."""
         while True:
             with self.flushed:
-                while self.durable < sequence and (max(self.in_flight, default=0) >= sequence
-                                                   or len(self.in_flight) >= MAX_FLUSHES):
+                while self.durable < sequence and not self._may_flush(sequence):
                     self.flushed.wait()
                 if self.durable >= sequence:
+                    if durable is not None:
+                        durable()
                     return
-                with self.mutex:  # no fd: ``close`` flushed everything written before it
-                    fd, goal, newest = (os.dup(self.fd) if self.fd is not None else None), self.written, self.newest
-                self.in_flight.append(goal)
-            done = False
-            try:
-                if fd is not None:
-                    os.fdatasync(fd)  # everything written to the log before this call, ours included
-                done = True
-            finally:
-                if fd is not None:
-                    os.close(fd)
-                with self.flushed:
-                    self.in_flight.remove(goal)
-                    if done:
-                        self.durable = max(self.durable, goal)
-                    self.flushed.notify_all()
+                claim = self._claim()
+            newest = self._flush(*claim)
+            if self.durable >= sequence and durable is not None:
+                durable()
+                durable = None
             if newest is not None:
                 with self._locked():
                     _write_head(self.root, newest)
+
+    def _may_flush(self, sequence: int) -> bool:
+        """Whether a caller waiting for ``sequence`` should start a flush now (under ``flushed``)."""
+        return max(self.in_flight, default=0) < sequence and len(self.in_flight) < MAX_FLUSHES
+
+    def _claim(self) -> tuple[int | None, int, tuple[int, str, int] | None]:
+        """Start a flush of everything written so far (under ``flushed``): (fd, goal, newest)."""
+        with self.mutex:  # no fd: ``close`` flushed everything written before it
+            fd, goal, newest = (os.dup(self.fd) if self.fd is not None else None), self.written, self.newest
+        self.in_flight.append(goal)
+        return fd, goal, newest
+
+    def _flush(self, fd: int | None, goal: int, newest: tuple[int, str, int] | None) -> tuple[int, str, int] | None:
+        """fdatasync everything written before the claim, mark it durable and wake every waiter; returns
+        the newest entry for the head file (the caller moves it). A failed flush marks nothing durable
+        and raises (the waiters look again)."""
+        done = False
+        try:
+            if fd is not None:
+                os.fdatasync(fd)  # everything written to the log before this call, the claimer's included
+            done = True
+        finally:
+            if fd is not None:
+                os.close(fd)
+            with self.flushed:
+                self.in_flight.remove(goal)
+                if done:
+                    self.durable = max(self.durable, goal)
+                self.flushed.notify_all()
+        return newest
 
     def close(self) -> None:
         """Flush and close the files (a writer still holding this object re-opens them)."""
@@ -251,6 +367,16 @@ class _Log:
             if self.lock_fd is not None:
                 os.close(self.lock_fd)
             self.fd = self.lock_fd = self.tail = None
+
+
+def _settle(settled: list[tuple[asyncio.Future[dict[str, Any]], Any]]) -> None:
+    for future, outcome in settled:
+        if future.done():  # the caller went away
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 def _write_head(root: Path, newest: tuple[int, str, int]) -> None:
@@ -295,6 +421,14 @@ def append(ws: Workspace | Path, kind: str, inputs: dict[str, Any], decision: di
     if durable:
         log.wait_durable(sequence)
     return entry
+
+
+async def append_async(ws: Workspace | Path, kind: str, inputs: dict[str, Any], decision: dict[str, Any],
+                       at: str | None = None, durable: bool = True) -> dict[str, Any]:
+    """``append`` for a coroutine on an event loop: the entry is spelt here, then written and flushed
+    with whatever else is queued by this log's writer threads (``_Log.submit``); the same chain, lines
+    and durability as ``append``."""
+    return await _log(_root(ws)).submit(_Pending.of(kind, inputs, decision, at), durable)
 
 
 def entries(ws: Workspace | Path) -> Iterator[dict[str, Any]]:

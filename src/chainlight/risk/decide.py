@@ -107,14 +107,19 @@ def frame_of(features: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame
     return frame
 
 
-def _model_reasons(contributions: list[tuple[str, float]], count: int) -> list[Reason]:
+def _reason(code: str, en: str, zh: str, direction: str, contribution: float) -> dict[str, Any]:
+    """One reason as the plain dict ``Reason(...).model_dump()`` gives (built directly: this is the hot path
+    of every decision, and a test keeps it equal to the validated model)."""
+    return {"code": code, "text_en": en, "text_zh": zh, "direction": direction, "contribution": float(contribution)}
+
+
+def _model_reasons(contributions: list[tuple[str, float]], count: int) -> list[dict[str, Any]]:
     adverse = sorted((c for c in contributions if c[1] < 0), key=lambda c: (c[1], c[0]))[:count]
     favourable = sorted((c for c in contributions if c[1] > 0), key=lambda c: (-c[1], c[0]))[:count]
     out = []
     for feature, points in adverse + favourable:
         en, zh = reason_text(feature, points > 0)
-        out.append(Reason(code=f"M_{feature.upper()}", text_en=en, text_zh=zh,
-                          direction="favourable" if points > 0 else "adverse", contribution=points))
+        out.append(_reason(f"M_{feature.upper()}", en, zh, "favourable" if points > 0 else "adverse", points))
     return out
 
 
@@ -126,24 +131,21 @@ def compose(policy: policy_module.Policy, inputs: dict[str, Any], scored: Scored
     outcome = policy_module.worst(hard + band)
     factors = policy.evaluate("line_factors", values)
     offer = line.credit_line(policy.limits, values.get("verified_turnover"), scored.pd, factors)
-    reasons: list[Reason] = []
+    reasons: list[dict[str, Any]] = []
     for fired in hard + band:
         if fired.outcome in ("refer", "decline"):
             rule = policy.rules[fired.rule]
-            reasons.append(Reason(code=fired.code, text_en=rule.reason.en, text_zh=rule.reason.zh,
-                                  direction="adverse", contribution=-1.0))
+            reasons.append(_reason(fired.code, rule.reason.en, rule.reason.zh, "adverse", -1.0))
     if outcome == "approve" and offer.limit < policy.limits.min_line:
         outcome = "refer"
-        reasons.append(Reason(code=line.TOO_SMALL.code, text_en=line.TOO_SMALL.en, text_zh=line.TOO_SMALL.zh,
-                              direction="adverse", contribution=-1.0))
+        reasons.append(_reason(line.TOO_SMALL.code, line.TOO_SMALL.en, line.TOO_SMALL.zh, "adverse", -1.0))
     for fired in factors:
         rule = policy.rules[fired.rule]
         assert fired.factor is not None
-        reasons.append(Reason(code=fired.code, text_en=rule.reason.en, text_zh=rule.reason.zh,
-                              direction="favourable" if fired.factor >= 1 else "adverse",
-                              contribution=round(fired.factor - 1.0, 6)))
+        reasons.append(_reason(fired.code, rule.reason.en, rule.reason.zh,
+                               "favourable" if fired.factor >= 1 else "adverse", round(fired.factor - 1.0, 6)))
     reasons += _model_reasons(scored.contributions, int(inputs.get("reason_count", 3)))
-    reasons.sort(key=lambda r: r.direction != "adverse")  # stable: adverse first, each in its own order
+    reasons.sort(key=lambda r: r["direction"] != "adverse")  # stable: adverse first, each in its own order
     requested = float(inputs["requested_amount"])
     amount = min(requested, offer.limit) if outcome == "approve" else 0.0
     evidence = {**inputs["evidence"], "line": offer.as_dict(),
@@ -151,7 +153,7 @@ def compose(policy: policy_module.Policy, inputs: dict[str, Any], scored: Scored
                 "view": inputs.get("view", "chain")}
     return {"application_id": inputs["application_id"], "uscc": inputs["uscc"], "decision": outcome,
             "requested_amount": requested, "amount": float(amount), "pd": scored.pd, "score": scored.score,
-            "reasons": [r.model_dump() for r in reasons], "evidence": evidence, "versions": dict(inputs["versions"])}
+            "reasons": reasons, "evidence": evidence, "versions": dict(inputs["versions"])}
 
 
 CHAIN_VALUES = ("verified_turnover", "hops_to_anchor", "anchor_bound_share", "patents_granted", "top_customer_share")
@@ -287,10 +289,26 @@ class DecisionService:
         return compose(self.policy, inputs, scored[uscc]), inputs
 
     def decide(self, uscc: str, amount: float, application_id: str | None = None) -> Decision:
-        application_id = application_id or f"online-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
-        fields, inputs = self.compose_view(uscc, amount, application_id, "chain")
+        return Decision(**self.decide_record(uscc, amount, application_id))
+
+    def decide_record(self, uscc: str, amount: float, application_id: str | None = None) -> dict[str, Any]:
+        """``decide`` as the plain dict ``Decision.model_dump()`` gives, without validating it again: the
+        service's hot path (compose builds every field with its type; a test keeps the two equal)."""
+        fields, inputs = self._online(uscc, amount, application_id)
         entry = audit.append(self.ws, "decision", inputs, fields, durable=self.durable)
-        return Decision(**fields, audit_entry_id=entry["id"], decided_at=entry["at"])
+        return {**fields, "audit_entry_id": entry["id"], "decided_at": entry["at"]}
+
+    async def decide_record_async(self, uscc: str, amount: float, application_id: str | None = None
+                                  ) -> dict[str, Any]:
+        """``decide_record`` on an event loop: composed and written at once, then awaited until durable
+        (concurrent decisions share flushes without a thread each)."""
+        fields, inputs = self._online(uscc, amount, application_id)
+        entry = await audit.append_async(self.ws, "decision", inputs, fields, durable=self.durable)
+        return {**fields, "audit_entry_id": entry["id"], "decided_at": entry["at"]}
+
+    def _online(self, uscc: str, amount: float, application_id: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        application_id = application_id or f"online-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+        return self.compose_view(uscc, amount, application_id, "chain")
 
     def traditional(self, uscc: str, amount: float, application_id: str = "comparison") -> Decision:
         """What the registry + bureau view alone would decide (a comparison; not a decision, not audited)."""

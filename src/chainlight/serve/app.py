@@ -2,10 +2,11 @@
 
 Handlers stay small and raise ``chainlight.errors`` classes; one place turns any error into a JSON
 body ``{"error", "detail"}`` with the class's status (datasette style), so a bad request is always a
-4xx and never a traceback. One pure-ASGI middleware does what every request needs (body limit,
-timing, metrics, a log line without personal data: route template, status, key id, milliseconds); a
-second one answers well-formed decision requests without FastAPI's per-request machinery and hands
-everything else to the route (``FastDecisions``).
+4xx and never a traceback. Two pure-ASGI layers sit in front of FastAPI's own middleware stack
+(``App``): ``Guard`` does what every request needs (body limit, timing, metrics, a log line without
+personal data: route template, status, key id, milliseconds), and ``FastDecisions`` answers well-formed
+decision requests on the event loop, without FastAPI's per-request machinery, and hands everything
+else to FastAPI unchanged.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
@@ -59,9 +60,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for code, name in ERROR_NAMES.items() if code in (400, 401, 403, 404, 413, 422, 429, 503)}
 
 
-DECISION_THREADS = 64  # decisions in flight per worker (each mostly waits for a shared audit flush)
-
-
 class Service:
     """Everything one worker process holds: the snapshot, keys, limiter, resolver, decision engine."""
 
@@ -72,8 +70,7 @@ class Service:
         self._resolver: tuple[Snapshot, Resolver] | None = None
         self._reload_lock = threading.Lock()
         self.limiter = RateLimiter(max(1, math.ceil(cfg.serve.rate_limit_per_second / max(1, cfg.serve.workers))))
-        self.latest: dict[str, Decision] = {}  # decisions made by this process, per firm
-        self.pool = ThreadPoolExecutor(max_workers=DECISION_THREADS, thread_name_prefix="chainlight-decide")
+        self.latest: dict[str, dict[str, Any]] = {}  # decisions made by this process, per firm (as served)
         self._decisions: DecisionService | None = None
         self.decisions_detail = "not loaded"
         self._load_decisions()
@@ -111,23 +108,20 @@ class Service:
         finally:
             ws.close()
 
-    def decide(self, body: models.DecisionRequest) -> Decision:
-        """One decision; called from many threads at once (the audit append groups their flushes)."""
+    async def decide(self, body: models.DecisionRequest) -> dict[str, Any]:
+        """One decision as the ``Decision`` dict, on the event loop: scored and its audit entry written at
+        once (about 0.1 ms), then awaited until the entry is durable; concurrent decisions share flushes
+        (group commit), which run in the audit log's flush threads, not in a thread per decision."""
         if self._decisions is None:
             raise Unavailable(self.decisions_detail)
-        decision = self._decisions.decide(body.uscc, body.amount, body.application_id)
+        decision = await self._decisions.decide_record_async(body.uscc, body.amount, body.application_id)
         self.latest[body.uscc] = decision
         return decision
-
-    async def decide_async(self, body: models.DecisionRequest) -> Decision:
-        """``decide`` in this service's own thread pool (a plain executor: cheaper per call than anyio's);
-        threads waiting on the same audit flush are what makes the group commit pay."""
-        return await asyncio.get_running_loop().run_in_executor(self.pool, self.decide, body)
 
     def latest_decision(self, uscc: str) -> dict[str, Any] | None:
         """This process's newest online decision for a firm, as the profile shows it."""
         decision = self.latest.get(uscc)
-        return None if decision is None else {**decision.model_dump(mode="json"), "source": "online"}
+        return None if decision is None else {**decision, "source": "online"}
 
     # -- access -----------------------------------------------------------------------------------
     def authorise(self, credentials: HTTPAuthorizationCredentials | None, permission: str) -> ApiKey:
@@ -303,10 +297,18 @@ class FastDecisions:
         service.limiter.hit(key.key_id)
         scope["chainlight.key"], scope["route"] = key.key_id, self.route
         try:
-            response = _decided(await service.decide_async(parsed))
+            answer = _decision_json(await service.decide(parsed))
         except ChainlightError as exc:
-            response = _error_of(exc)
-        await response(scope, receive, send)
+            await _error_of(exc)(scope, receive, send)
+            return
+        except Exception as exc:  # what FastAPI's outermost handler (``_unexpected``) would answer
+            log.error("internal error on /v1/decisions: %s", type(exc).__name__)
+            await _error(500, "internal error")(scope, receive, send)
+            return
+        # the headers starlette's Response(media_type="application/json") sends, without building one
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(answer)).encode("latin-1")), JSON_TYPE]})
+        await send({"type": "http.response.body", "body": answer})
 
 
 def _decider_key(service: Service, headers: list[tuple[bytes, bytes]]) -> ApiKey | None:
@@ -349,10 +351,23 @@ async def _read_body(receive: Receive, limit: int | None = None) -> tuple[bytes,
     return body, replay
 
 
-def _decided(decision: Decision) -> Response:
-    """The response to a decision: JSON built once from the risk engine's model (it is the response schema)."""
-    metrics.decided(decision.decision)
-    return Response(decision.model_dump_json(), media_type="application/json")
+JSON_TYPE = (b"content-type", b"application/json")
+
+
+def _decision_json(decision: dict[str, Any]) -> bytes:
+    """A decision's response body, counted in the metrics: the ``Decision`` dict (the response schema's
+    fields, each built with its type) written by orjson; a test keeps it equal to the validated model's
+    ``model_dump_json``. Anything orjson cannot write goes through the model."""
+    metrics.decided(decision["decision"])
+    try:
+        return orjson.dumps(decision)
+    except TypeError:
+        return Decision(**decision).model_dump_json().encode("utf-8")
+
+
+def _decided(decision: dict[str, Any]) -> Response:
+    """The route's response to a decision (the requests the fast path handed on)."""
+    return Response(_decision_json(decision), media_type="application/json")
 
 
 async def _send_json(send: Send, status: int, detail: str) -> None:
@@ -367,7 +382,25 @@ _NO_TELEMETRY: dict[str, Any] = ({"telemetry": {"tracing": False, "metrics": Fal
 
 
 # -- the app -----------------------------------------------------------------------------------------------
-def create_app(ws_path: Path | str, cfg: Config | None = None) -> FastAPI:
+class App(FastAPI):
+    """FastAPI with ``Guard`` and ``FastDecisions`` in front of its own middleware stack, so a decision on the
+    fast path passes through nothing else; every other request goes on to FastAPI's stack unchanged."""
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.front
+        if front is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await front(scope, receive, send)
+
+    async def stack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's own middleware stack and routes (what ``front`` hands on)."""
+        await super().__call__(scope, receive, send)
+
+
+def create_app(ws_path: Path | str, cfg: Config | None = None) -> App:
     """The service over one workspace; the snapshot is loaded here, before the first request."""
     cfg = cfg or Config()
     service = Service(Path(ws_path), cfg)
@@ -383,7 +416,7 @@ def create_app(ws_path: Path | str, cfg: Config | None = None) -> FastAPI:
                 pass
         yield
 
-    app = FastAPI(title="chainlight", version=__version__, lifespan=lifespan, **_NO_TELEMETRY,
+    app = App(title="chainlight", version=__version__, lifespan=lifespan, **_NO_TELEMETRY,
                   description="Industry-chain credit decisions, enterprise profiles and chain maps. "
                               "Send `Authorization: Bearer <key>`; keys come from `chainlight keys create`.")
     app.state.service = service
@@ -397,7 +430,7 @@ def create_app(ws_path: Path | str, cfg: Config | None = None) -> FastAPI:
     async def post_decision(body: models.DecisionRequest, key: Decider, request: Request) -> Response:
         # the requests FastDecisions hands on. The decision and its durable audit append run in a worker
         # thread; concurrent ones share a flush. No second validation against response_model.
-        return _decided(await _service(request).decide_async(body))
+        return _decided(await _service(request).decide(body))
 
     @app.get("/v1/enterprises/{uscc}", response_model=models.Profile, responses=ERRORS, tags=["enterprises"],
              summary="An enterprise's profile")
@@ -461,8 +494,7 @@ def create_app(ws_path: Path | str, cfg: Config | None = None) -> FastAPI:
         return Response(body, media_type=content_type)
 
     decisions = next(r for r in app.routes if getattr(r, "path", None) == "/v1/decisions")
-    app.add_middleware(FastDecisions, service=service, route=decisions)  # type: ignore[arg-type]
-    app.add_middleware(Guard, max_body=cfg.serve.max_body_bytes)  # type: ignore[arg-type]  # outermost
+    app.front = Guard(FastDecisions(app.stack, service, decisions), cfg.serve.max_body_bytes)  # outermost
 
     static = resources.files("chainlight.serve") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
@@ -482,7 +514,7 @@ def _safe_reload(service: Service) -> None:
         log.warning("reload failed, keeping the current snapshot: %s", exc)
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> App:
     """Factory for uvicorn's workers: ``chainlight serve`` put the workspace and the settings in the
     environment before starting them."""
     cfg = Config.model_validate_json(os.environ["CHAINLIGHT_SERVE_SETTINGS"])
