@@ -107,3 +107,32 @@ def test_a_swapped_stage_is_served_after_reload_and_reads_never_fail(own_workspa
         assert failures == []
         assert 0 < service.snapshot.tables["supply_edges"] < edges_before
         assert client.get("/healthz").json()["tables"]["supply_edges"] == service.snapshot.tables["supply_edges"]
+
+
+def test_a_spark_warehouse_outside_the_workspace_is_found_through_the_setting(tmp_path: Path) -> None:
+    """``engine.spark_warehouse`` may point anywhere (a shared volume): the service reads the warehouse the batch
+    wrote there, and with no setting it looks only in ``<workspace>/spark``."""
+    import json
+
+    import duckdb
+
+    import chainlight.resolve  # noqa: F401  (registers entity_links, which the sales rule reads)
+    from chainlight import tables
+
+    root, warehouse = tmp_path / "ws", tmp_path / "volume" / "wh"
+    root.mkdir()
+    con = duckdb.connect()
+    for name in ("enterprises", "invoices", "entity_links"):  # what the snapshot's shared rules need
+        spec = tables.get(name)
+        assert spec is not None
+        con.execute(f"CREATE TABLE {name} (" + ", ".join(f'"{c.name}" {c.type}' for c in spec.columns) + ")")
+        (warehouse / name / "v1").mkdir(parents=True)
+        con.execute(f"COPY {name} TO '{warehouse / name / 'v1' / 'part-0.parquet'}' (FORMAT parquet)")
+    con.execute("INSERT INTO enterprises (uscc, name) VALUES ('91110000100000000A', '甲公司')")
+    con.execute(f"COPY enterprises TO '{warehouse / 'enterprises' / 'v1' / 'part-0.parquet'}' (FORMAT parquet)")
+    (warehouse / "manifest.json").write_text(json.dumps({
+        "tables": {n: [f"{n}/v1"] for n in ("enterprises", "invoices", "entity_links")}, "views": {}}))
+    with pytest.raises(Exception, match="workspace has no database"):
+        Snapshot.load(root, wait_s=0.1)
+    snapshot = Snapshot.load(root, wait_s=0.1, spark_warehouse=warehouse)
+    assert snapshot.tables["enterprises"] == 1

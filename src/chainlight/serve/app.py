@@ -66,7 +66,8 @@ class Service:
     def __init__(self, root: Path, cfg: Config) -> None:
         self.root, self.cfg = Path(root), cfg
         self.keys = KeyStore(self.root)
-        self.snapshot = Snapshot.load(self.root, wait_s=cfg.serve.snapshot_retry_s)
+        self.snapshot = Snapshot.load(self.root, wait_s=cfg.serve.snapshot_retry_s,
+                                      spark_warehouse=cfg.engine.spark_warehouse)
         self._resolver: tuple[Snapshot, Resolver] | None = None
         self._reload_lock = threading.Lock()
         self.limiter = RateLimiter(max(1, math.ceil(cfg.serve.rate_limit_per_second / max(1, cfg.serve.workers))))
@@ -79,7 +80,8 @@ class Service:
     def reload(self) -> Snapshot:
         """A new snapshot, swapped in whole; requests under way finish on the old one."""
         with self._reload_lock:
-            fresh = Snapshot.load(self.root, wait_s=self.cfg.serve.snapshot_retry_s)
+            fresh = Snapshot.load(self.root, wait_s=self.cfg.serve.snapshot_retry_s,
+                                   spark_warehouse=self.cfg.engine.spark_warehouse)
             self.snapshot = fresh
             self._load_decisions()
         metrics.SNAPSHOT_LOADED.set(time.time())

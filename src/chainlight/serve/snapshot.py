@@ -97,10 +97,12 @@ class Snapshot:
             if "graph_features" in tables else frozenset()
 
     @classmethod
-    def load(cls, root: Path | str, *, wait_s: float = 30.0) -> Snapshot:
+    def load(cls, root: Path | str, *, wait_s: float = 30.0, spark_warehouse: Path | None = None) -> Snapshot:
+        """The workspace's tables the service reads, from its DuckDB file or, failing that, from the Spark
+        warehouse its batch wrote (``engine.spark_warehouse``; default ``<root>/spark``)."""
         root = Path(root)
         path = root / DB_FILE
-        manifest = None if path.exists() else warehouse.manifest_of(root)
+        manifest = None if path.exists() else warehouse.manifest_of(root, spark_warehouse)
         if not path.exists() and manifest is None:
             raise InputError("workspace has no database (run `chainlight ingest` or `chainlight demo` first)",
                              file=str(root))
