@@ -89,10 +89,10 @@ class Dialect:
 
 def hex_value(expr: str, digits: int = 4) -> str:
     """A SQL BIGINT from the first ``digits`` (at most 15) lower-case hex digits of text ``expr``, in plain
-    SQL that every engine spells alike."""
+    SQL that every engine spells alike (each digit as BIGINT: Spark's INT products overflow past 2³¹)."""
     if not 1 <= digits <= 15:
         raise ValueError("hex_value takes 1 to 15 hex digits")
-    return "(" + " + ".join(f"(instr('0123456789abcdef', substr({expr}, {i + 1}, 1)) - 1) * {16 ** (digits - 1 - i)}"
+    return "(" + " + ".join(f"CAST(instr('0123456789abcdef', substr({expr}, {i + 1}, 1)) - 1 AS BIGINT) * {16 ** (digits - 1 - i)}"
                             for i in range(digits)) + ")"
 
 
