@@ -151,6 +151,13 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     """Every step runs where the data lives: SQL on the engine, the per-name and per-report Python as
     ``map_batches`` block functions with the registry shipped beside them (``blocks``). Only the registry
     (one row per firm name) comes to this process; mentions, names and decisions stay in the engine."""
+    try:
+        return _run(ws)
+    finally:
+        blocks.forget()
+
+
+def _run(ws: Workspace) -> StageResult:
     engine = ws.engine
     fingerprint = _fingerprint(ws)
     registry = engine.query(REGISTRY_SQL)

@@ -49,6 +49,13 @@ def indexed(kind: str, key: str, build: Callable[[], T]) -> T:
         return index
 
 
+def forget() -> None:
+    """Drop this process's indexes (the stage calls it when done: a 1M-firm resolver holds gigabytes the
+    later stages of an in-process run need; an executor's worker keeps its own until it exits)."""
+    with _LOCK:
+        _INDEXES.clear()
+
+
 def resolver(registry: pa.Table, key: str) -> Resolver:
     return indexed("resolver", key, lambda: Resolver(registry_rows(registry)))
 
