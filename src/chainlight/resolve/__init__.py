@@ -137,11 +137,13 @@ def _fingerprint(ws: Workspace) -> str:
     return f"{row['n']}:{row['h'] or 0}:{matcher_version()}"
 
 
-#: The distinct names no earlier decision against this registry and matcher covers.
+#: The distinct names of mentions without a registered USCC that no earlier decision against this registry
+#: and matcher covers. Anti-joins, not ``NOT IN``: Spark cannot hash a ``NOT IN`` under an ``OR`` and
+#: compares every mention with every firm instead (registry USCCs and decided names are never NULL).
 PENDING_SQL = ("SELECT DISTINCT m.name_as_written AS name FROM _resolve_mentions m "
-               "WHERE m.name_as_written IS NOT NULL "
-               "AND (m.given_uscc IS NULL OR m.given_uscc NOT IN (SELECT uscc FROM enterprises)) "
-               "AND m.name_as_written NOT IN (SELECT name FROM _resolve_previous)")
+               "LEFT JOIN (SELECT DISTINCT uscc FROM enterprises) e ON e.uscc = m.given_uscc "
+               "LEFT JOIN _resolve_previous p ON p.name = m.name_as_written "
+               "WHERE m.name_as_written IS NOT NULL AND e.uscc IS NULL AND p.name IS NULL")
 NO_PREVIOUS_SQL = ("SELECT CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) AS uscc, CAST(NULL AS DOUBLE) AS score, "
                    "CAST(NULL AS VARCHAR) AS method, CAST(NULL AS VARCHAR) AS candidates, "
                    "CAST(NULL AS VARCHAR) AS registry_fingerprint WHERE 1 = 0")
