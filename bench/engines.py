@@ -1,11 +1,12 @@
 """Stage time on DuckDB against Spark local mode, on the same economy, in one run.
 
-    python bench/engines.py [--firms 100000] [--workspace DIR] [--spark-conf KEY=VALUE ...]
+    python bench/engines.py [--firms 100000] [--workspace DIR] [--stages resolve ...] [--spark-conf KEY=VALUE ...]
 
 Prepares (once, on DuckDB) a synthetic economy of that size, ingested, resolved, extracted and mounted —
 the stages that do not run on Spark yet. Then, each in a fresh process: the stages that run on both
-engines (ontology, graph, expert) on DuckDB; and on Spark local mode, after handing the inputs,
-``entity_links``, ``facts`` and ``mounts`` over as Parquet (hand-over time printed apart, not counted). Last, on DuckDB, the graph's
+engines (ontology, resolve, graph, expert; or those ``--stages`` names) on DuckDB; and on Spark local mode,
+after handing the inputs, ``facts`` and ``mounts`` over as Parquet (hand-over time printed apart, not
+counted). Resolve starts from no decisions on both engines (the DuckDB child drops ``resolved_names``). Last, on DuckDB, the graph's
 iterative measures as SQL against the scipy.sparse forms the stage uses there: why DuckDB keeps scipy.
 Prints seconds per stage and engine, the ratio, and each child's peak RSS (the Python process; Spark's
 JVM is reported by its own heap setting, ``spark.driver.memory``).
@@ -23,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stage import prepare  # noqa: E402
 
-STAGES = ["ontology", "graph", "expert"]
-HANDED_OVER = ["entity_links", "facts", "mounts"]
+STAGES = ["ontology", "resolve", "graph", "expert"]
+HANDED_OVER = ["facts", "mounts"]
 
 CHILD = """
 import json, resource, sys, time
@@ -42,6 +43,8 @@ if engine == "spark":
         start = time.perf_counter()
         copy_tables(duck.engine, ws.engine, [*tables.INPUT_TABLES, *handed])
         figures["hand_over"] = time.perf_counter() - start
+        if "resolve" in stages:
+            ws.engine.execute("DROP TABLE IF EXISTS resolved_names")  # a warehouse left by an earlier bench
         for stage in stages:
             start = time.perf_counter()
             runner(stage)(ws, cfg)
@@ -49,6 +52,8 @@ if engine == "spark":
 else:
     cfg = Config()
     with Workspace(duck_path, cfg) as ws:
+        if "resolve" in stages:
+            ws.engine.execute("DROP TABLE IF EXISTS resolved_names")  # resolve from no earlier decisions
         for stage in stages:
             start = time.perf_counter()
             runner(stage)(ws, cfg)
@@ -90,22 +95,26 @@ def main() -> None:
     parser.add_argument("--firms", type=int, default=100_000)
     parser.add_argument("--workspace", type=Path)
     parser.add_argument("--spark-conf", nargs="*", default=[], help="KEY=VALUE Spark settings")
+    parser.add_argument("--stages", nargs="*", choices=STAGES, default=STAGES, help="the stages to time")
     args = parser.parse_args()
     workspace = args.workspace or Path(tempfile.gettempdir()) / f"chainlight-bench-ws-{args.firms}"
     prepare(workspace, args.firms, ["resolve", "extract", "mount"])
     conf = {"spark.driver.memory": "2g", "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8"}
     conf.update(dict(item.split("=", 1) for item in args.spark_conf))
-    duck = child(CHILD, str(workspace), "duckdb", "{}", ",".join(STAGES), "")
-    spark = child(CHILD, str(workspace), "spark", json.dumps(conf), ",".join(STAGES), ",".join(HANDED_OVER))
-    algo = child(ALGORITHMS, str(workspace))
+    stages = [s for s in STAGES if s in args.stages]  # pipeline order
+    duck = child(CHILD, str(workspace), "duckdb", "{}", ",".join(stages), "")
+    handed = [*HANDED_OVER, *([] if "resolve" in stages else ["entity_links"])]  # what Spark does not make itself
+    spark = child(CHILD, str(workspace), "spark", json.dumps(conf), ",".join(stages), ",".join(handed))
+    algo = child(ALGORITHMS, str(workspace)) if "graph" in stages else None
     print(f"engines on {args.firms:,} firms (Spark local mode, {json.dumps(conf)}):")
-    for stage in STAGES:
+    for stage in stages:
         ratio = spark[stage] / duck[stage]
         print(f"  {stage:9s} duckdb {duck[stage]:8.1f} s   spark {spark[stage]:8.1f} s   spark/duckdb {ratio:6.1f}x")
-    print(f"  hand-over of inputs, {', '.join(HANDED_OVER)} to Spark (not counted): {spark['hand_over']:.1f} s")
+    print(f"  hand-over of inputs, {', '.join(handed)} to Spark (not counted): {spark['hand_over']:.1f} s")
     print(f"  peak RSS of the Python process: duckdb {duck['peak_mb']:,.0f} MB, spark driver {spark['peak_mb']:,.0f} MB")
-    print(f"graph measures on DuckDB: scipy.sparse {algo['sparse']:.2f} s, iterative SQL {algo['sql']:.2f} s "
-          f"({algo['sql'] / algo['sparse']:.0f}x; iterations {algo['iterations']})")
+    if algo is not None:
+        print(f"graph measures on DuckDB: scipy.sparse {algo['sparse']:.2f} s, iterative SQL {algo['sql']:.2f} s "
+              f"({algo['sql'] / algo['sparse']:.0f}x; iterations {algo['iterations']})")
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ def test_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
 def test_run_on_spark_refuses_a_stage_it_cannot_run_before_running_any(spark_session: object, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
-    line = one_error_line(cli("run", "-w", str(ws), "--engine", "spark", "--stage", "ontology", "--stage", "resolve"))
-    assert "stage 'resolve'" in line and "spark engine" in line and "--engine duckdb" in line
+    line = one_error_line(cli("run", "-w", str(ws), "--engine", "spark", "--stage", "ontology", "--stage", "risk"))
+    assert "stage 'risk'" in line and "spark engine" in line and "--engine duckdb" in line
     assert not (ws / "spark" / "tables" / "chains").exists()  # ontology, though runnable, did not run
     ok = cli("run", "-w", str(ws), "--engine", "spark", "--stage", "ontology")
     assert ok.returncode == 0, ok.stderr
@@ -46,8 +46,8 @@ def test_run_on_spark_refuses_a_stage_it_cannot_run_before_running_any(spark_ses
 def test_demo_on_spark_names_the_stages_it_cannot_run_and_generates_nothing(spark_session: object,
                                                                              tmp_path: Path) -> None:
     line = one_error_line(cli("demo", "-w", str(tmp_path / "demo"), "--engine", "spark", "--firms", "1000"))
-    assert "'resolve'" in line and "spark engine" in line
-    assert "'ingest'" not in line  # ingest runs on Spark
+    assert "'risk'" in line and "spark engine" in line
+    assert "'ingest'" not in line and "'resolve'" not in line  # ingest and resolve run on Spark
     assert not (tmp_path / "demo" / "inputs").exists()
 
 

@@ -1,9 +1,9 @@
 """The same small synthetic workspace through DuckDB and Spark gives the same tables, stage by stage.
 
 The tiny economy is ingested and run through every built stage on DuckDB (the shared ``tiny_workspace``).
-Its input tables and the outputs of the stages Spark cannot run yet (resolve's ``entity_links``, extract's
-``facts``, mount's ``mounts``) are handed to a Spark workspace; the stages that run on both engines
-(ontology, graph, expert) then run on Spark, and every table they write must equal DuckDB's: exact keys,
+Its input tables and the outputs of the stages Spark cannot run yet (extract's ``facts``, mount's
+``mounts``) are handed to a Spark workspace; the stages that run on both engines (ontology, resolve, graph,
+expert) then run on Spark, and every table they write must equal DuckDB's: exact keys,
 counts and non-float values, floats (also inside lists and structs) to a relative 1e-9.
 """
 
@@ -29,8 +29,8 @@ from chainlight.workspace import Workspace
 
 pytestmark = pytest.mark.spark
 
-SPARK_STAGES = ["ontology", "graph", "expert"]
-HANDED_OVER = ["entity_links", "facts", "mounts"]  # made by stages that do not run on Spark yet
+SPARK_STAGES = ["ontology", "resolve", "graph", "expert"]
+HANDED_OVER = ["facts", "mounts"]  # made by stages that do not run on Spark yet
 
 
 def _rows(ws: Workspace, table: str) -> tuple[list[str], list[dict[str, Any]]]:
@@ -102,11 +102,42 @@ def test_expert_on_spark_is_not_empty(spark_ws: Workspace) -> None:
     assert any(len(w) > 1 for w in weights) and all(w == sorted(w, reverse=True) for w in weights)
 
 
+def test_resolve_on_spark_is_not_empty(spark_ws: Workspace) -> None:
+    """Guards resolve's equality from passing on empty tables: every method the matcher has is used, report
+    text is scanned, and the seller's-partner evidence settles some ambiguous buyer (its groups ran)."""
+    methods = {r["method"]: r["n"] for r in spark_ws.engine.query(
+        "SELECT method, count(*) AS n FROM entity_links GROUP BY method").to_pylist()}
+    assert {"uscc", "exact", "ambiguous", "unresolved"} <= set(methods), methods
+    assert spark_ws.engine.scalar("SELECT count(*) FROM entity_links WHERE source = 'report' AND uscc IS NOT NULL") > 0
+    assert spark_ws.row_count("resolved_names") > 100
+    run = spark_ws.last_run("resolve")
+    assert run is not None and '"names_reused": 0' in run["stats"]
+
+
+def test_resolve_on_spark_reuses_its_decisions(spark_ws: Workspace) -> None:
+    """A second run on Spark reads the decisions the first one wrote (the registry fingerprint is spelt the same
+    way on both engines) and writes the same links."""
+    before = spark_ws.engine.query("SELECT mention_id, uscc, method FROM entity_links ORDER BY mention_id")
+    result = pipeline.run_stages(spark_ws, spark_ws.config, ["resolve"])[0]
+    assert result.stats["names_resolved_now"] == 0 and result.stats["names_reused"] == spark_ws.row_count("resolved_names")
+    assert spark_ws.engine.query("SELECT mention_id, uscc, method FROM entity_links ORDER BY mention_id").equals(before)
+
+
 def test_stage_that_cannot_run_on_spark_fails_with_one_clear_error(spark_ws: Workspace, tmp_path: Path) -> None:
     from chainlight.errors import EngineUnsupported
-    with pytest.raises(EngineUnsupported, match=r"stage 'resolve' \(needs in_process\) cannot run on the spark engine"):
-        pipeline.run_stages(spark_ws, spark_ws.config, ["resolve"])
-    assert spark_ws.last_run("resolve") is None  # refused before anything ran
+    with pytest.raises(EngineUnsupported, match=r"stage 'risk' \(needs in_process\) cannot run on the spark engine"):
+        pipeline.run_stages(spark_ws, spark_ws.config, ["risk"])
+    assert spark_ws.last_run("risk") is None  # refused before anything ran
+
+
+def test_resolve_quality_figures_equal_across_engines(tiny_workspace: Workspace, spark_ws: Workspace,
+                                                      tiny_economy: Path) -> None:
+    """``eval``'s resolve section (precision, recall, F1) reads the same on both engines."""
+    from chainlight.eval import resolve as resolve_eval
+    truth = tiny_economy / "truth"
+    duck, spark = resolve_eval.evaluate(tiny_workspace, truth), resolve_eval.evaluate(spark_ws, truth)
+    assert duck is not None and {"precision", "recall"} <= set(duck)
+    assert spark == duck
 
 
 def test_graph_quality_figures_equal_across_engines(tiny_workspace: Workspace, spark_ws: Workspace,

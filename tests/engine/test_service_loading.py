@@ -1,6 +1,6 @@
 """The online service reads a Spark-made warehouse into memory the same way as a DuckDB workspace.
 
-The tiny economy's results (made on DuckDB: resolve, mount, expert and risk do not run on Spark yet) are
+The tiny economy's results (made on DuckDB, since extract, mount and risk do not run on Spark yet) are
 written into a Spark warehouse by the Spark engine; the service's snapshot (Parquet read by DuckDB, no
 JVM) and the risk engine's DecisionService (through the engine interface, on the Spark engine) must
 then hold the same tables and give the same decisions as from the DuckDB workspace.

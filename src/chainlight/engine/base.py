@@ -98,12 +98,25 @@ class Dialect:
         raise NotImplementedError
 
 
+def hex_value(expr: str, digits: int = 4) -> str:
+    """A SQL BIGINT from the first ``digits`` (at most 15) lower-case hex digits of text ``expr``, in plain
+    SQL that every engine spells alike (each digit as BIGINT: Spark's INT products overflow past 2³¹)."""
+    if not 1 <= digits <= 15:
+        raise ValueError("hex_value takes 1 to 15 hex digits")
+    return "(" + " + ".join(f"CAST(instr('0123456789abcdef', substr({expr}, {i + 1}, 1)) - 1 AS BIGINT) * {16 ** (digits - 1 - i)}"
+                            for i in range(digits)) + ")"
+
+
+def stable_hash(expr: str, digits: int = 4) -> str:
+    """A SQL BIGINT from the first ``digits`` hex digits of the MD5 of text ``expr``: the same on every engine
+    and every run (``hash()`` differs between DuckDB and Spark)."""
+    return hex_value(f"md5({expr})", digits)
+
+
 def stable_bucket(expr: str, buckets: int = 1000) -> str:
-    """A SQL expression in 0 … ``buckets``-1 from the first 16 bits of the MD5 of text ``expr``: the same
-    on every engine and every run (``hash()`` differs between DuckDB and Spark), for hash samples."""
-    digits = "0123456789abcdef"
-    value = " + ".join(f"(instr('{digits}', substr(md5({expr}), {i + 1}, 1)) - 1) * {16 ** (3 - i)}" for i in range(4))
-    return f"((({value}) * {int(buckets)}) // 65536)"
+    """A SQL expression in 0 … ``buckets``-1 from the first 16 bits of the MD5 of text ``expr`` (see
+    ``stable_hash``), for hash samples."""
+    return f"(({stable_hash(expr, 4)} * {int(buckets)}) // 65536)"
 
 
 def sql_literal(text: str) -> str:

@@ -22,7 +22,6 @@ import inspect
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -30,15 +29,19 @@ import pyarrow as pa
 
 from chainlight import rules, tables
 from chainlight.config import Config
-from chainlight.engine.base import load_sql, render
+from chainlight.engine.base import load_sql, one_batch, render, stable_hash
+from chainlight.resolve import blocks
 from chainlight.resolve.matcher import Context, Match, Resolver
 from chainlight.resolve.normalise import clean
-from chainlight.resolve.reports import TextMention, find_mentions, gazetteer
+from chainlight.resolve.reports import TextMention, find_mentions
 from chainlight.workspace import StageResult, Workspace
 
 __all__ = ["Context", "Match", "Resolver", "TextMention", "find_mentions", "resolve_names", "run"]
 
 log = logging.getLogger(__name__)
+
+#: Runs on every engine: the per-name Python runs as block functions (``blocks``), nothing else leaves SQL.
+ENGINE_NEEDS: frozenset[str] = frozenset()
 
 tables.register(tables.TableSpec("entity_links", "resolve", (
     tables.Column("mention_id", "VARCHAR"), tables.Column("source", "VARCHAR"), tables.Column("source_id", "VARCHAR"),
@@ -126,81 +129,70 @@ def matcher_version(*modules: ModuleType) -> str:
 
 
 def _fingerprint(ws: Workspace) -> str:
-    """What a cached decision depends on: the registry and the matcher."""
-    row = ws.engine.query(f"SELECT count(*) AS n, sum(hash(uscc, name, kind)) AS h FROM ({REGISTRY_SQL})").to_pylist()[0]
-    return f"{row['n']}:{row['h']}:{matcher_version()}"
+    """What a cached decision depends on: the registry and the matcher. The registry's part is its row
+    count and the sum of a 60-bit MD5 per row, spelt the same on every engine."""
+    row_hash = stable_hash("concat_ws('|', coalesce(uscc, ''), name, kind)", 15)
+    row = ws.engine.query(f"SELECT count(*) AS n, CAST(sum(CAST({row_hash} AS DECIMAL(38, 0))) AS VARCHAR) AS h "
+                          f"FROM ({REGISTRY_SQL}) AS registry").to_pylist()[0]
+    return f"{row['n']}:{row['h'] or 0}:{matcher_version()}"
 
 
-def _report_mentions(ws: Workspace, registry: list[tuple[str, str, str]]) -> pa.Table:
-    reports = ws.engine.query("SELECT report_id, text FROM reports ORDER BY report_id").to_pylist()
-    rows: dict[str, list[str | None]] = {k: [] for k in ("mention_id", "source", "source_id", "name_as_written",
-                                                         "given_uscc")}
-    if reports:
-        automaton = gazetteer(name for _, name, _ in registry)
-        for report in reports:
-            for mention in find_mentions(report["text"] or "", automaton):
-                rows["mention_id"].append(f"report:{report['report_id']}:{mention.start}")
-                rows["source"].append("report")
-                rows["source_id"].append(report["report_id"])
-                rows["name_as_written"].append(mention.name)
-                rows["given_uscc"].append(None)
-    return pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()})
-
-
-def _partner_links(ws: Workspace, resolver_of: Callable[[], Resolver]) -> pa.Table:
-    """Invoice buyers whose name alone is ambiguous, decided again with the seller's known partners
-    (the registered buyers it names by USCC elsewhere): a link only when that evidence settles it.
-    Per mention, not per name, so never cached; it runs on the ambiguous few."""
-    pairs = ws.engine.query(render(load_sql("chainlight.resolve", "partners"),
-                                   {"written_links": rules.fallback_links_view(ws)})).to_pylist()
-    partners: dict[tuple[str, str], set[str]] = {}
-    for row in pairs:
-        partners.setdefault((row["mention_id"], row["name"]), set()).add(row["partner"])
-    resolver = resolver_of() if partners else None
-    out: dict[str, list[object]] = {"mention_id": [], "uscc": [], "score": []}
-    for (mention_id, name), known in sorted(partners.items()):
-        assert resolver is not None
-        match = resolver.resolve(name, Context(partners=frozenset(known)))
-        if match.uscc is not None and match.uscc in known:
-            out["mention_id"].append(mention_id)
-            out["uscc"].append(match.uscc)
-            out["score"].append(match.score)
-    return pa.table({"mention_id": pa.array(out["mention_id"], pa.string()), "uscc": pa.array(out["uscc"], pa.string()),
-                     "score": pa.array(out["score"], pa.float64())})
+#: The distinct names of mentions without a registered USCC that no earlier decision against this registry
+#: and matcher covers. Anti-joins, not ``NOT IN``: Spark cannot hash a ``NOT IN`` under an ``OR`` and
+#: compares every mention with every firm instead (registry USCCs and decided names are never NULL).
+PENDING_SQL = ("SELECT DISTINCT m.name_as_written AS name FROM _resolve_mentions m "
+               "LEFT JOIN (SELECT DISTINCT uscc FROM enterprises) e ON e.uscc = m.given_uscc "
+               "LEFT JOIN _resolve_previous p ON p.name = m.name_as_written "
+               "WHERE m.name_as_written IS NOT NULL AND e.uscc IS NULL AND p.name IS NULL")
+NO_PREVIOUS_SQL = ("SELECT CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) AS uscc, CAST(NULL AS DOUBLE) AS score, "
+                   "CAST(NULL AS VARCHAR) AS method, CAST(NULL AS VARCHAR) AS candidates, "
+                   "CAST(NULL AS VARCHAR) AS registry_fingerprint WHERE 1 = 0")
 
 
 def run(ws: Workspace, cfg: Config) -> StageResult:
+    """Every step runs where the data lives: SQL on the engine, the per-name and per-report Python as
+    ``map_batches`` block functions with the registry shipped beside them (``blocks``). Only the registry
+    (one row per firm name) comes to this process; mentions, names and decisions stay in the engine."""
+    try:
+        return _run(ws)
+    finally:
+        blocks.forget()
+
+
+def _run(ws: Workspace) -> StageResult:
     engine = ws.engine
     fingerprint = _fingerprint(ws)
-    registry = registry_names(ws)
-    engine.register_arrow("_resolve_report_mentions", _report_mentions(ws, registry))
+    registry = engine.query(REGISTRY_SQL)
+    engine.map_batches("_resolve_report_mentions", "SELECT report_id, text FROM reports",
+                       functools.partial(blocks.report_mentions_batch, registry=registry, key=fingerprint), blocks.MENTION_SCHEMA)
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_mentions AS " + load_sql("chainlight.resolve", "mentions")
                    + " UNION ALL SELECT * FROM _resolve_report_mentions")
-    previous = pa.table({"name": pa.array([], pa.string())})
-    if engine.table_exists("resolved_names") and "candidates" in {c for c, _ in engine.columns("resolved_names")}:
-        previous = engine.query("SELECT name, uscc, score, method, candidates, registry_fingerprint FROM resolved_names "
-                                "WHERE registry_fingerprint = $f", {"f": fingerprint})
-    engine.register_arrow("_resolve_previous", previous.select(["name"]))
-    pending = engine.query(
-        "SELECT DISTINCT m.name_as_written AS name FROM _resolve_mentions m "
-        "WHERE m.name_as_written IS NOT NULL AND (m.given_uscc IS NULL OR m.given_uscc NOT IN (SELECT uscc FROM enterprises)) "
-        "AND m.name_as_written NOT IN (SELECT name FROM _resolve_previous) ORDER BY 1").column(0).to_pylist()
-    resolver_of = functools.cache(lambda: Resolver(registry))  # built once, and only when needed
-    matches = resolve_all(resolver_of(), pending) if pending else []
-    fresh = pa.table({"name": pa.array(pending, pa.string()),
-                      "uscc": pa.array([m.uscc for m in matches], pa.string()),
-                      "score": pa.array([m.score for m in matches], pa.float64()),
-                      "method": pa.array([m.method for m in matches], pa.string()),
-                      "candidates": pa.array([",".join(m.candidates) or None for m in matches], pa.string()),
-                      "registry_fingerprint": pa.array([fingerprint] * len(pending), pa.string())})
-    decided = pa.concat_tables([previous, fresh]) if previous.num_rows else fresh
-    engine.register_arrow("_resolve_names", decided)
-    engine.register_arrow("_resolve_context", _partner_links(ws, resolver_of))
+    has_previous = (engine.table_exists("resolved_names")
+                    and "candidates" in {c for c, _ in engine.columns("resolved_names")})
+    engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_previous AS " + (
+        "SELECT name, uscc, score, method, candidates, registry_fingerprint FROM resolved_names "
+        "WHERE registry_fingerprint = $f" if has_previous else NO_PREVIOUS_SQL), {"f": fingerprint} if has_previous else None)
+    resolve_fn = functools.partial(blocks.resolve_batch, registry=registry, key=fingerprint)
+    if engine.in_process:
+        # The same block function over the whole pending set in one call: ``resolve_all`` then forks one
+        # worker per core, which beats in-process batches on threads (the matcher is Python, held by the GIL).
+        pending = one_batch(engine.query(PENDING_SQL + " ORDER BY 1"))
+        engine.register_arrow("_resolve_fresh", pa.Table.from_batches([resolve_fn(pending)], schema=blocks.DECISION_SCHEMA))
+    else:
+        engine.map_batches("_resolve_fresh", PENDING_SQL, resolve_fn, blocks.DECISION_SCHEMA)
+    engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_names AS SELECT * FROM _resolve_previous UNION ALL "
+                   "SELECT name, uscc, score, method, candidates, CAST($f AS VARCHAR) AS registry_fingerprint "
+                   "FROM _resolve_fresh", {"f": fingerprint})
+    engine.map_batches("_resolve_context", render(load_sql("chainlight.resolve", "partners"),
+                                                  {"written_links": rules.fallback_links_view(ws)}),
+                       functools.partial(blocks.partner_group, registry=registry, key=fingerprint), blocks.CONTEXT_SCHEMA,
+                       group_by=["mention_id", "name"])
     with ws.stage("resolve") as writer:
-        writer.write_arrow("resolved_names", decided)
+        writer.write_sql("resolved_names", "SELECT * FROM _resolve_names")
         writer.write_sql("entity_links", load_sql("chainlight.resolve", "links").replace(
             "{{ mentions }}", "_resolve_mentions").replace("{{ names }}", "_resolve_names").replace(
             "{{ context }}", "_resolve_context"))
-        writer.stats.update({"names_resolved_now": len(pending), "names_reused": previous.num_rows,
+        writer.stats.update({"names_resolved_now": engine.scalar("SELECT count(*) FROM _resolve_fresh"),
+                             "names_reused": engine.scalar("SELECT count(*) FROM _resolve_previous"),
                              "registry_fingerprint": fingerprint})
     return StageResult("resolve", writer.run_id, dict(writer.counts), dict(writer.stats))

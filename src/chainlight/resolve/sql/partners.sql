@@ -7,5 +7,5 @@ JOIN invoices i ON m.source = 'invoice' AND i.invoice_id = m.source_id
 JOIN (SELECT DISTINCT w.seller_uscc, f.uscc AS buyer_uscc  -- written registered USCCs: the shared fallback rule
       FROM invoices w JOIN {{ written_links }} f ON f.mention_id = 'invoice:' || w.invoice_id) k
   ON k.seller_uscc = i.seller_uscc
-WHERE m.given_uscc IS NULL OR m.given_uscc NOT IN (SELECT uscc FROM enterprises)
-ORDER BY m.mention_id, k.buyer_uscc
+LEFT JOIN (SELECT DISTINCT uscc FROM enterprises) e ON e.uscc = m.given_uscc  -- no registered USCC written
+WHERE e.uscc IS NULL
