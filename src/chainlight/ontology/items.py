@@ -280,13 +280,19 @@ class ItemReader:
             SELECT s.item_name, s.tax_code, s.seller, s.amount AS weight, p.dist
             FROM ({sales}) s JOIN {first} f ON f.item_name = s.item_name AND f.tax_code = s.tax_code
             JOIN {firms} p ON p.seller = s.seller WHERE f.pending AND s.amount > 0""")
-        if not engine.in_process and engine.scalar(f"SELECT count(*) FROM {first} WHERE pending"):
-            self.model.classes  # noqa: B018 - fitted once here, not once per task on the executors
+        pending = bool(engine.scalar(f"SELECT count(*) FROM {first} WHERE pending"))
         engine.map_batches(read, f"""
             SELECT f.item_name, f.tax_code, f.how, f.span_start, f.span, f.dist, b.dist AS sellers
             FROM {first} f LEFT JOIN {prefix}_sellers b ON b.item_name = f.item_name AND b.tax_code = f.tax_code""",
-                           partial(_second_pass_batch, reader=self), READING_SCHEMA)
+                           partial(_second_pass_batch, reader=self.for_engine(engine, pending)), READING_SCHEMA)
         return read
+
+    def for_engine(self, engine: Engine, model_needed: bool = True) -> ItemReader:
+        """This reader, ready to be shipped: an engine that runs block functions in other processes gets
+        the n-gram model fitted once here rather than once per task (in-process, it is fitted on first use)."""
+        if model_needed and not engine.in_process:
+            self.model.classes  # noqa: B018 - the cached fit
+        return self
 
     @staticmethod
     def firm_profiles_on(engine: Engine, name: str, sales: str, readings: str) -> str:
