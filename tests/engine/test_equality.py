@@ -29,8 +29,8 @@ from chainlight.workspace import Workspace
 
 pytestmark = pytest.mark.spark
 
-SPARK_STAGES = ["ontology", "graph", "expert"]
-HANDED_OVER = ["entity_links", "facts", "mounts"]  # made by stages that do not run on Spark yet
+SPARK_STAGES = ["ontology", "mount", "graph", "expert"]
+HANDED_OVER = ["entity_links", "facts"]  # made by stages that do not run on Spark yet
 
 
 def _rows(ws: Workspace, table: str) -> tuple[list[str], list[dict[str, Any]]]:
