@@ -42,6 +42,10 @@ from chainlight.workspace import StageResult, Workspace
 
 log = logging.getLogger(__name__)
 
+#: Runs on any engine: documents are read through ``Engine.map_batches``; only the learned item vocabulary,
+#: the registry (for the supply claims' firm names) and the documents the LLM is asked about reach the driver.
+ENGINE_NEEDS: frozenset[str] = frozenset()
+
 _c = tables.Column
 FACT_COLUMNS = (
     _c("fact_id", "VARCHAR"), _c("kind", "VARCHAR"), _c("source", "VARCHAR"), _c("source_id", "VARCHAR"),
@@ -161,6 +165,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
             writer.write_sql(table, f"SELECT {columns}{', reason' if which != 'IS NULL' else ''} FROM _extract_candidates "
                                     f"WHERE reason {which} ORDER BY _part, _k1, _k2, _n")
         writer.stats.update({"documents": engine.scalar(f"SELECT count(*) FROM ({DOCUMENTS_SQL}) d"),
-                             "instructions_ignored": engine.scalar("SELECT coalesce(sum(ignored), 0) FROM _extract_ignored"),
+                             "instructions_ignored": engine.scalar(
+                                 "SELECT CAST(coalesce(sum(ignored), 0) AS BIGINT) FROM _extract_ignored"),
                              "llm": llm_stats})
     return StageResult("extract", writer.run_id, dict(writer.counts), dict(writer.stats))
