@@ -73,7 +73,8 @@ DOCUMENTS_SQL = """
     SELECT 3, patent_id, 'patent', coalesce(title, ''), NULL, NULL, patent_id, '' FROM patents"""
 
 
-def _candidates(ws: Workspace, offline: OfflineExtractor, segments: frozenset[str], resolver: Resolver) -> None:
+def _candidates(ws: Workspace, offline: OfflineExtractor, segments: frozenset[str],
+                registry: list[tuple[str, str, str]], resolver: Resolver) -> None:
     """``_extract_candidates``: every offline fact, checked, computed where the documents live."""
     engine = ws.engine
     engine.execute("CREATE OR REPLACE TEMP TABLE _extract_item_docs AS SELECT DISTINCT item_name, "
@@ -98,13 +99,14 @@ def _candidates(ws: Workspace, offline: OfflineExtractor, segments: frozenset[st
                CAST(NULL AS VARCHAR) AS profile, {batches.PATENTS} AS _part, patent_id AS _k1, '' AS _k2 FROM patents""",
                        partial(batches.text_facts, offline=offline, verifier=plain), batches.CANDIDATE_SCHEMA)
     engine.map_batches("_extract_report_facts", "SELECT report_id AS id, text FROM reports",
-                       partial(batches.report_facts, offline=offline, verifier=Verifier(segments, resolver)),
+                       partial(batches.report_facts, offline=offline, verifier=Verifier(segments, registry, resolver)),
                        batches.CANDIDATE_SCHEMA)
     engine.execute("CREATE OR REPLACE TEMP TABLE _extract_candidates AS " + " UNION ALL ".join(
         f"SELECT * FROM _extract_{part}_facts" for part in ("item", "text", "patent", "report")))
 
 
-def _llm_candidates(ws: Workspace, client: LLMClient, segments: frozenset[str], resolver: Resolver) -> None:
+def _llm_candidates(ws: Workspace, client: LLMClient, segments: frozenset[str],
+                    registry: list[tuple[str, str, str]], resolver: Resolver) -> None:
     """The cascade: documents whose offline facts are missing or weak (best confidence below ``cascade.UNSURE_BELOW``) go to the LLM
     from the driver (the call budget bounds them); its facts are checked as offline ones are."""
     rows = ws.engine.query(f"""SELECT d.id, d.kind, d.text, d.uscc, d.code FROM ({DOCUMENTS_SQL}) d
@@ -113,7 +115,7 @@ def _llm_candidates(ws: Workspace, client: LLMClient, segments: frozenset[str], 
                            {"below": UNSURE_BELOW}).to_pylist()
     docs = [Document(**r) for r in rows]
     by_id: dict[tuple[str, str], Document] = {(d.kind, d.id): d for d in docs}
-    verifier = Verifier(segments, resolver)
+    verifier = Verifier(segments, registry, resolver)
     facts = LLMExtractor(client, sorted(segments)).extract_many(docs)
     ws.engine.register_arrow("_extract_llm_facts", pa.Table.from_pylist([
         batches.candidate_row(*verifier.check(fact, by_id[(fact.source, fact.source_id)]), (batches.LLM, "", "", n))
@@ -150,11 +152,11 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     registry = registry_names(ws)
     resolver = Resolver(registry)
     offline = OfflineExtractor(ontology, sorted({name for _, name, _ in registry}), seed=cfg.seed)
-    _candidates(ws, offline, segments, resolver)
+    _candidates(ws, offline, segments, registry, resolver)
     llm_stats: dict[str, int] = {}
     with llm_session(ws, cfg) as client:
         if client is not None:
-            _llm_candidates(ws, client, segments, resolver)
+            _llm_candidates(ws, client, segments, registry, resolver)
             llm_stats = client.stats.as_dict()
     engine = ws.engine
     engine.map_batches("_extract_ignored", "SELECT report_id AS id, text FROM reports", batches.ignored_instructions,

@@ -42,15 +42,24 @@ def fact_id(fact: Fact) -> str:
 
 @dataclass
 class Verifier:
-    """``verify`` with the segments and (for supply claims) the resolver, caching resolved names."""
+    """``verify`` with the segments and (for supply claims) the registry's names, caching resolved names.
+
+    Shipped to executors as the registry rows (a ``Resolver`` holds per-instance caches that do not
+    pickle); each process builds its resolver on first use."""
 
     segments: frozenset[str]
+    registry: list[tuple[str, str, str]] | None = None
     resolver: Resolver | None = None
     _cache: dict[str, str | None] = field(default_factory=dict)
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "resolver": None, "_cache": {}}
+
     def resolve(self, name: str) -> str | None:
         if self.resolver is None:
-            raise ValueError("this verifier resolves no firm names")
+            if self.registry is None:
+                raise ValueError("this verifier resolves no firm names")
+            self.resolver = Resolver(self.registry)
         if name not in self._cache:
             self._cache[name] = self.resolver.resolve(name).uscc
         return self._cache[name]
