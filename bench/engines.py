@@ -2,10 +2,10 @@
 
     python bench/engines.py [--firms 100000] [--workspace DIR] [--spark-conf KEY=VALUE ...]
 
-Prepares (once, on DuckDB) a synthetic economy of that size, ingested, resolved, extracted and mounted —
-the stages that do not run on Spark yet. Then, each in a fresh process: the stages that run on both
-engines (ontology, graph, expert) on DuckDB; and on Spark local mode, after handing the inputs,
-``entity_links``, ``facts`` and ``mounts`` over as Parquet (hand-over time printed apart, not counted). Last, on DuckDB, the graph's
+Prepares (once, on DuckDB) a synthetic economy of that size, ingested and resolved — the stage that does
+not run on Spark yet. Then, each in a fresh process: the stages that run on both engines (ontology,
+extract, mount, graph, expert; ``--stages`` for fewer) on DuckDB; and on Spark local mode, after handing the
+inputs and ``entity_links`` over as Parquet (hand-over time printed apart, not counted). Last, on DuckDB, the graph's
 iterative measures as SQL against the scipy.sparse forms the stage uses there: why DuckDB keeps scipy.
 Prints seconds per stage and engine, the ratio, and each child's peak RSS (the Python process; Spark's
 JVM is reported by its own heap setting, ``spark.driver.memory``).
@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stage import prepare  # noqa: E402
 
-STAGES = ["ontology", "graph", "expert"]
-HANDED_OVER = ["entity_links", "facts", "mounts"]
+STAGES = ["ontology", "extract", "mount", "graph", "expert"]
+HANDED_OVER = ["entity_links"]
 
 CHILD = """
 import json, resource, sys, time
@@ -90,22 +90,25 @@ def main() -> None:
     parser.add_argument("--firms", type=int, default=100_000)
     parser.add_argument("--workspace", type=Path)
     parser.add_argument("--spark-conf", nargs="*", default=[], help="KEY=VALUE Spark settings")
+    parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated, in pipeline order")
     args = parser.parse_args()
+    stages = args.stages.split(",")
     workspace = args.workspace or Path(tempfile.gettempdir()) / f"chainlight-bench-ws-{args.firms}"
-    prepare(workspace, args.firms, ["resolve", "extract", "mount"])
+    prepare(workspace, args.firms, ["resolve"])
     conf = {"spark.driver.memory": "2g", "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8"}
     conf.update(dict(item.split("=", 1) for item in args.spark_conf))
-    duck = child(CHILD, str(workspace), "duckdb", "{}", ",".join(STAGES), "")
-    spark = child(CHILD, str(workspace), "spark", json.dumps(conf), ",".join(STAGES), ",".join(HANDED_OVER))
-    algo = child(ALGORITHMS, str(workspace))
+    duck = child(CHILD, str(workspace), "duckdb", "{}", args.stages, "")
+    spark = child(CHILD, str(workspace), "spark", json.dumps(conf), args.stages, ",".join(HANDED_OVER))
+    algo = child(ALGORITHMS, str(workspace)) if "graph" in stages else None
     print(f"engines on {args.firms:,} firms (Spark local mode, {json.dumps(conf)}):")
-    for stage in STAGES:
+    for stage in stages:
         ratio = spark[stage] / duck[stage]
         print(f"  {stage:9s} duckdb {duck[stage]:8.1f} s   spark {spark[stage]:8.1f} s   spark/duckdb {ratio:6.1f}x")
     print(f"  hand-over of inputs, {', '.join(HANDED_OVER)} to Spark (not counted): {spark['hand_over']:.1f} s")
     print(f"  peak RSS of the Python process: duckdb {duck['peak_mb']:,.0f} MB, spark driver {spark['peak_mb']:,.0f} MB")
-    print(f"graph measures on DuckDB: scipy.sparse {algo['sparse']:.2f} s, iterative SQL {algo['sql']:.2f} s "
-          f"({algo['sql'] / algo['sparse']:.0f}x; iterations {algo['iterations']})")
+    if algo is not None:
+        print(f"graph measures on DuckDB: scipy.sparse {algo['sparse']:.2f} s, iterative SQL {algo['sql']:.2f} s "
+              f"({algo['sql'] / algo['sparse']:.0f}x; iterations {algo['iterations']})")
 
 
 if __name__ == "__main__":
