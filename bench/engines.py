@@ -2,10 +2,10 @@
 
     python bench/engines.py [--firms 100000] [--workspace DIR] [--stages resolve ...] [--spark-conf KEY=VALUE ...]
 
-Prepares (once, on DuckDB) a synthetic economy of that size, ingested, resolved, extracted and mounted —
-the stages that do not run on Spark yet. Then, each in a fresh process: the stages that run on both
-engines (ontology, resolve, graph, expert; or those ``--stages`` names) on DuckDB; and on Spark local mode,
-after handing the inputs, ``facts`` and ``mounts`` over as Parquet (hand-over time printed apart, not
+Prepares (once, on DuckDB) a synthetic economy of that size, ingested, resolved, extracted and mounted.
+Then, each in a fresh process: the batch stages that run on both engines (ontology, resolve, extract,
+mount, graph, expert; or those ``--stages`` names) on DuckDB; and on Spark local mode, after handing the
+inputs and the tables of the earlier stages not timed over as Parquet (hand-over time printed apart, not
 counted). Resolve starts from no decisions on both engines (the DuckDB child drops ``resolved_names``). Last, on DuckDB, the graph's
 iterative measures as SQL against the scipy.sparse forms the stage uses there: why DuckDB keeps scipy.
 Prints seconds per stage and engine, the ratio, and each child's peak RSS (the Python process; Spark's
@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stage import prepare  # noqa: E402
 
-STAGES = ["ontology", "resolve", "graph", "expert"]
-HANDED_OVER = ["facts", "mounts"]
+STAGES = ["ontology", "resolve", "extract", "mount", "graph", "expert"]
+MADE_BY = {"resolve": ["entity_links"], "extract": ["facts"], "mount": ["mounts"]}  # what later stages read
 
 CHILD = """
 import json, resource, sys, time
@@ -35,7 +35,7 @@ from chainlight.engine.transfer import copy_tables
 from chainlight.pipeline import runner
 from chainlight.workspace import Workspace
 duck_path, engine, conf = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-stages, handed = sys.argv[4].split(","), sys.argv[5].split(",")
+stages, handed = sys.argv[4].split(","), [t for t in sys.argv[5].split(",") if t]
 figures = {}
 if engine == "spark":
     cfg = Config(engine=EngineSettings(name="spark", spark_conf=conf))
@@ -97,13 +97,13 @@ def main() -> None:
     parser.add_argument("--spark-conf", nargs="*", default=[], help="KEY=VALUE Spark settings")
     parser.add_argument("--stages", nargs="*", choices=STAGES, default=STAGES, help="the stages to time")
     args = parser.parse_args()
+    stages = [s for s in STAGES if s in args.stages]  # pipeline order
     workspace = args.workspace or Path(tempfile.gettempdir()) / f"chainlight-bench-ws-{args.firms}"
     prepare(workspace, args.firms, ["resolve", "extract", "mount"])
     conf = {"spark.driver.memory": "2g", "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8"}
     conf.update(dict(item.split("=", 1) for item in args.spark_conf))
-    stages = [s for s in STAGES if s in args.stages]  # pipeline order
     duck = child(CHILD, str(workspace), "duckdb", "{}", ",".join(stages), "")
-    handed = [*HANDED_OVER, *([] if "resolve" in stages else ["entity_links"])]  # what Spark does not make itself
+    handed = [t for stage, made in MADE_BY.items() if stage not in stages for t in made]  # Spark does not make these
     spark = child(CHILD, str(workspace), "spark", json.dumps(conf), ",".join(stages), ",".join(handed))
     algo = child(ALGORITHMS, str(workspace)) if "graph" in stages else None
     print(f"engines on {args.firms:,} firms (Spark local mode, {json.dumps(conf)}):")

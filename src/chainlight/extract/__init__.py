@@ -19,18 +19,21 @@ fact from any extractor is kept only if its span is in the source and its firms 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 from collections.abc import Iterator
+from functools import partial
 
 import pyarrow as pa
 
 from chainlight import ontology as ontology_stage
 from chainlight import rules, tables
 from chainlight.config import Config
+from chainlight.engine.base import quote_identifier
 from chainlight.errors import LLMUnavailable
-from chainlight.extract.cascade import LLMExtractor, unsure
-from chainlight.extract.facts import Document, Fact, Rejected, verify
+from chainlight.extract import batches
+from chainlight.extract.batches import Verifier
+from chainlight.extract.cascade import UNSURE_BELOW, LLMExtractor
+from chainlight.extract.facts import Document
 from chainlight.extract.llm import LLMClient
 from chainlight.extract.offline import OfflineExtractor
 from chainlight.resolve import registry_names
@@ -38,6 +41,10 @@ from chainlight.resolve.matcher import Resolver
 from chainlight.workspace import StageResult, Workspace
 
 log = logging.getLogger(__name__)
+
+#: Runs on any engine: documents are read through ``Engine.map_batches``; only the learned item vocabulary,
+#: the registry (for the supply claims' firm names) and the documents the LLM is asked about reach the driver.
+ENGINE_NEEDS: frozenset[str] = frozenset()
 
 _c = tables.Column
 FACT_COLUMNS = (
@@ -54,32 +61,66 @@ SCHEMA = pa.schema([(c.name, pa.float64() if c.type == "DOUBLE" else pa.int64() 
                     for c in FACT_COLUMNS])
 
 
-def documents(ws: Workspace) -> list[Document]:
-    q = ws.engine.query
-    docs = [Document(id=r["report_id"], kind="report", text=r["text"] or "")
-            for r in q("SELECT report_id, text FROM reports ORDER BY report_id").to_pylist()]
-    docs += [Document(id=f"{r['uscc']}:{r['product_name']}", kind="product", text=r["product_name"], uscc=r["uscc"])
-             for r in q("SELECT uscc, product_name FROM products ORDER BY 1, 2").to_pylist()]
-    docs += [Document(id=item_id(r["item_name"], r["tax_code"]), kind="item", text=r["item_name"],
-                      code=r["tax_code"] or "")
-             for r in q("SELECT DISTINCT item_name, tax_code FROM invoices WHERE status = 'normal' ORDER BY 1, 2")
-             .to_pylist()]
-    docs += [Document(id=r["patent_id"], kind="patent", text=r["title"] or "")
-             for r in q("SELECT patent_id, title FROM patents ORDER BY patent_id").to_pylist()]
-    return docs
+#: Every document, in the order the LLM cascade visits them (reports, product listings, line items, patents).
+DOCUMENTS_SQL = """
+    SELECT 0 AS part, report_id AS id, 'report' AS kind, coalesce(text, '') AS text, CAST(NULL AS VARCHAR) AS uscc,
+           CAST(NULL AS VARCHAR) AS code, report_id AS k1, '' AS k2 FROM reports
+    UNION ALL
+    SELECT 1, uscc || ':' || product_name, 'product', product_name, uscc, NULL, uscc, product_name FROM products
+    UNION ALL
+    SELECT 2, item_name || '|' || tax_code, 'item', item_name, NULL, tax_code, item_name, tax_code FROM _extract_item_docs
+    UNION ALL
+    SELECT 3, patent_id, 'patent', coalesce(title, ''), NULL, NULL, patent_id, '' FROM patents"""
 
 
-def item_id(item_name: str, tax_code: str | None) -> str:
-    return f"{item_name}|{tax_code or ''}"
+def _candidates(ws: Workspace, offline: OfflineExtractor, segments: frozenset[str],
+                registry: list[tuple[str, str, str]], resolver: Resolver) -> None:
+    """``_extract_candidates``: every offline fact, checked, computed where the documents live."""
+    engine = ws.engine
+    engine.execute("CREATE OR REPLACE TEMP TABLE _extract_item_docs AS SELECT DISTINCT item_name, "
+                   "coalesce(tax_code, '') AS tax_code FROM invoices WHERE status = 'normal' AND item_name IS NOT NULL")
+    sales = (f"SELECT seller_uscc AS seller, item_name, coalesce(tax_code, '') AS tax_code, "
+             f"CAST(sum(amount_fen) AS DOUBLE) / 100 AS amount FROM {rules.sales_view(ws)} "
+             f"GROUP BY seller_uscc, item_name, coalesce(tax_code, '') HAVING sum(amount_fen) > 0")
+    reader = offline.reader
+    readings = reader.read_items_on(engine, "_extract_reader", "SELECT item_name, tax_code FROM _extract_item_docs", sales)
+    firms = reader.firm_profiles_on(engine, "_extract_firms", sales, readings)
+    reader.for_engine(engine)
+    plain = Verifier(segments)
+    engine.map_batches("_extract_item_facts", f"SELECT * FROM {readings}",
+                       partial(batches.item_facts, offline=offline, verifier=plain), batches.CANDIDATE_SCHEMA)
+    engine.map_batches("_extract_text_facts", f"""
+        SELECT 'product' AS kind, p.uscc || ':' || p.product_name AS id, p.product_name AS text, p.uscc,
+               f.dist AS profile, {batches.PRODUCTS} AS _part, p.uscc AS _k1, p.product_name AS _k2
+        FROM products p LEFT JOIN {firms} f ON f.seller = p.uscc""",
+                       partial(batches.text_facts, offline=offline, verifier=plain), batches.CANDIDATE_SCHEMA)
+    engine.map_batches("_extract_patent_facts", f"""
+        SELECT 'patent' AS kind, patent_id AS id, coalesce(title, '') AS text, CAST(NULL AS VARCHAR) AS uscc,
+               CAST(NULL AS VARCHAR) AS profile, {batches.PATENTS} AS _part, patent_id AS _k1, '' AS _k2 FROM patents""",
+                       partial(batches.text_facts, offline=offline, verifier=plain), batches.CANDIDATE_SCHEMA)
+    engine.map_batches("_extract_report_facts", "SELECT report_id AS id, text FROM reports",
+                       partial(batches.report_facts, offline=offline, verifier=Verifier(segments, registry, resolver)),
+                       batches.CANDIDATE_SCHEMA)
+    engine.execute("CREATE OR REPLACE TEMP TABLE _extract_candidates AS " + " UNION ALL ".join(
+        f"SELECT * FROM _extract_{part}_facts" for part in ("item", "text", "patent", "report")))
 
 
-def item_sales(ws: Workspace) -> list[tuple[str, str, float]]:
-    """(seller, line-item document id, amount) over the sales: who sells which item, for the reader's
-    seller co-occurrence."""
-    rows = ws.engine.query(f"""SELECT seller_uscc, item_name, tax_code, CAST(sum(amount_fen) AS DOUBLE) / 100 AS amount
-        FROM {rules.sales_view(ws)} GROUP BY 1, 2, 3
-        HAVING sum(amount_fen) > 0 ORDER BY 1, 2, 3""").to_pylist()
-    return [(r["seller_uscc"], item_id(r["item_name"], r["tax_code"]), r["amount"]) for r in rows]
+def _llm_candidates(ws: Workspace, client: LLMClient, segments: frozenset[str],
+                    registry: list[tuple[str, str, str]], resolver: Resolver) -> None:
+    """The cascade: documents whose offline facts are missing or weak (best confidence below ``cascade.UNSURE_BELOW``) go to the LLM
+    from the driver (the call budget bounds them); its facts are checked as offline ones are."""
+    rows = ws.engine.query(f"""SELECT d.id, d.kind, d.text, d.uscc, d.code FROM ({DOCUMENTS_SQL}) d
+        LEFT JOIN (SELECT source_id, max(confidence) AS best FROM _extract_candidates GROUP BY source_id) b
+        ON b.source_id = d.id WHERE coalesce(b.best, 0) < $below ORDER BY d.part, d.k1, d.k2""",
+                           {"below": UNSURE_BELOW}).to_pylist()
+    docs = [Document(**r) for r in rows]
+    by_id: dict[tuple[str, str], Document] = {(d.kind, d.id): d for d in docs}
+    verifier = Verifier(segments, registry, resolver)
+    facts = LLMExtractor(client, sorted(segments)).extract_many(docs)
+    ws.engine.register_arrow("_extract_llm_facts", pa.Table.from_pylist([
+        batches.candidate_row(*verifier.check(fact, by_id[(fact.source, fact.source_id)]), (batches.LLM, "", "", n))
+        for n, fact in enumerate(facts)], schema=batches.CANDIDATE_SCHEMA))
+    ws.engine.execute("INSERT INTO _extract_candidates SELECT * FROM _extract_llm_facts")
 
 
 @contextlib.contextmanager
@@ -105,52 +146,28 @@ def llm_session(ws: Workspace, cfg: Config) -> Iterator[LLMClient | None]:
         yield None
 
 
-def _fact_id(fact: Fact) -> str:
-    material = f"{fact.method}|{fact.kind}|{fact.source}|{fact.source_id}|{fact.start}|{fact.end}|{fact.segment_id}"
-    return hashlib.sha1(f"{material}|{fact.subject}|{fact.object}".encode()).hexdigest()[:20]
-
-
-def _table(rows: list[Fact], reasons: list[str] | None = None) -> pa.Table:
-    data: dict[str, list] = {name: [] for name in SCHEMA.names}
-    for fact in rows:
-        record = fact.model_dump()
-        data["fact_id"].append(_fact_id(fact))
-        for name in SCHEMA.names[1:]:
-            data[name].append(record.get(name))
-    table = pa.table(data, schema=SCHEMA)
-    return table.append_column("reason", pa.array(reasons, pa.string())) if reasons is not None else table
-
-
 def run(ws: Workspace, cfg: Config) -> StageResult:
     ontology = ontology_stage.load(cfg.ontology)
-    segments = sorted(ontology.segments())
+    segments = frozenset(ontology.segments())
     registry = registry_names(ws)
     resolver = Resolver(registry)
-    offline = OfflineExtractor(ontology, sorted({name for _, name, _ in registry}), seed=cfg.seed,
-                               sales=item_sales(ws))
-    docs = documents(ws)
-    by_id: dict[tuple[str, str], Document] = {(d.kind, d.id): d for d in docs}
-    candidates = offline.extract_many(docs)
+    offline = OfflineExtractor(ontology, sorted({name for _, name, _ in registry}), seed=cfg.seed)
+    _candidates(ws, offline, segments, registry, resolver)
     llm_stats: dict[str, int] = {}
     with llm_session(ws, cfg) as client:
         if client is not None:
-            candidates += LLMExtractor(client, segments).extract_many(unsure(docs, candidates))
+            _llm_candidates(ws, client, segments, registry, resolver)
             llm_stats = client.stats.as_dict()
-    kept: list[Fact] = []
-    rejected: list[Rejected] = []
-    cache: dict[str, str | None] = {}
-
-    def resolve(name: str) -> str | None:
-        if name not in cache:
-            cache[name] = resolver.resolve(name).uscc
-        return cache[name]
-
-    for fact in candidates:
-        outcome = verify(fact, by_id[(fact.source, fact.source_id)], resolve, set(segments))
-        (rejected if isinstance(outcome, Rejected) else kept).append(outcome)  # type: ignore[arg-type]
+    engine = ws.engine
+    engine.map_batches("_extract_ignored", "SELECT report_id AS id, text FROM reports", batches.ignored_instructions,
+                       batches.IGNORED_SCHEMA)
+    columns = ", ".join(quote_identifier(c) for c in SCHEMA.names)
     with ws.stage("extract") as writer:
-        writer.write_arrow("facts", _table(kept))
-        writer.write_arrow("rejected_facts", _table([r.fact for r in rejected], [r.reason for r in rejected]))
-        writer.stats.update({"documents": len(docs), "instructions_ignored": offline.ignored_instructions,
+        for table, which in (("facts", "IS NULL"), ("rejected_facts", "IS NOT NULL")):
+            writer.write_sql(table, f"SELECT {columns}{', reason' if which != 'IS NULL' else ''} FROM _extract_candidates "
+                                    f"WHERE reason {which} ORDER BY _part, _k1, _k2, _n")
+        writer.stats.update({"documents": engine.scalar(f"SELECT count(*) FROM ({DOCUMENTS_SQL}) d"),
+                             "instructions_ignored": engine.scalar(
+                                 "SELECT CAST(coalesce(sum(ignored), 0) AS BIGINT) FROM _extract_ignored"),
                              "llm": llm_stats})
     return StageResult("extract", writer.run_id, dict(writer.counts), dict(writer.stats))

@@ -69,10 +69,3 @@ class LLMExtractor:
     def extract_many(self, docs: list[Document]) -> list[Fact]:
         return llm_facts(self.client, docs, self.segments)
 
-
-def unsure(docs: list[Document], offline: list[Fact]) -> list[Document]:
-    """Documents whose offline facts are missing or weak: the only ones worth an LLM call."""
-    best: dict[str, float] = {}
-    for fact in offline:
-        best[fact.source_id] = max(best.get(fact.source_id, 0.0), fact.confidence)
-    return [d for d in docs if best.get(d.id, 0.0) < UNSURE_BELOW]

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 
 import pyarrow as pa
 
@@ -37,7 +38,7 @@ from chainlight import ontology as ontology_stage
 from chainlight import rules, tables
 from chainlight.config import Config
 from chainlight.engine.base import check_identifier, load_sql, render
-from chainlight.ontology.items import ItemReader
+from chainlight.ontology.items import ItemReader, from_column
 from chainlight.ontology.model import Ontology
 from chainlight.ontology.signals import SegmentLexicon, SegmentTextModel
 from chainlight.workspace import StageResult, Workspace
@@ -56,6 +57,9 @@ INVOICE_HALF_SAY_LINES = 2
 EVIDENCE_PER_SIGNAL = 3
 
 _c = tables.Column
+#: Runs on any engine: per-text work goes through ``Engine.map_batches``, the rest is SQL.
+ENGINE_NEEDS: frozenset[str] = frozenset()
+
 tables.register(tables.TableSpec("mounts", "mount", (
     _c("uscc", "VARCHAR"), _c("segment_id", "VARCHAR"), _c("chain_id", "VARCHAR"), _c("tier", "VARCHAR"),
     _c("share", "DOUBLE"), _c("confidence", "DOUBLE"), _c("rank", "BIGINT")), key=("uscc", "segment_id"),
@@ -69,31 +73,20 @@ tables.register(tables.TableSpec("mounts_registry_only", "mount", (
     description="Baseline: the same model on registry scope and industry code alone."))
 
 def _item_signals(ws: Workspace, reader: ItemReader) -> None:
-    """Distinct items are read in-process (``ontology.items``: parsed as written, non-product lines
-    without evidence, names learned from the items it is sure of); amounts are summed per firm and segment
-    in SQL."""
+    """Distinct items are read where they live (``ItemReader.read_items_on``: parsed as written,
+    non-product lines without evidence, names learned from the items it is sure of); amounts are summed per
+    firm and segment in SQL."""
     engine = ws.engine
     engine.execute("CREATE OR REPLACE TEMP TABLE _mount_sales AS "
                    + render(load_sql("chainlight.mount", "item_sales"), {"sales": rules.sales_view(ws)}))
-    items = engine.query("SELECT DISTINCT item_name, tax_code FROM _mount_sales ORDER BY 1, 2").to_pylist()
-    index = {(i["item_name"], i["tax_code"]): k for k, i in enumerate(items)}
-    sales = [(r["uscc"], index[(r["item_name"], r["tax_code"])], r["amount"]) for r in engine.query(
-        "SELECT uscc, item_name, tax_code, amount FROM _mount_sales ORDER BY 1, 2, 3").to_pylist()]
-    readings = reader.read_items([(i["item_name"] or "", i["tax_code"]) for i in items], sales)
-    rows: dict[str, list] = {"item_name": [], "tax_code": [], "segment_id": [], "p": []}
-    for item, reading in zip(items, readings, strict=True):
-        for segment, p in reading.distribution.items():
-            rows["item_name"].append(item["item_name"])
-            rows["tax_code"].append(item["tax_code"])
-            rows["segment_id"].append(segment)
-            rows["p"].append(p)
-    engine.register_arrow("_mount_items", pa.table(rows, schema=pa.schema([
-        ("item_name", pa.string()), ("tax_code", pa.string()), ("segment_id", pa.string()), ("p", pa.float64())])))
+    readings = reader.read_items_on(engine, "_mount_reader", "SELECT DISTINCT item_name, tax_code FROM _mount_sales",
+                                    "SELECT uscc AS seller, item_name, tax_code, amount FROM _mount_sales")
+    engine.map_batches("_mount_items", f"SELECT item_name, tax_code, dist FROM {readings}", _item_rows, ITEM_SCHEMA)
     # every sold item is evidence (scored in full); the table of evidence keeps the strongest few
     engine.execute("""CREATE OR REPLACE TEMP TABLE _mount_item_signals AS
         SELECT s.uscc, c.segment_id, 'invoice_item' AS signal, s.amount * c.p AS weight,
                s.example_invoice AS source_id, s.item_name AS detail
-        FROM _mount_sales s JOIN _mount_items c USING (item_name, tax_code)""")
+        FROM _mount_sales s JOIN _mount_items c ON c.item_name = s.item_name AND c.tax_code = s.tax_code""")
     engine.execute("""CREATE OR REPLACE TEMP TABLE _mount_signal_say AS
         SELECT uscc, 'invoice_item' AS signal, CAST(n AS DOUBLE) / (n + $half) AS say
         FROM (SELECT uscc, sum(invoices) AS n FROM _mount_sales
@@ -101,28 +94,67 @@ def _item_signals(ws: Workspace, reader: ItemReader) -> None:
                    {"half": INVOICE_HALF_SAY_LINES})
 
 
-def _register_votes(ws: Workspace, name: str, keys: list[str],
-                    votes_for: Callable[[str], list[tuple[str, float, str]]]) -> None:
-    """Per distinct text or code: its (segment, vote, detail) rows, as a table SQL can join to firms."""
-    rows: dict[str, list] = {"key": [], "segment_id": [], "vote": [], "detail": []}
-    for key in keys:
-        for segment, vote, detail in votes_for(key):
-            for column, value in zip(rows, (key, segment, vote, detail), strict=True):
-                rows[column].append(value)
-    ws.engine.register_arrow(name, pa.table(rows, schema=pa.schema([
-        ("key", pa.string()), ("segment_id", pa.string()), ("vote", pa.float64()), ("detail", pa.string())])))
+ITEM_SCHEMA = pa.schema([("item_name", pa.string()), ("tax_code", pa.string()), ("segment_id", pa.string()),
+                         ("p", pa.float64())])
+VOTE_SCHEMA = pa.schema([("key", pa.string()), ("segment_id", pa.string()), ("vote", pa.float64()),
+                         ("detail", pa.string())])
+Votes = list[tuple[str, float, str]]
+
+
+def _item_rows(batch: pa.RecordBatch) -> pa.Table:
+    """Readings → one row per item and segment of its distribution."""
+    rows = [{"item_name": r["item_name"], "tax_code": r["tax_code"], "segment_id": s, "p": p}
+            for r in batch.to_pylist() for s, p in from_column(r["dist"]).items()]
+    return pa.Table.from_pylist(rows, schema=ITEM_SCHEMA)
+
+
+def _vote_rows(batch: pa.RecordBatch, *, votes_for: Callable[[str], Votes]) -> pa.Table:
+    """Per distinct text or code (column ``key``): its (segment, vote, detail) rows."""
+    rows = [{"key": key, "segment_id": segment, "vote": vote, "detail": detail}
+            for key in batch.column("key").to_pylist() for segment, vote, detail in votes_for(key)]
+    return pa.Table.from_pylist(rows, schema=VOTE_SCHEMA)
+
+
+def _map_votes(ws: Workspace, name: str, keys: str, votes_for: Callable[[str], Votes]) -> None:
+    """Temporary table ``name`` (key, segment_id, vote, detail), a table SQL can join to firms, from the
+    distinct keys of query ``keys`` (column ``key``): computed where the keys live."""
+    ws.engine.map_batches(name, keys, partial(_vote_rows, votes_for=votes_for), VOTE_SCHEMA)
+
+
+def _register_votes(ws: Workspace, name: str, keys: list[str], votes_for: Callable[[str], Votes]) -> None:
+    """``_map_votes`` for a few keys the driver holds (the ontology's own)."""
+    ws.engine.register_arrow(name, _vote_rows(pa.record_batch([pa.array(keys, pa.string())], names=["key"]),
+                                              votes_for=votes_for))
+
+
+def _product_rows(batch: pa.RecordBatch, *, reader: ItemReader) -> pa.Table:
+    """Product listings, read as ``extract`` reads them, as votes."""
+    names = [n or "" for n in batch.column("key").to_pylist()]
+    readings = reader.read_products(names, [None] * len(names))
+    rows = [{"key": n, "segment_id": s, "vote": p, "detail": n}
+            for n, reading in zip(names, readings, strict=True) for s, p in reading.distribution.items()]
+    return pa.Table.from_pylist(rows, schema=VOTE_SCHEMA)
 
 
 def _product_signals(ws: Workspace, reader: ItemReader) -> str:
     """Product listings, read as ``extract`` reads them; a listing the lexicon and the learned names do not
     read is left to the n-gram model alone (not the firm's item profile: that would count the items twice)."""
-    names = ws.engine.query("SELECT DISTINCT product_name FROM products ORDER BY 1").column(0).to_pylist()
-    readings = reader.read_products(names, [None] * len(names))
-    by_name = dict(zip(names, readings, strict=True))
-    _register_votes(ws, "_mount_product_votes", names,
-                    lambda n: [(s, p, n) for s, p in by_name[n].distribution.items()])
+    ws.engine.map_batches("_mount_product_votes", "SELECT DISTINCT product_name AS key FROM products "
+                          "WHERE product_name IS NOT NULL", partial(_product_rows, reader=reader.for_engine(ws.engine)),
+                          VOTE_SCHEMA)
     return """SELECT p.uscc, v.segment_id, 'product' AS signal, v.vote AS weight, p.product_name AS source_id, v.detail
               FROM products p JOIN _mount_product_votes v ON v.key = p.product_name"""
+
+
+def _patent_votes(key: str, *, lexicon: SegmentLexicon) -> Votes:
+    ipc, title = key.split("|", 1)
+    found: dict[str, float] = defaultdict(float)
+    for segment in lexicon.ipc_segments(ipc):
+        found[segment] += 0.5
+    for hit in lexicon.product_hits(title):
+        for segment in hit.segments:
+            found[segment] += 1.0 / len(hit.segments)
+    return [(segment, vote, f"{ipc} {title}") for segment, vote in found.items()]
 
 
 def _patent_signals(ws: Workspace, lexicon: SegmentLexicon) -> str:
@@ -130,34 +162,27 @@ def _patent_signals(ws: Workspace, lexicon: SegmentLexicon) -> str:
     ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE _mount_patents AS SELECT p.patent_id, coalesce(p.title, '') "
                       f"AS title, coalesce(p.ipc, '') AS ipc, l.uscc FROM patents p "
                       f"LEFT JOIN {check_identifier(links)} l ON l.mention_id = 'patent:' || p.patent_id")
-    pairs = ws.engine.query("SELECT DISTINCT ipc || '|' || title FROM _mount_patents WHERE uscc IS NOT NULL "
-                            "ORDER BY 1").column(0).to_pylist()
-
-    def votes(key: str) -> list[tuple[str, float, str]]:
-        ipc, title = key.split("|", 1)
-        found: dict[str, float] = defaultdict(float)
-        for segment in lexicon.ipc_segments(ipc):
-            found[segment] += 0.5
-        for hit in lexicon.product_hits(title):
-            for segment in hit.segments:
-                found[segment] += 1.0 / len(hit.segments)
-        return [(segment, vote, f"{ipc} {title}") for segment, vote in found.items()]
-
-    _register_votes(ws, "_mount_patent_votes", pairs, votes)
+    _map_votes(ws, "_mount_patent_votes", "SELECT DISTINCT ipc || '|' || title AS key FROM _mount_patents "
+               "WHERE uscc IS NOT NULL", partial(_patent_votes, lexicon=lexicon))
     return """SELECT p.uscc, v.segment_id, 'patent' AS signal, v.vote AS weight, p.patent_id AS source_id, v.detail
               FROM _mount_patents p JOIN _mount_patent_votes v ON v.key = p.ipc || '|' || p.title"""
 
 
+def _scope_votes(scope: str, *, lexicon: SegmentLexicon) -> Votes:
+    return [(segment, 1.0 / len(hit.segments), hit.term)
+            for hit in lexicon.scope_hits(scope) + lexicon.product_hits(scope) for segment in hit.segments]
+
+
+def _code_votes(code: str, *, lexicon: SegmentLexicon) -> Votes:
+    found = lexicon.industry_segments(code)
+    return [(segment, 1.0 / len(found), code) for segment in found]
+
+
 def _registry_signals(ws: Workspace, lexicon: SegmentLexicon) -> str:
-    scopes = ws.engine.query("SELECT DISTINCT scope FROM enterprises WHERE scope IS NOT NULL ORDER BY 1") \
-        .column(0).to_pylist()
-    codes = ws.engine.query("SELECT DISTINCT industry_code FROM enterprises WHERE industry_code IS NOT NULL "
-                            "ORDER BY 1").column(0).to_pylist()
-    _register_votes(ws, "_mount_scope_votes", scopes, lambda scope: [
-        (segment, 1.0 / len(hit.segments), hit.term)
-        for hit in lexicon.scope_hits(scope) + lexicon.product_hits(scope) for segment in hit.segments])
-    _register_votes(ws, "_mount_code_votes", codes, lambda code: [
-        (segment, 1.0 / len(found), code) for found in [lexicon.industry_segments(code)] for segment in found])
+    _map_votes(ws, "_mount_scope_votes", "SELECT DISTINCT scope AS key FROM enterprises WHERE scope IS NOT NULL",
+               partial(_scope_votes, lexicon=lexicon))
+    _map_votes(ws, "_mount_code_votes", "SELECT DISTINCT industry_code AS key FROM enterprises "
+               "WHERE industry_code IS NOT NULL", partial(_code_votes, lexicon=lexicon))
     return """SELECT e.uscc, v.segment_id, 'scope' AS signal, v.vote AS weight, CAST(NULL AS VARCHAR) AS source_id,
                      v.detail FROM enterprises e JOIN _mount_scope_votes v ON v.key = e.scope
               UNION ALL

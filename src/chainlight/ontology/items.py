@@ -29,12 +29,18 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import ahocorasick
 import numpy as np
+import pyarrow as pa
 
 from chainlight.ontology.model import normalise_term
 from chainlight.ontology.signals import Distribution, SegmentLexicon, SegmentTextModel
+
+if TYPE_CHECKING:
+    from chainlight.engine.base import Engine
 
 STARRED = re.compile(r"^\s*\*([^*\s]{1,24})\*\s*")
 TRAILING_BRACKET = re.compile(r"[（(][^（）()]*[）)]$")
@@ -97,6 +103,20 @@ def _blend(*parts: Distribution) -> Distribution:
         for segment, p in part.items():
             scores[segment] += p / len(present)
     return _normalised(scores)
+
+
+def _summed(parts: Iterable[tuple[float, Distribution]]) -> dict[str, float]:
+    """Σ weight × p per segment, added in the order given: every accumulation of the reader goes through
+    here, in memory and per group on an engine alike, so both add the same floats in the same order."""
+    scores: dict[str, float] = defaultdict(float)
+    for weight, distribution in parts:
+        for segment, p in distribution.items():
+            scores[segment] += weight * p
+    return dict(scores)
+
+
+def _sure(distribution: Distribution) -> bool:
+    return bool(distribution) and max(distribution.values()) >= SURE
 
 
 @dataclass(frozen=True)
@@ -165,29 +185,35 @@ class ItemReader:
     def read_items(self, items: Sequence[tuple[str, str]], sales: Sequence[tuple[str, int, float]] = ()
                    ) -> list[Reading]:
         """Per (item text, tax code): its reading. ``sales``: (seller, item index, amount) rows, for the
-        seller co-occurrence of names nothing else reads."""
+        seller co-occurrence of names nothing else reads. In memory; ``read_items_on`` is the same on an
+        engine's tables."""
         first = [self._first_pass(text, code) for text, code in items]
         self.learned = self._learn(items, first)
         firms = self.firm_profiles(sales, first)
-        by_sellers: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        by_item: dict[int, list[tuple[float, Distribution]]] = defaultdict(list)
         for seller, index, amount in sales:
             if not first[index].distribution and amount > 0:
-                for segment, p in firms.get(seller, {}).items():
-                    by_sellers[index][segment] += amount * p
-        out: list[Reading] = []
-        for i, ((text, _code), reading) in enumerate(zip(items, first, strict=True)):
-            if reading.distribution or reading.how == "non_product":
-                out.append(reading)
-                continue
-            item = parse_line_item(text)
-            named = self.learned.distribution(item.name)
-            sellers = _normalised(dict(by_sellers.get(i, {})))
-            short = self.learned.shorts.get(normalise_term(item.short), {}) if item.short else {}
-            evidence = _blend(named, sellers) or short
-            how = "+".join(k for k, d in (("learned", named), ("sellers", sellers)) if d) or "learned"
-            out.append(Reading(evidence, how, reading.span_start, reading.span) if evidence else reading)
+                by_item[index].append((amount, firms.get(seller, {})))
+        out = [self._second_pass(text, reading, _normalised(_summed(by_item.get(i, ()))))
+               for i, ((text, _code), reading) in enumerate(zip(items, first, strict=True))]
+        return self._model_last([text for text, _ in items], out)
+
+    def _second_pass(self, text: str, reading: Reading, sellers: Distribution) -> Reading:
+        """An item pass 1 could not read: its learned names with its sellers' segments, else its short name."""
+        if reading.distribution or reading.how == "non_product":
+            return reading
+        item = parse_line_item(text)
+        named = self.learned.distribution(item.name)
+        short = self.learned.shorts.get(normalise_term(item.short), {}) if item.short else {}
+        evidence = _blend(named, sellers) or short
+        how = "+".join(k for k, d in (("learned", named), ("sellers", sellers)) if d) or "learned"
+        return Reading(evidence, how, reading.span_start, reading.span) if evidence else reading
+
+    def _model_last(self, texts: Sequence[str], readings: list[Reading]) -> list[Reading]:
+        """The n-gram model for the items nothing else read (one ``predict`` call for them all)."""
+        out = list(readings)
         still = [i for i, r in enumerate(out) if not r.distribution and r.how != "non_product"]
-        guesses = self._model([parse_line_item(items[i][0]).name for i in still])
+        guesses = self._model([parse_line_item(texts[i]).name for i in still])
         for i, guess in zip(still, guesses, strict=True):
             if guess:
                 out[i] = Reading(guess, "model", out[i].span_start, out[i].span)
@@ -203,32 +229,80 @@ class ItemReader:
             out.append({self.model.classes[best]: float(row[best])} if row[best] >= MIN_MODEL_PROBABILITY else {})
         return out
 
+    @staticmethod
+    def learnable(text: str) -> tuple[str | None, str | None]:
+        """The (name, short name) an item's sure reading teaches, normalised; None where it teaches none."""
+        item = parse_line_item(text)
+        name, short = normalise_term(item.name), normalise_term(item.short)
+        return (name if len(name) >= MIN_LEARNED_LENGTH else None), (short or None)
+
     def _learn(self, items: Sequence[tuple[str, str]], readings: list[Reading]) -> Learned:
-        names: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        shorts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        names: dict[str, list[tuple[float, Distribution]]] = defaultdict(list)
+        shorts: dict[str, list[tuple[float, Distribution]]] = defaultdict(list)
         for (text, _code), reading in zip(items, readings, strict=True):
-            if not reading.distribution or max(reading.distribution.values()) < SURE:
+            if not _sure(reading.distribution):
                 continue
-            item = parse_line_item(text)
-            name, short = normalise_term(item.name), normalise_term(item.short)
-            for segment, p in reading.distribution.items():
-                if len(name) >= MIN_LEARNED_LENGTH:
-                    names[name][segment] += p
-                if short:
-                    shorts[short][segment] += p
-        keep = {n: d for n, d in ((n, _normalised(dict(v))) for n, v in names.items()) if max(d.values()) >= SURE}
-        keep_short = {n: _normalised(dict(v)) for n, v in shorts.items()}
-        return Learned(keep, keep_short)
+            name, short = self.learnable(text)
+            if name:
+                names[name].append((1.0, reading.distribution))
+            if short:
+                shorts[short].append((1.0, reading.distribution))
+        keep = {n: d for n, d in ((n, _normalised(_summed(v))) for n, v in names.items()) if _sure(d)}
+        return Learned(keep, {n: _normalised(_summed(v)) for n, v in shorts.items()})
 
     @staticmethod
     def firm_profiles(sales: Sequence[tuple[str, int, float]], readings: Sequence[Reading]) -> dict[str, Distribution]:
         """Per seller: the amount-weighted segments of the items it sells that have a reading."""
-        scores: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        by_seller: dict[str, list[tuple[float, Distribution]]] = defaultdict(list)
         for seller, index, amount in sales:
             if amount > 0:
-                for segment, p in readings[index].distribution.items():
-                    scores[seller][segment] += amount * p
-        return {seller: _normalised(dict(s)) for seller, s in sorted(scores.items())}
+                by_seller[seller].append((amount, readings[index].distribution))
+        profiles = {seller: _normalised(_summed(parts)) for seller, parts in sorted(by_seller.items())}
+        return {seller: d for seller, d in profiles.items() if d}
+
+    # -- the same on an engine's tables (per batch / per group on the executors) ---------------------------
+    def read_items_on(self, engine: Engine, prefix: str, items: str, sales: str) -> str:
+        """``read_items`` where the data lives: ``items`` is a query of distinct (item_name, tax_code), tax
+        code not NULL; ``sales`` one of (seller, item_name, tax_code, amount). Pass 1 per batch of items;
+        the learned names, short names and seller profiles per group (each group's rows added in the
+        order ``read_items`` adds them, so the floats are the same); only the learned vocabulary comes to
+        the driver and goes out again with pass 2. Returns the temporary table of readings,
+        ``<prefix>_read`` (``READING_SCHEMA``); the other ``<prefix>_…`` tables are its steps."""
+        first, read = f"{prefix}_first", f"{prefix}_read"
+        engine.map_batches(first, items, partial(_first_pass_batch, reader=self), FIRST_SCHEMA)
+        for key in ("name", "short"):
+            group_sum(engine, f"{prefix}_{key}s", [key], ["item_name", "tax_code"],
+                      f"SELECT {key}, item_name, tax_code, CAST(1 AS DOUBLE) AS weight, dist FROM {first} "
+                      f"WHERE sure AND {key} IS NOT NULL", keep_sure=key == "name")
+        self.learned = Learned(*(_vocabulary(engine, f"{prefix}_{key}s", key) for key in ("name", "short")))
+        firms = self.firm_profiles_on(engine, f"{prefix}_firms", sales, first)
+        group_sum(engine, f"{prefix}_sellers", ["item_name", "tax_code"], ["seller"], f"""
+            SELECT s.item_name, s.tax_code, s.seller, s.amount AS weight, p.dist
+            FROM ({sales}) s JOIN {first} f ON f.item_name = s.item_name AND f.tax_code = s.tax_code
+            JOIN {firms} p ON p.seller = s.seller WHERE f.pending AND s.amount > 0""")
+        pending = bool(engine.scalar(f"SELECT count(*) FROM {first} WHERE pending"))
+        engine.map_batches(read, f"""
+            SELECT f.item_name, f.tax_code, f.how, f.span_start, f.span, f.dist, b.dist AS sellers
+            FROM {first} f LEFT JOIN {prefix}_sellers b ON b.item_name = f.item_name AND b.tax_code = f.tax_code""",
+                           partial(_second_pass_batch, reader=self.for_engine(engine, pending)), READING_SCHEMA)
+        return read
+
+    def for_engine(self, engine: Engine, model_needed: bool = True) -> ItemReader:
+        """This reader, ready to be shipped: an engine that runs block functions in other processes gets
+        the n-gram model fitted once here rather than once per task (in-process, it is fitted on first use)."""
+        if model_needed and not engine.in_process:
+            self.model.classes  # noqa: B018 - the cached fit
+        return self
+
+    @staticmethod
+    def firm_profiles_on(engine: Engine, name: str, sales: str, readings: str) -> str:
+        """``firm_profiles`` on an engine: temporary table ``name`` (seller, dist) from the ``sales`` query
+        and a table of readings (item_name, tax_code, dist)."""
+        group_sum(engine, name, ["seller"], ["item_name", "tax_code"], f"""
+            SELECT s.seller, s.item_name, s.tax_code, s.amount AS weight, r.dist
+            FROM ({sales}) s JOIN {readings} r ON r.item_name = s.item_name AND r.tax_code = s.tax_code
+            WHERE s.amount > 0""")
+        return name
 
     def read_products(self, texts: Sequence[str], firms: Sequence[Distribution | None]) -> list[Reading]:
         """Product listings (a firm's own words, no tax code): lexicon, then learned names, then the
@@ -261,3 +335,90 @@ class ItemReader:
                     out[i] = Reading({best[0]: best[1]} if best[1] >= MIN_MODEL_PROBABILITY else {}, "model", 0,
                                      texts[i])
         return [r if r is not None else Reading({}, "none", 0, "") for r in out]
+
+
+# -- Arrow forms of readings, and the block functions ``read_items_on`` ships to an engine ---------------------
+#: A distribution as a column: (segment_id, p) in the distribution's own order.
+DISTRIBUTION = pa.list_(pa.struct([("segment_id", pa.string()), ("p", pa.float64())]))
+READING_FIELDS = [("how", pa.string()), ("span_start", pa.int64()), ("span", pa.string()), ("dist", DISTRIBUTION)]
+#: ``read_items_on``'s readings: one row per distinct (item_name, tax_code).
+READING_SCHEMA = pa.schema([("item_name", pa.string()), ("tax_code", pa.string()), *READING_FIELDS])
+#: Pass 1, with what a sure reading teaches (``learnable``) and whether pass 2 has work (``pending``).
+FIRST_SCHEMA = pa.schema([*READING_SCHEMA, ("name", pa.string()), ("short", pa.string()), ("sure", pa.bool_()),
+                          ("pending", pa.bool_())])
+
+
+def to_column(distribution: Distribution) -> list[dict[str, Any]]:
+    return [{"segment_id": s, "p": p} for s, p in distribution.items()]
+
+
+def from_column(value: list[dict[str, Any]] | None) -> Distribution:
+    return {e["segment_id"]: e["p"] for e in value or ()}
+
+
+def reading_row(reading: Reading) -> dict[str, Any]:
+    return {"how": reading.how, "span_start": reading.span_start, "span": reading.span,
+            "dist": to_column(reading.distribution)}
+
+
+def reading_of(row: dict[str, Any]) -> Reading:
+    return Reading(from_column(row["dist"]), row["how"], row["span_start"], row["span"])
+
+
+def _first_pass_batch(batch: pa.RecordBatch, *, reader: ItemReader) -> pa.Table:
+    rows = []
+    for row in batch.to_pylist():
+        text = row["item_name"] or ""
+        reading = reader._first_pass(text, row["tax_code"])
+        sure = _sure(reading.distribution)
+        name, short = reader.learnable(text) if sure else (None, None)
+        rows.append({"item_name": row["item_name"], "tax_code": row["tax_code"], **reading_row(reading),
+                     "name": name, "short": short, "sure": sure,
+                     "pending": not reading.distribution and reading.how != "non_product"})
+    return pa.Table.from_pylist(rows, schema=FIRST_SCHEMA)
+
+
+def _second_pass_batch(batch: pa.RecordBatch, *, reader: ItemReader) -> pa.Table:
+    rows = batch.to_pylist()
+    texts = [row["item_name"] or "" for row in rows]
+    second = [reader._second_pass(text, reading_of(row), from_column(row["sellers"]))  # normalised already
+              for text, row in zip(texts, rows, strict=True)]
+    readings = reader._model_last(texts, second)
+    return pa.Table.from_pylist([{"item_name": row["item_name"], "tax_code": row["tax_code"], **reading_row(reading)}
+                                 for row, reading in zip(rows, readings, strict=True)], schema=READING_SCHEMA)
+
+
+def _group_sum_batch(group: pa.RecordBatch, *, keys: Sequence[str], order: Sequence[str], keep_sure: bool,
+                     schema: pa.Schema) -> pa.Table:
+    """One group: Σ weight × dist over its rows in ``order`` (as ``read_items`` adds them), normalised."""
+    rows = sorted(group.to_pylist(), key=lambda r: tuple(r[c] for c in order))
+    total = _normalised(_summed((r["weight"], from_column(r["dist"])) for r in rows))
+    keep = _sure(total) if keep_sure else bool(total)
+    out = [{**{k: rows[0][k] for k in keys}, "dist": to_column(total)}] if rows and keep else []
+    return pa.Table.from_pylist(out, schema=schema)
+
+
+def group_sum(engine: Engine, name: str, keys: list[str], order: list[str], sql: str, *, keep_sure: bool = False) -> None:
+    """Temporary table ``name`` (keys…, dist): per group of ``keys`` in query ``sql`` (keys, order columns,
+    weight, dist), the normalised weighted sum of the rows' distributions; with ``keep_sure`` only sure
+    ones, else the non-empty ones."""
+    schema = pa.schema([*((k, pa.string()) for k in keys), ("dist", DISTRIBUTION)])
+    engine.map_batches(name, sql, partial(_group_sum_batch, keys=tuple(keys), order=tuple(order), keep_sure=keep_sure,
+                                          schema=schema), schema, group_by=keys)
+
+
+def _vocabulary(engine: Engine, table: str, key: str) -> dict[str, Distribution]:
+    """A learned vocabulary (names or short names: one per distinct sure item name, small) for the driver."""
+    rows = engine.query(f"SELECT {key}, dist FROM {table} ORDER BY {key}").to_pylist()
+    return {r[key]: from_column(r["dist"]) for r in rows}
+
+
+def read_products_batch(batch: pa.RecordBatch, *, reader: ItemReader, text: str, profile: str | None) -> pa.Table:
+    """``read_products`` over one batch: column ``text`` and (optionally) the listing firm's profile
+    column ``profile``; out: the batch's columns with the reading's."""
+    rows = batch.to_pylist()
+    firms = [from_column(r[profile]) or None if profile else None for r in rows]
+    readings = reader.read_products([r[text] or "" for r in rows], firms)
+    schema = pa.schema([*batch.schema, *READING_FIELDS])
+    return pa.Table.from_pylist([{**r, **reading_row(reading)} for r, reading in zip(rows, readings, strict=True)],
+                                schema=schema)
