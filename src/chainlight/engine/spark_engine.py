@@ -187,10 +187,10 @@ class SparkDialect(Dialect):
         return f"regexp_like({expr}, '^(?:{pattern})$')"
 
     def try_date(self, expr: str) -> str:
-        return "coalesce(" + ", ".join(f"try_to_date({expr}, '{_java_format(f)}')" for f in self.date_formats) + ")"
+        return "coalesce(" + ", ".join(f"try_to_date({expr}, {sql_literal(_java_format(f))})" for f in self.date_formats) + ")"
 
     def try_timestamp(self, expr: str) -> str:
-        return "coalesce(" + ", ".join(f"try_to_timestamp({expr}, '{_java_format(f)}')"
+        return "coalesce(" + ", ".join(f"try_to_timestamp({expr}, {sql_literal(_java_format(f))})"
                                        for f in self.timestamp_formats) + ")"
 
     # -- reading input files (ingest): DuckDB's reader on the executors, see spark_files ----------------
