@@ -8,12 +8,13 @@ lines AS (
     FROM {{ sales }} s CROSS JOIN bounds b
     JOIN {{ season }} f ON f.month_of_year = month(s.issue_date)
     WHERE s.status = 'normal' AND s.amount > 0
+),
+relationships AS (  -- the sums first, then the segments: two joins on a row per relationship, not per line
+    SELECT uscc, customer, count(*) AS n, coalesce(regr_sxx(y, t), 0) AS sxx, coalesce(regr_sxy(y, t), 0) AS sxy,
+           coalesce(regr_syy(y, t), 0) AS syy
+    FROM lines GROUP BY uscc, customer
 )
-SELECT l.uscc, l.customer, count(*) AS n,
-       coalesce(regr_sxx(l.y, l.t), 0) AS sxx, coalesce(regr_sxy(l.y, l.t), 0) AS sxy,
-       coalesce(regr_syy(l.y, l.t), 0) AS syy,
-       coalesce(cm.segment_id, sm.segment_id) AS market_segment
-FROM lines l
-LEFT JOIN {{ main_segments }} cm ON cm.uscc = l.customer
-LEFT JOIN {{ main_segments }} sm ON sm.uscc = l.uscc
-GROUP BY l.uscc, l.customer, cm.segment_id, sm.segment_id
+SELECT r.uscc, r.customer, r.n, r.sxx, r.sxy, r.syy, coalesce(cm.segment_id, sm.segment_id) AS market_segment
+FROM relationships r
+LEFT JOIN {{ main_segments }} cm ON cm.uscc = r.customer
+LEFT JOIN {{ main_segments }} sm ON sm.uscc = r.uscc
