@@ -110,7 +110,7 @@ def main() -> None:
     for stage in stages:
         ratio = spark[stage] / duck[stage]
         print(f"  {stage:9s} duckdb {duck[stage]:8.1f} s   spark {spark[stage]:8.1f} s   spark/duckdb {ratio:6.1f}x")
-    print(f"  hand-over of inputs, {', '.join(handed)} to Spark (not counted): {spark['hand_over']:.1f} s")
+    print(f"  hand-over of {', '.join(['inputs', *handed])} to Spark (not counted): {spark['hand_over']:.1f} s")
     print(f"  peak RSS of the Python process: duckdb {duck['peak_mb']:,.0f} MB, spark driver {spark['peak_mb']:,.0f} MB")
     if algo is not None:
         print(f"graph measures on DuckDB: scipy.sparse {algo['sparse']:.2f} s, iterative SQL {algo['sql']:.2f} s "
