@@ -58,8 +58,10 @@ def check_engine(engine: Engine, stages: list[str]) -> None:
     lacking = {s: caps for s, caps in lacking.items() if caps}
     if lacking:
         names = ", ".join(f"{s!r} (needs {', '.join(c)})" for s, c in lacking.items())
+        runnable = " ".join(f"--stage {s}" for s in stages if s not in lacking)
         raise EngineUnsupported(f"stage{'s' if len(lacking) > 1 else ''} {names} cannot run on the "
-                                f"{engine.name} engine yet; run {'them' if len(lacking) > 1 else 'it'} with --engine duckdb")
+                                f"{engine.name} engine yet; run {'them' if len(lacking) > 1 else 'it'} with --engine duckdb"
+                                + (f" (the others run here: {runnable})" if runnable else ""))
 
 
 def built_stages() -> list[str]:
