@@ -30,6 +30,7 @@ import pyarrow as pa
 
 FUNCTION = "chainlight_read_file"
 BATCH_ROWS = 65_536
+_TEXTS = pa.list_(pa.string())
 SCHEMA = ("_ordinal bigint, _cols array<string>, _reject_row bigint, _reject_reason string, _reject_raw string")
 
 
@@ -67,17 +68,13 @@ def read_file(path: str, spec: str) -> Iterator[pa.Table]:
         reader = con.sql(f"SELECT {cols} AS _cols FROM {source}", params={"path": path}).to_arrow_reader(BATCH_ROWS)
         done = 0
         for batch in reader:
-            n = batch.num_rows
-            yield pa.table({"_ordinal": pa.array(range(done + 1, done + n + 1), pa.int64()),
-                            "_cols": batch.column(0).cast(pa.list_(pa.string())),
-                            "_reject_row": pa.nulls(n, pa.int64()), "_reject_reason": pa.nulls(n, pa.string()),
-                            "_reject_raw": pa.nulls(n, pa.string())})
-            done += n
+            yield _rows_batch(batch.column(0).cast(_TEXTS), done)
+            done += batch.num_rows
         if plan["kind"] == "csv":
             rejects = con.sql(f"SELECT * FROM {DUCKDB_DIALECT.csv_rejects(names, plan['delimiter'])} r ORDER BY row",
                               params={"path": path}).to_arrow_table()
             n = rejects.num_rows
-            yield pa.table({"_ordinal": pa.nulls(n, pa.int64()), "_cols": pa.nulls(n, pa.list_(pa.string())),
+            yield pa.table({"_ordinal": pa.nulls(n, pa.int64()), "_cols": pa.nulls(n, _TEXTS),
                             "_reject_row": rejects["row"].cast(pa.int64()),
                             "_reject_reason": rejects["reason"].cast(pa.string()),
                             "_reject_raw": rejects["raw"].cast(pa.string())})
@@ -95,18 +92,19 @@ def _python_rows(path: str, reader: str, options: dict[str, Any]) -> Iterator[pa
         if values is not None:
             rows.append(values)
         if len(rows) == BATCH_ROWS:
-            yield _rows_batch(rows, done)
+            yield _rows_batch(pa.array(rows, _TEXTS), done)
             done += len(rows)
             rows = []
     if rows:
-        yield _rows_batch(rows, done)
+        yield _rows_batch(pa.array(rows, _TEXTS), done)
 
 
-def _rows_batch(rows: list[list[str | None]], done: int) -> pa.Table:
-    n = len(rows)
-    return pa.table({"_ordinal": pa.array(range(done + 1, done + n + 1), pa.int64()),
-                     "_cols": pa.array(rows, pa.list_(pa.string())), "_reject_row": pa.nulls(n, pa.int64()),
-                     "_reject_reason": pa.nulls(n, pa.string()), "_reject_raw": pa.nulls(n, pa.string())})
+def _rows_batch(cols: pa.Array, done: int) -> pa.Table:
+    """Good rows ``done + 1`` … in the function's schema: their text columns, no reject fields."""
+    n = len(cols)
+    return pa.table({"_ordinal": pa.array(range(done + 1, done + n + 1), pa.int64()), "_cols": cols,
+                     "_reject_row": pa.nulls(n, pa.int64()), "_reject_reason": pa.nulls(n, pa.string()),
+                     "_reject_raw": pa.nulls(n, pa.string())})
 
 
 class ReadFile:
