@@ -48,3 +48,13 @@ def test_spark_dialect_names_the_parser_and_keeps_columns_in_order() -> None:
                                      {"columns": ["uscc", "name"], "encoding": "utf-8"})
     assert sql.index("_cols[1] AS") < sql.index("_cols[2] AS") and spark_files.FUNCTION in sql
     assert SparkDialect.reads_rows_remotely and not DUCKDB_DIALECT.reads_rows_remotely  # DuckDB parses in-process
+
+
+def test_a_file_of_empty_objects_is_not_an_empty_file(tmp_path: Path) -> None:
+    """Records without keys still count as parsed lines (the file is read, each row then lacks its columns)."""
+    from chainlight.engine import DuckDBEngine
+
+    path = tmp_path / "x.jsonl"
+    path.write_text("{}\n{}\n")
+    source = readers.open_jsonl(DuckDBEngine(), path)
+    assert source.columns == [] and source.rejects == []

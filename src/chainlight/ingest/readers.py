@@ -290,14 +290,16 @@ def open_jsonl(engine: Engine, path: Path) -> Source:
     rejects: list[Reject] = []
     columns: dict[str, None] = {}
     remote = engine.dialect.reads_rows_remotely
+    parsed = 0
     for record, reject in jsonl_lines(str(path), encoding):
         if record is None:
             rejects.append(reject)  # type: ignore[arg-type]
             continue
+        parsed += 1
         columns.update(dict.fromkeys(record))
         if not remote:
             records.append(record)
-    if not columns and not rejects:
+    if not parsed and not rejects:
         raise InputError("file is empty", file=str(path))
     names = list(columns)
     if remote:
