@@ -75,13 +75,13 @@ def test_report_batch_finds_what_find_mentions_finds() -> None:
 
 
 def _group(partners: list[str | None], name: str = "恒驰汽车部件有限公司") -> pa.RecordBatch:
-    return pa.RecordBatch.from_pydict({"mention_id": ["invoice:I2"] * len(partners), "name": [name] * len(partners),
+    return pa.RecordBatch.from_pydict({"name": [name] * len(partners), "seller_uscc": ["S1"] * len(partners),
                                        "partner": pa.array(partners, pa.string())})
 
 
 def test_partner_group_links_only_when_the_sellers_partners_settle_it() -> None:
     settled = blocks.partner_group(_group([B]), registry=REGISTRY, key="k").to_pylist()
     match = Resolver(REGISTRY_ROWS).resolve("恒驰汽车部件有限公司", Context(partners=frozenset({B})))
-    assert settled == [{"mention_id": "invoice:I2", "uscc": B, "score": match.score}]
+    assert settled == [{"name": "恒驰汽车部件有限公司", "seller_uscc": "S1", "uscc": B, "score": match.score}]
     assert blocks.partner_group(_group([A]), registry=REGISTRY, key="k").num_rows == 0  # a partner it is not
-    assert blocks.partner_group(_group([]), registry=REGISTRY, key="k").schema == blocks.CONTEXT_SCHEMA
+    assert blocks.partner_group(_group([]), registry=REGISTRY, key="k").schema == blocks.PARTNER_SCHEMA

@@ -183,10 +183,11 @@ def _run(ws: Workspace) -> StageResult:
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_names AS SELECT * FROM _resolve_previous UNION ALL "
                    "SELECT name, uscc, score, method, candidates, CAST($f AS VARCHAR) AS registry_fingerprint "
                    "FROM _resolve_fresh", {"f": fingerprint})
-    engine.map_batches("_resolve_context", render(load_sql("chainlight.resolve", "partners"),
-                                                  {"written_links": rules.fallback_links_view(ws)}),
-                       functools.partial(blocks.partner_group, registry=registry, key=fingerprint), blocks.CONTEXT_SCHEMA,
-                       group_by=["mention_id", "name"])
+    engine.map_batches("_resolve_partner_names", render(load_sql("chainlight.resolve", "partners"),
+                                                        {"written_links": rules.fallback_links_view(ws)}),
+                       functools.partial(blocks.partner_group, registry=registry, key=fingerprint), blocks.PARTNER_SCHEMA,
+                       group_by=["name", "seller_uscc"])
+    engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_context AS " + load_sql("chainlight.resolve", "partner_links"))
     with ws.stage("resolve") as writer:
         writer.write_sql("resolved_names", "SELECT * FROM _resolve_names")
         writer.write_sql("entity_links", load_sql("chainlight.resolve", "links").replace(

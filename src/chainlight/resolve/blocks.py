@@ -27,8 +27,9 @@ DECISION_SCHEMA = pa.schema([("name", pa.string()), ("uscc", pa.string()), ("sco
 #: ``_resolve_report_mentions``: firm names found in report text, as mentions.
 MENTION_SCHEMA = pa.schema([("mention_id", pa.string()), ("source", pa.string()), ("source_id", pa.string()),
                             ("name_as_written", pa.string()), ("given_uscc", pa.string())])
-#: ``_resolve_context``: invoice buyers settled by their seller's known partners.
-CONTEXT_SCHEMA = pa.schema([("mention_id", pa.string()), ("uscc", pa.string()), ("score", pa.float64())])
+#: ``_resolve_partner_names``: ambiguous buyer names settled by the known partners of a seller that writes them.
+PARTNER_SCHEMA = pa.schema([("name", pa.string()), ("seller_uscc", pa.string()), ("uscc", pa.string()),
+                            ("score", pa.float64())])
 
 _LOCK = threading.Lock()
 _INDEXES: dict[str, tuple[str, Any]] = {}  # kind -> (registry fingerprint, index): the latest registry only
@@ -93,15 +94,17 @@ def report_mentions_batch(batch: pa.RecordBatch, *, registry: pa.Table, key: str
 
 
 def partner_group(group: pa.RecordBatch, *, registry: pa.Table, key: str) -> pa.RecordBatch:
-    """One ambiguous invoice-buyer mention (``mention_id``, ``name``) with its seller's known partners (one
-    row each, ``partner``), decided again with them: a row only when that evidence settles it."""
-    out: dict[str, list[Any]] = {"mention_id": [], "uscc": [], "score": []}
+    """One ambiguous invoice-buyer name (``name``) as one seller (``seller_uscc``) writes it, with that
+    seller's known partners (one row each, ``partner``), decided again with them: a row only when that
+    evidence settles it."""
+    out: dict[str, list[Any]] = {"name": [], "seller_uscc": [], "uscc": [], "score": []}
     if group.num_rows:
         known = frozenset(p for p in group.column("partner").to_pylist() if p is not None)
         name = group.column("name")[0].as_py()
         match = resolver(registry, key).resolve(name, Context(partners=known))
         if match.uscc is not None and match.uscc in known:
-            out["mention_id"].append(group.column("mention_id")[0].as_py())
+            out["name"].append(name)
+            out["seller_uscc"].append(group.column("seller_uscc")[0].as_py())
             out["uscc"].append(match.uscc)
             out["score"].append(match.score)
-    return pa.RecordBatch.from_arrays([pa.array(out[f.name], f.type) for f in CONTEXT_SCHEMA], schema=CONTEXT_SCHEMA)
+    return pa.RecordBatch.from_arrays([pa.array(out[f.name], f.type) for f in PARTNER_SCHEMA], schema=PARTNER_SCHEMA)

@@ -1,6 +1,7 @@
--- Invoice buyer mentions whose name alone is ambiguous, with each registered buyer USCC the same seller
--- writes on its other invoices (its known partners).
-SELECT m.mention_id, m.name_as_written AS name, k.buyer_uscc AS partner
+-- Ambiguous invoice-buyer names, each with a seller that writes it (on an invoice without a registered buyer
+-- USCC) and every registered buyer USCC that seller writes on its other invoices (its known partners). The
+-- partners depend only on the seller, so a name is decided once per (name, seller), not once per invoice.
+SELECT DISTINCT m.name_as_written AS name, i.seller_uscc, k.buyer_uscc AS partner
 FROM _resolve_mentions m
 JOIN _resolve_names r ON r.name = m.name_as_written AND r.method = 'ambiguous'
 JOIN invoices i ON m.source = 'invoice' AND i.invoice_id = m.source_id
