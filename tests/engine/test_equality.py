@@ -11,9 +11,13 @@ is compared row by row in the order of all its columns.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from engines import (  # fixtures: imported, not a conftest (see engines.py)
     engine,
@@ -24,6 +28,7 @@ from engines import (  # fixtures: imported, not a conftest (see engines.py)
 )
 
 from chainlight import pipeline, tables
+from chainlight.engine import Engine
 from chainlight.engine.base import quote_identifier
 from chainlight.engine.transfer import copy_tables
 from chainlight.workspace import Workspace
@@ -60,13 +65,88 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+@dataclass(frozen=True)
+class Crossing:
+    """Something that passed between the driver and the engine while a stage ran."""
+
+    what: str  # query (engine → driver), block_function (driver → executors, pickled), arrow (driver → engine)
+    rows: int
+    payload: bytes  # the pickled block function, or the result as Arrow IPC
+    sql: str
+
+
+#: What resolve and extract on Spark sent across the driver (filled by ``spark_ws``, read by the test below).
+DRIVER_CROSSINGS: list[Crossing] = []
+DRIVER_ROWS = 5  # a query result may bring back counts and a fingerprint, never a table
+
+
+def _arrow_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+@contextmanager
+def _driver_spy(engine: Engine, seen: list[Crossing]) -> Iterator[None]:
+    """Record every query result, every block function shipped and every Arrow table sent from the driver."""
+    from pyspark import cloudpickle
+
+    query, map_batches, register, write = engine._query, engine._map_batches, engine.register_arrow, engine.write_arrow
+
+    def spied_query(sql: str, params: Any) -> pa.Table:
+        result = query(sql, params)
+        seen.append(Crossing("query", result.num_rows, _arrow_bytes(result), sql))
+        return result
+
+    def spied_map(name: str, sql: str, fn: Any, schema: pa.Schema, params: Any, group_by: list[str]) -> None:
+        seen.append(Crossing("block_function", 0, cloudpickle.dumps(fn), name))
+        map_batches(name, sql, fn, schema, params, group_by)
+
+    def spied_register(name: str, data: pa.Table) -> None:
+        seen.append(Crossing("arrow", data.num_rows, b"", name))
+        register(name, data)
+
+    def spied_write(name: str, data: pa.Table, *, replace: bool = True) -> None:
+        seen.append(Crossing("arrow", data.num_rows, b"", name))
+        write(name, data, replace=replace)
+
+    engine._query, engine._map_batches = spied_query, spied_map  # type: ignore[method-assign]
+    engine.register_arrow, engine.write_arrow = spied_register, spied_write  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del engine._query, engine._map_batches, engine.register_arrow, engine.write_arrow
+
+
 @pytest.fixture(scope="module")
 def spark_ws(tiny_workspace: Workspace, spark_session: object, tmp_path_factory: pytest.TempPathFactory) -> Any:
     ws = Workspace(tmp_path_factory.mktemp("spark_equal") / "ws", engine_config("spark"))
     copy_tables(tiny_workspace.engine, ws.engine, list(tables.INPUT_TABLES))
-    pipeline.run_stages(ws, ws.config, SPARK_STAGES)
+    pipeline.run_stages(ws, ws.config, SPARK_STAGES[:1])
+    with _driver_spy(ws.engine, DRIVER_CROSSINGS):
+        pipeline.run_stages(ws, ws.config, ["resolve", "extract"])
+    pipeline.run_stages(ws, ws.config, SPARK_STAGES[3:])
     yield ws
     ws.close()
+
+
+def test_resolve_and_extract_keep_the_registry_off_the_spark_driver(tiny_workspace: Workspace, spark_ws: Workspace) -> None:
+    """The registry (one row per firm name) never comes to the driver nor leaves it with a block function:
+    query results are counts and the fingerprint — or the item reader's learned vocabulary, which holds no
+    firm name — and no shipped block function carries a firm's name."""
+    registered = tiny_workspace.engine.query(
+        "SELECT name FROM enterprises WHERE length(name) >= 8 ORDER BY name").column(0).to_pylist()
+    sample = [name.encode() for name in registered[::max(1, len(registered) // 100)]]
+    seen = DRIVER_CROSSINGS
+    assert {c.what for c in seen} == {"query", "block_function"}, "no Arrow table sent from the driver"
+    assert sum(c.what == "block_function" for c in seen) >= 5  # the spy saw both stages' block functions
+    for crossing in seen:
+        carried = [n.decode() for n in sample if n in crossing.payload]
+        assert not carried, f"{crossing.what} {crossing.sql[:80]!r} carries firm names, e.g. {carried[:3]}"
+        if crossing.what == "query" and crossing.rows > DRIVER_ROWS:
+            assert "_reader_" in crossing.sql, f"{crossing.rows} rows came to the driver: {crossing.sql[:200]}"
+    assert sample and registered  # the check had names to look for
 
 
 def _stage_tables(stage: str) -> list[str]:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import load_tables, make_uscc
 
 from chainlight import extract
 from chainlight.config import Config
+from chainlight.engine.base import ArrowRef, ParquetRef
+from chainlight.extract.batches import Verifier
 from chainlight.extract.facts import Document, Rejected, verify
 from chainlight.extract.offline import OfflineExtractor
 from chainlight.ontology.model import load_default
+from chainlight.resolve import blocks
 from chainlight.workspace import Workspace
 
 FIRMS = ["嘉兴丞达新材料科技有限公司", "远航汽车集团股份有限公司"]
@@ -52,6 +58,26 @@ def test_supply_claim_names_both_firms(extractor: OfflineExtractor) -> None:
     resolved = verify(fact, Document(id="r", kind="report", text=text),
                       {"丞达新材": "A", "远航汽车": "B"}.get, set())
     assert not isinstance(resolved, Rejected) and (resolved.subject_uscc, resolved.object_uscc) == ("A", "B")
+
+
+def test_a_registry_reference_finds_the_same_claims_and_ships_without_the_names(tmp_path: Path) -> None:
+    """Given the registry's reference (``resolve.shared_registry``) instead of names, the extractor builds its
+    gazetteer where it reads the reports; pickled for the executors, it carries the reference, not the names."""
+    blocks.forget()
+    registry = pa.table({"uscc": ["A", "B", "B"], "name": [*FIRMS, "远航汽车"],
+                         "kind": ["registered", "registered", "short"]})
+    pq.write_table(registry, tmp_path / "part-0.parquet")
+    shared = ParquetRef("fp", str(tmp_path), registry.schema)
+    text = "据悉，丞达新材是远航汽车的核心供应商，双方合作稳定。"
+    by_names = OfflineExtractor(load_default(), [*FIRMS, "远航汽车"], seed=0)
+    shipped = pickle.loads(pickle.dumps(OfflineExtractor(load_default(), shared, seed=0)))
+    docs = [Document(id="r", kind="report", text=text)]
+    assert shipped.extract_many(docs) == by_names.extract_many(docs) and shipped.extract_many(docs)
+    pickled = pickle.dumps(OfflineExtractor(load_default(), shared, seed=0))
+    assert not any(name.encode() in pickled for name in FIRMS)
+    verifier = Verifier(frozenset(), ArrowRef("fp", registry))
+    assert pickle.loads(pickle.dumps(verifier)).resolve("远航汽车集团股份有限公司") == "B"
+    blocks.forget()
 
 
 def test_product_upstream_relation(extractor: OfflineExtractor) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -209,6 +210,43 @@ def ordered_map(batches: Iterable[pa.RecordBatch], fn: BatchFunction, schema: pa
             yield conform(pending.popleft().result(), schema)
 
 
+class TableRef(ABC):
+    """A query's result where block functions can read it themselves (``Engine.shareable``): what is shipped
+    with a block function is this reference, never the rows, so a cluster engine's driver never holds them.
+    ``key`` names the content (the caller's fingerprint, or a fresh id) so a worker can build an index from
+    ``read()`` once per process and reuse it (``resolve.blocks.indexed``). Picklable."""
+
+    key: str
+    schema: pa.Schema
+
+    @abstractmethod
+    def read(self) -> pa.Table:
+        """The rows, read where this is called (a worker process, or the driver of an in-process engine)."""
+
+
+class ArrowRef(TableRef):
+    """An in-process engine's shared table: the Arrow result itself (forked workers inherit it)."""
+
+    def __init__(self, key: str, table: pa.Table) -> None:
+        self.key, self.table, self.schema = key, table, table.schema
+
+    def read(self) -> pa.Table:
+        return self.table
+
+
+class ParquetRef(TableRef):
+    """A shared table written as a folder of Parquet files that every worker can open (a cluster engine's
+    warehouse); read with pyarrow in the worker, never through the driver."""
+
+    def __init__(self, key: str, path: str, schema: pa.Schema) -> None:
+        self.key, self.path, self.schema = key, path, schema
+
+    def read(self) -> pa.Table:
+        import pyarrow.dataset as ds  # files named ``_…`` or ``.…`` (``_SUCCESS``, checksums) are skipped
+
+        return ds.dataset(self.path, format="parquet", schema=self.schema).to_table()
+
+
 CAPABILITIES = ("in_process", "supports_transactions", "supports_python_udfs", "supports_csv_rejects",
                 "supports_update")
 
@@ -273,10 +311,27 @@ class Engine(ABC):
         except Exception as exc:
             raise StageError(f"{type(exc).__name__}: {exc}", table=name, sql=sql) from exc
 
+    def shareable(self, name: str, sql: str, params: Mapping[str, Any] | None = None, *,
+                  key: str | None = None) -> TableRef:
+        """The result of query ``sql`` as a table block functions read themselves (``TableRef.read``), for
+        an index every worker needs whole (resolve's registry): a cluster engine materialises it where its
+        executors read it and hands out a path; an in-process engine hands out the Arrow result. ``name``
+        identifies it in this engine (sharing the same name again replaces it); ``key`` names its content
+        for the workers' caches (default: a fresh id, so nothing is reused)."""
+        check_identifier(name)
+        log.debug("shareable %s:\n%s", name, sql)
+        try:
+            return self._shareable(name, sql, params, key or uuid.uuid4().hex)
+        except Exception as exc:
+            raise StageError(f"{type(exc).__name__}: {exc}", table=name, sql=sql) from exc
+
     # -- backend-specific -------------------------------------------------------------------
     @abstractmethod
     def _map_batches(self, name: str, sql: str, fn: BatchFunction, schema: pa.Schema,
                      params: Mapping[str, Any] | None, group_by: list[str]) -> None: ...
+
+    @abstractmethod
+    def _shareable(self, name: str, sql: str, params: Mapping[str, Any] | None, key: str) -> TableRef: ...
 
     @abstractmethod
     def _execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> None: ...

@@ -13,9 +13,11 @@ import pyarrow as pa
 from chainlight import uscc
 from chainlight.engine.base import (
     BATCH_ROWS,
+    ArrowRef,
     BatchFunction,
     Dialect,
     Engine,
+    TableRef,
     check_identifier,
     group_slices,
     one_batch,
@@ -121,6 +123,10 @@ class DuckDBEngine(Engine):
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
         finally:
             self.con.unregister(view)
+
+    def _shareable(self, name: str, sql: str, params: Mapping[str, Any] | None, key: str) -> TableRef:
+        """The Arrow result: block functions run in this process (or in workers forked from it)."""
+        return ArrowRef(key, self._query(sql, params))
 
     def write_arrow(self, name: str, data: pa.Table, *, replace: bool = True) -> None:
         check_identifier(name)

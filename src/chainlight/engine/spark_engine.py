@@ -48,6 +48,8 @@ from chainlight.engine.base import (
     BatchFunction,
     Dialect,
     Engine,
+    ParquetRef,
+    TableRef,
     check_identifier,
     conform,
     one_batch,
@@ -59,6 +61,9 @@ from chainlight.errors import ChainlightError
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+#: Where ``shareable`` writes the tables block functions read themselves (``<warehouse>/shared/<name>-<id>``):
+#: not in the manifest, owned by the one writer session, removed when replaced, at close and at the next open.
+SHARED = "shared"
 
 #: Settings every session gets unless ``engine.spark_conf`` says otherwise: UTC so that dates and
 #: timestamps mean what they mean in DuckDB; no UI or console progress (the CLI shows its own); Spark's
@@ -298,6 +303,7 @@ class SparkEngine(Engine):
         if not read_only:
             (self.warehouse / "tables").mkdir(parents=True, exist_ok=True)
             self._lock = WriterLock(self.warehouse / LOCK_FILE, wait=lock_wait)  # before reading the manifest
+            shutil.rmtree(self.warehouse / SHARED, ignore_errors=True)  # a crashed writer's shared tables
         self.spark = (session or spark_session(conf)).newSession()
         for key, value in (conf or {}).items():  # session-level SQL settings apply per engine too
             if key.startswith("spark.sql."):
@@ -305,6 +311,7 @@ class SparkEngine(Engine):
         from chainlight.engine import spark_files
         spark_files.register(self.spark)  # chainlight_read_file(): ingest's file reader on the executors
         self._temp: dict[str, Any] = {}  # temporary tables: name -> checkpointed DataFrame
+        self._shared: dict[str, Path] = {}  # shareable tables: name -> their folder
         self._catalog: dict[str, Any] = self._read_manifest()
         self._tx_depth = 0
         self._register_all()
@@ -573,6 +580,22 @@ class SparkEngine(Engine):
             out = frame.mapInArrow(partial(_apply_batches, fn, schema), spark_schema)
         self._set_temp(name, out)
 
+    def _shareable(self, name: str, sql: str, params: Mapping[str, Any] | None, key: str) -> TableRef:
+        """The result written by the executors as Parquet under ``<warehouse>/shared``, which block functions
+        read with pyarrow on the executors: only the folder's path and the schema pass through the driver.
+        The warehouse is a file system every executor mounts (see the module notes)."""
+        if self.read_only:
+            raise ChainlightError("the workspace is open read-only")
+        from pyspark.sql.pandas.types import to_arrow_schema
+        frame = self._df(sqlglot.parse_one(sql, read="duckdb"), params)
+        folder = self.warehouse / SHARED / f"{name}-{uuid.uuid4().hex[:12]}"
+        self._write(frame, folder)
+        replaced = self._shared.pop(name, None)
+        if replaced is not None:
+            shutil.rmtree(replaced, ignore_errors=True)
+        self._shared[name] = folder
+        return ParquetRef(key, str(folder), to_arrow_schema(frame.schema))
+
     # -- the rest of the interface --------------------------------------------------------------------
     def write_arrow(self, name: str, data: pa.Table, *, replace: bool = True) -> None:
         check_identifier(name)
@@ -620,6 +643,9 @@ class SparkEngine(Engine):
 
     def close(self) -> None:
         self._temp.clear()
+        for folder in self._shared.values():
+            shutil.rmtree(folder, ignore_errors=True)
+        self._shared.clear()
         for name in self.spark.catalog.listTables():
             if name.isTemporary:
                 self.spark.catalog.dropTempView(name.name)

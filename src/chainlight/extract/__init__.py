@@ -28,7 +28,7 @@ import pyarrow as pa
 from chainlight import ontology as ontology_stage
 from chainlight import rules, tables
 from chainlight.config import Config
-from chainlight.engine.base import quote_identifier
+from chainlight.engine.base import TableRef, quote_identifier
 from chainlight.errors import LLMUnavailable
 from chainlight.extract import batches
 from chainlight.extract.batches import Verifier
@@ -36,14 +36,14 @@ from chainlight.extract.cascade import UNSURE_BELOW, LLMExtractor
 from chainlight.extract.facts import Document
 from chainlight.extract.llm import LLMClient
 from chainlight.extract.offline import OfflineExtractor
-from chainlight.resolve import registry_names
-from chainlight.resolve.matcher import Resolver
+from chainlight.resolve import blocks, shared_registry
 from chainlight.workspace import StageResult, Workspace
 
 log = logging.getLogger(__name__)
 
-#: Runs on any engine: documents are read through ``Engine.map_batches``; only the learned item vocabulary,
-#: the registry (for the supply claims' firm names) and the documents the LLM is asked about reach the driver.
+#: Runs on any engine: documents are read through ``Engine.map_batches``; only the learned item vocabulary and
+#: the documents the LLM is asked about reach the driver. The registry (for the supply claims' firm names) is
+#: a reference the block functions read themselves (``resolve.shared_registry``).
 ENGINE_NEEDS: frozenset[str] = frozenset()
 
 _c = tables.Column
@@ -73,8 +73,7 @@ DOCUMENTS_SQL = """
     SELECT 3, patent_id, 'patent', coalesce(title, ''), NULL, NULL, patent_id, '' FROM patents"""
 
 
-def _candidates(ws: Workspace, offline: OfflineExtractor, segments: frozenset[str],
-                registry: list[tuple[str, str, str]], resolver: Resolver) -> None:
+def _candidates(ws: Workspace, offline: OfflineExtractor, segments: frozenset[str], registry: TableRef) -> None:
     """``_extract_candidates``: every offline fact, checked, computed where the documents live."""
     engine = ws.engine
     engine.execute("CREATE OR REPLACE TEMP TABLE _extract_item_docs AS SELECT DISTINCT item_name, "
@@ -99,27 +98,28 @@ def _candidates(ws: Workspace, offline: OfflineExtractor, segments: frozenset[st
                CAST(NULL AS VARCHAR) AS profile, {batches.PATENTS} AS _part, patent_id AS _k1, '' AS _k2 FROM patents""",
                        partial(batches.text_facts, offline=offline, verifier=plain), batches.CANDIDATE_SCHEMA)
     engine.map_batches("_extract_report_facts", "SELECT report_id AS id, text FROM reports",
-                       partial(batches.report_facts, offline=offline, verifier=Verifier(segments, registry, resolver)),
+                       partial(batches.report_facts, offline=offline, verifier=Verifier(segments, registry)),
                        batches.CANDIDATE_SCHEMA)
     engine.execute("CREATE OR REPLACE TEMP TABLE _extract_candidates AS " + " UNION ALL ".join(
         f"SELECT * FROM _extract_{part}_facts" for part in ("item", "text", "patent", "report")))
 
 
-def _llm_candidates(ws: Workspace, client: LLMClient, segments: frozenset[str],
-                    registry: list[tuple[str, str, str]], resolver: Resolver) -> None:
+def _llm_candidates(ws: Workspace, client: LLMClient, segments: frozenset[str], registry: TableRef) -> None:
     """The cascade: documents whose offline facts are missing or weak (best confidence below ``cascade.UNSURE_BELOW``) go to the LLM
-    from the driver (the call budget bounds them); its facts are checked as offline ones are."""
+    from the driver (the call budget bounds them); its facts, each with its document, go back to the engine and
+    are checked as offline ones are, by a block function (the registry is not read here)."""
     rows = ws.engine.query(f"""SELECT d.id, d.kind, d.text, d.uscc, d.code FROM ({DOCUMENTS_SQL}) d
         LEFT JOIN (SELECT source_id, max(confidence) AS best FROM _extract_candidates GROUP BY source_id) b
         ON b.source_id = d.id WHERE coalesce(b.best, 0) < $below ORDER BY d.part, d.k1, d.k2""",
                            {"below": UNSURE_BELOW}).to_pylist()
     docs = [Document(**r) for r in rows]
     by_id: dict[tuple[str, str], Document] = {(d.kind, d.id): d for d in docs}
-    verifier = Verifier(segments, registry, resolver)
     facts = LLMExtractor(client, sorted(segments)).extract_many(docs)
-    ws.engine.register_arrow("_extract_llm_facts", pa.Table.from_pylist([
-        batches.candidate_row(*verifier.check(fact, by_id[(fact.source, fact.source_id)]), (batches.LLM, "", "", n))
-        for n, fact in enumerate(facts)], schema=batches.CANDIDATE_SCHEMA))
+    ws.engine.register_arrow("_extract_llm_raw", pa.Table.from_pylist([
+        batches.llm_fact_row(fact, by_id[(fact.source, fact.source_id)], n) for n, fact in enumerate(facts)],
+        schema=batches.LLM_FACT_SCHEMA))
+    ws.engine.map_batches("_extract_llm_facts", "SELECT * FROM _extract_llm_raw",
+                          partial(batches.llm_facts, verifier=Verifier(segments, registry)), batches.CANDIDATE_SCHEMA)
     ws.engine.execute("INSERT INTO _extract_candidates SELECT * FROM _extract_llm_facts")
 
 
@@ -147,16 +147,22 @@ def llm_session(ws: Workspace, cfg: Config) -> Iterator[LLMClient | None]:
 
 
 def run(ws: Workspace, cfg: Config) -> StageResult:
+    try:
+        return _run(ws, cfg)
+    finally:
+        blocks.forget()  # this process's resolver and gazetteer (an executor's worker keeps its own until it exits)
+
+
+def _run(ws: Workspace, cfg: Config) -> StageResult:
     ontology = ontology_stage.load(cfg.ontology)
     segments = frozenset(ontology.segments())
-    registry = registry_names(ws)
-    resolver = Resolver(registry)
-    offline = OfflineExtractor(ontology, sorted({name for _, name, _ in registry}), seed=cfg.seed)
-    _candidates(ws, offline, segments, registry, resolver)
+    registry = shared_registry(ws)
+    offline = OfflineExtractor(ontology, registry, seed=cfg.seed)
+    _candidates(ws, offline, segments, registry)
     llm_stats: dict[str, int] = {}
     with llm_session(ws, cfg) as client:
         if client is not None:
-            _llm_candidates(ws, client, segments, registry, resolver)
+            _llm_candidates(ws, client, segments, registry)
             llm_stats = client.stats.as_dict()
     engine = ws.engine
     engine.map_batches("_extract_ignored", "SELECT report_id AS id, text FROM reports", batches.ignored_instructions,

@@ -15,10 +15,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from chainlight.engine.base import TableRef
 from chainlight.extract.facts import SENTENCE, Document, Fact, Rejected, instruction_like, verify
 from chainlight.extract.offline import OfflineExtractor
 from chainlight.ontology.items import reading_of
-from chainlight.resolve.matcher import Resolver
+from chainlight.resolve import blocks
 
 FACT_FIELDS = [("fact_id", pa.string()), ("kind", pa.string()), ("source", pa.string()), ("source_id", pa.string()),
                ("start", pa.int64()), ("end", pa.int64()), ("span_text", pa.string()), ("subject", pa.string()),
@@ -44,24 +45,22 @@ def fact_id(fact: Fact) -> str:
 class Verifier:
     """``verify`` with the segments and (for supply claims) the registry's names, caching resolved names.
 
-    Shipped to executors as the registry rows (a ``Resolver`` holds per-instance caches that do not
-    pickle); each process builds its resolver on first use."""
+    Holds a reference to the registry (``resolve.shared_registry``), never its rows: shipped to executors,
+    each process reads the registry and builds its resolver once (``resolve.blocks.resolver``, shared with
+    the resolve stage's block functions)."""
 
     segments: frozenset[str]
-    registry: list[tuple[str, str, str]] | None = None
-    resolver: Resolver | None = None
+    registry: TableRef | None = None
     _cache: dict[str, str | None] = field(default_factory=dict)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "resolver": None, "_cache": {}}
+        return {**self.__dict__, "_cache": {}}
 
     def resolve(self, name: str) -> str | None:
-        if self.resolver is None:
-            if self.registry is None:
-                raise ValueError("this verifier resolves no firm names")
-            self.resolver = Resolver(self.registry)
+        if self.registry is None:
+            raise ValueError("this verifier resolves no firm names")
         if name not in self._cache:
-            self._cache[name] = self.resolver.resolve(name).uscc
+            self._cache[name] = blocks.resolver(self.registry).resolve(name).uscc
         return self._cache[name]
 
     def check(self, fact: Fact, doc: Document) -> tuple[Fact, str | None]:
@@ -109,6 +108,24 @@ def report_facts(batch: pa.RecordBatch, *, offline: OfflineExtractor, verifier: 
     for r in batch.to_pylist():
         doc = Document(id=r["id"], kind="report", text=r["text"] or "")
         out += _checked(offline._report_facts(doc), doc, verifier, REPORTS, doc.id, "")
+    return pa.Table.from_pylist(out, schema=CANDIDATE_SCHEMA)
+
+
+#: ``_extract_llm_raw``: an LLM's fact (as JSON) with the document it is about and its place in the output.
+LLM_FACT_SCHEMA = pa.schema([("fact", pa.string()), ("id", pa.string()), ("kind", pa.string()), ("text", pa.string()),
+                             ("uscc", pa.string()), ("code", pa.string()), ("n", pa.int64())])
+
+
+def llm_fact_row(fact: Fact, doc: Document, n: int) -> dict[str, Any]:
+    return {"fact": fact.model_dump_json(), **doc.model_dump(), "n": n}
+
+
+def llm_facts(batch: pa.RecordBatch, *, verifier: Verifier) -> pa.Table:
+    """The LLM's facts (``LLM_FACT_SCHEMA``), each checked against its document, in the cascade's order."""
+    out = []
+    for r in batch.to_pylist():
+        doc = Document(id=r["id"], kind=r["kind"], text=r["text"], uscc=r["uscc"], code=r["code"])
+        out.append(candidate_row(*verifier.check(Fact.model_validate_json(r["fact"]), doc), (LLM, "", "", r["n"])))
     return pa.Table.from_pylist(out, schema=CANDIDATE_SCHEMA)
 
 

@@ -19,10 +19,14 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
+import ahocorasick
+
+from chainlight.engine.base import TableRef
 from chainlight.extract.facts import SENTENCE, Document, Fact, instruction_like
 from chainlight.ontology.items import ItemReader, Reading
 from chainlight.ontology.model import Ontology
 from chainlight.ontology.signals import SegmentLexicon, SegmentTextModel
+from chainlight.resolve import blocks
 from chainlight.resolve.reports import find_mentions, gazetteer
 
 UP = re.compile(r"增长|上升|提升|增加|扩张|回暖|上行")
@@ -45,16 +49,27 @@ class OfflineExtractor:
 
     method = "offline"
 
-    def __init__(self, ontology: Ontology, firm_names: Iterable[str], *, seed: int,
+    def __init__(self, ontology: Ontology, firm_names: Iterable[str] | TableRef, *, seed: int,
                  sales: Sequence[tuple[str, str, float]] = ()) -> None:
-        """``sales``: (seller USCC, line-item document id, amount) rows: which firm sells which item."""
+        """``firm_names``: the names supply claims look for in report text, or a reference to the registry
+        (``resolve.shared_registry``), which the gazetteer is then built from where the reports are read
+        (once per process: shipped to executors, the extractor carries the reference, not the names);
+        ``sales``: (seller USCC, line-item document id, amount) rows: which firm sells which item."""
         self.lexicon = SegmentLexicon(ontology)
         self.model = SegmentTextModel(ontology, seed)
         self.reader = ItemReader(self.lexicon, self.model)
         self.sales = sales
         self.segment_names = {s.name: s.id for s in ontology.segments().values()}
-        self.automaton = gazetteer(firm_names)
+        self.firms = firm_names if isinstance(firm_names, TableRef) else None
+        self._automaton = None if isinstance(firm_names, TableRef) else gazetteer(firm_names)
         self.ignored_instructions = 0
+
+    @property
+    def automaton(self) -> ahocorasick.Automaton:
+        if self._automaton is not None:
+            return self._automaton
+        assert self.firms is not None
+        return blocks.firm_gazetteer(self.firms)
 
     def extract_many(self, docs: list[Document]) -> list[Fact]:
         facts: list[Fact] = []
@@ -98,6 +113,7 @@ class OfflineExtractor:
 
     def _report_facts(self, doc: Document) -> list[Fact]:
         facts = []
+        automaton = self.automaton
         for match in SENTENCE.finditer(doc.text):
             sentence, start = match.group(0), match.start()
             if instruction_like(sentence):
@@ -107,7 +123,7 @@ class OfflineExtractor:
             if upstream:
                 facts += upstream
                 continue
-            names = find_mentions(sentence, self.automaton) if len(self.automaton) else []
+            names = find_mentions(sentence, automaton) if len(automaton) else []
             if len(names) >= 2 and SUPPLY.search(sentence):
                 facts.append(Fact(kind="supply_claim", source="report", source_id=doc.id, start=start,
                                   end=start + len(sentence), span_text=sentence, subject=names[0].name,

@@ -29,14 +29,14 @@ import pyarrow as pa
 
 from chainlight import rules, tables
 from chainlight.config import Config
-from chainlight.engine.base import load_sql, one_batch, render, stable_hash
+from chainlight.engine.base import TableRef, load_sql, one_batch, render, stable_hash
 from chainlight.resolve import blocks
 from chainlight.resolve.matcher import Context, Match, Resolver
 from chainlight.resolve.normalise import clean
 from chainlight.resolve.reports import TextMention, find_mentions
 from chainlight.workspace import StageResult, Workspace
 
-__all__ = ["Context", "Match", "Resolver", "TextMention", "find_mentions", "resolve_names", "run"]
+__all__ = ["Context", "Match", "Resolver", "TextMention", "find_mentions", "resolve_names", "run", "shared_registry"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,15 @@ REGISTRY_SQL = """
 
 
 def registry_names(ws: Workspace) -> list[tuple[str, str, str]]:
+    """The registry's rows in this process (for the service and in-process helpers; the batch stages use
+    ``shared_registry``, which a cluster engine never brings to its driver)."""
     return [tuple(r.values()) for r in ws.engine.query(REGISTRY_SQL).to_pylist()]  # type: ignore[misc]
+
+
+def shared_registry(ws: Workspace, fingerprint: str | None = None) -> TableRef:
+    """The registry where block functions read it themselves (``Engine.shareable``), keyed by its
+    fingerprint so a worker builds each index (``blocks``) once per registry, whichever stage asks."""
+    return ws.engine.shareable("registry", REGISTRY_SQL, key=fingerprint or _fingerprint(ws))
 
 
 def resolve_names(ws: Workspace, names: list[str]) -> list[Match]:
@@ -151,8 +159,8 @@ NO_PREVIOUS_SQL = ("SELECT CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) 
 
 def run(ws: Workspace, cfg: Config) -> StageResult:
     """Every step runs where the data lives: SQL on the engine, the per-name and per-report Python as
-    ``map_batches`` block functions with the registry shipped beside them (``blocks``). Only the registry
-    (one row per firm name) comes to this process; mentions, names and decisions stay in the engine."""
+    ``map_batches`` block functions given a reference to the registry (``shared_registry``), which they read
+    themselves. On a cluster engine no table's rows come to this process; only counts and the fingerprint."""
     try:
         return _run(ws)
     finally:
@@ -162,9 +170,9 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
 def _run(ws: Workspace) -> StageResult:
     engine = ws.engine
     fingerprint = _fingerprint(ws)
-    registry = engine.query(REGISTRY_SQL)
+    registry = shared_registry(ws, fingerprint)
     engine.map_batches("_resolve_report_mentions", "SELECT report_id, text FROM reports",
-                       functools.partial(blocks.report_mentions_batch, registry=registry, key=fingerprint), blocks.MENTION_SCHEMA)
+                       functools.partial(blocks.report_mentions_batch, registry=registry), blocks.MENTION_SCHEMA)
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_mentions AS " + load_sql("chainlight.resolve", "mentions")
                    + " UNION ALL SELECT * FROM _resolve_report_mentions")
     has_previous = (engine.table_exists("resolved_names")
@@ -172,7 +180,7 @@ def _run(ws: Workspace) -> StageResult:
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_previous AS " + (
         "SELECT name, uscc, score, method, candidates, registry_fingerprint FROM resolved_names "
         "WHERE registry_fingerprint = $f" if has_previous else NO_PREVIOUS_SQL), {"f": fingerprint} if has_previous else None)
-    resolve_fn = functools.partial(blocks.resolve_batch, registry=registry, key=fingerprint)
+    resolve_fn = functools.partial(blocks.resolve_batch, registry=registry)
     if engine.in_process:
         # The same block function over the whole pending set in one call: ``resolve_all`` then forks one
         # worker per core, which beats in-process batches on threads (the matcher is Python, held by the GIL).
@@ -185,7 +193,7 @@ def _run(ws: Workspace) -> StageResult:
                    "FROM _resolve_fresh", {"f": fingerprint})
     engine.map_batches("_resolve_partner_names", render(load_sql("chainlight.resolve", "partners"),
                                                         {"written_links": rules.fallback_links_view(ws)}),
-                       functools.partial(blocks.partner_group, registry=registry, key=fingerprint), blocks.PARTNER_SCHEMA,
+                       functools.partial(blocks.partner_group, registry=registry), blocks.PARTNER_SCHEMA,
                        group_by=["name", "seller_uscc"])
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_context AS " + load_sql("chainlight.resolve", "partner_links"))
     with ws.stage("resolve") as writer:

@@ -1,9 +1,10 @@
 """Resolve's per-block Python compute, as block functions for ``Engine.map_batches``.
 
-Each function is module-level and takes the registry (an Arrow table of ``uscc, name, kind``) and its
-fingerprint as arguments, so a cluster engine ships them to the executors with the block function; the
-index built from it (a ``Resolver``, a report gazetteer) is built once per process and registry and kept
-(``indexed``), so an executor's Python worker builds it once however many batches or groups it serves.
+Each function is module-level and takes a reference to the registry (``Engine.shareable``: a table of
+``uscc, name, kind`` keyed by its fingerprint), so a cluster engine ships the reference, not the rows, and
+each executor reads the registry itself; the index built from it (a ``Resolver``, a report gazetteer) is
+built once per process and registry and kept (``indexed``), so an executor's Python worker builds it once
+however many batches or groups it serves — and extract's block functions reuse it (same kinds, same key).
 Every decision depends only on the name (or the mention's evidence) and the registry, so how the rows
 are cut into batches or groups changes nothing.
 """
@@ -14,8 +15,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import ahocorasick
 import pyarrow as pa
 
+from chainlight.engine.base import TableRef
 from chainlight.resolve.matcher import Context, Match, Resolver
 from chainlight.resolve.reports import find_mentions, gazetteer
 
@@ -57,8 +60,14 @@ def forget() -> None:
         _INDEXES.clear()
 
 
-def resolver(registry: pa.Table, key: str) -> Resolver:
-    return indexed("resolver", key, lambda: Resolver(registry_rows(registry)))
+def resolver(registry: TableRef) -> Resolver:
+    """The matcher over the registry, built once per process and registry."""
+    return indexed("resolver", registry.key, lambda: Resolver(registry_rows(registry.read())))
+
+
+def firm_gazetteer(registry: TableRef) -> ahocorasick.Automaton:
+    """Every registry name's text forms (``reports.gazetteer``), built once per process and registry."""
+    return indexed("gazetteer", registry.key, lambda: gazetteer(registry.read().column("name").to_pylist()))
 
 
 def decisions(names: list[str], matches: list[Match]) -> pa.RecordBatch:
@@ -68,19 +77,19 @@ def decisions(names: list[str], matches: list[Match]) -> pa.RecordBatch:
         pa.array([",".join(m.candidates) or None for m in matches], pa.string())], schema=DECISION_SCHEMA)
 
 
-def resolve_batch(batch: pa.RecordBatch, *, registry: pa.Table, key: str) -> pa.RecordBatch:
+def resolve_batch(batch: pa.RecordBatch, *, registry: TableRef) -> pa.RecordBatch:
     """Distinct names (column ``name``) → their decisions (``DECISION_SCHEMA``). ``resolve_all`` forks one
     worker per core only for a batch of ``PARALLEL_FROM`` names or more: the whole pending set in-process;
     never a cluster engine's Arrow batch (10,000 rows by default), whose parallelism is its tasks."""
     from chainlight.resolve import resolve_all  # the stage package imports this module
 
     names = batch.column("name").to_pylist()
-    return decisions(names, resolve_all(resolver(registry, key), names) if names else [])
+    return decisions(names, resolve_all(resolver(registry), names) if names else [])
 
 
-def report_mentions_batch(batch: pa.RecordBatch, *, registry: pa.Table, key: str) -> pa.RecordBatch:
+def report_mentions_batch(batch: pa.RecordBatch, *, registry: TableRef) -> pa.RecordBatch:
     """Reports (``report_id``, ``text``) → the firm names found in their text, one mention each."""
-    automaton = indexed("gazetteer", key, lambda: gazetteer(registry.column("name").to_pylist()))
+    automaton = firm_gazetteer(registry)
     rows: dict[str, list[str | None]] = {name: [] for name in MENTION_SCHEMA.names}
     for report_id, text in zip(batch.column("report_id").to_pylist(), batch.column("text").to_pylist(), strict=True):
         for mention in find_mentions(text or "", automaton):
@@ -93,7 +102,7 @@ def report_mentions_batch(batch: pa.RecordBatch, *, registry: pa.Table, key: str
                                       schema=MENTION_SCHEMA)
 
 
-def partner_group(group: pa.RecordBatch, *, registry: pa.Table, key: str) -> pa.RecordBatch:
+def partner_group(group: pa.RecordBatch, *, registry: TableRef) -> pa.RecordBatch:
     """One ambiguous invoice-buyer name (``name``) as one seller (``seller_uscc``) writes it, with that
     seller's known partners (one row each, ``partner``), decided again with them: a row only when that
     evidence settles it."""
@@ -101,7 +110,7 @@ def partner_group(group: pa.RecordBatch, *, registry: pa.Table, key: str) -> pa.
     if group.num_rows:
         known = frozenset(p for p in group.column("partner").to_pylist() if p is not None)
         name = group.column("name")[0].as_py()
-        match = resolver(registry, key).resolve(name, Context(partners=known))
+        match = resolver(registry).resolve(name, Context(partners=known))
         if match.uscc is not None and match.uscc in known:
             out["name"].append(name)
             out["seller_uscc"].append(group.column("seller_uscc")[0].as_py())
