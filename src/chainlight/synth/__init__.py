@@ -83,6 +83,7 @@ from chainlight.errors import InputError
 from chainlight.ontology.model import load_default
 from chainlight.synth import credit, texts, trade, vocab
 from chainlight.synth.firms import STORY_FIRM_NAME, Firms, make_firms, segment_table
+from chainlight.synth.spill import remap, zeros
 
 __all__ = ["PROFILES", "SEEN_ONTOLOGY", "STORY_FIRM_NAME", "SynthSummary", "generate"]
 
@@ -215,22 +216,22 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
     truth_dir = out / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
     streams = np.random.SeedSequence(seed).spawn(7)
-    rng_firms, rng_trend, rng_edges, rng_texts, rng_credit, rng_counts, rng_path = (
-        np.random.default_rng(s) for s in streams)
+    seeds_firms, seeds_edges, seeds_credit, seeds_path = streams[0], streams[2], streams[4], streams[6]
+    rng_trend, rng_texts, rng_counts = (np.random.default_rng(streams[k]) for k in (1, 3, 5))
 
     ontology = load_default()
     segments = segment_table(ontology)
     words = vocab.build(ontology, seed) if profile == "blind" else None
     say("firms", 0.02)
-    world = make_firms(ontology, firms, rng_firms, words)
-    with tempfile.TemporaryDirectory(prefix=".synth-spill-", dir=out) as spill:  # registry columns, on disk
-        world.spill(Path(spill))
+    with tempfile.TemporaryDirectory(prefix=".synth-spill-", dir=out) as spill_dir:  # firm state, on disk
+        spill = Path(spill_dir)
+        world = make_firms(ontology, firms, seeds_firms, spill, words)
         directions, growth = texts.segment_trends(segments, rng_trend)
         say("trade relations", 0.15)
-        edges = trade.make_edges(ontology, segments, world, growth, rng_edges, blind=words is not None)
-        counts = trade.invoice_counts(edges, firms, rng_counts)
+        edges = trade.make_edges(ontology, segments, world, growth, seeds_edges, spill, blind=words is not None)
+        counts = trade.invoice_counts(edges, firms, rng_counts, spill)
         path = credit.health_path(firms, credit.STANDARD_HEALTH_DRIFT if words is None else credit.BLIND_HEALTH_DRIFT,
-                                  rng_path)
+                                  seeds_path, spill)
 
         summary = SynthSummary(out, firms, seed, str(world.uscc[0]), profile=profile)
         if words is not None:
@@ -249,13 +250,10 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             whole.write(table)
             whole.close()
 
-        # invoices, streamed; per-edge totals for the truth table accumulate as we go
+        # invoices, streamed; per-edge totals for the truth table accumulate on disk as we go
         invoice_writer = table_out("invoices", regroup=False)  # a row group per batch of edges
         mention_writer = writer(truth_dir, "mentions", regroup=False)
-        normal_amount = np.zeros(len(edges))
-        normal_count = np.zeros(len(edges), np.int32)  # int32 days and counts: 12 bytes an edge fewer
-        first_day = np.full(len(edges), np.iinfo(np.int32).max, np.int32)
-        last_day = np.full(len(edges), np.iinfo(np.int32).min, np.int32)
+        sums = _EdgeSums(spill, len(edges))
         item_truth: dict[tuple[str, str], str] = {}
         batches = max(1, -(-len(edges) // EDGE_BATCH))
         for number, (invoices, mentions, row_edge, goods) in enumerate(
@@ -263,28 +261,27 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             say(f"invoices batch {number + 1}/{batches}", 0.2 + 0.6 * number / batches)
             invoice_writer.write(invoices)
             mention_writer.write(mentions)
-            status = invoices.column("status").to_numpy(zero_copy_only=False)
-            amount = invoices.column("amount").to_numpy()
-            days = invoices.column("issue_date").cast(pa.int32()).to_numpy()
-            counted = status != "voided"
-            np.add.at(normal_amount, row_edge[counted], amount[counted])
-            np.add.at(normal_count, row_edge[status == "normal"], 1)
-            np.minimum.at(first_day, row_edge[counted], days[counted])
-            np.maximum.at(last_day, row_edge[counted], days[counted])
+            sums.add(invoices, row_edge)
             _collect_items(item_truth, invoices, row_edge, edges, segments, goods)
             world.release()
+            edges.release()
+            counts, path = remap(counts), remap(path)
         invoice_writer.close()
         summary.rows["invoices"] = invoice_writer.rows
+        del counts
 
-        say("credit outcomes", 0.82)  # here, so the health path is freed before the texts
-        stable_ties = _stable_large_ties(edges, world, normal_count > 0, first_day, last_day)
+        say("credit outcomes", 0.82)
+        stable_ties = _stable_large_ties(edges, world, sums)
         profile_outcomes = credit.standard if words is None else credit.blind
-        bureau, applications, outcomes, default_rate = profile_outcomes(world, stable_ties, path, rng_credit)
-        health_now = world.health + path[-1].astype(np.float64)
+        outcomes = profile_outcomes(world, stable_ties, path, seeds_credit, spill)
+        health_now = world.health + np.asarray(path[:, -1], np.float64)
         del path
-        write("bureau", bureau)
-        write("applications", applications)
-        del bureau, applications
+        for name, tables in (("bureau", outcomes.bureau()), ("applications", outcomes.applications())):
+            table_writer = table_out(name)
+            for table in tables:
+                table_writer.write(table)
+                world.release()
+            summary.rows[name] = table_writer.close()
         outcome_writer = table_out("outcomes")
         outcome_truth = writer(truth_dir, "outcomes", "parquet", "utf-8")
         for rows, truth_rows in outcomes.batches(FIRM_CHUNK):
@@ -293,6 +290,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             world.release()
         summary.rows["outcomes"] = outcome_writer.close()
         outcome_truth.close()
+        default_rate = outcomes.default_rate
         del outcomes
 
         say("registry and texts", 0.85)
@@ -315,7 +313,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         mention_writer.flush()
         mention_writer.regroup = False
         report_table, report_facts, report_mentions = texts.reports(world, segments, edges, directions, growth,
-                                                                    normal_count > 0, rng_texts, vocab=words)
+                                                                    sums.invoiced(), rng_texts, vocab=words)
         mention_writer.write(report_mentions)
         mention_writer.close()
         high_tech = ((patent_counts >= 3) & (rng_texts.random(firms) < 0.7)) | (rng_texts.random(firms) < 0.04)
@@ -341,7 +339,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
                 "size_class": world.size_class(a, b), "misregistered": world.rows("misregistered", a, b),
                 "health": world.health[a:b], "city": world.city[a:b],
                 "cluster_id": pa.array([c or None for c in world.rows("cluster", a, b).tolist()], pa.string()),
-                "stable_large_ties": stable_ties[a:b], "pd_12m": default_rate[a:b],
+                "stable_large_ties": stable_ties[a:b].astype(np.int64), "pd_12m": default_rate[a:b],
                 "health_now": np.round(health_now[a:b], 6)}))
             world.release()
         summary.rows["enterprises"], summary.rows["aliases"] = enterprise_writer.close(), alias_writer.close()
@@ -356,17 +354,18 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             world.release()
         segment_writer.close()
         supply_writer = writer(truth_dir, "supply_edges")
-        for begin in range(0, len(edges), ROW_GROUP):
-            span = slice(begin, begin + ROW_GROUP)
-            supply = (edges.buyer[span] >= 0) & (normal_count[span] > 0)
+        for span in trade.edge_slices(len(edges)):
+            count = np.asarray(sums.count[span])
+            supply = (edges.buyer[span] >= 0) & (count > 0)
             seller, buyer = edges.seller[span][supply], edges.buyer[span][supply]
             supply_writer.write(pa.table({
                 "seller_uscc": world.uscc[seller], "buyer_uscc": world.uscc[buyer],
-                "is_supply": edges.is_supply[span][supply], "amount_total": np.round(normal_amount[span][supply], 2),
-                "invoice_count": normal_count[span][supply].astype(np.int64),
-                "first_date": pa.array(first_day[span][supply].astype("datetime64[D]")),
-                "last_date": pa.array(last_day[span][supply].astype("datetime64[D]"))}))
+                "is_supply": edges.is_supply[span][supply], "amount_total": np.round(sums.amount[span][supply], 2),
+                "invoice_count": count[supply].astype(np.int64),
+                "first_date": pa.array(sums.first_day[span][supply].astype("datetime64[D]")),
+                "last_date": pa.array(sums.last_day[span][supply].astype("datetime64[D]"))}))
             world.release()
+            edges.release()
         supply_writer.close()
         truth("segment_trends", pa.table({"segment_id": [s.id for s in segments], "direction": directions,
                                           "annual_growth": growth}))
@@ -419,13 +418,56 @@ def _firm_segments(world: Firms, segments: list) -> Iterator[pa.Table]:
                         "share": world.rows("secondary_share", chunk.start, chunk.stop)[has]})
 
 
-def _stable_large_ties(edges: trade.Edges, world: Firms, invoiced: np.ndarray, first_day: np.ndarray,
-                       last_day: np.ndarray) -> np.ndarray:
+class _EdgeSums:
+    """Per edge, on disk: the amount and count of its normal invoices and its first and last invoice day
+    (voids left out), for the supply-edge truth and the stable ties. An invoice batch covers a contiguous
+    run of edges, so each batch adds into its own slice (``add``)."""
+
+    def __init__(self, folder: Path, count: int) -> None:
+        self.amount = zeros(folder, "edge_amount", count, np.float64)
+        self.count = zeros(folder, "edge_count", count, np.int32)  # int32 days and counts: 12 bytes an edge fewer
+        self.first_day = zeros(folder, "edge_first", count, np.int32, np.iinfo(np.int32).max)
+        self.last_day = zeros(folder, "edge_last", count, np.int32, np.iinfo(np.int32).min)
+
+    def add(self, invoices: pa.Table, row_edge: np.ndarray) -> None:
+        if not len(row_edge):
+            return
+        low, high = int(row_edge.min()), int(row_edge.max()) + 1
+        local = row_edge - low
+        status = invoices.column("status").to_numpy(zero_copy_only=False)
+        amount = invoices.column("amount").to_numpy()
+        days = invoices.column("issue_date").cast(pa.int32()).to_numpy()
+        counted = status != "voided"
+        for name, fold, rows, values in (("amount", np.add, counted, amount[counted]),
+                                         ("count", np.add, status == "normal", 1),
+                                         ("first_day", np.minimum, counted, days[counted]),
+                                         ("last_day", np.maximum, counted, days[counted])):
+            column: np.memmap = remap(getattr(self, name))  # type: ignore[assignment]
+            part = np.array(column[low:high])
+            fold.at(part, local[rows], values)
+            column[low:high] = part
+            column.flush()
+            setattr(self, name, column)
+
+    def invoiced(self) -> np.ndarray:
+        """Per edge: whether normal invoices show it (in memory, a byte an edge)."""
+        return np.concatenate([np.asarray(self.count[span]) > 0 for span in trade.edge_slices(len(self.count))]) \
+            if len(self.count) else np.zeros(0, bool)
+
+
+def _stable_large_ties(edges: trade.Edges, world: Firms, sums: _EdgeSums) -> np.ndarray:
     """Per firm: distinct large buyers (anchors or ≥ ¥100M) it supplied in invoices spanning at least 12
-    calendar months (as invoiced: a customer lost in a bad spell is not a stable tie)."""
+    calendar months (as invoiced: a customer lost in a bad spell is not a stable tie); a slice of edges at a time."""
     large = world.is_anchor | (world.turnover >= 1e8)
-    buyer = np.maximum(edges.buyer, 0)
-    first = np.where(invoiced, first_day, 0).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    last = np.where(invoiced, last_day, 0).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    stable = edges.is_supply & (edges.buyer >= 0) & invoiced & large[buyer] & (last - first + 1 >= 12)
-    return np.bincount(edges.seller[stable], minlength=world.count)
+    ties = np.zeros(world.count, np.int32)
+    for span in trade.edge_slices(len(edges)):
+        invoiced = np.asarray(sums.count[span]) > 0
+        buyer = np.asarray(edges.buyer[span])
+
+        def month(days: np.ndarray, invoiced: np.ndarray = invoiced) -> np.ndarray:
+            return np.where(invoiced, days, 0).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+
+        first, last = month(np.asarray(sums.first_day[span])), month(np.asarray(sums.last_day[span]))
+        stable = edges.is_supply[span] & (buyer >= 0) & invoiced & large[np.maximum(buyer, 0)] & (last - first + 1 >= 12)
+        ties += np.bincount(edges.seller[span][stable], minlength=world.count).astype(np.int32)
+    return ties

@@ -1,0 +1,79 @@
+"""Columns too large to hold for a 10M-firm economy, written a block at a time to a spill folder and read
+back memory-mapped (issue 18: the generator's memory flat in the number of firms).
+
+Random streams are addressed by block (``block_rng``): block k of a stream draws from its own
+``SeedSequence`` child, so a block's draws do not depend on how many blocks are held at once, and the
+output does not depend on any chunk size, only on the seed and the fixed block length of the stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+FIRM_BLOCK = 1 << 15  # firms per block of every per-firm stream: part of the economy's definition, like the seed
+
+
+def blocks(count: int) -> Iterator[tuple[int, int, int]]:
+    """(block number, first firm, end) of each block of ``FIRM_BLOCK`` firms."""
+    for block, begin in enumerate(range(0, count, FIRM_BLOCK)):
+        yield block, begin, min(begin + FIRM_BLOCK, count)
+
+
+def block_rng(seeds: np.random.SeedSequence, *key: int) -> np.random.Generator:
+    """The generator of block ``key`` of the stream ``seeds`` (its child ``seeds.spawn_key + key``)."""
+    return np.random.default_rng(np.random.SeedSequence(seeds.entropy, spawn_key=(*seeds.spawn_key, *key)))
+
+
+class Spill:
+    """Named columns appended a block at a time; ``finish`` joins a column's blocks into one ``.npy`` file
+    (strings at the widest block's width) and maps it read-only, so only the pages read stay resident."""
+
+    def __init__(self, folder: Path, prefix: str) -> None:
+        self.folder, self.prefix = folder, prefix
+        folder.mkdir(parents=True, exist_ok=True)
+        self.blocks: dict[str, list[Path]] = {}
+
+    def append(self, name: str, values: np.ndarray) -> None:
+        parts = self.blocks.setdefault(name, [])
+        path = self.folder / f"{self.prefix}.{name}.{len(parts)}.npy"
+        np.save(path, np.ascontiguousarray(values))
+        parts.append(path)
+
+    def finish(self, name: str, dtype: np.dtype | type | None = None) -> np.ndarray:
+        parts = self.blocks.pop(name, [])
+        blocks = [np.load(p, mmap_mode="r") for p in parts]
+        kind = np.dtype(dtype) if dtype is not None else np.result_type(*blocks) if blocks else np.dtype(np.float64)
+        path = self.folder / f"{self.prefix}.{name}.npy"
+        whole = np.lib.format.open_memmap(path, mode="w+", dtype=kind, shape=(sum(len(b) for b in blocks),))
+        begin = 0
+        for block, part in zip(blocks, parts, strict=True):
+            whole[begin:begin + len(block)] = block
+            begin += len(block)
+            del block
+            part.unlink()
+        whole.flush()
+        del whole
+        return np.load(path, mmap_mode="r")
+
+
+def zeros(folder: Path, name: str, shape: int | tuple[int, ...], dtype: np.dtype | type, fill: object = 0) -> np.memmap:
+    """A writable on-disk array (``open_memmap``), for running sums and per-firm paths too long to keep in memory."""
+    shape = (shape,) if isinstance(shape, int) else shape
+    array = np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+", dtype=np.dtype(dtype), shape=shape)
+    if fill:
+        array[:] = fill
+    return array
+
+
+def remap(array: np.ndarray) -> np.ndarray:
+    """``array`` mapped afresh when it is a file-backed map (the pages the last batch read leave RSS; a
+    writable map is flushed first), else itself."""
+    if isinstance(array, np.memmap) and array.filename is not None:
+        if array.flags.writeable:
+            array.flush()
+            return np.load(array.filename, mmap_mode="r+")
+        return np.load(array.filename, mmap_mode="r")
+    return array
