@@ -81,8 +81,8 @@ VAGUE_REGISTRATIONS = [
 # Firm columns read only when the registry and truth tables are written (``Firms.rows``).
 REGISTRY_ONLY = ("scope", "industry_code", "founded", "registered_capital", "province", "cluster", "misregistered",
                  "secondary_share")
-# Firm columns kept on disk, memory-mapped, after the firms are made (``Firms.spill``): all but the numeric
-# columns ``trade.make_edges`` reads for every firm at once.
+# Firm columns written to disk a block at a time and read memory-mapped (``make_firms``): all but the numeric
+# columns ``trade.make_edges`` reads for every firm at once (``NUMERIC``).
 SPILLED = (*REGISTRY_ONLY, "uscc", "name", "brand", "trade", "city", "former_name", "main_product")
 
 STORY_FIRM_NAME = "嘉兴丞达新材料科技有限公司"
@@ -118,17 +118,6 @@ class Firms:
     @property
     def count(self) -> int:
         return len(self.uscc)
-
-    def spill(self, folder: Path) -> None:
-        """Move the text columns (``SPILLED``: codes, names, registry; about 590 of a firm's 620 bytes) to
-        ``.npy`` files in ``folder``, memory-mapped. Invoices and texts read them by index a batch at a time
-        and ``release`` the pages after each batch, so resident memory holds only the numeric columns the
-        trade model reads whole (about 35 bytes a firm)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in SPILLED:
-            path = folder / f"{name}.npy"
-            np.save(path, getattr(self, name))
-            setattr(self, name, np.load(path, mmap_mode="r"))
 
     def release(self) -> None:
         """Map the spilled columns afresh: the pages the last batch read leave this process's RSS (they stay
