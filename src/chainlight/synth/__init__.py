@@ -366,6 +366,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
                 "last_date": pa.array(sums.last_day[span][supply].astype("datetime64[D]"))}))
             world.release()
             edges.release()
+            sums.release()
         supply_writer.close()
         truth("segment_trends", pa.table({"segment_id": [s.id for s in segments], "direction": directions,
                                           "annual_growth": growth}))
@@ -442,7 +443,7 @@ class _EdgeSums:
                                          ("count", np.add, status == "normal", 1),
                                          ("first_day", np.minimum, counted, days[counted]),
                                          ("last_day", np.maximum, counted, days[counted])):
-            column: np.memmap = remap(getattr(self, name))  # type: ignore[assignment]
+            column: np.memmap = remap(getattr(self, name))
             part = np.array(column[low:high])
             fold.at(part, local[rows], values)
             column[low:high] = part
@@ -451,8 +452,15 @@ class _EdgeSums:
 
     def invoiced(self) -> np.ndarray:
         """Per edge: whether normal invoices show it (in memory, a byte an edge)."""
-        return np.concatenate([np.asarray(self.count[span]) > 0 for span in trade.edge_slices(len(self.count))]) \
-            if len(self.count) else np.zeros(0, bool)
+        shown = np.zeros(len(self.count), bool)
+        for span in trade.edge_slices(len(self.count)):
+            shown[span] = np.asarray(self.count[span]) > 0
+            self.release()
+        return shown
+
+    def release(self) -> None:
+        for name in ("amount", "count", "first_day", "last_day"):
+            setattr(self, name, remap(getattr(self, name)))
 
 
 def _stable_large_ties(edges: trade.Edges, world: Firms, sums: _EdgeSums) -> np.ndarray:
@@ -470,4 +478,6 @@ def _stable_large_ties(edges: trade.Edges, world: Firms, sums: _EdgeSums) -> np.
         first, last = month(np.asarray(sums.first_day[span])), month(np.asarray(sums.last_day[span]))
         stable = edges.is_supply[span] & (buyer >= 0) & invoiced & large[np.maximum(buyer, 0)] & (last - first + 1 >= 12)
         ties += np.bincount(edges.seller[span][stable], minlength=world.count).astype(np.int32)
+        edges.release()
+        sums.release()
     return ties

@@ -57,7 +57,7 @@ def health_path(count: int, spread: float, seeds: np.random.SeedSequence, folder
         if not begin:
             rows[0] = 0.0
         path[begin:stop] = rows
-    path.flush()
+        path = remap(path)  # the pages just written leave RSS
     return remap(path)
 
 
@@ -73,8 +73,10 @@ def _alpha(signal: np.ndarray, sme: np.ndarray, rate_goal: float) -> float:
     rows = int(sme.sum()) * signal.shape[1]
     for _ in range(50):
         alpha = (low + high) / 2
-        total = sum(float((1 / (1 + np.exp(-(alpha + signal[begin:stop][sme[begin:stop]])))).sum())
-                    for _, begin, stop in blocks(len(sme)))
+        total = 0.0
+        for _, begin, stop in blocks(len(sme)):
+            total += float((1 / (1 + np.exp(-(alpha + signal[begin:stop][sme[begin:stop]])))).sum())
+            signal = remap(signal)
         low, high = (alpha, high) if total / rows < rate_goal else (low, alpha)
     return alpha
 
@@ -177,6 +179,7 @@ def _outcomes(world: Firms, path: np.ndarray, signal: Signal, rate: float, overd
         health = health_at_dates(world, path, begin, stop)
         health_t[begin:stop] = health
         logit[begin:stop] = signal(block, begin, stop, health)
+        health_t, logit = remap(health_t), remap(logit)
     alpha = _alpha(remap(logit), ~world.is_anchor, rate)
     pd_t = zeros(folder, "pd_t", (n, dates), np.float64)
     defaulted = zeros(folder, "defaulted", (n, dates), np.bool_)
@@ -186,6 +189,7 @@ def _outcomes(world: Firms, path: np.ndarray, signal: Signal, rate: float, overd
         pd_t[begin:stop] = pd
         defaulted[begin:stop] = block_rng(seeds, 0, block).random(pd.shape) < pd
         default_rate[begin:stop] = pd.mean(axis=1)
+        pd_t, defaulted, logit = remap(pd_t), remap(defaulted), remap(logit)
     return Outcomes(world, remap(health_t), remap(pd_t), remap(defaulted), default_rate, seeds, overdue, bureau)
 
 

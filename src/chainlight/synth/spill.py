@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar, cast
 
 import numpy as np
+
+Array = TypeVar("Array", bound=np.ndarray)
 
 FIRM_BLOCK = 1 << 15  # firms per block of every per-firm stream: part of the economy's definition, like the seed
 
@@ -47,15 +50,15 @@ class Spill:
         blocks = [np.load(p, mmap_mode="r") for p in parts]
         kind = np.dtype(dtype) if dtype is not None else np.result_type(*blocks) if blocks else np.dtype(np.float64)
         path = self.folder / f"{self.prefix}.{name}.npy"
-        whole = np.lib.format.open_memmap(path, mode="w+", dtype=kind, shape=(sum(len(b) for b in blocks),))
-        begin = 0
-        for block, part in zip(blocks, parts, strict=True):
-            whole[begin:begin + len(block)] = block
-            begin += len(block)
-            del block
-            part.unlink()
-        whole.flush()
-        del whole
+        header = np.lib.format.open_memmap(path, mode="w+", dtype=kind, shape=(sum(len(b) for b in blocks),))
+        offset = header.offset  # the file is sized but sparse; its blocks are written through the file, not a map
+        del header
+        with path.open("r+b") as handle:
+            handle.seek(offset)
+            for block, part in zip(blocks, parts, strict=True):
+                handle.write(np.ascontiguousarray(block, dtype=kind).tobytes())
+                del block
+                part.unlink()
         return np.load(path, mmap_mode="r")
 
 
@@ -68,12 +71,12 @@ def zeros(folder: Path, name: str, shape: int | tuple[int, ...], dtype: np.dtype
     return array
 
 
-def remap(array: np.ndarray) -> np.ndarray:
+def remap(array: Array) -> Array:
     """``array`` mapped afresh when it is a file-backed map (the pages the last batch read leave RSS; a
     writable map is flushed first), else itself."""
     if isinstance(array, np.memmap) and array.filename is not None:
         if array.flags.writeable:
             array.flush()
-            return np.load(array.filename, mmap_mode="r+")
-        return np.load(array.filename, mmap_mode="r")
+            return cast(Array, np.load(array.filename, mmap_mode="r+"))
+        return cast(Array, np.load(array.filename, mmap_mode="r"))
     return array

@@ -170,6 +170,7 @@ def _large_ties(firms: Firms, edges: Edges, backed: np.ndarray) -> np.ndarray:
         seller, buyer = np.asarray(edges.seller[span], np.int64), np.asarray(edges.buyer[span], np.int64)
         tie = edges.is_supply[span] & (buyer >= 0) & backed[span] & large_buyer[np.maximum(buyer, 0)]
         keys.append(seller[tie] * firms.count + buyer[tie])
+        edges.release()
     return np.unique(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
 
 

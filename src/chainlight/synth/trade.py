@@ -153,6 +153,7 @@ class _BuyerPools:
         if blind:
             attraction *= np.where(firms.is_anchor[order], ANCHOR_SUPPLIER_PULL, 1.0)
         self.members = [order[bounds[s]:bounds[s + 1]].astype(np.int32) for s in range(segment_count)]
+        del order
         self.cumulative = [np.cumsum(attraction[bounds[s]:bounds[s + 1]]) for s in range(segment_count)]
 
     def draw(self, segment: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -255,7 +256,10 @@ def invoice_counts(edges: Edges, firm_count: int, rng: np.random.Generator, fold
         months = (edges.end[span] - edges.start[span] + 1).astype(np.float64)
         return np.sqrt(edges.annual_amount[span]) * months, months
 
-    total = sum(float(weight(span)[0].sum()) for span in edge_slices(len(edges)))
+    total = 0.0
+    for span in edge_slices(len(edges)):
+        total += float(weight(span)[0].sum())
+        edges.release()
     counts = zeros(folder, "invoice_counts", len(edges), np.int32)
     for span in edge_slices(len(edges)):
         share, months = weight(span)
@@ -263,7 +267,8 @@ def invoice_counts(edges: Edges, firm_count: int, rng: np.random.Generator, fold
         drawn = np.floor(expected).astype(np.int64)
         drawn += rng.random(len(drawn)) < (expected - drawn)
         counts[span] = np.maximum(drawn, 1)
-    counts.flush()
+        counts = remap(counts)
+        edges.release()
     return remap(counts)
 
 
