@@ -47,19 +47,27 @@ class Spill:
 
     def finish(self, name: str, dtype: np.dtype | type | None = None) -> np.ndarray:
         parts = self.blocks.pop(name, [])
-        blocks = [np.load(p, mmap_mode="r") for p in parts]
-        kind = np.dtype(dtype) if dtype is not None else np.result_type(*blocks) if blocks else np.dtype(np.float64)
+        shapes = [_header(p) for p in parts]  # (length, dtype) of each block, read without mapping it
+        kinds = [kind for _, kind in shapes]
+        kind = np.dtype(dtype) if dtype is not None else np.result_type(*kinds) if kinds else np.dtype(np.float64)
         path = self.folder / f"{self.prefix}.{name}.npy"
-        header = np.lib.format.open_memmap(path, mode="w+", dtype=kind, shape=(sum(len(b) for b in blocks),))
+        header = np.lib.format.open_memmap(path, mode="w+", dtype=kind, shape=(sum(n for n, _ in shapes),))
         offset = header.offset  # the file is sized but sparse; its blocks are written through the file, not a map
         del header
         with path.open("r+b") as handle:
             handle.seek(offset)
-            for block, part in zip(blocks, parts, strict=True):
-                handle.write(np.ascontiguousarray(block, dtype=kind).tobytes())
-                del block
+            for part in parts:  # one block in memory at a time
+                handle.write(np.ascontiguousarray(np.load(part), dtype=kind).tobytes())
                 part.unlink()
         return np.load(path, mmap_mode="r")
+
+
+def _header(path: Path) -> tuple[int, np.dtype]:
+    with path.open("rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(handle)
+    return shape[0], dtype
 
 
 def zeros(folder: Path, name: str, shape: int | tuple[int, ...], dtype: np.dtype | type, fill: object = 0) -> np.memmap:
