@@ -4,18 +4,19 @@
 UTF-8/GBK; ``partitioned=True``: a folder of Parquet parts per table, for Spark) plus ``truth/`` (Parquet)
 for scoring every later stage. The same seed and size give byte-identical files.
 
-Memory (issue 18): invoices are generated and written in batches of edges, and every per-firm table
-(registry, aliases, products, patents, outcomes, truth) a chunk of ``FIRM_CHUNK`` firms at a time, its
-row groups regrouped to those of one whole write, so no table is ever held whole. Once the firms are made,
-their text columns (codes, names, scopes: ~590 of ~620 bytes a firm) are spilled to memory-mapped ``.npy``
-files and released after each batch (``Firms.spill``). Every random stream is read in firm order, so the
-bytes do not depend on the chunk size (tested) and are those of the unstreamed generator (pinned hashes).
-What still grows with the number of firms: the trade model's numeric columns (~35 bytes a firm), the
-edges and their running sums (~50 bytes an edge, ~3.3 edges a firm), the health path (72 bytes a firm),
-and, while they are made, the firms themselves (``make_firms`` draws each property for all firms in turn
-and keeps the names taken in a set) and the edges (``make_edges`` draws and de-duplicates every segment's
-edges at once). Streaming those two would mean drawing per chunk of firms from chunk-addressed streams:
-a new random stream, so a different economy at every seed — left for a deliberate change of the pins.
+Memory (issue 18): flat in the number of firms. The firms, their trade edges, their health paths and their
+credit draws are made a block of ``spill.FIRM_BLOCK`` firms at a time, each block from its own random stream
+(a ``SeedSequence`` child addressed by stream and block, ``spill.block_rng``), and written straight to a
+spill folder read back memory-mapped: firm text columns, edges, per-edge invoice counts and sums, the
+health path (firms × months) and the per-date credit arrays (firms × dates). Names and codes stay unique
+across blocks through a sorted array of 64-bit digests (``firms._Taken``); a seller's edges come from its
+own block, its buyers from per-segment pools by cumulative attraction (``trade._BuyerPools``). Invoices are
+generated and written in batches of edges, and every per-firm table a chunk of ``FIRM_CHUNK`` firms at a
+time, row groups regrouped to those of one whole write. Every pass over a spilled array re-maps it, so the
+pages read leave the process. The bytes depend on the seed and ``FIRM_BLOCK`` only, not on ``FIRM_CHUNK``,
+``EDGE_SLICE`` or any other chunk size (tested). What stays in memory per firm: the numeric columns the
+trade model draws buyers from (segments, anchor flag, turnover, health: ~21 bytes), and after the
+invoices a few per-firm figures (stable ties, mean PD, health now: ~20 bytes) and a byte an edge.
 
 How the world works (and why it is hard):
 - 9 chains, 60 segments (the default ontology); firms per segment by tier; 3 anchors per chain on
