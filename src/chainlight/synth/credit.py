@@ -230,13 +230,14 @@ def blind(world: Firms, stable_ties: np.ndarray, path: np.ndarray, seeds: np.ran
     - stable ties to 2+ large customers: about half the base rate, as in the standard profile (the direct
       term alone gives odds × e^(−0.9) ≈ 0.41; the health that wins and keeps those ties adds to it).
 
-    Measured by bench/synth_credit.py (20k firms, profile blind; seed 42 / seed 7):
-    - default rate 2.99% / 2.94%; firms with ≥ 2 stable large ties default at 0.51× / 0.45× the base rate;
-    - AUC of the true PD of each row (the oracle: health of that date): 0.817 / 0.818; of the firm's mean
-      PD over the dates: 0.790 / 0.789; the same mean PD with the tie term taken out: 0.785 / 0.782 —
-      the direct chain effect the generator builds in is +0.5 / +0.7 AUC points;
+    Measured by bench/synth_credit.py (20k firms, profile blind; seed 42 / seed 7; re-measured on branch
+    synth-flat, where the economy became a block-addressed draw):
+    - default rate 2.99% / 3.06%; firms with ≥ 2 stable large ties default at 0.53× / 0.52× the base rate;
+    - AUC of the true PD of each row (the oracle: health of that date): 0.817 / 0.814; of the firm's mean
+      PD over the dates: 0.796 / 0.788; the same mean PD with the tie term taken out: 0.786 / 0.780 —
+      the direct chain effect the generator builds in is +1.0 / +0.9 AUC points;
     - logistic regression, 5-fold by firm, on registry + bureau (capital, age, high-tech, overdue days,
-      litigations, arrears, blacklist): 0.653 / 0.656; plus the true tie count: 0.668 / 0.673 (+1.5 / +1.7
+      litigations, arrears, blacklist): 0.675 / 0.662; plus the true tie count: 0.694 / 0.682 (+1.9 / +2.0
       points, the direct term plus ties standing in for health). A chain view can also read health from
       sales growth (+6%/yr per σ), churn and voids, and the date's health from the recent months'
       orders, customers and voids (``trade``), so its lift is bounded by the row oracle's 0.82, not by
