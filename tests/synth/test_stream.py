@@ -18,7 +18,7 @@ from chainlight.config import Config
 from chainlight.errors import InputError
 from chainlight.ontology.model import load_default
 from chainlight.synth import spill, trade
-from chainlight.synth.firms import SPILLED, STORY_FIRM_NAME, _Taken, make_firms
+from chainlight.synth.firms import SPILLED, STORY_FIRM_NAME, FirmView, _Taken, make_firms
 from chainlight.workspace import Workspace
 
 
@@ -144,3 +144,14 @@ def test_ingest_reads_a_partitioned_economy_like_a_flat_one(tmp_path: Path, monk
         finally:
             ws.close()
     assert loaded["flat"] == loaded["parts"]
+
+
+def test_rows_read_through_the_file_equal_the_mapped_rows(tmp_path: Path) -> None:
+    """``spill.take`` and ``FirmView`` (an invoice batch's firms, read by pread) give what indexing the maps gives."""
+    world = make_firms(load_default(), 700, np.random.SeedSequence(3), tmp_path)
+    rows = np.array([[699, 0], [5, 5], [344, 12]])
+    assert np.array_equal(spill.take(world.name, rows), np.asarray(world.name)[rows])
+    assert spill.take(world.uscc, np.zeros(0, int)).shape == (0,)
+    view = FirmView(world, np.array([3, 650, 3, 17]))
+    assert view.name[650] == world.name[650] and np.array_equal(view.uscc[np.array([17, 3])], world.uscc[[17, 3]])
+    assert view.health is world.health  # columns not read by a batch are the firms' own

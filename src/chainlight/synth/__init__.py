@@ -84,7 +84,7 @@ from chainlight.errors import InputError
 from chainlight.ontology.model import load_default
 from chainlight.synth import credit, texts, trade, vocab
 from chainlight.synth.firms import STORY_FIRM_NAME, Firms, make_firms, segment_table
-from chainlight.synth.spill import remap, zeros
+from chainlight.synth.spill import remap, take, zeros
 
 __all__ = ["PROFILES", "SEEN_ONTOLOGY", "STORY_FIRM_NAME", "SynthSummary", "generate"]
 
@@ -360,7 +360,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             supply = (edges.buyer[span] >= 0) & (count > 0)
             seller, buyer = edges.seller[span][supply], edges.buyer[span][supply]
             supply_writer.write(pa.table({
-                "seller_uscc": world.uscc[seller], "buyer_uscc": world.uscc[buyer],
+                "seller_uscc": world.uscc[seller], "buyer_uscc": take(world.uscc, buyer),  # buyers: all over
                 "is_supply": edges.is_supply[span][supply], "amount_total": np.round(sums.amount[span][supply], 2),
                 "invoice_count": count[supply].astype(np.int64),
                 "first_date": pa.array(sums.first_day[span][supply].astype("datetime64[D]")),

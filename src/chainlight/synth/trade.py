@@ -51,13 +51,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
 
 from chainlight.ontology.model import Ontology, Segment
 from chainlight.synth import names, noise
-from chainlight.synth.firms import Firms
+from chainlight.synth.firms import Firms, FirmView
 from chainlight.synth.spill import Spill, block_rng, blocks, remap, zeros
 from chainlight.synth.vocab import HELD_OUT_SHARE, Vocabulary
 
@@ -297,7 +298,7 @@ def _lost_month(idx: np.ndarray, edges: Edges, path: np.ndarray, rng: np.random.
     return np.where(eligible & lost.any(axis=0), lost.argmax(axis=0), MONTHS)
 
 
-def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: list[Segment],
+def invoice_batches(edges: Edges, counts: np.ndarray, whole: Firms, segments: list[Segment],
                     seed: int, batch_edges: int, vocab: Vocabulary | None = None, path: np.ndarray | None = None
                     ) -> Iterator[tuple[pa.Table, pa.Table, np.ndarray, np.ndarray]]:
     """(invoices, mention truth, edge of each invoice row, whether the row's item names goods) per batch
@@ -310,6 +311,8 @@ def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: li
         stop = min(begin + batch_edges, len(edges))
         idx = np.arange(begin, stop)
         n_inv = counts[idx]
+        named = np.concatenate([edges.seller[idx], edges.buyer[idx]])
+        firms = cast(Firms, FirmView(whole, named[named >= 0]))  # the batch's firms, read through the files
         row_edge = np.repeat(idx, n_inv)
         total = len(row_edge)
         start, end = edges.start[row_edge], edges.end[row_edge]
