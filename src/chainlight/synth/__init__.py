@@ -92,7 +92,8 @@ PROFILES = ("standard", "blind")
 SEEN_ONTOLOGY = "ontology.yaml"  # blind: the seen part of the ontology, next to the inputs (ingest skips .yaml)
 
 FIRM_CHUNK = 1 << 16  # firms per chunk of the per-firm tables (registry, products, patents, aliases, truth)
-ROW_GROUP = 1 << 20  # pyarrow's row-group length for one write_table: chunked tables regroup to it
+ROW_GROUP = 1 << 17  # rows per row group of a table written a chunk at a time (DuckDB writes 122,880): every
+# regrouped writer holds up to this many rows, and seven are open at once in the texts phase (1 << 20 held ~1 GB)
 PART_ROWS = 1 << 22  # partitioned output: a new part file once the current one holds this many rows
 EDGE_BATCH = 20_000  # edges per invoice batch: bounds the generator's peak memory (1M blind: 2.96 GB at 20k, 3.2 GB at 50k)
 Progress = Callable[[str, float], None]
@@ -112,10 +113,9 @@ class SynthSummary:
 class _Writer:
     """One output table, written in batches: Parquet (deterministic settings) or CSV in UTF-8/GBK.
 
-    ``regroup``: batches are gathered and written in row groups of exactly ``ROW_GROUP`` rows, the groups
-    one ``write_table`` of the whole table makes, so a table streamed a chunk of firms at a time has the
-    bytes it had when built whole (``flush`` ends a run of regrouped rows). Without it each batch is its
-    own row group (the invoices, whose layout is one group per batch of edges)."""
+    ``regroup``: batches are gathered and written in row groups of exactly ``ROW_GROUP`` rows, so a table
+    streamed a chunk of firms at a time has the same bytes whatever the chunk (``flush`` ends a run of
+    regrouped rows). Without it each batch is its own row group (the invoices: a group per batch of edges)."""
 
     def __init__(self, path: Path, fmt: str, encoding: str, regroup: bool = False, parts: bool = False) -> None:
         self.path, self.fmt, self.encoding, self.regroup, self.parts = path, fmt, encoding, regroup, parts

@@ -13,7 +13,7 @@ import pyarrow as pa
 from chainlight.ontology.model import Segment
 from chainlight.synth import names, noise
 from chainlight.synth.firms import Firms
-from chainlight.synth.trade import Edges
+from chainlight.synth.trade import Edges, edge_slices
 from chainlight.synth.vocab import Vocabulary
 
 TREND_DIRECTIONS = ["up", "flat", "down"]
@@ -165,8 +165,7 @@ def _large_ties(firms: Firms, edges: Edges, backed: np.ndarray) -> np.ndarray:
     sorted keys seller·n + buyer, gathered a slice of edges at a time."""
     large_buyer = firms.is_anchor | (firms.turnover >= 1e8)
     keys = []
-    for begin in range(0, len(edges), 1 << 20):
-        span = slice(begin, begin + (1 << 20))
+    for span in edge_slices(len(edges)):
         seller, buyer = np.asarray(edges.seller[span], np.int64), np.asarray(edges.buyer[span], np.int64)
         tie = edges.is_supply[span] & (buyer >= 0) & backed[span] & large_buyer[np.maximum(buyer, 0)]
         keys.append(seller[tie] * firms.count + buyer[tie])

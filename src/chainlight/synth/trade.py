@@ -243,7 +243,7 @@ def _block_edges(firms: Firms, segments: list[Segment], downstream: dict[int, tu
             "segment": segment.astype(np.int16), "growth": growth}
 
 
-EDGE_SLICE = 1 << 20  # edges per slice of a pass over all edges (memory, not the draws: one stream read in order)
+EDGE_SLICE = 1 << 18  # edges per slice of a pass over all edges (memory, not the draws: one stream read in order)
 
 
 def edge_slices(count: int) -> Iterator[slice]:
