@@ -160,14 +160,14 @@ def test_bad_arguments_are_input_errors(tmp_path: Path) -> None:
         generate(tmp_path, firms=10)
 
 
-def test_health_path_is_persistent_stationary_and_steady_for_the_story_firm() -> None:
+def test_health_path_is_persistent_stationary_and_steady_for_the_story_firm(tmp_path: Path) -> None:
     import numpy as np
 
     from chainlight.synth import credit
-    path = credit.health_path(20_000, 0.4, np.random.default_rng(5))
-    assert path.shape == (36, 20_000) and path.dtype == np.float16
-    assert not path[:, 0].any()  # the story firm keeps its level
-    rest = path[:, 1:].astype(float)
+    path = credit.health_path(20_000, 0.4, np.random.SeedSequence(5), tmp_path)
+    assert path.shape == (20_000, 36) and path.dtype == np.float16  # firms × months
+    assert not path[0].any()  # the story firm keeps its level
+    rest = np.array(path[1:]).T.astype(float)  # months × firms
     assert 0.37 < rest[0].std() < 0.43 and 0.37 < rest[-1].std() < 0.43  # stationary spread
     month = np.corrcoef(rest[:-1].ravel(), rest[1:].ravel())[0, 1]
     year = np.corrcoef(rest[:-12].ravel(), rest[12:].ravel())[0, 1]

@@ -4,18 +4,19 @@
 UTF-8/GBK; ``partitioned=True``: a folder of Parquet parts per table, for Spark) plus ``truth/`` (Parquet)
 for scoring every later stage. The same seed and size give byte-identical files.
 
-Memory (issue 18): invoices are generated and written in batches of edges, and every per-firm table
-(registry, aliases, products, patents, outcomes, truth) a chunk of ``FIRM_CHUNK`` firms at a time, its
-row groups regrouped to those of one whole write, so no table is ever held whole. Once the firms are made,
-their text columns (codes, names, scopes: ~590 of ~620 bytes a firm) are spilled to memory-mapped ``.npy``
-files and released after each batch (``Firms.spill``). Every random stream is read in firm order, so the
-bytes do not depend on the chunk size (tested) and are those of the unstreamed generator (pinned hashes).
-What still grows with the number of firms: the trade model's numeric columns (~35 bytes a firm), the
-edges and their running sums (~50 bytes an edge, ~3.3 edges a firm), the health path (72 bytes a firm),
-and, while they are made, the firms themselves (``make_firms`` draws each property for all firms in turn
-and keeps the names taken in a set) and the edges (``make_edges`` draws and de-duplicates every segment's
-edges at once). Streaming those two would mean drawing per chunk of firms from chunk-addressed streams:
-a new random stream, so a different economy at every seed — left for a deliberate change of the pins.
+Memory (issue 18): flat in the number of firms. The firms, their trade edges, their health paths and their
+credit draws are made a block of ``spill.FIRM_BLOCK`` firms at a time, each block from its own random stream
+(a ``SeedSequence`` child addressed by stream and block, ``spill.block_rng``), and written straight to a
+spill folder read back memory-mapped: firm text columns, edges, per-edge invoice counts and sums, the
+health path (firms × months) and the per-date credit arrays (firms × dates). Names and codes stay unique
+across blocks through a sorted array of 64-bit digests (``firms._Taken``); a seller's edges come from its
+own block, its buyers from per-segment pools by cumulative attraction (``trade._BuyerPools``). Invoices are
+generated and written in batches of edges, and every per-firm table a chunk of ``FIRM_CHUNK`` firms at a
+time, row groups regrouped to those of one whole write. Every pass over a spilled array re-maps it, so the
+pages read leave the process. The bytes depend on the seed and ``FIRM_BLOCK`` only, not on ``FIRM_CHUNK``,
+``EDGE_SLICE`` or any other chunk size (tested). What stays in memory per firm: the numeric columns the
+trade model draws buyers from (segments, anchor flag, turnover, health: ~21 bytes), and after the
+invoices a few per-firm figures (stable ties, mean PD, health now: ~20 bytes) and a byte an edge.
 
 How the world works (and why it is hard):
 - 9 chains, 60 segments (the default ontology); firms per segment by tier; 3 anchors per chain on
@@ -83,6 +84,7 @@ from chainlight.errors import InputError
 from chainlight.ontology.model import load_default
 from chainlight.synth import credit, texts, trade, vocab
 from chainlight.synth.firms import STORY_FIRM_NAME, Firms, make_firms, segment_table
+from chainlight.synth.spill import remap, take, zeros
 
 __all__ = ["PROFILES", "SEEN_ONTOLOGY", "STORY_FIRM_NAME", "SynthSummary", "generate"]
 
@@ -90,7 +92,8 @@ PROFILES = ("standard", "blind")
 SEEN_ONTOLOGY = "ontology.yaml"  # blind: the seen part of the ontology, next to the inputs (ingest skips .yaml)
 
 FIRM_CHUNK = 1 << 16  # firms per chunk of the per-firm tables (registry, products, patents, aliases, truth)
-ROW_GROUP = 1 << 20  # pyarrow's row-group length for one write_table: chunked tables regroup to it
+ROW_GROUP = 1 << 17  # rows per row group of a table written a chunk at a time (DuckDB writes 122,880): every
+# regrouped writer holds up to this many rows, and seven are open at once in the texts phase (1 << 20 held ~1 GB)
 PART_ROWS = 1 << 22  # partitioned output: a new part file once the current one holds this many rows
 EDGE_BATCH = 20_000  # edges per invoice batch: bounds the generator's peak memory (1M blind: 2.96 GB at 20k, 3.2 GB at 50k)
 Progress = Callable[[str, float], None]
@@ -110,10 +113,9 @@ class SynthSummary:
 class _Writer:
     """One output table, written in batches: Parquet (deterministic settings) or CSV in UTF-8/GBK.
 
-    ``regroup``: batches are gathered and written in row groups of exactly ``ROW_GROUP`` rows, the groups
-    one ``write_table`` of the whole table makes, so a table streamed a chunk of firms at a time has the
-    bytes it had when built whole (``flush`` ends a run of regrouped rows). Without it each batch is its
-    own row group (the invoices, whose layout is one group per batch of edges)."""
+    ``regroup``: batches are gathered and written in row groups of exactly ``ROW_GROUP`` rows, so a table
+    streamed a chunk of firms at a time has the same bytes whatever the chunk (``flush`` ends a run of
+    regrouped rows). Without it each batch is its own row group (the invoices: a group per batch of edges)."""
 
     def __init__(self, path: Path, fmt: str, encoding: str, regroup: bool = False, parts: bool = False) -> None:
         self.path, self.fmt, self.encoding, self.regroup, self.parts = path, fmt, encoding, regroup, parts
@@ -215,22 +217,22 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
     truth_dir = out / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
     streams = np.random.SeedSequence(seed).spawn(7)
-    rng_firms, rng_trend, rng_edges, rng_texts, rng_credit, rng_counts, rng_path = (
-        np.random.default_rng(s) for s in streams)
+    seeds_firms, seeds_edges, seeds_credit, seeds_path = streams[0], streams[2], streams[4], streams[6]
+    rng_trend, rng_texts, rng_counts = (np.random.default_rng(streams[k]) for k in (1, 3, 5))
 
     ontology = load_default()
     segments = segment_table(ontology)
     words = vocab.build(ontology, seed) if profile == "blind" else None
     say("firms", 0.02)
-    world = make_firms(ontology, firms, rng_firms, words)
-    with tempfile.TemporaryDirectory(prefix=".synth-spill-", dir=out) as spill:  # registry columns, on disk
-        world.spill(Path(spill))
+    with tempfile.TemporaryDirectory(prefix=".synth-spill-", dir=out) as spill_dir:  # firm state, on disk
+        spill = Path(spill_dir)
+        world = make_firms(ontology, firms, seeds_firms, spill, words)
         directions, growth = texts.segment_trends(segments, rng_trend)
         say("trade relations", 0.15)
-        edges = trade.make_edges(ontology, segments, world, growth, rng_edges, blind=words is not None)
-        counts = trade.invoice_counts(edges, firms, rng_counts)
+        edges = trade.make_edges(ontology, segments, world, growth, seeds_edges, spill, blind=words is not None)
+        counts = trade.invoice_counts(edges, firms, rng_counts, spill)
         path = credit.health_path(firms, credit.STANDARD_HEALTH_DRIFT if words is None else credit.BLIND_HEALTH_DRIFT,
-                                  rng_path)
+                                  seeds_path, spill)
 
         summary = SynthSummary(out, firms, seed, str(world.uscc[0]), profile=profile)
         if words is not None:
@@ -249,13 +251,10 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             whole.write(table)
             whole.close()
 
-        # invoices, streamed; per-edge totals for the truth table accumulate as we go
+        # invoices, streamed; per-edge totals for the truth table accumulate on disk as we go
         invoice_writer = table_out("invoices", regroup=False)  # a row group per batch of edges
         mention_writer = writer(truth_dir, "mentions", regroup=False)
-        normal_amount = np.zeros(len(edges))
-        normal_count = np.zeros(len(edges), np.int32)  # int32 days and counts: 12 bytes an edge fewer
-        first_day = np.full(len(edges), np.iinfo(np.int32).max, np.int32)
-        last_day = np.full(len(edges), np.iinfo(np.int32).min, np.int32)
+        sums = _EdgeSums(spill, len(edges))
         item_truth: dict[tuple[str, str], str] = {}
         batches = max(1, -(-len(edges) // EDGE_BATCH))
         for number, (invoices, mentions, row_edge, goods) in enumerate(
@@ -263,28 +262,27 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             say(f"invoices batch {number + 1}/{batches}", 0.2 + 0.6 * number / batches)
             invoice_writer.write(invoices)
             mention_writer.write(mentions)
-            status = invoices.column("status").to_numpy(zero_copy_only=False)
-            amount = invoices.column("amount").to_numpy()
-            days = invoices.column("issue_date").cast(pa.int32()).to_numpy()
-            counted = status != "voided"
-            np.add.at(normal_amount, row_edge[counted], amount[counted])
-            np.add.at(normal_count, row_edge[status == "normal"], 1)
-            np.minimum.at(first_day, row_edge[counted], days[counted])
-            np.maximum.at(last_day, row_edge[counted], days[counted])
+            sums.add(invoices, row_edge)
             _collect_items(item_truth, invoices, row_edge, edges, segments, goods)
             world.release()
+            edges.release()
+            counts, path = remap(counts), remap(path)
         invoice_writer.close()
         summary.rows["invoices"] = invoice_writer.rows
+        del counts
 
-        say("credit outcomes", 0.82)  # here, so the health path is freed before the texts
-        stable_ties = _stable_large_ties(edges, world, normal_count > 0, first_day, last_day)
+        say("credit outcomes", 0.82)
+        stable_ties = _stable_large_ties(edges, world, sums)
         profile_outcomes = credit.standard if words is None else credit.blind
-        bureau, applications, outcomes, default_rate = profile_outcomes(world, stable_ties, path, rng_credit)
-        health_now = world.health + path[-1].astype(np.float64)
+        outcomes = profile_outcomes(world, stable_ties, path, seeds_credit, spill)
+        health_now = world.health + np.asarray(path[:, -1], np.float64)
         del path
-        write("bureau", bureau)
-        write("applications", applications)
-        del bureau, applications
+        for name, tables in (("bureau", outcomes.bureau()), ("applications", outcomes.applications())):
+            table_writer = table_out(name)
+            for table in tables:
+                table_writer.write(table)
+                world.release()
+            summary.rows[name] = table_writer.close()
         outcome_writer = table_out("outcomes")
         outcome_truth = writer(truth_dir, "outcomes", "parquet", "utf-8")
         for rows, truth_rows in outcomes.batches(FIRM_CHUNK):
@@ -293,6 +291,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             world.release()
         summary.rows["outcomes"] = outcome_writer.close()
         outcome_truth.close()
+        default_rate = outcomes.default_rate
         del outcomes
 
         say("registry and texts", 0.85)
@@ -315,7 +314,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
         mention_writer.flush()
         mention_writer.regroup = False
         report_table, report_facts, report_mentions = texts.reports(world, segments, edges, directions, growth,
-                                                                    normal_count > 0, rng_texts, vocab=words)
+                                                                    sums.invoiced(), rng_texts, vocab=words)
         mention_writer.write(report_mentions)
         mention_writer.close()
         high_tech = ((patent_counts >= 3) & (rng_texts.random(firms) < 0.7)) | (rng_texts.random(firms) < 0.04)
@@ -341,7 +340,7 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
                 "size_class": world.size_class(a, b), "misregistered": world.rows("misregistered", a, b),
                 "health": world.health[a:b], "city": world.city[a:b],
                 "cluster_id": pa.array([c or None for c in world.rows("cluster", a, b).tolist()], pa.string()),
-                "stable_large_ties": stable_ties[a:b], "pd_12m": default_rate[a:b],
+                "stable_large_ties": stable_ties[a:b].astype(np.int64), "pd_12m": default_rate[a:b],
                 "health_now": np.round(health_now[a:b], 6)}))
             world.release()
         summary.rows["enterprises"], summary.rows["aliases"] = enterprise_writer.close(), alias_writer.close()
@@ -356,17 +355,19 @@ def generate(out: Path, firms: int = 20_000, seed: int = 42, fmt: str = "parquet
             world.release()
         segment_writer.close()
         supply_writer = writer(truth_dir, "supply_edges")
-        for begin in range(0, len(edges), ROW_GROUP):
-            span = slice(begin, begin + ROW_GROUP)
-            supply = (edges.buyer[span] >= 0) & (normal_count[span] > 0)
+        for span in trade.edge_slices(len(edges)):
+            count = np.asarray(sums.count[span])
+            supply = (edges.buyer[span] >= 0) & (count > 0)
             seller, buyer = edges.seller[span][supply], edges.buyer[span][supply]
             supply_writer.write(pa.table({
-                "seller_uscc": world.uscc[seller], "buyer_uscc": world.uscc[buyer],
-                "is_supply": edges.is_supply[span][supply], "amount_total": np.round(normal_amount[span][supply], 2),
-                "invoice_count": normal_count[span][supply].astype(np.int64),
-                "first_date": pa.array(first_day[span][supply].astype("datetime64[D]")),
-                "last_date": pa.array(last_day[span][supply].astype("datetime64[D]"))}))
+                "seller_uscc": world.uscc[seller], "buyer_uscc": take(world.uscc, buyer),  # buyers: all over
+                "is_supply": edges.is_supply[span][supply], "amount_total": np.round(sums.amount[span][supply], 2),
+                "invoice_count": count[supply].astype(np.int64),
+                "first_date": pa.array(sums.first_day[span][supply].astype("datetime64[D]")),
+                "last_date": pa.array(sums.last_day[span][supply].astype("datetime64[D]"))}))
             world.release()
+            edges.release()
+            sums.release()
         supply_writer.close()
         truth("segment_trends", pa.table({"segment_id": [s.id for s in segments], "direction": directions,
                                           "annual_growth": growth}))
@@ -419,13 +420,65 @@ def _firm_segments(world: Firms, segments: list) -> Iterator[pa.Table]:
                         "share": world.rows("secondary_share", chunk.start, chunk.stop)[has]})
 
 
-def _stable_large_ties(edges: trade.Edges, world: Firms, invoiced: np.ndarray, first_day: np.ndarray,
-                       last_day: np.ndarray) -> np.ndarray:
+class _EdgeSums:
+    """Per edge, on disk: the amount and count of its normal invoices and its first and last invoice day
+    (voids left out), for the supply-edge truth and the stable ties. An invoice batch covers a contiguous
+    run of edges, so each batch adds into its own slice (``add``)."""
+
+    def __init__(self, folder: Path, count: int) -> None:
+        self.amount = zeros(folder, "edge_amount", count, np.float64)
+        self.count = zeros(folder, "edge_count", count, np.int32)  # int32 days and counts: 12 bytes an edge fewer
+        self.first_day = zeros(folder, "edge_first", count, np.int32, np.iinfo(np.int32).max)
+        self.last_day = zeros(folder, "edge_last", count, np.int32, np.iinfo(np.int32).min)
+
+    def add(self, invoices: pa.Table, row_edge: np.ndarray) -> None:
+        if not len(row_edge):
+            return
+        low, high = int(row_edge.min()), int(row_edge.max()) + 1
+        local = row_edge - low
+        status = invoices.column("status").to_numpy(zero_copy_only=False)
+        amount = invoices.column("amount").to_numpy()
+        days = invoices.column("issue_date").cast(pa.int32()).to_numpy()
+        counted = status != "voided"
+        for name, fold, rows, values in (("amount", np.add, counted, amount[counted]),
+                                         ("count", np.add, status == "normal", 1),
+                                         ("first_day", np.minimum, counted, days[counted]),
+                                         ("last_day", np.maximum, counted, days[counted])):
+            column: np.memmap = remap(getattr(self, name))
+            part = np.array(column[low:high])
+            fold.at(part, local[rows], values)
+            column[low:high] = part
+            column.flush()
+            setattr(self, name, column)
+
+    def invoiced(self) -> np.ndarray:
+        """Per edge: whether normal invoices show it (in memory, a byte an edge)."""
+        shown = np.zeros(len(self.count), bool)
+        for span in trade.edge_slices(len(self.count)):
+            shown[span] = np.asarray(self.count[span]) > 0
+            self.release()
+        return shown
+
+    def release(self) -> None:
+        for name in ("amount", "count", "first_day", "last_day"):
+            setattr(self, name, remap(getattr(self, name)))
+
+
+def _stable_large_ties(edges: trade.Edges, world: Firms, sums: _EdgeSums) -> np.ndarray:
     """Per firm: distinct large buyers (anchors or ≥ ¥100M) it supplied in invoices spanning at least 12
-    calendar months (as invoiced: a customer lost in a bad spell is not a stable tie)."""
+    calendar months (as invoiced: a customer lost in a bad spell is not a stable tie); a slice of edges at a time."""
     large = world.is_anchor | (world.turnover >= 1e8)
-    buyer = np.maximum(edges.buyer, 0)
-    first = np.where(invoiced, first_day, 0).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    last = np.where(invoiced, last_day, 0).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    stable = edges.is_supply & (edges.buyer >= 0) & invoiced & large[buyer] & (last - first + 1 >= 12)
-    return np.bincount(edges.seller[stable], minlength=world.count)
+    ties = np.zeros(world.count, np.int32)
+    for span in trade.edge_slices(len(edges)):
+        invoiced = np.asarray(sums.count[span]) > 0
+        buyer = np.asarray(edges.buyer[span])
+
+        def month(days: np.ndarray, invoiced: np.ndarray = invoiced) -> np.ndarray:
+            return np.where(invoiced, days, 0).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+
+        first, last = month(np.asarray(sums.first_day[span])), month(np.asarray(sums.last_day[span]))
+        stable = edges.is_supply[span] & (buyer >= 0) & invoiced & large[np.maximum(buyer, 0)] & (last - first + 1 >= 12)
+        ties += np.bincount(edges.seller[span][stable], minlength=world.count).astype(np.int32)
+        edges.release()
+        sums.release()
+    return ties

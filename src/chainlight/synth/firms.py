@@ -15,6 +15,7 @@ on long steady ties). The standard profile is unchanged (pinned hashes).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ import numpy as np
 from chainlight import uscc
 from chainlight.ontology.model import Ontology, Segment
 from chainlight.synth import names
+from chainlight.synth import spill as spilled
+from chainlight.synth.spill import Picked, Spill, block_rng
 from chainlight.synth.vocab import Vocabulary
 
 TIER_WEIGHT = {"raw_material": 0.6, "material": 1.0, "component": 1.4, "system": 0.9, "assembly": 0.6,
@@ -78,8 +81,8 @@ VAGUE_REGISTRATIONS = [
 # Firm columns read only when the registry and truth tables are written (``Firms.rows``).
 REGISTRY_ONLY = ("scope", "industry_code", "founded", "registered_capital", "province", "cluster", "misregistered",
                  "secondary_share")
-# Firm columns kept on disk, memory-mapped, after the firms are made (``Firms.spill``): all but the numeric
-# columns ``trade.make_edges`` reads for every firm at once.
+# Firm columns written to disk a block at a time and read memory-mapped (``make_firms``): all but the numeric
+# columns ``trade.make_edges`` reads for every firm at once (``NUMERIC``).
 SPILLED = (*REGISTRY_ONLY, "uscc", "name", "brand", "trade", "city", "former_name", "main_product")
 
 STORY_FIRM_NAME = "嘉兴丞达新材料科技有限公司"
@@ -116,17 +119,6 @@ class Firms:
     def count(self) -> int:
         return len(self.uscc)
 
-    def spill(self, folder: Path) -> None:
-        """Move the text columns (``SPILLED``: codes, names, registry; about 590 of a firm's 620 bytes) to
-        ``.npy`` files in ``folder``, memory-mapped. Invoices and texts read them by index a batch at a time
-        and ``release`` the pages after each batch, so resident memory holds only the numeric columns the
-        trade model reads whole (about 35 bytes a firm)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in SPILLED:
-            path = folder / f"{name}.npy"
-            np.save(path, getattr(self, name))
-            setattr(self, name, np.load(path, mmap_mode="r"))
-
     def release(self) -> None:
         """Map the spilled columns afresh: the pages the last batch read leave this process's RSS (they stay
         in the page cache, which the kernel may drop and read back)."""
@@ -153,6 +145,25 @@ class Firms:
         return np.where(is_anchor, "anchor", np.where(turnover >= 1e8, "mid", np.where(turnover >= 1e7, "small", "micro")))
 
 
+PICKED = ("uscc", "name", "brand", "trade", "city", "former_name")  # what an invoice batch reads of its firms
+
+
+class FirmView:
+    """The firms an invoice batch names (``ids``: its sellers and buyers), their ``PICKED`` columns read
+    through the spill files (``spill.take``) and indexed by firm id as the whole columns are; every other
+    attribute is the firms'. Buyers are spread over all firms: faulting them in from the maps would bring
+    about 64 KB of each column into RSS per buyer."""
+
+    def __init__(self, firms: Firms, ids: np.ndarray) -> None:
+        self._firms = firms
+        ids = np.unique(ids)
+        for name in PICKED:
+            setattr(self, name, Picked(getattr(firms, name), ids))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._firms, name)
+
+
 def segment_table(ontology: Ontology) -> list[Segment]:
     return [s for chain in ontology.chains for s in chain.segments]
 
@@ -161,21 +172,23 @@ def _trade_words(segment: Segment) -> list[str]:
     return TRADE_WORDS.get(segment.id.split(".", 1)[1], names.TRADE_FALLBACK)
 
 
-def make_firms(ontology: Ontology, count: int, rng: np.random.Generator, vocab: Vocabulary | None = None) -> Firms:
-    """The firms; ``vocab`` set = the blind profile (1–6 anchors per chain, their turnover overlapping the
-    largest SMEs', registry scopes half in held-out scope terms)."""
+NUMERIC = ("main_segment", "secondary_segment", "is_anchor", "turnover", "health")  # kept in memory (~20 B a firm)
+
+
+def make_firms(ontology: Ontology, count: int, seeds: np.random.SeedSequence, folder: Path,
+               vocab: Vocabulary | None = None) -> Firms:
+    """The firms, made a block of ``spill.FIRM_BLOCK`` firms at a time from the block's own stream, their text
+    columns written straight to ``folder`` (memory-mapped); names and codes kept unique across blocks by
+    ``_Taken`` (8 bytes a firm). ``vocab`` set = the blind profile (1–6 anchors per chain, their turnover
+    overlapping the largest SMEs', registry scopes half in held-out scope terms)."""
     segments = segment_table(ontology)
     seg_ids = [s.id for s in segments]
-    chain_of = np.array([s.id.split(".")[0] for s in segments])
     tiers = np.array([s.tier for s in segments])
-    weights = np.array([TIER_WEIGHT[t] for t in tiers])
-    main = rng.choice(len(segments), size=count, p=weights / weights.sum())
-    is_anchor = np.zeros(count, bool)
+    rng = np.random.default_rng(seeds)  # the economy-wide draws; every firm's own come from its block's stream
 
     # Planted firms: the story firm, its component maker, then anchors (3 per chain, on assembly tiers).
     plastics, component = seg_ids.index("automotive.engineering_plastics"), seg_ids.index("automotive.interior_parts")
-    main[0], main[1] = plastics, component
-    cursor = 2
+    planted = [plastics, component]
     anchor_counts = [ANCHORS_PER_CHAIN] * len(ontology.chains) if vocab is None else \
         rng.integers(BLIND_ANCHORS_PER_CHAIN[0], BLIND_ANCHORS_PER_CHAIN[1] + 1, len(ontology.chains)).tolist()
     for chain, anchors in zip(ontology.chains, anchor_counts, strict=True):
@@ -183,80 +196,159 @@ def make_firms(ontology: Ontology, count: int, rng: np.random.Generator, vocab: 
         making = [s for s in chain.segments if s.tier != "retail_service"]
         top = max(chain.tiers.index(s.tier) for s in making)
         assembly = [seg_ids.index(s.id) for s in making if chain.tiers.index(s.tier) == top]
-        for k in range(anchors):
-            main[cursor] = assembly[k % len(assembly)]
-            is_anchor[cursor] = True
-            cursor += 1
+        planted += [assembly[k % len(assembly)] for k in range(anchors)]
+    world = _World(segments, tiers, np.array(planted), plastics, vocab, _Taken(), _Taken())
+    numeric: dict[str, list[np.ndarray]] = {name: [] for name in NUMERIC}
+    spill = Spill(folder, "firms")
+    if spilled.FIRM_BLOCK < len(planted):
+        raise ValueError("the planted firms must all sit in the first block")
+    for block, begin, stop in spilled.blocks(count):
+        columns = world.block(begin, stop, block_rng(seeds, block))
+        for name, values in columns.items():
+            if name in NUMERIC:
+                numeric[name].append(values)
+            else:
+                spill.append(name, values)
+        world.names.fold()
+        world.codes.fold()
+    kept = {name: np.concatenate(parts) for name, parts in numeric.items()}
+    return Firms(**kept, **{name: spill.finish(name) for name in SPILLED})
 
-    tier_of_firm = tiers[main]
-    median = np.array([TIER_MEDIAN_TURNOVER[t] for t in tier_of_firm])
-    turnover = median * rng.lognormal(0.0, 1.15, count)
-    median_anchor, sigma_anchor = (2e10, 0.5) if vocab is None else BLIND_ANCHOR_TURNOVER
-    turnover[is_anchor] = rng.lognormal(np.log(median_anchor), sigma_anchor, int(is_anchor.sum()))
-    turnover[0], turnover[1] = 1.0e7, 1.8e8
-    health = rng.normal(0.0, 1.0, count)
-    health[0] = 0.8
 
-    secondary = np.full(count, -1)
-    has_secondary = (rng.random(count) < SECONDARY_SHARE) & ~is_anchor & np.isin(tier_of_firm, ["material", "component"])
-    has_secondary[0] = False
-    same_tier = {t: np.nonzero(tiers == t)[0] for t in set(tiers)}
-    for firm in np.nonzero(has_secondary)[0]:
-        options = same_tier[tier_of_firm[firm]]
-        options = options[chain_of[options] != chain_of[main[firm]]]
-        secondary[firm] = options[int(rng.integers(len(options)))]
-    secondary_share = np.where(secondary >= 0, rng.uniform(0.2, 0.4, count), 0.0)
+@dataclass
+class _World:
+    """What every block of firms shares: the segments, the planted firms' segments (the story firms, then
+    the anchors: firm ids 0 … len(planted) − 1), and the names and codes taken so far."""
 
-    # Place: each segment has a cluster city where a quarter of its firms sit.
-    city_idx = rng.choice(len(names.CITIES), size=count, p=names.CITY_WEIGHTS)
-    cluster_city = {k: (k * 7) % len(names.CITIES) for k in range(len(segments))}
-    cluster_city[plastics] = 0  # 嘉兴: new-materials cluster
-    in_cluster = rng.random(count) < CLUSTER_SHARE
-    in_cluster[0] = True
-    city_idx = np.where(in_cluster, np.array([cluster_city[m] for m in main]), city_idx)
-    province = np.array([names.CITIES[c][0] for c in city_idx])
-    city = np.array([names.CITIES[c][1] for c in city_idx])
-    cluster = np.where(in_cluster, np.char.add(np.char.add(np.array(seg_ids)[main], "@"), city), "")
+    segments: list[Segment]
+    tiers: np.ndarray
+    planted: np.ndarray
+    plastics: int
+    vocab: Vocabulary | None
+    names: _Taken
+    codes: _Taken
 
-    # Registry: scope text and industry code, wrong or vague for a realistic share.
-    large = turnover >= LARGE_TURNOVER
-    if vocab is None:
-        misregistered = rng.random(count) < MISREGISTERED_SHARE
-        misregistered[is_anchor] = False
-    else:  # blind: by size, anchors like any other large firm
-        misregistered = rng.random(count) < np.where(large, LARGE_MISREGISTERED_SHARE, MISREGISTERED_SHARE)
-    misregistered[0] = True
-    scope, code = [], []
-    for i in range(count):
-        seg = segments[int(main[i])]
-        if misregistered[i] and (i == 0 or rng.random() < 0.7):
-            text, industry = VAGUE_REGISTRATIONS[0 if i == 0 else int(rng.integers(len(VAGUE_REGISTRATIONS)))]
-        else:
-            if misregistered[i]:  # plausible but wrong: another segment of the same tier
-                options = same_tier[seg.tier]
-                seg = segments[int(options[int(rng.integers(len(options)))])]
-            terms = list(rng.permutation(seg.scope_terms))[:2] if vocab is None else _blind_scope(vocab, seg.id, rng)
-            text = "、".join(terms) + "；" + ("货物进出口；技术进出口" if rng.random() < 0.5 else "销售自产产品")
-            industry = seg.industry_codes[int(rng.integers(len(seg.industry_codes)))]
-        scope.append(text)
-        code.append(industry)
+    def block(self, begin: int, stop: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Firms ``begin:stop``, every draw from ``rng``; firm 0 is the story firm wherever a rule says so."""
+        segments, tiers, vocab = self.segments, self.tiers, self.vocab
+        count = stop - begin
+        first = begin == 0  # the planted firms all sit in the first block
+        seg_ids = [s.id for s in segments]
+        chain_of = np.array([s.id.split(".")[0] for s in segments])
+        weights = np.array([TIER_WEIGHT[t] for t in tiers])
+        main = rng.choice(len(segments), size=count, p=weights / weights.sum())
+        is_anchor = np.zeros(count, bool)
+        if first:
+            main[:len(self.planted)] = self.planted
+            is_anchor[2:len(self.planted)] = True
 
-    founded = np.datetime64("1995-01-01") + rng.integers(0, 365 * 27, count).astype("timedelta64[D]")
-    if vocab is None:
-        founded[is_anchor] = np.datetime64("1990-06-01")
-    else:  # blind: large firms are older, anchors among them with no date of their own
-        older = np.datetime64(LARGE_FOUNDED[0]) + rng.integers(0, LARGE_FOUNDED[1], count).astype("timedelta64[D]")
-        founded = np.where(large, older, founded)
-    capital = np.round(turnover * rng.uniform(0.05, 0.4, count), -4)
+        tier_of_firm = tiers[main]
+        median = np.array([TIER_MEDIAN_TURNOVER[t] for t in tiers])[main]
+        turnover = median * rng.lognormal(0.0, 1.15, count)
+        median_anchor, sigma_anchor = (2e10, 0.5) if vocab is None else BLIND_ANCHOR_TURNOVER
+        turnover[is_anchor] = rng.lognormal(np.log(median_anchor), sigma_anchor, int(is_anchor.sum()))
+        health = rng.normal(0.0, 1.0, count)
+        if first:
+            turnover[0], turnover[1] = 1.0e7, 1.8e8
+            health[0] = 0.8
 
-    brands, trades, full_names, formers = _names(segments, main, city, is_anchor, count, rng, blind=vocab is not None,
-                                                 large=large)
-    codes = _usccs(city_idx, count, rng)
-    main_product = rng.integers(0, 1 << 16, count)
-    main_product[0] = 0  # the story firm's 耐高温尼龙
-    return Firms(codes, full_names, brands, trades, province, city, main, secondary, secondary_share, is_anchor,
-                 turnover, health, cluster, misregistered, np.array(scope), np.array(code), founded, capital, formers,
-                 main_product)
+        secondary = np.full(count, -1)
+        has_secondary = (rng.random(count) < SECONDARY_SHARE) & ~is_anchor & np.isin(tier_of_firm, ["material", "component"])
+        if first:
+            has_secondary[0] = False
+        same_tier = {t: np.nonzero(tiers == t)[0] for t in set(tiers)}
+        for firm in np.nonzero(has_secondary)[0]:
+            options = same_tier[tier_of_firm[firm]]
+            options = options[chain_of[options] != chain_of[main[firm]]]
+            secondary[firm] = options[int(rng.integers(len(options)))]
+        secondary_share = np.where(secondary >= 0, rng.uniform(0.2, 0.4, count), 0.0)
+
+        # Place: each segment has a cluster city where a quarter of its firms sit.
+        city_idx = rng.choice(len(names.CITIES), size=count, p=names.CITY_WEIGHTS)
+        cluster_city = np.array([(k * 7) % len(names.CITIES) for k in range(len(segments))])
+        cluster_city[self.plastics] = 0  # 嘉兴: new-materials cluster
+        in_cluster = rng.random(count) < CLUSTER_SHARE
+        if first:
+            in_cluster[0] = True
+        city_idx = np.where(in_cluster, cluster_city[main], city_idx)
+        province = np.array([names.CITIES[c][0] for c in city_idx])
+        city = np.array([names.CITIES[c][1] for c in city_idx])
+        cluster = np.where(in_cluster, np.char.add(np.char.add(np.array(seg_ids)[main], "@"), city), "")
+
+        # Registry: scope text and industry code, wrong or vague for a realistic share.
+        large = turnover >= LARGE_TURNOVER
+        if vocab is None:
+            misregistered = rng.random(count) < MISREGISTERED_SHARE
+            misregistered[is_anchor] = False
+        else:  # blind: by size, anchors like any other large firm
+            misregistered = rng.random(count) < np.where(large, LARGE_MISREGISTERED_SHARE, MISREGISTERED_SHARE)
+        if first:
+            misregistered[0] = True
+        scope, code = [], []
+        for i in range(count):
+            seg = segments[int(main[i])]
+            story = first and i == 0
+            if misregistered[i] and (story or rng.random() < 0.7):
+                text, industry = VAGUE_REGISTRATIONS[0 if story else int(rng.integers(len(VAGUE_REGISTRATIONS)))]
+            else:
+                if misregistered[i]:  # plausible but wrong: another segment of the same tier
+                    options = same_tier[seg.tier]
+                    seg = segments[int(options[int(rng.integers(len(options)))])]
+                terms = list(rng.permutation(seg.scope_terms))[:2] if vocab is None else _blind_scope(vocab, seg.id, rng)
+                text = "、".join(terms) + "；" + ("货物进出口；技术进出口" if rng.random() < 0.5 else "销售自产产品")
+                industry = seg.industry_codes[int(rng.integers(len(seg.industry_codes)))]
+            scope.append(text)
+            code.append(industry)
+
+        founded = np.datetime64("1995-01-01") + rng.integers(0, 365 * 27, count).astype("timedelta64[D]")
+        if vocab is None:
+            founded[is_anchor] = np.datetime64("1990-06-01")
+        else:  # blind: large firms are older, anchors among them with no date of their own
+            older = np.datetime64(LARGE_FOUNDED[0]) + rng.integers(0, LARGE_FOUNDED[1], count).astype("timedelta64[D]")
+            founded = np.where(large, older, founded)
+        capital = np.round(turnover * rng.uniform(0.05, 0.4, count), -4)
+
+        brands, trades, full_names, formers = _names(segments, main, city, is_anchor, begin, rng, self.names,
+                                                     blind=vocab is not None, large=large)
+        codes = _usccs(city_idx, rng, self.codes)
+        main_product = rng.integers(0, 1 << 16, count)
+        if first:
+            main_product[0] = 0  # the story firm's 耐高温尼龙
+        return {"uscc": codes, "name": full_names, "brand": brands, "trade": trades, "province": province,
+                "city": city, "main_segment": main.astype(np.int16), "secondary_segment": secondary.astype(np.int16),
+                "secondary_share": secondary_share, "is_anchor": is_anchor, "turnover": turnover, "health": health,
+                "cluster": cluster, "misregistered": misregistered, "scope": np.array(scope),
+                "industry_code": np.array(code), "founded": founded, "registered_capital": capital,
+                "former_name": formers, "main_product": main_product}
+
+
+class _Taken:
+    """Strings taken so far, for uniqueness across blocks in flat memory: earlier blocks' as a sorted array
+    of 64-bit digests (8 bytes a firm; BLAKE2b, so the same in every process), this block's in a set."""
+
+    def __init__(self) -> None:
+        self.done = np.empty(0, np.int64)
+        self.current: set[str] = set()
+
+    def __contains__(self, text: str) -> bool:
+        if text in self.current:
+            return True
+        key = _digest(text)
+        at = int(np.searchsorted(self.done, key))
+        return at < len(self.done) and int(self.done[at]) == key
+
+    def add(self, text: str) -> None:
+        self.current.add(text)
+
+    def fold(self) -> None:
+        """Move this block's strings into the sorted digests (a merge of two sorted runs)."""
+        new = np.sort(np.array([_digest(t) for t in self.current], np.int64))
+        self.done = np.sort(np.concatenate([self.done, new]), kind="stable")
+        self.current = set()
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little", signed=True)
 
 
 def _blind_scope(vocab: Vocabulary, segment_id: str, rng: np.random.Generator) -> list[str]:
@@ -271,18 +363,18 @@ def _blind_scope(vocab: Vocabulary, segment_id: str, rng: np.random.Generator) -
     return picked
 
 
-def _names(segments: list[Segment], main: np.ndarray, city: np.ndarray, is_anchor: np.ndarray, count: int,
-           rng: np.random.Generator, blind: bool = False, large: np.ndarray | None = None
+def _names(segments: list[Segment], main: np.ndarray, city: np.ndarray, is_anchor: np.ndarray, begin: int,
+           rng: np.random.Generator, taken: _Taken, blind: bool = False, large: np.ndarray | None = None
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Registered names; standard: anchors are 集团股份有限公司; blind: large firms (``large``) draw from the large
-    firms' legal forms, anchors or not."""
-    taken: set[str] = set()
+    """Registered names of firms ``begin:begin + len(main)``, none in ``taken``; standard: anchors are
+    集团股份有限公司; blind: large firms (``large``) draw from the large firms' legal forms, anchors or not."""
     brands, trades, full, formers = [], [], [], []
     planted = {0: (STORY_FIRM_NAME, "丞达", "新材料科技"),
                1: (STORY_COMPONENT_NAME, "恒驰", "汽车部件"), 2: (STORY_ANCHOR_NAME, "远航", "汽车")}
-    for i in range(count):
-        if i in planted:
-            name, brand, trade = planted[i]
+    for i in range(len(main)):
+        firm = begin + i
+        if firm in planted:
+            name, brand, trade = planted[firm]
         else:
             words = _trade_words(segments[main[i]])
             trade = words[0] if rng.random() < 0.6 else words[int(rng.integers(len(words)))]
@@ -303,7 +395,7 @@ def _names(segments: list[Segment], main: np.ndarray, city: np.ndarray, is_ancho
         trades.append(trade)
         full.append(name)
         former = ""
-        if i > 2 and rng.random() < (BLIND_RENAMED_SHARE if blind else RENAMED_SHARE):
+        if firm > 2 and rng.random() < (BLIND_RENAMED_SHARE if blind else RENAMED_SHARE):
             if blind and rng.random() < 0.5:  # same brand, older trade words (塑胶 → 新材料科技)
                 old_trade = names.TRADE_FALLBACK[int(rng.integers(len(names.TRADE_FALLBACK)))]
                 old = f"{city[i]}{brand}{old_trade}有限公司"
@@ -314,16 +406,15 @@ def _names(segments: list[Segment], main: np.ndarray, city: np.ndarray, is_ancho
     return np.array(brands), np.array(trades), np.array(full), np.array(formers)
 
 
-def _usccs(city_idx: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """Valid, unique codes: 91 (company, enterprise) + a division per city + a random organisation body."""
+def _usccs(city_idx: np.ndarray, rng: np.random.Generator, seen: _Taken) -> np.ndarray:
+    """Valid codes, none in ``seen``: 91 (company, enterprise) + a division per city + a random organisation body."""
     alphabet = np.array(list(uscc.ALPHABET))
     divisions = [f"{330400 + 100 * k:06d}" for k in range(len(names.CITIES))]
-    seen: set[str] = set()
     codes = []
-    for i in range(count):
+    for c in city_idx:
         while True:
             body = "".join(rng.choice(alphabet, 8))
-            code = uscc.make("9", "1", divisions[city_idx[i]], body)
+            code = uscc.make("9", "1", divisions[c], body)
             if code not in seen:
                 break
         seen.add(code)

@@ -13,7 +13,7 @@ import pyarrow as pa
 from chainlight.ontology.model import Segment
 from chainlight.synth import names, noise
 from chainlight.synth.firms import Firms
-from chainlight.synth.trade import Edges
+from chainlight.synth.trade import Edges, edge_slices
 from chainlight.synth.vocab import Vocabulary
 
 TREND_DIRECTIONS = ["up", "flat", "down"]
@@ -160,17 +160,31 @@ class _Text:
         self.add(text, kind, **fact)
 
 
+def _large_ties(firms: Firms, edges: Edges, backed: np.ndarray) -> np.ndarray:
+    """Distinct supply ties that normal invoices show (``backed``) to large buyers (anchors or ≥ ¥100M), as
+    sorted keys seller·n + buyer, gathered a slice of edges at a time."""
+    large_buyer = firms.is_anchor | (firms.turnover >= 1e8)
+    keys = []
+    for span in edge_slices(len(edges)):
+        seller, buyer = np.asarray(edges.seller[span], np.int64), np.asarray(edges.buyer[span], np.int64)
+        tie = edges.is_supply[span] & (buyer >= 0) & backed[span] & large_buyer[np.maximum(buyer, 0)]
+        keys.append(seller[tie] * firms.count + buyer[tie])
+        edges.release()
+    return np.unique(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
+
+
 def reports(firms: Firms, segments: list[Segment], edges: Edges, directions: np.ndarray, growth: np.ndarray,
             backed: np.ndarray, rng: np.random.Generator, per_segment: int = 3, vocab: Vocabulary | None = None
             ) -> tuple[pa.Table, pa.Table, pa.Table]:
     """``backed``: per edge, whether normal invoices show it (a true claim cites only those). ``vocab`` set
     = the blind profile: a report names its segment by a held-out term about half of the time."""
     anchors = np.nonzero(firms.is_anchor)[0]
-    supply = edges.is_supply & (edges.buyer >= 0) & backed
-    large_buyer = firms.is_anchor | (firms.turnover >= 1e8)
-    real_ties = {(int(s), int(b)) for s, b in zip(edges.seller[supply], edges.buyer[supply], strict=True)
-                 if large_buyer[b]}
-    tie_list = sorted(real_ties)
+    ties = _large_ties(firms, edges, backed)  # sorted seller·n + buyer keys: 8 bytes a tie, not a Python tuple
+    n = firms.count
+
+    def is_tie(seller: int, buyer: int) -> bool:
+        at = int(np.searchsorted(ties, seller * n + buyer))
+        return at < len(ties) and int(ties[at]) == seller * n + buyer
     by_segment = {s: np.nonzero(firms.main_segment == s)[0] for s in range(len(segments))}
     rows: dict[str, list[object]] = {"report_id": [], "title": [], "published": [], "text": []}
     facts: list[dict[str, object]] = []
@@ -207,15 +221,16 @@ def reports(firms: Firms, segments: list[Segment], edges: Edges, directions: np.
                     segment_id=segment.id)
             doc.add("行业集中度持续提升，头部企业的成本与渠道优势明显。")
             members = by_segment[seg_idx]
-            if tie_list and rng.random() < 0.8:
-                own = [t for t in tie_list if firms.main_segment[t[0]] == seg_idx] or tie_list
-                seller, buyer = own[int(rng.integers(len(own)))]
+            if len(ties) and rng.random() < 0.8:
+                own = ties[firms.main_segment[ties // n] == seg_idx]
+                own = own if len(own) else ties
+                seller, buyer = divmod(int(own[int(rng.integers(len(own)))]), n)
                 doc.mention("{0}是{1}的核心供应商，双方合作稳定。", [written(seller), written(buyer)], "true_claim",
                             segment_id=segment.id, seller_uscc=firms.uscc[seller], buyer_uscc=firms.uscc[buyer])
             if len(members) and rng.random() < 0.6:
                 seller = int(members[int(rng.integers(len(members)))])
                 buyer = int(anchors[int(rng.integers(len(anchors)))])
-                if (seller, buyer) not in real_ties and seller != buyer:
+                if not is_tie(seller, buyer) and seller != buyer:
                     doc.mention("据悉，{0}已进入{1}的供应商体系并批量供货。", [written(seller), written(buyer)],
                                 "false_claim", segment_id=segment.id, seller_uscc=firms.uscc[seller],
                                 buyer_uscc=firms.uscc[buyer])

@@ -50,13 +50,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
 
 from chainlight.ontology.model import Ontology, Segment
 from chainlight.synth import names, noise
-from chainlight.synth.firms import Firms
+from chainlight.synth.firms import Firms, FirmView
+from chainlight.synth.spill import Spill, block_rng, blocks, remap, zeros
 from chainlight.synth.vocab import HELD_OUT_SHARE, Vocabulary
 
 MONTHS = 36
@@ -103,6 +106,11 @@ class Edges:
     def __len__(self) -> int:
         return len(self.seller)
 
+    def release(self) -> None:
+        """Map the columns afresh, so the pages the last batch read leave RSS (``spill.remap``)."""
+        for name in EDGE_COLUMNS:
+            setattr(self, name, remap(getattr(self, name)))
+
 
 def downstream_map(ontology: Ontology, segments: list[Segment]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     index = {s.id: i for i, s in enumerate(segments)}
@@ -114,57 +122,95 @@ def downstream_map(ontology: Ontology, segments: list[Segment]) -> dict[int, tup
 
 
 def make_edges(ontology: Ontology, segments: list[Segment], firms: Firms, trend: np.ndarray,
-               rng: np.random.Generator, blind: bool = False) -> Edges:
-    """Supply and noise edges; ``blind``: anchors get the core-firm traits of the module docstring."""
+               seeds: np.random.SeedSequence, folder: Path, blind: bool = False) -> Edges:
+    """Supply and noise edges, a block of ``spill.FIRM_BLOCK`` sellers at a time from the block's own stream (a
+    seller's edges all come from its block, so de-duplication and its split over customers stay within it),
+    written to ``folder`` and mapped back; ``blind``: anchors get the core-firm traits of the module docstring.
+    Buyers are drawn from each segment's pool by its cumulative attraction (~16 bytes a firm)."""
     n = firms.count
     downstream = downstream_map(ontology, segments)
-    members = {s: np.nonzero(firms.main_segment == s)[0] for s in range(len(segments))}
-    attraction = firms.turnover ** 0.75 * np.exp(0.3 * firms.health)
-    if blind:
-        attraction = np.where(firms.is_anchor, ANCHOR_SUPPLIER_PULL, 1.0) * attraction
-    expected_customers = np.clip(1.0 + np.log10(firms.turnover / 1e6), 1.0, 12.0)
+    pools = _BuyerPools(firms, len(segments), blind)
+    retail_segments = np.array([s.tier == "retail_service" for s in segments])
+    spill = Spill(folder, "edges")
+    for block, begin, stop in blocks(n):
+        edges = _block_edges(firms, segments, downstream, pools, retail_segments, trend, begin, stop,
+                             block_rng(seeds, block), blind)
+        for name, values in edges.items():
+            spill.append(name, values)
+    return Edges(**{name: spill.finish(name) for name in EDGE_COLUMNS})
+
+
+EDGE_COLUMNS = ("seller", "buyer", "is_supply", "annual_amount", "start", "end", "segment", "growth")
+
+
+class _BuyerPools:
+    """Each segment's firms (the buyers a supplier of an upstream segment draws from) with their cumulative
+    attraction ∝ turnover^0.75·e^(0.3·health) (× ``ANCHOR_SUPPLIER_PULL`` for a blind anchor)."""
+
+    def __init__(self, firms: Firms, segment_count: int, blind: bool) -> None:
+        order = np.argsort(firms.main_segment, kind="stable")
+        bounds = np.searchsorted(firms.main_segment[order], np.arange(segment_count + 1))
+        attraction = firms.turnover[order] ** 0.75 * np.exp(0.3 * firms.health[order])
+        if blind:
+            attraction *= np.where(firms.is_anchor[order], ANCHOR_SUPPLIER_PULL, 1.0)
+        self.members = [order[bounds[s]:bounds[s + 1]].astype(np.int32) for s in range(segment_count)]
+        del order
+        self.cumulative = [np.cumsum(attraction[bounds[s]:bounds[s + 1]]) for s in range(segment_count)]
+
+    def draw(self, segment: int, size: int, rng: np.random.Generator) -> np.ndarray:
+        """``size`` buyers of ``segment``, each with probability ∝ its attraction (-1 when it has no firm)."""
+        pool, cumulative = self.members[segment], self.cumulative[segment]
+        if not len(pool):
+            return np.full(size, -1)
+        at = np.searchsorted(cumulative, rng.random(size) * cumulative[-1], side="right")
+        return pool[np.minimum(at, len(pool) - 1)].astype(np.int64)
+
+
+def _block_edges(firms: Firms, segments: list[Segment], downstream: dict[int, tuple[np.ndarray, np.ndarray]],
+                 pools: _BuyerPools, retail_segments: np.ndarray, trend: np.ndarray, begin: int, stop: int,
+                 rng: np.random.Generator, blind: bool) -> dict[str, np.ndarray]:
+    """The edges whose sellers are firms ``begin:stop``: supply edges by segment, the story's two first."""
+    n = firms.count
+    main = firms.main_segment[begin:stop]
+    second = firms.secondary_segment[begin:stop]
+    turnover = firms.turnover[begin:stop]
+    expected_customers = np.clip(1.0 + np.log10(turnover / 1e6), 1.0, 12.0)
     sellers, buyers, goods = [], [], []
+    if begin == 0:  # the story: nylon firm -> component maker -> automotive anchor
+        sellers.append(np.array([0, 1]))
+        buyers.append(np.array([1, 2]))
+        goods.append(np.array([firms.main_segment[0], firms.main_segment[1]]))
     for seg in range(len(segments)):
         if seg not in downstream:
             continue
         # the segment's own firms, plus firms with it as a second business
-        seg_sellers = np.concatenate([members[seg], np.nonzero(firms.secondary_segment == seg)[0]])
-        if not len(seg_sellers):
+        local = np.concatenate([np.nonzero(main == seg)[0], np.nonzero(second == seg)[0]])
+        if not len(local):
             continue
-        k = 1 + rng.poisson(expected_customers[seg_sellers])
-        draws_seller = np.repeat(seg_sellers, k)
+        k = 1 + rng.poisson(expected_customers[local])
+        draws_seller = np.repeat(local + begin, k)
         targets, target_p = downstream[seg]
         target_seg = targets[rng.choice(len(targets), size=len(draws_seller), p=target_p)]
         draws_buyer = np.full(len(draws_seller), -1)
         for t in np.unique(target_seg):
-            pool = members[int(t)]
-            if not len(pool):
-                continue
             rows = np.nonzero(target_seg == t)[0]
-            p = attraction[pool] / attraction[pool].sum()
-            draws_buyer[rows] = pool[rng.choice(len(pool), size=len(rows), p=p)]
+            draws_buyer[rows] = pools.draw(int(t), len(rows), rng)
         keep = (draws_buyer >= 0) & (draws_buyer != draws_seller)
         sellers.append(draws_seller[keep])
         buyers.append(draws_buyer[keep])
         goods.append(np.full(int(keep.sum()), seg))
     seller, buyer, segment = np.concatenate(sellers), np.concatenate(buyers), np.concatenate(goods)
-    # the story: nylon firm -> component maker -> automotive anchor
-    seller = np.concatenate([[0, 1], seller])
-    buyer = np.concatenate([[1, 2], buyer])
-    segment = np.concatenate([[firms.main_segment[0], firms.main_segment[1]], segment])
     _, first = np.unique(seller.astype(np.int64) * n + buyer, return_index=True)
     first.sort()
     seller, buyer, segment = seller[first], buyer[first], segment[first]
     is_supply = np.ones(len(seller), bool)
 
-    # noise: services and one-off purchases between any firms; sales to buyers outside the registry
+    # noise: services and one-off purchases to any firm; sales to buyers outside the registry
     noise = int(NOISE_EDGE_SHARE * len(seller))
-    noise_seller, noise_buyer = rng.integers(0, n, noise), rng.integers(0, n, noise)
+    noise_seller, noise_buyer = rng.integers(begin, stop, noise), rng.integers(0, n, noise)
     ok = noise_seller != noise_buyer
-    outside = int(OUTSIDE_BUYER_SHARE * n)
-    retail = np.array([firms.main_segment == s for s in range(len(segments))
-                       if segments[s].tier == "retail_service"]).any(axis=0)
-    out_seller = np.concatenate([np.nonzero(retail)[0], rng.integers(0, n, outside)])
+    outside = int(OUTSIDE_BUYER_SHARE * (stop - begin))
+    out_seller = np.concatenate([np.nonzero(retail_segments[main])[0] + begin, rng.integers(begin, stop, outside)])
     seller = np.concatenate([seller, noise_seller[ok], out_seller])
     buyer = np.concatenate([buyer, noise_buyer[ok], np.full(len(out_seller), -1)])
     segment = np.concatenate([segment, np.full(int(ok.sum()), -1), firms.main_segment[out_seller]])
@@ -175,34 +221,56 @@ def make_edges(ontology: Ontology, segments: list[Segment], firms: Firms, trend:
     to_anchor = is_supply & (buyer >= 0) & firms.is_anchor[np.maximum(buyer, 0)] & blind
     if blind:
         share = np.where(to_anchor, ANCHOR_DEPENDENCE, 1.0) * share
-    totals = np.bincount(seller, weights=share, minlength=n)
-    annual = firms.turnover[seller] * share / np.maximum(totals[seller], 1e-9)
+    totals = np.bincount(seller - begin, weights=share, minlength=stop - begin)
+    annual = firms.turnover[seller] * share / np.maximum(totals[seller - begin], 1e-9)
     annual = np.where(is_supply | (buyer < 0), annual, rng.lognormal(np.log(8000), 1.0, len(seller)))
-    annual[:STORY_EDGES] = [4.2e6, 3.6e7]  # the story edges carry most of the nylon firm's ¥10M
-    weak = firms.health[seller] < -0.5
+    story = STORY_EDGES if begin == 0 else 0
+    annual[:story] = [4.2e6, 3.6e7][:story]  # the story edges carry most of the nylon firm's ¥10M
+    health = firms.health[seller]
+    weak = health < -0.5
     from_start = np.where(to_anchor, ANCHOR_TIE_FROM_START, TIE_FROM_START)
     start = np.where(rng.random(len(seller)) < from_start, 0, rng.integers(0, MONTHS, len(seller)))
     ends_early = rng.random(len(seller)) < np.where(weak, 0.35, 0.15) * np.where(to_anchor, ANCHOR_CHURN, 1.0)
     end = np.where(ends_early, rng.integers(start, MONTHS), MONTHS - 1)
     one_off = ~is_supply & (buyer >= 0)
     end = np.where(one_off, np.minimum(start + rng.integers(0, 3, len(seller)), MONTHS - 1), end)
-    start[:STORY_EDGES], end[:STORY_EDGES] = 0, MONTHS - 1
+    start[:story], end[:story] = 0, MONTHS - 1
     seg_for_trend = np.where(buyer >= 0, firms.main_segment[np.maximum(buyer, 0)], firms.main_segment[seller])
-    growth = trend[seg_for_trend] + 0.06 * firms.health[seller]
-    # kept narrow (29 bytes an edge, not 57): the edges live through the whole run, about 3 per firm
-    return Edges(seller.astype(np.int32), buyer.astype(np.int32), is_supply, annual, start.astype(np.int8),
-                 end.astype(np.int8), segment.astype(np.int16), growth)
+    growth = trend[seg_for_trend] + 0.06 * health
+    # kept narrow (29 bytes an edge, not 57)
+    return {"seller": seller.astype(np.int32), "buyer": buyer.astype(np.int32), "is_supply": is_supply,
+            "annual_amount": annual, "start": start.astype(np.int8), "end": end.astype(np.int8),
+            "segment": segment.astype(np.int16), "growth": growth}
 
 
-def invoice_counts(edges: Edges, firm_count: int, rng: np.random.Generator) -> np.ndarray:
-    """Invoices per edge: about INVOICES_PER_FIRM per firm overall, more for larger, longer edges."""
-    months = edges.end - edges.start + 1
-    weight = np.sqrt(edges.annual_amount) * months
-    expected = weight / weight.sum() * INVOICES_PER_FIRM * firm_count
-    expected = np.minimum(expected, months * 3.0)
-    counts = np.floor(expected).astype(np.int64)
-    counts += rng.random(len(counts)) < (expected - counts)
-    return np.maximum(counts, 1)
+EDGE_SLICE = 1 << 18  # edges per slice of a pass over all edges (memory, not the draws: one stream read in order)
+
+
+def edge_slices(count: int) -> Iterator[slice]:
+    return (slice(begin, min(begin + EDGE_SLICE, count)) for begin in range(0, count, EDGE_SLICE))
+
+
+def invoice_counts(edges: Edges, firm_count: int, rng: np.random.Generator, folder: Path) -> np.ndarray:
+    """Invoices per edge: about INVOICES_PER_FIRM per firm overall, more for larger, longer edges (written to
+    ``folder``, a slice of edges at a time; ``rng`` is read in edge order, so the slices draw as one call)."""
+    def weight(span: slice) -> tuple[np.ndarray, np.ndarray]:
+        months = (edges.end[span] - edges.start[span] + 1).astype(np.float64)
+        return np.sqrt(edges.annual_amount[span]) * months, months
+
+    total = 0.0
+    for span in edge_slices(len(edges)):
+        total += float(weight(span)[0].sum())
+        edges.release()
+    counts = zeros(folder, "invoice_counts", len(edges), np.int32)
+    for span in edge_slices(len(edges)):
+        share, months = weight(span)
+        expected = np.minimum(share / total * INVOICES_PER_FIRM * firm_count, months * 3.0)
+        drawn = np.floor(expected).astype(np.int64)
+        drawn += rng.random(len(drawn)) < (expected - drawn)
+        counts[span] = np.maximum(drawn, 1)
+        counts = remap(counts)
+        edges.release()
+    return remap(counts)
 
 
 def item_for(segment: Segment, rng: np.random.Generator, favourite: int = 0) -> tuple[str, str]:
@@ -222,7 +290,7 @@ def _lost_month(idx: np.ndarray, edges: Edges, path: np.ndarray, rng: np.random.
     """Per edge of the batch: the month its customer is lost for the seller's trouble (MONTHS = never).
     Supply edges to registered buyers only; the story's two edges are kept (its chain is the story)."""
     seller = edges.seller[idx]
-    hazard = LOSS_PER_HEALTH * np.maximum(-path[:, seller].astype(np.float32), 0.0)  # months × edges
+    hazard = LOSS_PER_HEALTH * np.maximum(-path[seller].T.astype(np.float32), 0.0)  # months × edges
     months = np.arange(MONTHS)[:, None]
     live = (months >= edges.start[idx][None, :]) & (months <= edges.end[idx][None, :])
     lost = live & (rng.random(hazard.shape, dtype=np.float32) < hazard)
@@ -230,11 +298,11 @@ def _lost_month(idx: np.ndarray, edges: Edges, path: np.ndarray, rng: np.random.
     return np.where(eligible & lost.any(axis=0), lost.argmax(axis=0), MONTHS)
 
 
-def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: list[Segment],
+def invoice_batches(edges: Edges, counts: np.ndarray, whole: Firms, segments: list[Segment],
                     seed: int, batch_edges: int, vocab: Vocabulary | None = None, path: np.ndarray | None = None
                     ) -> Iterator[tuple[pa.Table, pa.Table, np.ndarray, np.ndarray]]:
     """(invoices, mention truth, edge of each invoice row, whether the row's item names goods) per batch
-    of edges; memory stays flat. ``vocab`` set = the blind profile. ``path`` (months × firms): each
+    of edges; memory stays flat. ``vocab`` set = the blind profile. ``path`` (firms × months): each
     seller's health deviation by month (``credit.health_path``), shown in its orders, customers and
     billing (module docstring); None = a steady path (all zero)."""
     first_id = 0
@@ -243,6 +311,8 @@ def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: li
         stop = min(begin + batch_edges, len(edges))
         idx = np.arange(begin, stop)
         n_inv = counts[idx]
+        named = np.concatenate([edges.seller[idx], edges.buyer[idx]])
+        firms = cast(Firms, FirmView(whole, named[named >= 0]))  # the batch's firms, read through the files
         row_edge = np.repeat(idx, n_inv)
         total = len(row_edge)
         start, end = edges.start[row_edge], edges.end[row_edge]
@@ -253,7 +323,7 @@ def invoice_batches(edges: Edges, counts: np.ndarray, firms: Firms, segments: li
         base = edges.annual_amount[row_edge] * years / np.repeat(n_inv, n_inv)
         trend = (1.0 + edges.growth[row_edge]) ** ((month - 18) / 12.0)
         seller = edges.seller[row_edge]
-        dev = np.zeros(total) if path is None else path[month, seller].astype(np.float64)
+        dev = np.zeros(total) if path is None else path[seller, month].astype(np.float64)
         amount = np.round(base * trend * SEASON[month % 12] * np.exp(AMOUNT_PER_HEALTH * dev)
                           * rng.lognormal(0, 0.3, total), 2)
         amount = np.maximum(amount, 1.0)
