@@ -187,8 +187,9 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
                          settings.reason_count)
         decided = writer.write_sql("decisions", f"SELECT * FROM {DECISIONS} ORDER BY application_id")
         approved = int(engine.scalar(f"SELECT count(*) FROM {DECISIONS} WHERE decision = 'approve'") or 0)
+        claim_count = int(engine.scalar(f"SELECT count(*) FROM {verdicts}") or 0)
         writer.stats.update({"auc_test": aucs, "train_rows": train_rows, "test_rows": test_rows,
-                             "claims": int(ws.row_count(verdicts)), "decisions": decided, "approved": approved})
+                             "claims": claim_count, "decisions": decided, "approved": approved})
     digest = _decisions_digest(ws)
     audit.append(ws, "batch", {"run_id": writer.run_id, "decisions": decided, "decisions_hash": digest,
                                "versions": {k: v for k, v in versions.items() if k != "run_id"}}, {})

@@ -51,15 +51,15 @@ def applicant_evidence(ws: Workspace, verdicts: str) -> str:
                        "CAST(NULL AS VARCHAR) AS uscc, CAST(NULL AS VARCHAR) AS other, CAST(NULL AS DOUBLE) AS amount, "
                        "CAST(NULL AS BIGINT) AS months_active, CAST(NULL AS BIGINT) AS k WHERE 1 = 0")
         rounds = 0
-    engine.execute("CREATE OR REPLACE TEMP TABLE _risk_walk AS SELECT uscc AS start, 0 AS n, uscc AS at "
+    engine.execute("CREATE OR REPLACE TEMP TABLE _risk_walk AS SELECT uscc AS start, 0 AS n, uscc AS node "
                    f"FROM {APPLICANTS}")
     engine.execute("CREATE OR REPLACE TEMP TABLE _risk_front AS SELECT * FROM _risk_walk")
     for _ in range(rounds):
-        engine.execute("CREATE OR REPLACE TEMP TABLE _risk_next AS SELECT f.start, f.n + 1 AS n, r.other AS at "
-                       "FROM _risk_front f JOIN _risk_evidence_rows r ON r.uscc = f.at AND r.kind = 'step'")
-        if not ws.row_count("_risk_next"):
+        engine.execute("CREATE OR REPLACE TEMP TABLE _risk_next AS SELECT f.start, f.n + 1 AS n, r.other AS node "
+                       "FROM _risk_front f JOIN _risk_evidence_rows r ON r.uscc = f.node AND r.kind = 'step'")
+        if not engine.scalar("SELECT count(*) FROM _risk_next"):  # (row_count sees published tables only)
             break
-        engine.execute("INSERT INTO _risk_walk SELECT start, n, at FROM _risk_next")
+        engine.execute("INSERT INTO _risk_walk SELECT start, n, node FROM _risk_next")
         engine.execute("CREATE OR REPLACE TEMP TABLE _risk_front AS SELECT * FROM _risk_next")
     sql = render(load_sql("chainlight.risk", "applicant_evidence"), {
         "walk": "_risk_walk", "rows": "_risk_evidence_rows", "applicants": APPLICANTS, "graph": graph,

@@ -1,12 +1,12 @@
 -- Per applicant firm, the chain evidence a batch decision shows (the online service assembles the same from
--- memory, evidence.py): the walk towards an anchor ({{ walk }}: start, n, at; n = 0 is the firm itself), the
+-- memory, evidence.py): the walk towards an anchor ({{ walk }}: start, n, node; n = 0 is the firm itself), the
 -- three largest customers ({{ rows }}: evidence.sql's rows) and the first $max_flags claims of each verdict a
 -- decision lists (by claim id). Names come from the registry ('' when a firm is not in it).
 WITH path AS (
     SELECT w.start AS uscc,
-           list({'uscc': w.at, 'name': coalesce(e.name, ''), 'anchor': CASE WHEN g.is_anchor THEN 'yes' ELSE 'no' END}
+           list({'uscc': w.node, 'name': coalesce(e.name, ''), 'anchor': CASE WHEN g.is_anchor THEN 'yes' ELSE 'no' END}
                 ORDER BY w.n) AS path
-    FROM {{ walk }} w LEFT JOIN enterprises e ON e.uscc = w.at LEFT JOIN {{ graph }} g ON g.uscc = w.at
+    FROM {{ walk }} w LEFT JOIN enterprises e ON e.uscc = w.node LEFT JOIN {{ graph }} g ON g.uscc = w.node
     WHERE w.n > 0 GROUP BY w.start
 ), customers AS (
     SELECT r.uscc,
