@@ -106,9 +106,9 @@ def decide_rows(batch: pa.RecordBatch, *, policy: Policy, views: dict[str, decid
     """A batch of applications with their firm's features and evidence → their ``decisions`` rows."""
     rows = batch.to_pylist()
     features = [{c: _value(r[f"f__{c}"], c in floats) for c in columns} if r["known__"] else None for r in rows]
-    known = [i for i, f in enumerate(features) if f is not None]
-    scored = {name: decide.ScoreTable(view.card, decide.frame_of([features[i] for i in known], view.features),
-                                      [str(i) for i in known]) for name, view in views.items()}
+    known = {str(i): f for i, f in enumerate(features) if f is not None}
+    scored = {name: decide.ScoreTable(view.card, decide.frame_of(list(known.values()), view.features), list(known))
+              for name, view in views.items()} if known else {}  # (no known firm in the batch: nothing to score)
     out: dict[str, list[Any]] = {f.name: [] for f in decisions_schema()}
     for i, app in enumerate(rows):
         uscc = (app["uscc"] or "").strip().upper()
