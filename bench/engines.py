@@ -6,7 +6,8 @@ Prepares (once, on DuckDB) a synthetic economy of that size, ingested, resolved,
 Then, each in a fresh process: the batch stages (ontology, resolve, extract, mount, graph, expert, risk; or
 those ``--stages`` names) on DuckDB; and on Spark local mode, after handing the inputs and the tables of the
 earlier stages not timed over as Parquet (hand-over time printed apart, not counted). Timing risk alone runs
-graph and expert on DuckDB first, untimed (risk reads their tables; the expert's weights come from its run). Resolve starts from no decisions on both engines (the DuckDB child drops ``resolved_names``). Last, on DuckDB, the graph's
+graph and expert on DuckDB first, untimed (risk reads their tables; the expert's weights come from its run).
+Resolve starts from no decisions on both engines (the DuckDB child drops ``resolved_names``). Last, on DuckDB, the graph's
 iterative measures as SQL against the scipy.sparse forms the stage uses there: why DuckDB keeps scipy.
 Prints seconds per stage and engine, the ratio, and each child's peak RSS (the Python process; Spark's
 JVM is reported by its own heap setting, ``spark.driver.memory``).

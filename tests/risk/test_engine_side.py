@@ -43,7 +43,7 @@ def test_auc_of_one_class_is_none(ws: Workspace) -> None:
 
 
 def _labelled(ws: Workspace, firms: int) -> None:
-    days = [date(2023, 6, 30) + timedelta(days=180 * i) for i in range(4)]  # two before the split, two after
+    days = [date(2023, 6, 30) + timedelta(days=365 * i) for i in range(4)]  # two before the split, two after
     rows = [(f"F{i:06d}", d, (i * 7 + k) % 11 == 0, float(i % 13)) for i in range(firms) for k, d in enumerate(days)]
     ws.engine.register_arrow(risk.LABELLED, pa.table({
         "uscc": [r[0] for r in rows], "as_of": pa.array([r[1] for r in rows], pa.date32()),

@@ -182,7 +182,8 @@ def build(ws: Workspace, cfg: Config, obs: str, verdicts: str, out: str) -> str:
     # registry columns, then the chain's (USING keeps one uscc and as_of: no engine-specific EXCLUDE)
     sql = f"""
         SELECT rc.*,
-               CAST(g.hops_to_anchor AS DOUBLE) AS hops_to_anchor, round(g.anchor_flow_share, 6) AS anchor_bound_share, round(g.pagerank, 12) AS pagerank,
+               CAST(g.hops_to_anchor AS DOUBLE) AS hops_to_anchor,  -- NULL for firms off the graph: stored as DOUBLE
+               round(g.anchor_flow_share, 6) AS anchor_bound_share, round(g.pagerank, 12) AS pagerank,
                coalesce(g.cluster_size, 0) AS cluster_size, coalesce(g.tier, 'unknown') AS tier,
                round(m.confidence, 6) AS mount_confidence{expert}
         FROM (SELECT * FROM ({registry}) r JOIN ({chain}) c USING (uscc, as_of)) rc
