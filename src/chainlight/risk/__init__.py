@@ -18,6 +18,10 @@ It appends one ``batch`` entry to the audit log (audit.py) naming the decisions'
 Training uses a time split: outcomes observed before ``risk.train_before`` fit the scorecards and
 later ones test them; features are computed as of each observation date (features.py says which
 inputs are snapshots).
+
+The stage runs on any engine: the feature rows, the test PDs and their AUC, the snapshot and the decisions
+stay in the engine (temp tables, ``map_batches`` with the fitted cards shipped to the function, batch.py);
+only the training rows come to this process, where the scorecards fit, bounded by ``risk.train_max_rows``.
 """
 
 from __future__ import annotations
