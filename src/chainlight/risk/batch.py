@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -101,6 +102,14 @@ def _value(value: Any, as_float: bool) -> Any:
     return float(value) if as_float else value
 
 
+def _moment(value: datetime | None) -> str:
+    """The application's time as ISO text without a zone: DuckDB's TIMESTAMP is naive UTC, Spark's is an instant
+    (read back in UTC), so both spell the same moment alike."""
+    if value is None:
+        return ""
+    return (value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value).isoformat()
+
+
 def decide_rows(batch: pa.RecordBatch, *, policy: Policy, views: dict[str, decide.View], versions: dict[str, str],
                 reason_count: int, columns: list[str], floats: frozenset[str]) -> pa.Table:
     """A batch of applications with their firm's features and evidence → their ``decisions`` rows."""
@@ -131,7 +140,7 @@ def decide_rows(batch: pa.RecordBatch, *, policy: Policy, views: dict[str, decid
                # the row's run_id column has the run
                "versions": json.dumps({k: v for k, v in chain["versions"].items() if k != "run_id"}, sort_keys=True),
                "inputs_hash": audit.digest({k: v for k, v in inputs.items() if k != "versions"}),
-               "decided_at": app["applied_at"].isoformat() if app["applied_at"] else "",
+               "decided_at": _moment(app["applied_at"]),
                "decision_traditional": trad["decision"], "amount_traditional": trad["amount"],
                "pd_traditional": trad["pd"]}
         for key, value in row.items():
