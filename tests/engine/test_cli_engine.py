@@ -11,9 +11,9 @@ import pytest
 from engines import engine, engine_name, engine_ws, spark_session  # fixtures: imported, not a conftest (see engines.py)
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "chainlight", *args], capture_output=True, text=True,
-                          timeout=600, check=False)
+                          timeout=timeout, check=False)
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -45,7 +45,7 @@ def test_demo_on_spark_runs_every_stage(spark_session: object, tmp_path: Path) -
     """``chainlight demo --engine spark``: the synthetic economy through every batch stage (risk included) and
     eval, all on Spark; the decisions are published in the warehouse and no DuckDB file is made."""
     root = tmp_path / "demo"
-    result = cli("demo", "-w", str(root), "--engine", "spark", "--firms", "1000", "--seed", "3")
+    result = cli("demo", "-w", str(root), "--engine", "spark", "--firms", "1000", "--seed", "3", timeout=2400)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "risk:" in result.stdout and "decisions" in result.stdout
     manifest = json.loads((root / "spark" / "manifest.json").read_text(encoding="utf-8"))
