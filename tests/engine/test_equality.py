@@ -151,13 +151,15 @@ def test_every_stage_runs_on_spark(spark_ws: Workspace) -> None:
     assert all(spark_ws.last_run(stage) is not None for stage in pipeline.built_stages())
 
 
-def test_service_serves_a_spark_run_risk_stage(tiny_workspace: Workspace, spark_ws: Workspace) -> None:
+def test_service_serves_a_spark_run_risk_stage(tiny_workspace: Workspace, served_workspace: Path,
+                                                spark_ws: Workspace) -> None:
     """The online service reads the Spark-made workspace (its Parquet snapshot, and the risk tables through the
     engine) and decides as on DuckDB; each application's service decision is its batch row (one composition)."""
     pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
     from chainlight.risk.decide import DecisionService
     from chainlight.serve.snapshot import Snapshot
-    duck_snapshot, spark_snapshot = Snapshot.load(tiny_workspace.root), Snapshot.load(spark_ws.root)
+    # (the DuckDB side from the served copy: this process holds the tiny workspace's file open for writing)
+    duck_snapshot, spark_snapshot = Snapshot.load(served_workspace), Snapshot.load(spark_ws.root)
     try:
         assert spark_snapshot.tables == duck_snapshot.tables
     finally:
