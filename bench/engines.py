@@ -3,10 +3,11 @@
     python bench/engines.py [--firms 100000] [--workspace DIR] [--stages resolve ...] [--spark-conf KEY=VALUE ...]
 
 Prepares (once, on DuckDB) a synthetic economy of that size, ingested, resolved, extracted and mounted.
-Then, each in a fresh process: the batch stages that run on both engines (ontology, resolve, extract,
-mount, graph, expert; or those ``--stages`` names) on DuckDB; and on Spark local mode, after handing the
-inputs and the tables of the earlier stages not timed over as Parquet (hand-over time printed apart, not
-counted). Resolve starts from no decisions on both engines (the DuckDB child drops ``resolved_names``). Last, on DuckDB, the graph's
+Then, each in a fresh process: the batch stages (ontology, resolve, extract, mount, graph, expert, risk; or
+those ``--stages`` names) on DuckDB; and on Spark local mode, after handing the inputs and the tables of the
+earlier stages not timed over as Parquet (hand-over time printed apart, not counted). Timing risk alone runs
+graph and expert on DuckDB first, untimed (risk reads their tables; the expert's weights come from its run).
+Resolve starts from no decisions on both engines (the DuckDB child drops ``resolved_names``). Last, on DuckDB, the graph's
 iterative measures as SQL against the scipy.sparse forms the stage uses there: why DuckDB keeps scipy.
 Prints seconds per stage and engine, the ratio, and each child's peak RSS (the Python process; Spark's
 JVM is reported by its own heap setting, ``spark.driver.memory``).
@@ -24,8 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stage import prepare  # noqa: E402
 
-STAGES = ["ontology", "resolve", "extract", "mount", "graph", "expert"]
-MADE_BY = {"resolve": ["entity_links"], "extract": ["facts"], "mount": ["mounts"]}  # what later stages read
+STAGES = ["ontology", "resolve", "extract", "mount", "graph", "expert", "risk"]
+MADE_BY = {"resolve": ["entity_links"], "extract": ["facts"], "mount": ["mounts"],  # what later stages read
+           "graph": ["supply_edges", "graph_features"], "expert": ["operating_scores", "firm_claims", "runs"]}
+BEFORE_RISK = ["graph", "expert"]  # run untimed on DuckDB when risk is timed without them
 
 CHILD = """
 import json, resource, sys, time
@@ -102,6 +105,10 @@ def main() -> None:
     prepare(workspace, args.firms, ["resolve", "extract", "mount"])
     conf = {"spark.driver.memory": "2g", "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8"}
     conf.update(dict(item.split("=", 1) for item in args.spark_conf))
+    for stage in (BEFORE_RISK if "risk" in stages else []):
+        if stage not in stages:
+            subprocess.run([sys.executable, "-m", "chainlight", "--quiet", "run", "--workspace", str(workspace),
+                            "--stage", stage], check=True)
     duck = child(CHILD, str(workspace), "duckdb", "{}", ",".join(stages), "")
     handed = [t for stage, made in MADE_BY.items() if stage not in stages for t in made]  # Spark does not make these
     spark = child(CHILD, str(workspace), "spark", json.dumps(conf), ",".join(stages), ",".join(handed))

@@ -16,6 +16,20 @@ def _engine(capabilities: set[str]) -> Any:
     return SimpleNamespace(name="cluster", capabilities=frozenset(capabilities))
 
 
+@pytest.fixture(autouse=True)
+def _risk_needs_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every built stage runs on every engine now; the refusal is shown on risk made to need ``in_process``."""
+    import chainlight.risk
+    monkeypatch.setattr(chainlight.risk, "ENGINE_NEEDS", frozenset({"in_process"}))
+
+
+def test_every_built_stage_runs_on_an_engine_without_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()
+    from chainlight.pipeline import built_stages
+    assert built_stages() and all(not engine_needs(s) for s in built_stages())
+    check_engine(_engine(set()), built_stages())
+
+
 def test_refusal_names_what_is_missing_and_what_can_run() -> None:
     assert "in_process" in engine_needs("risk") and not engine_needs("graph")
     with pytest.raises(EngineUnsupported) as raised:

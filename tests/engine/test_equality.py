@@ -2,7 +2,7 @@
 
 The tiny economy is ingested and run through every built stage on DuckDB (the shared ``tiny_workspace``).
 Its input tables are handed to a Spark workspace; every stage that runs on both engines (ontology, resolve,
-extract, mount, graph, expert: all but risk) then runs on Spark, each reading what Spark's own earlier stages
+extract, mount, graph, expert, risk: every batch stage) then runs on Spark, each reading what Spark's own earlier stages
 wrote, and every table they write must equal DuckDB's: exact keys, counts and non-float values, floats (also
 inside lists and structs) to a relative 1e-9. A table without a key (``rejected_facts``, ``mount_evidence``)
 is compared row by row in the order of all its columns.
@@ -10,6 +10,7 @@ is compared row by row in the order of all its columns.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from chainlight.workspace import Workspace
 
 pytestmark = pytest.mark.spark
 
-SPARK_STAGES = ["ontology", "resolve", "extract", "mount", "graph", "expert"]
+SPARK_STAGES = ["ontology", "resolve", "extract", "mount", "graph", "expert", "risk"]
 
 
 def _key(ws: Workspace, table: str) -> list[str]:
@@ -210,11 +211,53 @@ def test_resolve_on_spark_reuses_its_decisions(spark_ws: Workspace) -> None:
     assert spark_ws.engine.query("SELECT mention_id, uscc, method FROM entity_links ORDER BY mention_id").equals(before)
 
 
-def test_stage_that_cannot_run_on_spark_fails_with_one_clear_error(spark_ws: Workspace, tmp_path: Path) -> None:
-    from chainlight.errors import EngineUnsupported
-    with pytest.raises(EngineUnsupported, match=r"stage 'risk' \(needs in_process\) cannot run on the spark engine"):
-        pipeline.run_stages(spark_ws, spark_ws.config, ["risk"])
-    assert spark_ws.last_run("risk") is None  # refused before anything ran
+def test_risk_on_spark_is_not_empty(spark_ws: Workspace) -> None:
+    """Guards risk's equality from passing on empty tables: test PDs for every test row, a decision of each
+    kind with reasons, evidence that walks to an anchor and lists claims, and the scorecards' test AUC."""
+    assert spark_ws.row_count("risk_backtest") > 100
+    assert spark_ws.row_count("risk_features") == spark_ws.row_count("enterprises")
+    kinds = {r["decision"] for r in spark_ws.engine.query("SELECT DISTINCT decision FROM decisions").to_pylist()}
+    assert {"approve", "refer"} <= kinds
+    evidence = [json.loads(r["evidence"]) for r in spark_ws.engine.query("SELECT evidence FROM decisions").to_pylist()]
+    assert any(e.get("path_to_anchor") for e in evidence) and any(e.get("key_customers") for e in evidence)
+    assert any(e.get("claims_supported") or e.get("claims_contradicted") for e in evidence)
+    aucs = spark_ws.engine.query("SELECT auc_test FROM risk_models").column(0).to_pylist()
+    assert all(a is not None and 0.5 < a < 1 for a in aucs)
+
+
+def test_every_stage_runs_on_spark(spark_ws: Workspace) -> None:
+    """Nothing is refused any more: the whole pipeline runs on Spark (``chainlight run --engine spark``)."""
+    pipeline.check_engine(spark_ws.engine, pipeline.built_stages())
+    assert all(spark_ws.last_run(stage) is not None for stage in pipeline.built_stages())
+
+
+def test_service_serves_a_spark_run_risk_stage(tiny_workspace: Workspace, served_workspace: Path,
+                                                spark_ws: Workspace) -> None:
+    """The online service reads the Spark-made workspace (its Parquet snapshot, and the risk tables through the
+    engine) and decides as on DuckDB; each application's service decision is its batch row (one composition)."""
+    pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
+    from chainlight.risk.decide import DecisionService
+    from chainlight.serve.snapshot import Snapshot
+    # (the DuckDB side from the served copy: this process holds the tiny workspace's file open for writing)
+    duck_snapshot, spark_snapshot = Snapshot.load(served_workspace), Snapshot.load(spark_ws.root)
+    try:
+        assert spark_snapshot.tables == duck_snapshot.tables
+    finally:
+        duck_snapshot.close()
+        spark_snapshot.close()
+    on_duck = DecisionService.load(tiny_workspace, tiny_workspace.config)
+    on_spark = DecisionService.load(spark_ws, spark_ws.config)
+    apps = spark_ws.engine.query("SELECT application_id, uscc, requested_amount, decision, amount, pd, reasons, evidence "
+                                 "FROM decisions WHERE pd IS NOT NULL ORDER BY application_id LIMIT 30").to_pylist()
+    assert len(apps) == 30 and len({a["decision"] for a in apps}) >= 2
+    def unversioned(fields: dict[str, Any]) -> dict[str, Any]:  # each engine's run has its own run id
+        return {**fields, "versions": {k: v for k, v in fields["versions"].items() if k != "run_id"}}
+    for app in apps:
+        served, _ = on_spark.compose_view(app["uscc"], app["requested_amount"], app["application_id"], "chain")
+        duck = on_duck.compose_view(app["uscc"], app["requested_amount"], app["application_id"], "chain")[0]
+        assert _same(unversioned(served), unversioned(duck)), app["application_id"]
+        assert [served[k] for k in ("decision", "amount", "pd")] == [app[k] for k in ("decision", "amount", "pd")]
+        assert served["reasons"] == json.loads(app["reasons"]) and served["evidence"] == json.loads(app["evidence"])
 
 
 def test_resolve_quality_figures_equal_across_engines(tiny_workspace: Workspace, spark_ws: Workspace,
@@ -259,3 +302,13 @@ def test_extract_and_mount_quality_figures_equal_across_engines(section: str, ti
     truth = tiny_economy / "truth"
     duck, spark = evaluate(tiny_workspace, truth), evaluate(spark_ws, truth)
     assert duck and spark == duck
+
+
+def test_credit_quality_figures_equal_across_engines(tiny_workspace: Workspace, spark_ws: Workspace,
+                                                     tiny_economy: Path) -> None:
+    """``eval``'s credit section (AUC, KS, approval rates, gap closed) reads the same on both engines."""
+    from chainlight.eval import credit
+    truth = tiny_economy / "truth"
+    duck, spark = credit.evaluate(tiny_workspace, truth), credit.evaluate(spark_ws, truth)
+    assert duck is not None and {"auc", "auc_traditional", "approval_rate"} <= set(duck)
+    assert spark == duck

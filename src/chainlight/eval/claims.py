@@ -24,7 +24,8 @@ def evaluate(ws: Workspace, truth: Path | None) -> dict[str, Any] | None:
     facts = truth / "report_facts.parquet" if truth else None
     if facts is not None and facts.exists():
         row = ws.engine.query(f"""
-            WITH t AS (SELECT report_id, char_start, char_end, kind, row_number() OVER () AS fid
+            WITH t AS (SELECT report_id, char_start, char_end, kind,  -- (Spark numbers rows only in an order)
+                              row_number() OVER (ORDER BY report_id, char_start, char_end, kind) AS fid
                        FROM read_parquet('{facts.as_posix()}') WHERE kind IN ('false_claim', 'true_claim', 'injection')),
                  m AS (SELECT t.fid, t.kind, bool_or(v.verdict = 'supported') AS supported,
                               bool_or(v.verdict = 'contradicted') AS contradicted

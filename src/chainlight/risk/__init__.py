@@ -18,13 +18,17 @@ It appends one ``batch`` entry to the audit log (audit.py) naming the decisions'
 Training uses a time split: outcomes observed before ``risk.train_before`` fit the scorecards and
 later ones test them; features are computed as of each observation date (features.py says which
 inputs are snapshots).
+
+The stage runs on any engine: the feature rows, the test PDs and their AUC, the snapshot and the decisions
+stay in the engine (temp tables, ``map_batches`` with the fitted cards shipped to the function, batch.py);
+only the training rows come to this process, where the scorecards fit, bounded by ``risk.train_max_rows``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -32,9 +36,9 @@ import pyarrow as pa
 
 from chainlight import tables
 from chainlight.config import Config
+from chainlight.engine.base import stable_bucket
 from chainlight.errors import InputError
-from chainlight.risk import audit, claims, decide, features
-from chainlight.risk.evidence import load as load_evidence
+from chainlight.risk import audit, batch, claims, decide, features
 from chainlight.risk.model import fit_card, save_card
 from chainlight.workspace import StageResult, Workspace
 
@@ -67,14 +71,66 @@ tables.register(tables.TableSpec("decisions", "risk", (
     key=("application_id",), description="One decision per application, with the traditional view's beside it."))
 
 
-def _auc(label: np.ndarray, score: np.ndarray) -> float | None:
-    from sklearn.metrics import roc_auc_score
-    return round(float(roc_auc_score(label, score)), 6) if 0 < label.sum() < len(label) else None
+#: Risk runs on every engine: features, test PDs, the snapshot and the decisions stay in the engine; only a
+#: bounded training sample (``risk.train_max_rows``) comes to this process to fit the scorecards.
+ENGINE_NEEDS: frozenset[str] = frozenset()
+
+OBS, HISTORY, SNAPSHOT_OBS, SNAPSHOT = "_risk_outcomes", "_risk_history", "_risk_snapshot_obs", "_risk_snapshot"
+LABELLED, BACKTEST, DECISIONS = "_risk_labelled", "_risk_backtest", "_risk_decisions"
+BACKTEST_SCHEMA = pa.schema([("uscc", pa.string()), ("observed_at", pa.date32()), (LABEL, pa.bool_()),
+                             ("pd", pa.float64()), ("pd_traditional", pa.float64())])
+
+
+def _auc(ws: Workspace, table: str, score: str) -> float | None:
+    """ROC AUC of ``score`` against the label over ``table``, in SQL: the Mann-Whitney statistic with tied
+    scores ranked at their mean (what ``roc_auc_score`` computes), summed as integers, so both engines give
+    the same figure without bringing the rows here."""
+    row = ws.engine.query(f"""
+        WITH v AS (SELECT {score} AS s, count(*) AS n, count(*) FILTER (WHERE {LABEL}) AS pos FROM {table} GROUP BY 1),
+        r AS (SELECT n, pos, coalesce(sum(n) OVER (ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+                             AS below FROM v)
+        SELECT sum(pos * (2 * below + n + 1)) AS twice_ranks, sum(pos) AS pos, sum(n) AS n FROM r""").to_pylist()[0]
+    positives, total = int(row["pos"] or 0), int(row["n"] or 0)
+    if not 0 < positives < total:
+        return None
+    wins = int(row["twice_ranks"]) - positives * (positives + 1)  # twice the Mann-Whitney U
+    return round(wins / (2 * positives * (total - positives)), 6)
 
 
 def _ontology_version(cfg: Config) -> str:
     from chainlight import ontology
     return str(ontology.load(cfg.ontology).version)
+
+
+def test_pds(batch: pa.RecordBatch, *, cards: dict[str, tuple[Any, list[str]]]) -> pa.Table:
+    """A batch of labelled test rows → (uscc, observed_at, label, pd, pd_traditional), each view's card shipped
+    to the function (it runs where the rows are)."""
+    frame = features.frame_of_rows(batch)
+    pds = {name: np.asarray(card.predict_pd(decide.model_frame(frame, columns)), dtype=float).round(decide.PD_DIGITS)
+           for name, (card, columns) in cards.items()}
+    return pa.table({"uscc": batch.column("uscc"), "observed_at": batch.column("as_of"), LABEL: batch.column(LABEL),
+                     "pd": pds["chain"], "pd_traditional": pds["traditional"]})
+
+
+def _training_rows(ws: Workspace, settings: Any, cutoff: date) -> tuple[Any, int, int]:
+    """(the training frame, training rows, test rows): every training row in (uscc, as_of) order, or a stable
+    hash sample of about ``risk.train_max_rows`` of them when there are more."""
+    counts = ws.engine.query(f"SELECT count(*) FILTER (WHERE as_of < $cutoff) AS train, "
+                             f"count(*) FILTER (WHERE as_of >= $cutoff) AS test, "
+                             f"count(DISTINCT {LABEL}) FILTER (WHERE as_of < $cutoff) AS classes FROM {LABELLED}",
+                             {"cutoff": cutoff}).to_pylist()[0]
+    train_rows, test_rows = int(counts["train"] or 0), int(counts["test"] or 0)
+    if not train_rows or not test_rows or int(counts["classes"] or 0) < 2:
+        raise InputError(f"the time split at {cutoff} leaves no training or no test rows (or one class only)",
+                         field="risk.train_before")
+    sample, params = "", {"cutoff": cutoff}
+    if train_rows > settings.train_max_rows:
+        sample = " AND " + stable_bucket("uscc || '|' || CAST(as_of AS VARCHAR)", 65536) + " < $keep"
+        params["keep"] = max(1, 65536 * settings.train_max_rows // train_rows)
+    frame = features.frame_of_rows(ws.engine.query(
+        f"SELECT * FROM {LABELLED} WHERE as_of < $cutoff{sample} ORDER BY uscc, as_of", params))
+    log.info("risk: training on %d of %d rows", len(frame), train_rows)
+    return frame, train_rows, test_rows
 
 
 def run(ws: Workspace, cfg: Config) -> StageResult:
@@ -88,94 +144,65 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     if not ws.table_exists("outcomes") or not ws.row_count("outcomes"):
         raise InputError("the risk stage needs labelled outcomes to train its scorecards (load outcomes.*)",
                          field="outcomes")
+    engine = ws.engine
     verdicts = claims.build(ws)
     views = features.views(ws)
-    outcomes = ws.engine.query(f"SELECT uscc, observed_at AS as_of, {LABEL} FROM outcomes "
-                               "WHERE uscc IN (SELECT uscc FROM enterprises) ORDER BY uscc, observed_at")
-    frame = features.build(ws, cfg, outcomes, verdicts)
-    labels = outcomes.to_pandas()
-    frame = frame.merge(labels, on=["uscc", "as_of"], how="left", validate="one_to_one")
-    frame[LABEL] = frame[LABEL].astype(bool)
-    as_of_date = frame["as_of"].map(lambda d: d if isinstance(d, date) else d.date())
-    train, test = frame[as_of_date < cutoff], frame[as_of_date >= cutoff]
-    if train.empty or test.empty or train[LABEL].nunique() < 2:
-        raise InputError(f"the time split at {cutoff} leaves no training or no test rows (or one class only)",
-                         field="risk.train_before")
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {OBS} AS SELECT uscc, observed_at AS as_of, {LABEL} FROM outcomes "
+                   "WHERE uscc IN (SELECT uscc FROM enterprises)")
+    features.build(ws, cfg, OBS, verdicts, HISTORY)
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {LABELLED} AS SELECT f.*, CAST(o.{LABEL} AS BOOLEAN) AS {LABEL} "
+                   f"FROM {HISTORY} f JOIN {OBS} o ON o.uscc = f.uscc AND o.as_of = f.as_of")
+    train, train_rows, test_rows = _training_rows(ws, settings, cutoff)
 
     models_dir = ws.root / "risk" / "models"
     fitted: dict[str, Any] = {}
-    test_pd: dict[str, np.ndarray] = {}
     for name, columns in (("chain", views.chain), ("traditional", views.traditional)):
         card = fit_card(train, LABEL, columns, views.categorical, cfg.seed)
         model_hash, _ = save_card(card, models_dir)
-        test_pd[name] = np.asarray(card.predict_pd(test[columns]), dtype=float).round(decide.PD_DIGITS)
         fitted[name] = (card, model_hash, columns)
+    del train
+    engine.map_batches(BACKTEST, f"SELECT * FROM {LABELLED} WHERE as_of >= $cutoff",
+                       partial(test_pds, cards={n: (c, cols) for n, (c, _, cols) in fitted.items()}),
+                       BACKTEST_SCHEMA, params={"cutoff": cutoff})
+    aucs = {"chain": _auc(ws, BACKTEST, "pd"), "traditional": _auc(ws, BACKTEST, "pd_traditional")}
 
-    snapshot_date = ws.engine.scalar("SELECT max(issue_date) FROM invoices") or max(as_of_date)
-    registry = ws.engine.query("SELECT uscc, CAST($d AS DATE) AS as_of FROM enterprises ORDER BY uscc", {"d": snapshot_date})
-    snapshot = features.build(ws, cfg, registry, verdicts)
+    snapshot_date = engine.scalar("SELECT max(issue_date) FROM invoices") or engine.scalar(f"SELECT max(as_of) FROM {OBS}")
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {SNAPSHOT_OBS} AS SELECT uscc, CAST($d AS DATE) AS as_of "
+                   "FROM enterprises", {"d": snapshot_date})
+    features.build(ws, cfg, SNAPSHOT_OBS, verdicts, SNAPSHOT)
     ontology_version = _ontology_version(cfg)
-    label = test[LABEL].to_numpy(dtype=int)
-    aucs = {name: _auc(label, test_pd[name]) for name in fitted}
 
     with ws.stage("risk") as writer:
         writer.write_sql("claim_verdicts", f"SELECT * FROM {verdicts} ORDER BY claim_id")
-        writer.write_arrow("risk_features", pa.Table.from_pandas(snapshot, preserve_index=False))
+        writer.write_sql("risk_features", f"SELECT * FROM {SNAPSHOT} ORDER BY uscc")
         writer.write_arrow("risk_models", pa.table({
             "view": list(fitted), "model_hash": [fitted[n][1] for n in fitted],
-            "features": [",".join(fitted[n][2]) for n in fitted], "train_rows": [len(train)] * 2,
-            "test_rows": [len(test)] * 2, "train_before": pa.array([cutoff] * 2, pa.date32()),
+            "features": [",".join(fitted[n][2]) for n in fitted], "train_rows": [train_rows] * 2,
+            "test_rows": [test_rows] * 2, "train_before": pa.array([cutoff] * 2, pa.date32()),
             "auc_test": [aucs[n] for n in fitted], "as_of": pa.array([snapshot_date] * 2, pa.date32()),
             "ontology_version": [ontology_version] * 2, "policy_hash": [policy.hash] * 2}))
-        writer.write_arrow("risk_backtest", pa.table({
-            "uscc": test["uscc"].tolist(), "observed_at": pa.array(test["as_of"].tolist(), pa.date32()),
-            LABEL: test[LABEL].tolist(), "pd": test_pd["chain"], "pd_traditional": test_pd["traditional"]}))
+        writer.write_sql("risk_backtest", f"SELECT uscc, observed_at, {LABEL}, pd, pd_traditional FROM {BACKTEST} "
+                                          "ORDER BY uscc, observed_at")
         versions = {"policy": policy.version, "policy_hash": policy.hash, "model_hash": fitted["chain"][1],
                     "model_traditional_hash": fitted["traditional"][1], "ontology": ontology_version,
                     "run_id": writer.run_id, "features_as_of": str(snapshot_date)}
-        service = decide.DecisionService.from_parts(
-            ws, policy, {n: (c, h, cols) for n, (c, h, cols) in fitted.items()}, snapshot,
-            load_evidence(ws, verdicts), versions, settings.reason_count)
-        rows = _batch_decisions(ws, service)
-        writer.write_arrow("decisions", rows)
-        writer.stats.update({"auc_test": aucs, "train_rows": len(train), "test_rows": len(test),
-                             "claims": int(ws.row_count(verdicts)), "decisions": rows.num_rows,
-                             "approved": int(sum(d == "approve" for d in rows.column("decision").to_pylist()))})
-    digest = audit.digest([[str(v) for v in r.values()] for r in rows.to_pylist()])
-    audit.append(ws, "batch", {"run_id": writer.run_id, "decisions": rows.num_rows, "decisions_hash": digest,
+        made = {n: decide.View(n, c, h, list(cols)) for n, (c, h, cols) in fitted.items()}
+        batch.decide_all(ws, DECISIONS, SNAPSHOT, batch.applicant_evidence(ws, verdicts), policy, made, versions,
+                         settings.reason_count)
+        decided = writer.write_sql("decisions", f"SELECT * FROM {DECISIONS} ORDER BY application_id")
+        approved = int(engine.scalar(f"SELECT count(*) FROM {DECISIONS} WHERE decision = 'approve'") or 0)
+        claim_count = int(engine.scalar(f"SELECT count(*) FROM {verdicts}") or 0)
+        writer.stats.update({"auc_test": aucs, "train_rows": train_rows, "test_rows": test_rows,
+                             "claims": claim_count, "decisions": decided, "approved": approved})
+    digest = _decisions_digest(ws)
+    audit.append(ws, "batch", {"run_id": writer.run_id, "decisions": decided, "decisions_hash": digest,
                                "versions": {k: v for k, v in versions.items() if k != "run_id"}}, {})
     return StageResult("risk", writer.run_id, dict(writer.counts), dict(writer.stats))
 
 
-def _batch_decisions(ws: Workspace, service: decide.DecisionService) -> pa.Table:
-    """Every application, in id order; decided_at is the application's own time (deterministic)."""
-    apps = ws.engine.query("SELECT application_id, uscc, amount, applied_at FROM applications ORDER BY application_id") \
-        if ws.table_exists("applications") else pa.table({"application_id": [], "uscc": [], "amount": [], "applied_at": []})
-    out: dict[str, list[Any]] = {c: [] for c in tables.get("decisions").column_names}  # type: ignore[union-attr]
-    for app in apps.to_pylist():
-        try:
-            chain, inputs = service.compose_view(app["uscc"], app["amount"], app["application_id"], "chain")
-            trad, _ = service.compose_view(app["uscc"], app["amount"], app["application_id"], "traditional")
-        except InputError as exc:  # an applicant missing from the registry: referred, with the reason
-            chain = trad = decide.unknown_firm(app["application_id"], app["uscc"], app["amount"], str(exc),
-                                               service.versions)
-            inputs = {"application_id": app["application_id"], "uscc": app["uscc"], "amount": app["amount"]}
-        versions = {k: v for k, v in chain["versions"].items() if k != "run_id"}  # the row's run_id column has it
-        out["application_id"].append(app["application_id"])
-        out["uscc"].append(app["uscc"])
-        out["decision"].append(chain["decision"])
-        out["requested_amount"].append(chain["requested_amount"])
-        out["amount"].append(chain["amount"])
-        out["pd"].append(chain["pd"])
-        out["score"].append(chain["score"])
-        out["reasons"].append(json.dumps(chain["reasons"], ensure_ascii=False, sort_keys=True))
-        out["evidence"].append(json.dumps(chain["evidence"], ensure_ascii=False, sort_keys=True))
-        out["versions"].append(json.dumps(versions, sort_keys=True))
-        out["inputs_hash"].append(audit.digest({k: v for k, v in inputs.items() if k != "versions"}))
-        out["decided_at"].append(app["applied_at"].isoformat() if app["applied_at"] else "")
-        out["decision_traditional"].append(trad["decision"])
-        out["amount_traditional"].append(trad["amount"])
-        out["pd_traditional"].append(trad["pd"])
-    return pa.table({k: pa.array(v, pa.float64() if k in ("requested_amount", "amount", "pd", "score",
-                                                           "amount_traditional", "pd_traditional") else pa.string())
-                     for k, v in out.items()})
+def _decisions_digest(ws: Workspace) -> str:
+    """The audit's hash of the published decisions (every column as text, in application order), as
+    ``audit.digest`` of the rows spells it; the rows are read one column set at a time."""
+    columns = [c for c in batch.decisions_schema().names]
+    rows = ws.engine.query(f"SELECT {', '.join(columns)} FROM decisions ORDER BY application_id")
+    return audit.digest([[str(v) for v in r.values()] for r in rows.to_pylist()])

@@ -266,27 +266,16 @@ class DecisionService:
         service.durable = cfg.risk.audit_fsync
         return service
 
-    def _inputs(self, uscc: str, amount: float, application_id: str, view: str) -> dict[str, Any]:
-        features = self.features.get(uscc)
-        if features is None:
-            raise InputError(f"unknown enterprise {uscc!r} (not in this workspace's registry)", field="uscc")
-        if not (isinstance(amount, int | float) and amount > 0 and math.isfinite(amount)):
-            raise InputError(f"requested amount must be a positive number of yuan, not {amount!r}", field="amount")
-        chosen = self.views[view]
-        return {"application_id": application_id, "uscc": uscc, "requested_amount": float(amount), "view": view,
-                "reason_count": self.reason_count, "features": {k: features[k] for k in chosen.features},
-                "values": policy_values(features, view),
-                "evidence": self.evidence.get(uscc) if view == "chain" else {},
-                "versions": {**self.versions, "model_hash": chosen.model_hash}}
-
     def compose_view(self, uscc: str, amount: float, application_id: str, view: str
                      ) -> tuple[dict[str, Any], dict[str, Any]]:
         """(decision fields, recorded inputs) of one view, without touching the audit log."""
         uscc = uscc.strip().upper()
-        inputs = self._inputs(uscc, amount, application_id, view)
-        scored = self.views[view].scored
-        assert scored is not None
-        return compose(self.policy, inputs, scored[uscc]), inputs
+        chosen = self.views[view]
+        features = self.features.get(uscc)
+        inputs = recorded_inputs(application_id, uscc, amount, view, chosen, features,
+                                 self.evidence.get(uscc) if view == "chain" else {}, self.versions, self.reason_count)
+        assert chosen.scored is not None
+        return compose(self.policy, inputs, chosen.scored[uscc]), inputs
 
     def decide(self, uscc: str, amount: float, application_id: str | None = None) -> Decision:
         return Decision(**self.decide_record(uscc, amount, application_id))
@@ -314,6 +303,21 @@ class DecisionService:
         """What the registry + bureau view alone would decide (a comparison; not a decision, not audited)."""
         fields, _ = self.compose_view(uscc, amount, application_id, "traditional")
         return Decision(**fields, audit_entry_id=0, decided_at="")
+
+
+def recorded_inputs(application_id: str, uscc: str, amount: float, view: str, chosen: View,
+                    features: dict[str, Any] | None, evidence: dict[str, Any], versions: dict[str, str],
+                    reason_count: int) -> dict[str, Any]:
+    """What one view's decision is made from (and what the audit records): the online service and the batch
+    build it here, so a batch decision is the one the service would make."""
+    if features is None:
+        raise InputError(f"unknown enterprise {uscc!r} (not in this workspace's registry)", field="uscc")
+    if not (isinstance(amount, int | float) and amount > 0 and math.isfinite(amount)):
+        raise InputError(f"requested amount must be a positive number of yuan, not {amount!r}", field="amount")
+    return {"application_id": application_id, "uscc": uscc, "requested_amount": float(amount), "view": view,
+            "reason_count": reason_count, "features": {k: features[k] for k in chosen.features},
+            "values": policy_values(features, view), "evidence": evidence,
+            "versions": {**versions, "model_hash": chosen.model_hash}}
 
 
 def unknown_firm(application_id: str, uscc: str, amount: float, why: str, versions: dict[str, str]) -> dict[str, Any]:

@@ -34,12 +34,19 @@ class Evidence:
             seen.add(current)
             steps.append({"uscc": current, "name": self.names.get(current, ""),
                           "anchor": "yes" if current in self.anchors else "no"})
-        return steps if steps and steps[-1]["anchor"] == "yes" else []
+        return steps
 
     def get(self, uscc: str) -> dict[str, Any]:
-        return {"path_to_anchor": self.path(uscc), "key_customers": self.customers.get(uscc, []),
-                "claims_supported": self.supported.get(uscc, [])[:MAX_FLAGS],
-                "claims_contradicted": self.contradicted.get(uscc, [])[:MAX_FLAGS]}
+        return assemble(self.path(uscc), self.customers.get(uscc, []), self.supported.get(uscc, []),
+                        self.contradicted.get(uscc, []))
+
+
+def assemble(path: list[dict[str, str]], customers: list[dict[str, Any]], supported: list[dict[str, Any]],
+             contradicted: list[dict[str, Any]]) -> dict[str, Any]:
+    """A decision's evidence from a firm's walk towards an anchor (kept only when it reaches one), its key
+    customers and its claims: one spelling for the online service (``Evidence``) and the batch (risk/batch.py)."""
+    return {"path_to_anchor": path if path and path[-1]["anchor"] == "yes" else [], "key_customers": customers,
+            "claims_supported": supported[:MAX_FLAGS], "claims_contradicted": contradicted[:MAX_FLAGS]}
 
 
 def load(ws: Workspace, verdicts: str = "claim_verdicts") -> Evidence:

@@ -34,7 +34,7 @@ import chainlight.extract  # noqa: F401
 import chainlight.graph  # noqa: F401
 import chainlight.mount  # noqa: F401
 from chainlight.config import Config
-from chainlight.engine.base import load_sql, render
+from chainlight.engine.base import check_identifier, load_sql, render
 from chainlight.expert.operating import RECENT_MONTHS, RECENT_PRIOR
 from chainlight.rules import links_view, recent_movement, sales_view
 from chainlight.workspace import Workspace
@@ -150,44 +150,57 @@ def views(ws: Workspace) -> Views:
     return Views(list(TRADITIONAL), chain, list(CATEGORICAL))
 
 
-def build(ws: Workspace, cfg: Config, obs: pa.Table, verdicts: str) -> pd.DataFrame:
-    """One row per (uscc, as_of) of ``obs``, every feature of both views, in (uscc, as_of) order."""
+def build(ws: Workspace, cfg: Config, obs: str, verdicts: str, out: str) -> str:
+    """Temp table ``out``: one row per (uscc, as_of) of table ``obs``, every feature of both views; returns ``out``.
+
+    The rows stay in the engine (read them with an ORDER BY): the stage trains on a bounded sample of them,
+    scores the rest where they live and writes the snapshot from SQL."""
     engine = ws.engine
-    engine.register_arrow("_risk_obs", obs.select(["uscc", "as_of"]))
     bureau = ws.table_or_empty("bureau")
     graph = ws.table_or_empty("graph_features")
     mounts = ws.table_or_empty("mounts")
     patents = ws.table_or_empty("patents")
-    registry = render(load_sql("chainlight.risk", "registry_features"), {"obs": "_risk_obs", "bureau": bureau})
+    # the observation dates (a few): the point-in-time season and expert scores are per date
+    dates = [d for d in engine.query(f"SELECT DISTINCT as_of FROM {obs} WHERE as_of IS NOT NULL ORDER BY 1")
+             .column(0).to_pylist()]
+    registry = render(load_sql("chainlight.risk", "registry_features"), {"obs": obs, "bureau": bureau})
     expert_stage.prepare_sales(ws)  # the seller lines with their customers, and the seasonal factors, as the expert reads them
-    season = expert_stage.seasons_as_of(ws, [d for d in obs.column("as_of").to_pylist() if d is not None], "_risk_season")
-    recent = recent_movement(ws, "_risk_obs", "_expert_sales_all", season, RECENT_MONTHS, RECENT_PRIOR, "_risk_recent")
+    season = expert_stage.seasons_as_of(ws, dates, "_risk_season")
+    recent = recent_movement(ws, obs, "_expert_sales_all", season, RECENT_MONTHS, RECENT_PRIOR, "_risk_recent")
     chain = render(load_sql("chainlight.risk", "chain_features"),
-                   {"obs": "_risk_obs", "links": links_view(ws), "sales": sales_view(ws), "verdicts": verdicts, "graph": graph,
+                   {"obs": obs, "links": links_view(ws), "sales": sales_view(ws), "verdicts": verdicts, "graph": graph,
                     "patents": patents, "mounts": mounts, "recent": recent})
     expert, expert_join = "", ""
     if ws.table_exists("operating_scores"):  # as of each observation date; the stage's own scores at the data end
         end = ws.engine.scalar("SELECT max(issue_date) FROM invoices")
-        days = sorted({d for d in obs.column("as_of").to_pylist() if end is None or d < end})
+        days = sorted({d for d in dates if end is None or d < end})
         engine.register_arrow("_risk_scores_pit", expert_stage.scores_as_of(ws, cfg, days))
-        expert = (", round(coalesce(xp.score, CASE WHEN r.as_of >= (SELECT max(issue_date) FROM invoices) "
+        expert = (", round(coalesce(xp.score, CASE WHEN rc.as_of >= (SELECT max(issue_date) FROM invoices) "
                   "THEN x.score END), 4) AS operating_score")
-        expert_join = ("LEFT JOIN operating_scores x ON x.uscc = r.uscc "
-                       "LEFT JOIN _risk_scores_pit xp ON xp.uscc = r.uscc AND xp.as_of = r.as_of")
+        expert_join = ("LEFT JOIN operating_scores x ON x.uscc = rc.uscc "
+                       "LEFT JOIN _risk_scores_pit xp ON xp.uscc = rc.uscc AND xp.as_of = rc.as_of")
+    # registry columns, then the chain's (USING keeps one uscc and as_of: no engine-specific EXCLUDE)
     sql = f"""
-        SELECT r.*, c.* EXCLUDE (uscc, as_of),
-               g.hops_to_anchor, round(g.anchor_flow_share, 6) AS anchor_bound_share, round(g.pagerank, 12) AS pagerank,
+        SELECT rc.*,
+               CAST(g.hops_to_anchor AS DOUBLE) AS hops_to_anchor,  -- NULL for firms off the graph: stored as DOUBLE
+               round(g.anchor_flow_share, 6) AS anchor_bound_share, round(g.pagerank, 12) AS pagerank,
                coalesce(g.cluster_size, 0) AS cluster_size, coalesce(g.tier, 'unknown') AS tier,
                round(m.confidence, 6) AS mount_confidence{expert}
-        FROM ({registry}) r JOIN ({chain}) c USING (uscc, as_of)
-        LEFT JOIN {graph} g ON g.uscc = r.uscc
-        LEFT JOIN (SELECT uscc, confidence FROM {mounts} WHERE rank = 1) m ON m.uscc = r.uscc
-        {expert_join}
-        ORDER BY r.uscc, r.as_of"""
-    frame = engine.query(sql, {"large_sales": cfg.graph.large_firm_sales,
-                               "lfl_prior": LFL_PRIOR}).to_pandas()
+        FROM (SELECT * FROM ({registry}) r JOIN ({chain}) c USING (uscc, as_of)) rc
+        LEFT JOIN {graph} g ON g.uscc = rc.uscc
+        LEFT JOIN (SELECT uscc, confidence FROM {mounts} WHERE rank = 1) m ON m.uscc = rc.uscc
+        {expert_join}"""
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {check_identifier(out)} AS {sql}",
+                   {"large_sales": cfg.graph.large_firm_sales, "lfl_prior": LFL_PRIOR})
+    return out
+
+
+def frame_of_rows(rows: pa.Table | pa.RecordBatch) -> pd.DataFrame:
+    """Feature rows read from the engine as the scorecards take them (categories as text)."""
+    frame = rows.to_pandas()
     for column in CATEGORICAL:
-        frame[column] = frame[column].astype(str)
+        if column in frame:
+            frame[column] = frame[column].astype(str)
     return frame
 
 

@@ -32,7 +32,7 @@ per_buyer AS (
            count(DISTINCT c.month) FILTER (WHERE c.recent AND c.amount > 0) AS months_active_12m
     FROM obs o LEFT JOIN counted c USING (uscc, as_of) GROUP BY ALL
 ), voids AS (
-    SELECT uscc, as_of, avg(CASE WHEN status = 'voided' THEN 1.0 ELSE 0.0 END) AS void_rate
+    SELECT uscc, as_of, avg(CASE WHEN status = 'voided' THEN 1 ELSE 0 END) AS void_rate  -- (integers: DOUBLE on both engines)
     FROM inv WHERE status <> 'red' GROUP BY ALL
 ), patents_held AS (
     SELECT o.uscc, o.as_of,

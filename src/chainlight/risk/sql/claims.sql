@@ -24,7 +24,7 @@ WITH sales AS (
     FROM {{ facts }} f LEFT JOIN {{ reports }} r ON r.report_id = f.source_id
     WHERE f.kind = 'supply_claim' AND f.subject_uscc IS NOT NULL AND f.object_uscc IS NOT NULL
 ), supply_evidence AS (
-    SELECT c.claim_id, list(s.invoice_id ORDER BY s.amount DESC, s.invoice_id)[1:3] AS ids
+    SELECT c.claim_id, array_slice(list(s.invoice_id ORDER BY s.amount DESC, s.invoice_id), 1, 3) AS ids
     FROM supply_claims c JOIN sales s ON s.seller_uscc = c.uscc AND s.buyer = c.object
     GROUP BY c.claim_id
 ), sellers AS (
@@ -39,7 +39,7 @@ WITH sales AS (
            f.source, f.source_id, f."start", f."end", f.span_text, CAST(NULL AS DATE) AS source_date
     FROM {{ facts }} f WHERE f.kind = 'product_segment' AND f.source = 'product' AND f.subject_uscc IS NOT NULL
 ), product_evidence AS (
-    SELECT c.claim_id, list(k.invoice_id ORDER BY k.amount DESC, k.invoice_id)[1:3] AS ids
+    SELECT c.claim_id, array_slice(list(k.invoice_id ORDER BY k.amount DESC, k.invoice_id), 1, 3) AS ids
     FROM product_claims c JOIN classified k ON k.uscc = c.uscc AND k.segment_id = c.object
     GROUP BY c.claim_id
 ), makers AS (SELECT DISTINCT uscc FROM classified),
@@ -60,12 +60,12 @@ patent_holders AS (
 ), report_claims AS (
     SELECT c.claim_id, c.uscc, c.kind, c.kind AS object, 'report' AS source, c.report_id AS source_id, c."start",
            c."end", c.span_text, c.published AS source_date,
-           (SELECT list(h.patent_id ORDER BY h.patent_id)[1:3] FROM patent_holders h WHERE h.uscc = c.uscc) AS patents,
+           (SELECT array_slice(list(h.patent_id ORDER BY h.patent_id), 1, 3) FROM patent_holders h WHERE h.uscc = c.uscc) AS patents,
            e.high_tech, g.recent / nullif(g.prior, 0) - 1 AS growth
     FROM {{ firm_claims }} c LEFT JOIN enterprises e USING (uscc) LEFT JOIN growth g USING (uscc)
     WHERE c.kind <> 'supply' AND c.uscc IS NOT NULL
 ), tech_evidence AS (
-    SELECT c.claim_id, list(h.patent_id ORDER BY h.patent_id)[1:3] AS ids
+    SELECT c.claim_id, array_slice(list(h.patent_id ORDER BY h.patent_id), 1, 3) AS ids
     FROM tech_claims c JOIN patent_holders h USING (uscc) GROUP BY c.claim_id
 )
 SELECT c.*, CASE WHEN e.ids IS NOT NULL THEN 'supported' WHEN s.uscc IS NOT NULL THEN 'contradicted'
@@ -89,13 +89,13 @@ SELECT c.*, CASE WHEN e.ids IS NOT NULL THEN 'supported' ELSE 'unverifiable' END
 FROM tech_claims c LEFT JOIN tech_evidence e USING (claim_id)
 UNION ALL
 SELECT claim_id, uscc, kind, object, source, source_id, "start", "end", span_text, source_date,
-       CASE WHEN kind = 'high_tech' AND (len(patents) > 0 OR high_tech) THEN 'supported'
+       CASE WHEN kind = 'high_tech' AND (array_length(patents) > 0 OR high_tech) THEN 'supported'
             WHEN kind = 'high_tech' THEN 'contradicted'
             WHEN kind = 'capacity' AND growth >= 0.5 THEN 'supported'
             WHEN kind = 'capacity' AND growth < 0.1 THEN 'contradicted'
             ELSE 'unverifiable' END,
        CASE WHEN kind = 'high_tech' THEN coalesce(patents, []) ELSE [] END,
-       CASE WHEN kind = 'high_tech' THEN 'granted patents: ' || coalesce(len(patents), 0) || ', registry high_tech: '
+       CASE WHEN kind = 'high_tech' THEN 'granted patents: ' || CASE WHEN patents IS NULL THEN 0 ELSE array_length(patents) END || ', registry high_tech: '
                                           || coalesce(CAST(high_tech AS VARCHAR), 'unknown')
             WHEN kind = 'capacity' THEN 'verified 12-month sales growth: ' || coalesce(CAST(round(growth, 3) AS VARCHAR), 'unknown')
             WHEN kind = 'instruction' THEN 'instruction-like text: recorded and ignored'
