@@ -64,13 +64,14 @@ def test_block_functions_read_the_reference_where_they_run(engine: Engine) -> No
         f"f{i:05d}": 2 for i in range(30)}
 
 
-def test_a_cluster_engine_ships_a_path_not_the_rows_and_cleans_up(engine: Engine) -> None:
-    if engine.in_process:
-        pytest.skip("an in-process engine hands out the Arrow result itself: nothing is shipped")
+@pytest.mark.spark
+def test_a_cluster_engine_ships_a_path_not_the_rows_and_cleans_up(spark_session: object, tmp_path: Path) -> None:
+    """Spark only: an in-process engine hands out the Arrow result itself, so nothing is shipped there."""
     from engines import SPARK_TEST_CONF
 
     from chainlight.engine.spark_engine import SparkEngine
 
+    engine = SparkEngine(tmp_path / "warehouse", conf=SPARK_TEST_CONF)
     _registry(engine, 5_000)
     ref = engine.shareable("names", "SELECT uscc, name, kind FROM registry", key="fp")
     assert isinstance(ref, ParquetRef) and len(pickle.dumps(ref)) < 2_000  # 5,000 rows stay in the folder
@@ -78,7 +79,6 @@ def test_a_cluster_engine_ships_a_path_not_the_rows_and_cleans_up(engine: Engine
     again = engine.shareable("names", "SELECT uscc FROM registry WHERE kind IS NULL")
     assert not Path(ref.path).exists() and Path(again.path).exists()  # replaced, not leaked
     assert again.read().num_rows == len([i for i in range(5_000) if i % 9 == 0])
-    assert isinstance(engine, SparkEngine)
     reader = SparkEngine(engine.warehouse, conf=SPARK_TEST_CONF, read_only=True)
     with pytest.raises(StageError, match="read-only"):
         reader.shareable("names", "SELECT 1 AS x")

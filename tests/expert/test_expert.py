@@ -385,8 +385,10 @@ def test_expert_and_risk_read_one_recent_movement_rule(tiny_workspace: Workspace
     mine = tiny_workspace.engine.query(
         f"SELECT uscc, order_size_change, order_rate_change, customers_quiet, customers_before FROM {table} "
         "ORDER BY uscc").to_pandas().set_index("uscc")
-    obs = tiny_workspace.engine.query("SELECT uscc, CAST($d AS DATE) AS as_of FROM enterprises ORDER BY uscc", {"d": day})
-    risk = risk_features.build(tiny_workspace, cfg, obs, risk_claims.build(tiny_workspace)).set_index("uscc")
+    tiny_workspace.engine.execute("CREATE OR REPLACE TEMP TABLE _test_obs AS SELECT uscc, CAST($d AS DATE) AS as_of "
+                                  "FROM enterprises", {"d": day})
+    built = risk_features.build(tiny_workspace, cfg, "_test_obs", risk_claims.build(tiny_workspace), "_test_features")
+    risk = tiny_workspace.engine.query(f"SELECT * FROM {built} ORDER BY uscc").to_pandas().set_index("uscc")
     both = mine.join(risk[["order_size_change", "order_rate_change", "recent_churn"]].add_suffix("_risk"))
     assert both["order_size_change"].notna().sum() > 0 and both["order_rate_change"].notna().sum() > 0
     for column in ("order_size_change", "order_rate_change"):
