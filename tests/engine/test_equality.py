@@ -225,6 +225,15 @@ def test_risk_on_spark_is_not_empty(spark_ws: Workspace) -> None:
     assert all(a is not None and 0.5 < a < 1 for a in aucs)
 
 
+def test_decisions_hash_is_made_in_the_engine_alike(tiny_workspace: Workspace, spark_ws: Workspace) -> None:
+    """The batch audit entry's hash of the decisions is computed where they live, spelt the same by both engines."""
+    from chainlight import risk
+    from chainlight.risk import audit
+    digest = risk._decisions_digest(spark_ws)
+    assert digest == risk._decisions_digest(tiny_workspace)
+    assert [e for e in audit.entries(spark_ws) if e["kind"] == "batch"][-1]["inputs"]["decisions_hash"] == digest
+
+
 def test_every_stage_runs_on_spark(spark_ws: Workspace) -> None:
     """Nothing is refused any more: the whole pipeline runs on Spark (``chainlight run --engine spark``)."""
     pipeline.check_engine(spark_ws.engine, pipeline.built_stages())

@@ -79,6 +79,25 @@ def test_replay_of_a_batch_entry_is_refused(tiny_workspace: Workspace) -> None:
         audit.replay(tiny_workspace, batch["id"])
 
 
+def test_batch_entry_hashes_the_published_decisions(tiny_workspace: Workspace) -> None:
+    """The batch entry's ``decisions_hash`` is the published table's, computed in the engine: the same for the
+    same rows, another when one cell changes (a PD in its 8th decimal, an amount by a cent) or a row goes."""
+    batch = [e for e in audit.entries(tiny_workspace) if e["kind"] == "batch"][-1]
+    digest = risk._decisions_digest(tiny_workspace)
+    assert batch["inputs"]["decisions_hash"] == digest and len(digest) == 64
+    engine = tiny_workspace.engine
+    engine.execute("CREATE OR REPLACE TEMP TABLE _copied AS SELECT * FROM decisions")
+    assert risk._decisions_digest(tiny_workspace, "_copied") == digest
+    first = engine.scalar("SELECT min(application_id) FROM decisions")
+    for change in ("pd = pd + 1e-8", "amount = amount + 0.01", "reasons = reasons || ' '", "decided_at = NULL"):
+        engine.execute(f"UPDATE _copied SET {change} WHERE application_id = $a", {"a": first})
+        assert risk._decisions_digest(tiny_workspace, "_copied") != digest, change
+        engine.execute("CREATE OR REPLACE TEMP TABLE _copied AS SELECT * FROM decisions")
+    engine.execute("DELETE FROM _copied WHERE application_id = $a", {"a": first})
+    assert risk._decisions_digest(tiny_workspace, "_copied") != digest
+    engine.execute("DROP TABLE _copied")
+
+
 def test_rerun_gives_identical_decisions(tiny_workspace: Workspace) -> None:
     def snapshot() -> list[dict]:
         return tiny_workspace.engine.query(f"SELECT {', '.join(COMPARED)} FROM decisions ORDER BY application_id").to_pylist()

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from chainlight import rules, tables
 from chainlight.config import Config
-from chainlight.engine.base import load_sql, render, stable_bucket
+from chainlight.engine.base import check_identifier, load_sql, render, stable_bucket
 from chainlight.expert import claims, operating, profile, trends
 from chainlight.ontology import load as load_ontology
 from chainlight.ontology.model import Ontology
@@ -171,13 +171,15 @@ def operating_inputs(ws: Workspace, cfg: Config, as_of: date | None = None, samp
 
 
 def scales(ws: Workspace, table: str) -> dict[str, operating.Scale]:
-    """Each indicator's robust centre and spread over the firms of this workspace."""
-    out = {}
-    for ind in operating.INDICATORS:
-        row = ws.engine.query(render(load_sql("chainlight.expert", "scale"), {"column": ind.column, "table": table}
-                                     )).to_pylist()[0]
-        out[ind.code] = operating.scale_from_stats(row["center"], row["mad"], row["sd"])
-    return out
+    """Each indicator's robust centre and spread over the firms of this workspace (one query for all)."""
+    ws.engine.execute("CREATE OR REPLACE TEMP VIEW _expert_scale_long AS " + " UNION ALL ".join(
+        f"SELECT '{ind.code}' AS indicator, CAST({check_identifier(ind.column)} AS DOUBLE) AS value "
+        f"FROM {check_identifier(table)}" for ind in operating.INDICATORS))
+    rows = {r["indicator"]: r for r in ws.engine.query(
+        render(load_sql("chainlight.expert", "scale"), {"long": "_expert_scale_long"})).to_pylist()}
+    empty = {"center": None, "mad": None, "sd": None}
+    return {ind.code: operating.scale_from_stats(*(rows.get(ind.code, empty)[k] for k in ("center", "mad", "sd")))
+            for ind in operating.INDICATORS}
 
 
 def score_model(ws: Workspace, cfg: Config, indicators: str) -> operating.ScoreModel:
@@ -210,27 +212,29 @@ def score_model(ws: Workspace, cfg: Config, indicators: str) -> operating.ScoreM
                                                   "chain position a control (not scored)")
 
 
-def scores_as_of(ws: Workspace, cfg: Config, dates: list[date]) -> pa.Table:
-    """(uscc, as_of, score): the operating score as it stood on each of ``dates``, from the invoices issued
-    up to that date only, with the weights of the expert stage's last run and each date's own scales.
-    For the risk engine's history rows, so no score it learns from or is tested on reads invoices
-    issued after its observation date (the stage's own ``operating_scores`` is as of the data's end)."""
+def scores_as_of(ws: Workspace, cfg: Config, dates: list[date], out: str) -> str:
+    """Temp table ``out`` of (uscc, score, as_of): the operating score as it stood on each of ``dates``, from
+    the invoices issued up to that date only, with the weights of the expert stage's last run and each date's
+    own scales. For the risk engine's history rows, so no score it learns from or is tested on reads invoices
+    issued after its observation date (the stage's own ``operating_scores`` is as of the data's end). The
+    scores stay in the engine (firms × dates rows): only each date's scales reach the driver."""
     last = ws.last_run("expert")
     stats = last["stats"] if last else {}
     stats = json.loads(stats) if isinstance(stats, str) else stats or {}
     weights = {i.code: float(stats.get("score_weights", {}).get(i.code, operating.PRIOR[i.code]))
                for i in operating.INDICATORS}
     prepare_sales(ws)
-    parts = []
-    for day in sorted(set(dates)):
+    parts = ["SELECT CAST(NULL AS VARCHAR) AS uscc, CAST(NULL AS DOUBLE) AS score, CAST(NULL AS DATE) AS as_of "
+             "WHERE 1 = 0"]
+    for number, day in enumerate(sorted(set(dates))):
         table = operating_inputs(ws, cfg, as_of=day, sample=False)
         model = operating.ScoreModel(weights, scales(ws, table), "point in time")
-        ws.engine.map_batches("_expert_scores_asof", f"SELECT * FROM {table}",
-                              partial(operating.score_batch, model=model), operating.SCORE_SCHEMA)
-        part = ws.engine.query("SELECT uscc, score FROM _expert_scores_asof ORDER BY uscc")
-        parts.append(part.append_column("as_of", pa.array([day] * part.num_rows, pa.date32())))
-    schema = pa.schema([("uscc", pa.string()), ("score", pa.float64()), ("as_of", pa.date32())])
-    return pa.concat_tables(parts) if parts else schema.empty_table()
+        scored = f"{check_identifier(out)}_{number}"
+        ws.engine.map_batches(scored, f"SELECT * FROM {table}", partial(operating.score_batch, model=model),
+                              operating.SCORE_SCHEMA)
+        parts.append(f"SELECT uscc, score, DATE '{day.isoformat()}' AS as_of FROM {scored}")
+    ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS " + " UNION ALL ".join(parts))
+    return out
 
 
 def firm_rows(ws: Workspace, indicators: str, ontology: Ontology) -> str:

@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from chainlight import tables
 from chainlight.config import Config
-from chainlight.engine.base import stable_bucket
+from chainlight.engine.base import check_identifier, stable_bucket
 from chainlight.errors import InputError
 from chainlight.risk import audit, batch, claims, decide, features
 from chainlight.risk.model import fit_card, save_card
@@ -200,9 +200,21 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     return StageResult("risk", writer.run_id, dict(writer.counts), dict(writer.stats))
 
 
-def _decisions_digest(ws: Workspace) -> str:
-    """The audit's hash of the published decisions (every column as text, in application order), as
-    ``audit.digest`` of the rows spells it; the rows are read one column set at a time."""
-    columns = [c for c in batch.decisions_schema().names]
-    rows = ws.engine.query(f"SELECT {', '.join(columns)} FROM decisions ORDER BY application_id")
-    return audit.digest([[str(v) for v in r.values()] for r in rows.to_pylist()])
+#: Decimal places of each number column in the decisions' hash: the digits a decision carries (money in cents,
+#: PDs and scores as ``decide`` rounds them), few enough that both engines spell a DOUBLE's decimal alike.
+DIGEST_DIGITS = {"requested_amount": 2, "amount": 2, "amount_traditional": 2, "pd": decide.PD_DIGITS,
+                 "pd_traditional": decide.PD_DIGITS, "score": decide.SCORE_DIGITS}
+
+
+def _decisions_digest(ws: Workspace, table: str = "decisions") -> str:
+    """The audit's hash of the published decisions, computed where they live: each row's SHA-256 over its
+    columns as text (present values prefixed, numbers at ``DIGEST_DIGITS``), the row hashes joined in order
+    within 4,096 buckets of their first hex digits and hashed per bucket; ``audit.digest`` of the bucket hashes.
+    Only the bucket hashes reach this process, and any changed, added or removed row changes the digest."""
+    row = " || chr(31) || ".join(
+        f"coalesce('v' || CAST(CAST({c} AS DECIMAL(38, {DIGEST_DIGITS[c]})) AS VARCHAR), 'n')" if c in DIGEST_DIGITS
+        else f"coalesce('v' || {c}, 'n')" for c in batch.decisions_schema().names)
+    buckets = ws.engine.query(f"""
+        SELECT substr(h, 1, 3) AS bucket, sha256(string_agg(h, '' ORDER BY h)) AS hash
+        FROM (SELECT sha256({row}) AS h FROM {check_identifier(table)}) rows GROUP BY substr(h, 1, 3) ORDER BY bucket""")
+    return audit.digest([[r["bucket"], r["hash"]] for r in buckets.to_pylist()])

@@ -174,7 +174,7 @@ def build(ws: Workspace, cfg: Config, obs: str, verdicts: str, out: str) -> str:
     if ws.table_exists("operating_scores"):  # as of each observation date; the stage's own scores at the data end
         end = ws.engine.scalar("SELECT max(issue_date) FROM invoices")
         days = sorted({d for d in dates if end is None or d < end})
-        engine.register_arrow("_risk_scores_pit", expert_stage.scores_as_of(ws, cfg, days))
+        expert_stage.scores_as_of(ws, cfg, days, "_risk_scores_pit")
         expert = (", round(coalesce(xp.score, CASE WHEN rc.as_of >= (SELECT max(issue_date) FROM invoices) "
                   "THEN x.score END), 4) AS operating_score")
         expert_join = ("LEFT JOIN operating_scores x ON x.uscc = rc.uscc "

@@ -1,8 +1,9 @@
--- Robust centre and spread of one indicator over all firms that have it (median, 1.4826·MAD,
--- with the standard deviation where most firms share one value and the MAD is 0). The MAD is spelled
--- out (the median of the distances to the median): Spark has no mad().
-WITH c AS (SELECT median({{ column }}) AS center FROM {{ table }})
-SELECT c.center, 1.4826 * median(abs(t.{{ column }} - c.center)) AS mad, stddev_pop(t.{{ column }}) AS sd,
-       count(t.{{ column }}) AS n
-FROM {{ table }} t CROSS JOIN c
-GROUP BY c.center
+-- Robust centre and spread of every indicator over all firms that have it (median, 1.4826·MAD, with the
+-- standard deviation where most firms share one value and the MAD is 0), in one query over the indicators
+-- as long rows (indicator, value): one job for all of them, not two per indicator. The MAD is spelled out
+-- (the median of the distances to the median): Spark has no mad().
+WITH c AS (SELECT indicator, median(value) AS center FROM {{ long }} GROUP BY indicator)
+SELECT l.indicator, c.center, 1.4826 * median(abs(l.value - c.center)) AS mad, stddev_pop(l.value) AS sd,
+       count(l.value) AS n
+FROM {{ long }} l JOIN c ON c.indicator = l.indicator
+GROUP BY l.indicator, c.center
