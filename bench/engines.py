@@ -1,6 +1,7 @@
 """Stage time on DuckDB against Spark local mode, on the same economy, in one run.
 
-    python bench/engines.py [--firms 100000] [--workspace DIR] [--stages resolve ...] [--spark-conf KEY=VALUE ...]
+    python bench/engines.py [--firms 100000] [--workspace DIR] [--stages resolve ...] [--engines duckdb spark]
+                            [--spark-conf KEY=VALUE ...]
 
 Prepares (once, on DuckDB) a synthetic economy of that size, ingested, resolved, extracted and mounted.
 Then, each in a fresh process: the batch stages (ontology, resolve, extract, mount, graph, expert, risk; or
@@ -9,8 +10,9 @@ earlier stages not timed over as Parquet (hand-over time printed apart, not coun
 graph and expert on DuckDB first, untimed (risk reads their tables; the expert's weights come from its run).
 Resolve starts from no decisions on both engines (the DuckDB child drops ``resolved_names``). Last, on DuckDB, the graph's
 iterative measures as SQL against the scipy.sparse forms the stage uses there: why DuckDB keeps scipy.
-Prints seconds per stage and engine, the ratio, and each child's peak RSS (the Python process; Spark's
-JVM is reported by its own heap setting, ``spark.driver.memory``).
+Prints each stage's seconds as it ends (so a long run that fails keeps what it measured), then the table with
+the ratio, and peak memory per stage: the Python process, and its whole process tree sampled once a second
+(Spark's JVM and Python workers, or DuckDB resolve's forked matchers: pages they share count in each).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ MADE_BY = {"resolve": ["entity_links"], "extract": ["facts"], "mount": ["mounts"
 BEFORE_RISK = ["graph", "expert"]  # run untimed on DuckDB when risk is timed without them
 
 CHILD = """
-import json, resource, sys, time
+import json, resource, sys, threading, time
+import psutil
 from chainlight import tables
 from chainlight.config import Config, EngineSettings
 from chainlight.engine.transfer import copy_tables
@@ -39,30 +42,42 @@ from chainlight.pipeline import runner
 from chainlight.workspace import Workspace
 duck_path, engine, conf = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 stages, handed = sys.argv[4].split(","), [t for t in sys.argv[5].split(",") if t]
-figures = {}
+peak = {"tree": 0}
+
+def sample():  # this process and its children (Spark's JVM, the Python workers), once a second
+    me = psutil.Process()
+    while True:
+        try:
+            total = sum(p.memory_info().rss for p in [me, *me.children(recursive=True)])
+        except psutil.Error:
+            continue
+        peak["tree"] = max(peak["tree"], total)
+        time.sleep(1)
+
+threading.Thread(target=sample, daemon=True).start()
+
+def timed(label, work):
+    peak["tree"] = 0
+    start = time.perf_counter()
+    work()
+    print(json.dumps({"stage": label, "seconds": time.perf_counter() - start, "tree_mb": peak["tree"] / 2**20,
+                      "python_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+
 if engine == "spark":
     cfg = Config(engine=EngineSettings(name="spark", spark_conf=conf))
     with Workspace(duck_path, Config(), read_only=True) as duck, Workspace(duck_path + "-spark", cfg) as ws:
-        start = time.perf_counter()
-        copy_tables(duck.engine, ws.engine, [*tables.INPUT_TABLES, *handed])
-        figures["hand_over"] = time.perf_counter() - start
+        timed("hand_over", lambda: copy_tables(duck.engine, ws.engine, [*tables.INPUT_TABLES, *handed]))
         if "resolve" in stages:
             ws.engine.execute("DROP TABLE IF EXISTS resolved_names")  # a warehouse left by an earlier bench
         for stage in stages:
-            start = time.perf_counter()
-            runner(stage)(ws, cfg)
-            figures[stage] = time.perf_counter() - start
+            timed(stage, lambda: runner(stage)(ws, cfg))
 else:
     cfg = Config()
     with Workspace(duck_path, cfg) as ws:
         if "resolve" in stages:
             ws.engine.execute("DROP TABLE IF EXISTS resolved_names")  # resolve from no earlier decisions
         for stage in stages:
-            start = time.perf_counter()
-            runner(stage)(ws, cfg)
-            figures[stage] = time.perf_counter() - start
-figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps(figures))
+            timed(stage, lambda: runner(stage)(ws, cfg))
 """
 
 ALGORITHMS = """
@@ -86,11 +101,27 @@ print(json.dumps({"sparse": sparse, "sql": sql, "iterations": iterations}))
 
 
 def child(code: str, *args: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
-    if done.returncode:
-        sys.exit(f"bench child failed:\n{done.stderr[-3000:]}")
-    result: dict = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict = json.loads(subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                                             check=True).stdout.strip().splitlines()[-1])
     return result
+
+
+def engine_child(engine: str, *args: str) -> dict[str, dict]:
+    """Run one engine's stages, printing each stage's figures as it ends (a long run that fails keeps them)."""
+    figures: dict[str, dict] = {}
+    with subprocess.Popen([sys.executable, "-c", CHILD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        for line in proc.stdout:
+            if line.startswith('{"stage"'):
+                row = json.loads(line)
+                figures[row["stage"]] = row
+                print(f"  {engine:6s} {row['stage']:9s} {row['seconds']:9.1f} s   peak RSS {row['tree_mb']:,.0f} MB "
+                      "(process tree)", flush=True)
+        error = proc.stderr.read()
+    if proc.returncode:
+        print(f"{engine} child failed after {list(figures)}:\n{error[-3000:]}", flush=True)
+    return figures
 
 
 def main() -> None:
@@ -99,6 +130,8 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path)
     parser.add_argument("--spark-conf", nargs="*", default=[], help="KEY=VALUE Spark settings")
     parser.add_argument("--stages", nargs="*", choices=STAGES, default=STAGES, help="the stages to time")
+    parser.add_argument("--engines", nargs="*", choices=["duckdb", "spark"], default=["duckdb", "spark"],
+                        help="the engines to time (default both, for the ratio)")
     args = parser.parse_args()
     stages = [s for s in STAGES if s in args.stages]  # pipeline order
     workspace = args.workspace or Path(tempfile.gettempdir()) / f"chainlight-bench-ws-{args.firms}"
@@ -109,16 +142,25 @@ def main() -> None:
         if stage not in stages:
             subprocess.run([sys.executable, "-m", "chainlight", "--quiet", "run", "--workspace", str(workspace),
                             "--stage", stage], check=True)
-    duck = child(CHILD, str(workspace), "duckdb", "{}", ",".join(stages), "")
+    duck = engine_child("duckdb", str(workspace), "duckdb", "{}", ",".join(stages), "") \
+        if "duckdb" in args.engines else {}
     handed = [t for stage, made in MADE_BY.items() if stage not in stages for t in made]  # Spark does not make these
-    spark = child(CHILD, str(workspace), "spark", json.dumps(conf), ",".join(stages), ",".join(handed))
-    algo = child(ALGORITHMS, str(workspace)) if "graph" in stages else None
+    spark = engine_child("spark", str(workspace), "spark", json.dumps(conf), ",".join(stages), ",".join(handed)) \
+        if "spark" in args.engines else {}
+    algo = child(ALGORITHMS, str(workspace)) if "graph" in stages and "duckdb" in args.engines else None
     print(f"engines on {args.firms:,} firms (Spark local mode, {json.dumps(conf)}):")
     for stage in stages:
-        ratio = spark[stage] / duck[stage]
-        print(f"  {stage:9s} duckdb {duck[stage]:8.1f} s   spark {spark[stage]:8.1f} s   spark/duckdb {ratio:6.1f}x")
-    print(f"  hand-over of {', '.join(['inputs', *handed])} to Spark (not counted): {spark['hand_over']:.1f} s")
-    print(f"  peak RSS of the Python process: duckdb {duck['peak_mb']:,.0f} MB, spark driver {spark['peak_mb']:,.0f} MB")
+        seconds = {name: figures[stage]["seconds"] for name, figures in (("duckdb", duck), ("spark", spark))
+                   if stage in figures}
+        ratio = f"spark/duckdb {seconds['spark'] / seconds['duckdb']:6.1f}x" if len(seconds) == 2 else ""
+        print(f"  {stage:9s} " + "   ".join(f"{k} {v:8.1f} s" for k, v in seconds.items()) + f"   {ratio}")
+    if "hand_over" in spark:
+        print(f"  hand-over of {', '.join(['inputs', *handed])} to Spark (not counted): {spark['hand_over']['seconds']:.1f} s")
+    for name, figures in (("duckdb", duck), ("spark driver", spark)):
+        if figures:
+            python = max(f["python_mb"] for f in figures.values())
+            tree = max(f["tree_mb"] for f in figures.values())
+            print(f"  peak RSS, {name}: Python process {python:,.0f} MB, with its children (JVM, workers) {tree:,.0f} MB")
     if algo is not None:
         print(f"graph measures on DuckDB: scipy.sparse {algo['sparse']:.2f} s, iterative SQL {algo['sql']:.2f} s "
               f"({algo['sql'] / algo['sparse']:.0f}x; iterations {algo['iterations']})")

@@ -67,8 +67,12 @@ SHARED = "shared"
 
 #: Settings every session gets unless ``engine.spark_conf`` says otherwise: UTC so that dates and
 #: timestamps mean what they mean in DuckDB; no UI or console progress (the CLI shows its own); Spark's
-#: own catalog folder out of the current directory (chainlight keeps its tables in its warehouse).
+#: own catalog folder out of the current directory (chainlight keeps its tables in its warehouse); 4 MB
+#: memory pages, because one task of risk's feature query runs a dozen hash aggregates and sorts at once,
+#: each holding at least a page: with the default (up to 64 MB, sized from the heap) a 2g driver failed
+#: that query at 20k firms with AGGREGATE_OUT_OF_MEMORY, with 4 MB it runs.
 DEFAULT_CONF: dict[str, str] = {
+    "spark.buffer.pageSize": "4m",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), "chainlight-spark-catalog"),
     "spark.ui.showConsoleProgress": "false",
@@ -384,10 +388,13 @@ class SparkEngine(Engine):
         self._register_table(name, [folder])
 
     def _set_temp(self, name: str, df: Any) -> None:
-        """A temporary table: computed now and kept on the executors (memory, spilling to disk) with its
-        lineage cut, so an iterative algorithm's plan stays one step deep. The JVM's context cleaner
-        frees the blocks of a replaced version."""
-        frame = df.localCheckpoint(eager=True)
+        """A temporary table: computed now and kept on the executors' local disk with its lineage cut, so an
+        iterative algorithm's plan stays one step deep. On disk, not in the JVM heap: a stage keeps dozens of
+        temporary tables, and cached in the heap they held the memory the aggregations need (a risk run at 20k
+        firms with a 2g driver failed with AGGREGATE_OUT_OF_MEMORY); the OS page cache keeps recent ones in
+        RAM anyway. The JVM's context cleaner frees the blocks of a replaced version."""
+        from pyspark import StorageLevel
+        frame = df.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
         frame.createOrReplaceTempView(name)
         self._temp[name] = frame
 
@@ -530,11 +537,13 @@ class SparkEngine(Engine):
         deletion vectors): number t's rows, find each matching row's new values with the UPDATE's own FROM
         and WHERE, and write t again with those values where a row matched. A row matched by several FROM
         rows takes one of them, as in DuckDB (the caller makes matches unique)."""
+        from pyspark import StorageLevel
         from pyspark.sql import functions as F
         name = check_identifier(tree.this.name)
         alias = tree.this.alias_or_name
         table = self._target_frame(name)
-        base = table.withColumn("__rid", F.monotonically_increasing_id()).localCheckpoint(eager=True)
+        base = table.withColumn("__rid", F.monotonically_increasing_id()).localCheckpoint(
+            eager=True, storageLevel=StorageLevel.DISK_ONLY)
         base.createOrReplaceTempView("__update_base")
         sets = [(eq.this.name, eq.expression) for eq in tree.expressions]
         unknown = [c for c, _ in sets if c not in table.columns]
