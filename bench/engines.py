@@ -44,22 +44,25 @@ duck_path, engine, conf = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 stages, handed = sys.argv[4].split(","), [t for t in sys.argv[5].split(",") if t]
 peak = {"tree": 0}
 
-def sample():  # this process and its children (Spark's JVM, the Python workers), once a second
+def sample():  # this process and its children (Spark's JVM, the Python workers)
     me = psutil.Process()
+    try:
+        peak["tree"] = max(peak["tree"], sum(p.memory_info().rss for p in [me, *me.children(recursive=True)]))
+    except psutil.Error:
+        pass
+
+def sampler():
     while True:
-        try:
-            total = sum(p.memory_info().rss for p in [me, *me.children(recursive=True)])
-        except psutil.Error:
-            continue
-        peak["tree"] = max(peak["tree"], total)
+        sample()
         time.sleep(1)
 
-threading.Thread(target=sample, daemon=True).start()
+threading.Thread(target=sampler, daemon=True).start()
 
 def timed(label, work):
     peak["tree"] = 0
     start = time.perf_counter()
     work()
+    sample()
     print(json.dumps({"stage": label, "seconds": time.perf_counter() - start, "tree_mb": peak["tree"] / 2**20,
                       "python_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
 
