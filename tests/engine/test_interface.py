@@ -214,3 +214,18 @@ def test_stable_hash_is_the_md5_prefix_on_every_engine(engine: Engine) -> None:
     engine.write_arrow("texts", pa.table({"t": texts}))
     rows = engine.query(f"SELECT t, {stable_hash('t', 15)} AS h FROM texts").to_pylist()
     assert {r["t"]: r["h"] for r in rows} == {t: int(hashlib.md5(t.encode()).hexdigest()[:15], 16) for t in texts}
+
+
+def test_copy_tables_hands_a_table_over_in_chunks(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table larger than a chunk arrives whole and in its types (Spark's driver holds a chunk at a time);
+    an empty one keeps its schema."""
+    from chainlight.engine import transfer
+    from chainlight.engine.duckdb_engine import DuckDBEngine
+    monkeypatch.setattr(transfer, "CHUNK_ROWS", 3)
+    source = DuckDBEngine()
+    source.write_arrow("firms", pa.table({"uscc": [f"u{i}" for i in range(8)], "sales": [float(i) for i in range(8)]}))
+    source.write_arrow("none", pa.table({"uscc": pa.array([], pa.string())}))
+    assert transfer.copy_tables(source, engine, ["firms", "none"]) == {"firms": 8, "none": 0}
+    rows = engine.query("SELECT uscc, sales FROM firms ORDER BY sales").to_pylist()
+    assert rows == [{"uscc": f"u{i}", "sales": float(i)} for i in range(8)]
+    assert engine.scalar("SELECT count(*) FROM none") == 0 and [c for c, _ in engine.columns("none")] == ["uscc"]
