@@ -221,7 +221,7 @@ def test_copy_tables_hands_a_table_over_in_chunks(engine: Engine, monkeypatch: p
     an empty one keeps its schema."""
     from chainlight.engine import transfer
     from chainlight.engine.duckdb_engine import DuckDBEngine
-    monkeypatch.setattr(transfer, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(transfer, "CHUNK_BYTES", 40)  # (a few rows a chunk)
     source = DuckDBEngine()
     source.write_arrow("firms", pa.table({"uscc": [f"u{i}" for i in range(8)], "sales": [float(i) for i in range(8)]}))
     source.write_arrow("none", pa.table({"uscc": pa.array([], pa.string())}))

@@ -11,24 +11,25 @@ from collections.abc import Sequence
 
 from chainlight.engine.base import Engine, check_identifier
 
-#: Rows handed to the target engine at a time: a cluster engine's driver holds one chunk, not the table.
-CHUNK_ROWS = 1_000_000
+#: Arrow bytes handed to the target engine at a time: a cluster engine's driver holds one chunk, not the table.
+CHUNK_BYTES = 64 * 2**20
 
 
 def copy_tables(source: Engine, target: Engine, names: Sequence[str]) -> dict[str, int]:
     """Copy each named table or view of ``source`` into ``target`` as a table; return the row counts.
 
-    Each table is written in chunks of ``CHUNK_ROWS`` inside one transaction (published whole or not at all):
-    Spark's driver turns the Arrow rows it is given into a table in its heap, so a 37M-row invoice table given
-    at once ran a 2g driver out of memory."""
+    Each table is written in chunks of about ``CHUNK_BYTES`` inside one transaction (published whole or not at
+    all): Spark's driver turns the Arrow rows it is given into a table in its heap, so a 1M-firm workspace's
+    tables given at once (37M invoices; registry text) ran a 2g driver out of memory."""
     counts: dict[str, int] = {}
     for name in names:
         check_identifier(name)
         data = source.query(f"SELECT * FROM {name}")
+        rows = max(1, CHUNK_BYTES * data.num_rows // max(1, data.nbytes))
         with target.transaction():
-            target.write_arrow(name, data.slice(0, CHUNK_ROWS))
-            for offset in range(CHUNK_ROWS, data.num_rows, CHUNK_ROWS):
-                target.register_arrow("_copy_chunk", data.slice(offset, CHUNK_ROWS))
+            target.write_arrow(name, data.slice(0, rows))
+            for offset in range(rows, data.num_rows, rows):
+                target.register_arrow("_copy_chunk", data.slice(offset, rows))
                 target.execute(f"INSERT INTO {name} SELECT * FROM _copy_chunk")
         counts[name] = data.num_rows
     return counts
