@@ -343,6 +343,7 @@ def test_point_in_time_scores_read_no_later_invoice(tiny_workspace: Workspace, t
     cfg = Config()
     day = date(2024, 12, 31)
     def scores(ws: Workspace, on: date) -> pa.Table:
+        expert.prepare_sales(ws)
         return ws.engine.query(f"SELECT * FROM {expert.scores_as_of(ws, cfg, [on], '_pit')} ORDER BY uscc")
 
     before = scores(tiny_workspace, day)

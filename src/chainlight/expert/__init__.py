@@ -217,13 +217,13 @@ def scores_as_of(ws: Workspace, cfg: Config, dates: list[date], out: str) -> str
     the invoices issued up to that date only, with the weights of the expert stage's last run and each date's
     own scales. For the risk engine's history rows, so no score it learns from or is tested on reads invoices
     issued after its observation date (the stage's own ``operating_scores`` is as of the data's end). The
-    scores stay in the engine (firms × dates rows): only each date's scales reach the driver."""
+    scores stay in the engine (firms × dates rows): only each date's scales reach the driver. ``prepare_sales``
+    must have run."""
     last = ws.last_run("expert")
     stats = last["stats"] if last else {}
     stats = json.loads(stats) if isinstance(stats, str) else stats or {}
     weights = {i.code: float(stats.get("score_weights", {}).get(i.code, operating.PRIOR[i.code]))
                for i in operating.INDICATORS}
-    prepare_sales(ws)
     parts = ["SELECT CAST(NULL AS VARCHAR) AS uscc, CAST(NULL AS DOUBLE) AS score, CAST(NULL AS DATE) AS as_of "
              "WHERE 1 = 0"]
     for number, day in enumerate(sorted(set(dates))):

@@ -154,7 +154,8 @@ def build(ws: Workspace, cfg: Config, obs: str, verdicts: str, out: str) -> str:
     """Temp table ``out``: one row per (uscc, as_of) of table ``obs``, every feature of both views; returns ``out``.
 
     The rows stay in the engine (read them with an ORDER BY): the stage trains on a bounded sample of them,
-    scores the rest where they live and writes the snapshot from SQL."""
+    scores the rest where they live and writes the snapshot from SQL. ``expert.prepare_sales`` must have run
+    (the seller lines with their customers; once for all of a run's builds)."""
     engine = ws.engine
     bureau = ws.table_or_empty("bureau")
     graph = ws.table_or_empty("graph_features")
@@ -164,7 +165,6 @@ def build(ws: Workspace, cfg: Config, obs: str, verdicts: str, out: str) -> str:
     dates = [d for d in engine.query(f"SELECT DISTINCT as_of FROM {obs} WHERE as_of IS NOT NULL ORDER BY 1")
              .column(0).to_pylist()]
     registry = render(load_sql("chainlight.risk", "registry_features"), {"obs": obs, "bureau": bureau})
-    expert_stage.prepare_sales(ws)  # the seller lines with their customers, and the seasonal factors, as the expert reads them
     season = expert_stage.seasons_as_of(ws, dates, "_risk_season")
     recent = recent_movement(ws, obs, "_expert_sales_all", season, RECENT_MONTHS, RECENT_PRIOR, "_risk_recent")
     chain = render(load_sql("chainlight.risk", "chain_features"),
