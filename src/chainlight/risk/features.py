@@ -24,6 +24,7 @@ this data model and are used as given; they describe slowly changing position, n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -167,9 +168,9 @@ def build(ws: Workspace, cfg: Config, obs: str, verdicts: str, out: str) -> str:
     registry = render(load_sql("chainlight.risk", "registry_features"), {"obs": obs, "bureau": bureau})
     season = expert_stage.seasons_as_of(ws, dates, "_risk_season")
     recent = recent_movement(ws, obs, "_expert_sales_all", season, RECENT_MONTHS, RECENT_PRIOR, "_risk_recent")
-    chain = render(load_sql("chainlight.risk", "chain_features"),
-                   {"obs": obs, "links": links_view(ws), "sales": sales_view(ws), "verdicts": verdicts, "graph": graph,
-                    "patents": patents, "mounts": mounts, "recent": recent})
+    chain = _chain_features(ws, obs, dates, {"links": links_view(ws), "sales": sales_view(ws), "verdicts": verdicts,
+                                             "graph": graph, "patents": patents, "mounts": mounts, "recent": recent},
+                            {"large_sales": cfg.graph.large_firm_sales, "lfl_prior": LFL_PRIOR})
     expert, expert_join = "", ""
     if ws.table_exists("operating_scores"):  # as of each observation date; the stage's own scores at the data end
         end = ws.engine.scalar("SELECT max(issue_date) FROM invoices")
@@ -186,13 +187,38 @@ def build(ws: Workspace, cfg: Config, obs: str, verdicts: str, out: str) -> str:
                round(g.anchor_flow_share, 6) AS anchor_bound_share, round(g.pagerank, 12) AS pagerank,
                coalesce(g.cluster_size, 0) AS cluster_size, coalesce(g.tier, 'unknown') AS tier,
                round(m.confidence, 6) AS mount_confidence{expert}
-        FROM (SELECT * FROM ({registry}) r JOIN ({chain}) c USING (uscc, as_of)) rc
+        FROM (SELECT * FROM ({registry}) r JOIN {chain} c USING (uscc, as_of)) rc
         LEFT JOIN {graph} g ON g.uscc = rc.uscc
         LEFT JOIN (SELECT uscc, confidence FROM {mounts} WHERE rank = 1) m ON m.uscc = rc.uscc
         {expert_join}"""
-    engine.execute(f"CREATE OR REPLACE TEMP TABLE {check_identifier(out)} AS {sql}",
-                   {"large_sales": cfg.graph.large_firm_sales, "lfl_prior": LFL_PRIOR})
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {check_identifier(out)} AS {sql}")
     return out
+
+
+CHAIN_FEATURES = "_risk_chain_features"
+
+
+def _chain_features(ws: Workspace, obs: str, dates: list[date], tables: dict[str, str], params: dict[str, Any]) -> str:
+    """Temp table of the history features (chain_features.sql), one observation date at a time: each date joins
+    its firms with every invoice issued up to it, so all dates at once hold dates × invoices rows (a 1M-firm
+    workspace with 8 dates filled a 43 GB disk with DuckDB's spill); one date at a time holds an eighth. Each
+    date's features depend only on that date's rows, so the rows are the same. Returns the table's name."""
+    def features(day_filter: str) -> str:
+        ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {CHAIN_FEATURES}_obs AS "
+                          f"SELECT uscc, as_of FROM {check_identifier(obs)} WHERE {day_filter}")
+        return render(load_sql("chainlight.risk", "chain_features"), {**tables, "obs": f"{CHAIN_FEATURES}_obs"})
+
+    parts = []
+    for number, day in enumerate(dates):
+        part = f"{CHAIN_FEATURES}_{number}"
+        ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {part} AS " + features(f"as_of = DATE '{day.isoformat()}'"),
+                          params)
+        parts.append(f"SELECT * FROM {part}")
+    if parts:
+        ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {CHAIN_FEATURES} AS " + " UNION ALL ".join(parts))
+    else:
+        ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {CHAIN_FEATURES} AS " + features("1 = 0"), params)
+    return CHAIN_FEATURES
 
 
 def frame_of_rows(rows: pa.Table | pa.RecordBatch) -> pd.DataFrame:
