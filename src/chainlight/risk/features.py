@@ -176,7 +176,8 @@ def build(ws: Workspace, cfg: Config, obs: str, verdicts: str, out: str) -> str:
         end = ws.engine.scalar("SELECT max(issue_date) FROM invoices")
         days = sorted({d for d in dates if end is None or d < end})
         expert_stage.scores_as_of(ws, cfg, days, "_risk_scores_pit")
-        expert = (", round(coalesce(xp.score, CASE WHEN rc.as_of >= (SELECT max(issue_date) FROM invoices) "
+        end_date = f"DATE '{end.isoformat()}'" if end is not None else "CAST(NULL AS DATE)"
+        expert = (f", round(coalesce(xp.score, CASE WHEN rc.as_of >= {end_date} "
                   "THEN x.score END), 4) AS operating_score")
         expert_join = ("LEFT JOIN operating_scores x ON x.uscc = rc.uscc "
                        "LEFT JOIN _risk_scores_pit xp ON xp.uscc = rc.uscc AND xp.as_of = rc.as_of")
