@@ -70,6 +70,18 @@ def test_create_table_as_temp_table_and_views(engine: Engine) -> None:
     assert sorted(engine.query("SELECT uscc FROM _scratch").column(0).to_pylist()) == ["b", "z"]
 
 
+def test_union_of_temp_tables_aggregated_from_one_table(engine: Engine) -> None:
+    """Parts computed one at a time and joined by UNION ALL (risk's per-date features): Spark's constraint
+    propagation failed on this with "key not found" until the engine turned it off."""
+    engine.execute("CREATE OR REPLACE TEMP TABLE _sold AS SELECT * FROM (VALUES ('a', 4.0), ('a', 6.0), ('b', 20.0)) "
+                   "AS v(uscc, sales)")  # columns that cannot be NULL: what set the constraints off
+    for part in range(2):
+        engine.execute(f"CREATE OR REPLACE TEMP TABLE _part_{part} AS SELECT uscc, sum(sales) AS total FROM _sold GROUP BY uscc")
+    engine.execute("CREATE OR REPLACE TEMP TABLE _parts AS SELECT * FROM _part_0 UNION ALL SELECT * FROM _part_1")
+    rows = engine.query("SELECT uscc, total FROM _parts ORDER BY uscc").to_pylist()
+    assert [(r["uscc"], r["total"]) for r in rows] == [("a", 10.0), ("a", 10.0), ("b", 20.0), ("b", 20.0)]
+
+
 def test_schema_only_create_insert_delete(engine: Engine) -> None:
     engine.execute('CREATE TABLE IF NOT EXISTS log ("id" VARCHAR, "n" BIGINT)')
     engine.execute('CREATE TABLE IF NOT EXISTS log ("id" VARCHAR, "n" BIGINT)')  # no-op, no error

@@ -73,6 +73,9 @@ SHARED = "shared"
 #: that query at 20k firms with AGGREGATE_OUT_OF_MEMORY, with 4 MB it runs.
 DEFAULT_CONF: dict[str, str] = {
     "spark.buffer.pageSize": "4m",
+    # Off: Spark's constraint propagation fails ("key not found") on a UNION ALL of temporary tables checkpointed
+    # from aggregates over the same table (risk's per-date history features); it only infers extra filters.
+    "spark.sql.constraintPropagation.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), "chainlight-spark-catalog"),
     "spark.ui.showConsoleProgress": "false",
