@@ -197,6 +197,11 @@ def build(ws: Workspace, cfg: Config, obs: str, verdicts: str, out: str) -> str:
 
 
 CHAIN_FEATURES = "_risk_chain_features"
+#: Every invoice with its resolved buyer (NULL when unresolved) and whether the shared sales rule counts it.
+INVOICE_LINES = """
+    SELECT i.seller_uscc, i.issue_date, i.amount, i.status, l.uscc AS buyer, s.invoice_id IS NOT NULL AS counted
+    FROM invoices i LEFT JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
+    LEFT JOIN (SELECT DISTINCT invoice_id FROM {{ sales }}) s ON s.invoice_id = i.invoice_id"""
 
 
 def _chain_features(ws: Workspace, obs: str, dates: list[date], tables: dict[str, str], params: dict[str, Any]) -> str:
@@ -204,6 +209,9 @@ def _chain_features(ws: Workspace, obs: str, dates: list[date], tables: dict[str
     its firms with every invoice issued up to it, so all dates at once hold dates × invoices rows (a 1M-firm
     workspace with 8 dates filled a 43 GB disk with DuckDB's spill); one date at a time holds an eighth. Each
     date's features depend only on that date's rows, so the rows are the same. Returns the table's name."""
+    ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {CHAIN_FEATURES}_lines AS " + render(INVOICE_LINES, tables))
+    tables = {**tables, "lines": f"{CHAIN_FEATURES}_lines"}
+
     def features(day_filter: str) -> str:
         ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {CHAIN_FEATURES}_obs AS "
                           f"SELECT uscc, as_of FROM {check_identifier(obs)} WHERE {day_filter}")

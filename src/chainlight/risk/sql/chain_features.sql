@@ -2,16 +2,17 @@
 -- invoices issued on or before it (12- and 24-month windows), patents granted by then, claims from
 -- reports published by then. Voided invoices count only in the void rate; red-letter reversals net.
 -- Money is summed as DECIMAL and ratios are rounded, so reruns give bit-identical features.
+-- ``lines``: every invoice with its resolved buyer and whether it counts as a sale (the shared sales rule),
+-- joined once per build instead of once per observation date and feature.
 WITH obs AS (SELECT DISTINCT uscc, as_of FROM {{ obs }}),
 inv AS (
-    SELECT o.uscc, o.as_of, i.invoice_id, CAST(i.amount AS DECIMAL(18, 2)) AS amount, i.status, i.issue_date, l.uscc AS buyer,
+    SELECT o.uscc, o.as_of, CAST(i.amount AS DECIMAL(18, 2)) AS amount, i.status, i.issue_date, i.buyer, i.counted,
            date_trunc('month', i.issue_date) AS month,
            i.issue_date > o.as_of - INTERVAL 12 MONTH AS recent
-    FROM obs o JOIN invoices i ON i.seller_uscc = o.uscc
+    FROM obs o JOIN {{ lines }} i ON i.seller_uscc = o.uscc
          AND i.issue_date <= o.as_of AND i.issue_date > o.as_of - INTERVAL 24 MONTH
-    LEFT JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
-    WHERE l.uscc IS DISTINCT FROM i.seller_uscc
-), counted AS (SELECT * FROM inv WHERE invoice_id IN (SELECT invoice_id FROM {{ sales }})),  -- the shared sales rule
+    WHERE i.buyer IS DISTINCT FROM i.seller_uscc
+), counted AS (SELECT * FROM inv WHERE counted),
 per_buyer AS (
     SELECT uscc, as_of, buyer,
            sum(amount) FILTER (WHERE recent) AS recent_amount,
@@ -45,14 +46,13 @@ per_buyer AS (
                                                           WHERE status = 'normal' AND amount > 0) AS factor
     FROM invoices WHERE status = 'normal' AND amount > 0 GROUP BY 1
 ), lfl_lines AS (  -- like-for-like: every normal invoice to a resolved customer up to as_of
-    SELECT o.uscc, o.as_of, l.uscc AS buyer, coalesce(bm.segment_id, sm.segment_id) AS market,
+    SELECT o.uscc, o.as_of, i.buyer, coalesce(bm.segment_id, sm.segment_id) AS market,
            date_diff('month', DATE '2000-01-01', i.issue_date) / 12.0 AS t, ln(i.amount) - s.factor AS y
-    FROM obs o JOIN invoices i ON i.seller_uscc = o.uscc AND i.issue_date <= o.as_of
-    JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
+    FROM obs o JOIN {{ lines }} i ON i.seller_uscc = o.uscc AND i.issue_date <= o.as_of
     JOIN season s ON s.moy = month(i.issue_date)
-    LEFT JOIN (SELECT uscc, segment_id FROM {{ mounts }} WHERE rank = 1) bm ON bm.uscc = l.uscc
+    LEFT JOIN (SELECT uscc, segment_id FROM {{ mounts }} WHERE rank = 1) bm ON bm.uscc = i.buyer
     LEFT JOIN (SELECT uscc, segment_id FROM {{ mounts }} WHERE rank = 1) sm ON sm.uscc = o.uscc
-    WHERE i.status = 'normal' AND i.amount > 0 AND l.uscc IS NOT NULL AND l.uscc <> i.seller_uscc
+    WHERE i.status = 'normal' AND i.amount > 0 AND i.buyer IS NOT NULL AND i.buyer <> i.seller_uscc
 ), lfl_edges AS (  -- per relationship: least-squares sums of log amount on time (fixed effects pool them)
     SELECT uscc, as_of, buyer, any_value(market) AS market,
            coalesce(regr_sxx(y, t), 0) AS sxx, coalesce(regr_sxy(y, t), 0) AS sxy
@@ -66,18 +66,16 @@ per_buyer AS (
 ), purchases AS (  -- what it buys: firms choose steadier, healthier customers, so suppliers reveal health
     SELECT o.uscc, o.as_of, count(DISTINCT i.seller_uscc) AS suppliers_12m,
            CAST(sum(CAST(i.amount AS DECIMAL(18, 2))) AS DOUBLE) AS purchases_12m
-    FROM obs o JOIN {{ links }} l ON l.uscc = o.uscc AND l.mention_id LIKE 'invoice:%'
-    JOIN {{ sales }} i ON 'invoice:' || i.invoice_id = l.mention_id
+    FROM obs o JOIN {{ lines }} i ON i.buyer = o.uscc AND i.counted
     WHERE i.issue_date <= o.as_of AND i.issue_date > o.as_of - INTERVAL 12 MONTH
       AND i.seller_uscc <> o.uscc
     GROUP BY ALL
 ), ties AS (  -- lasting ties to large buyers (anchors or ≥ graph.large_firm_sales): a year or more between
              -- the first and the latest invoice up to as_of
     SELECT o.uscc, o.as_of, count(*) AS large_ties
-    FROM (SELECT o.uscc, o.as_of, l.uscc AS buyer, min(i.issue_date) AS first_day, max(i.issue_date) AS last_day
-          FROM obs o JOIN invoices i ON i.seller_uscc = o.uscc AND i.issue_date <= o.as_of
-          JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
-          WHERE i.status = 'normal' AND i.amount > 0 AND l.uscc IS NOT NULL AND l.uscc <> i.seller_uscc
+    FROM (SELECT o.uscc, o.as_of, i.buyer, min(i.issue_date) AS first_day, max(i.issue_date) AS last_day
+          FROM obs o JOIN {{ lines }} i ON i.seller_uscc = o.uscc AND i.issue_date <= o.as_of
+          WHERE i.status = 'normal' AND i.amount > 0 AND i.buyer IS NOT NULL AND i.buyer <> i.seller_uscc
           GROUP BY ALL) o
     JOIN {{ graph }} g ON g.uscc = o.buyer AND (g.is_anchor OR g.sales_total >= $large_sales)
     WHERE date_diff('month', o.first_day, o.last_day) + 1 >= 12
