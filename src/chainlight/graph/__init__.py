@@ -98,8 +98,10 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     engine = ws.engine
     top_segments = _segment_edges(ws, cfg)
     has_mounts = ws.table_exists("mounts")
+    engine.execute("CREATE OR REPLACE TEMP TABLE _graph_lines AS "
+                   + render(load_sql("chainlight.graph", "lines"), {"links": rules.links_view(ws), "sales": rules.sales_view(ws)}))
     engine.execute("CREATE OR REPLACE TEMP TABLE _graph_edges AS "
-                   + render(load_sql("chainlight.graph", "edges"), {"links": rules.links_view(ws), "sales": rules.sales_view(ws)}))
+                   + render(load_sql("chainlight.graph", "edges"), {"lines": "_graph_lines", "sales": rules.sales_view(ws)}))
     if not has_mounts:
         engine.execute("CREATE OR REPLACE TEMP TABLE _graph_no_mounts (uscc VARCHAR, segment_id VARCHAR, rank INTEGER, "
                        "chain_id VARCHAR, tier VARCHAR)")

@@ -2,12 +2,10 @@
 -- ``sales`` is the shared rule: voided invoices ignored, red-letter reversals netted.
 -- Every sum is over integers (fen, months) so that it is exact and independent of the order threads
 -- add rows in; DOUBLE appears only in per-row arithmetic on those exact sums (bit-identical reruns).
-WITH inv AS (
-    SELECT i.seller_uscc AS seller, l.uscc AS buyer, i.amount_fen, i.issue_date,
-           date_trunc('month', i.issue_date) AS month
-    FROM {{ sales }} i JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
-    WHERE l.uscc IS NOT NULL AND l.uscc <> i.seller_uscc
-), monthly AS (
+-- ``lines``: each sale with its resolved buyer (``lines.sql``), a table of its own: read twice below, and an
+-- engine that inlines a CTE (Spark) would join the invoices with their links twice.
+WITH inv AS (SELECT * FROM {{ lines }}),
+monthly AS (
     SELECT seller, buyer, month, date_diff('month', DATE '2000-01-01', month) AS x,
            CAST(sum(amount_fen) AS DECIMAL(38, 0)) AS y
     FROM inv GROUP BY 1, 2, 3
