@@ -383,7 +383,7 @@ def test_expert_and_risk_read_one_recent_movement_rule(tiny_workspace: Workspace
     from chainlight.risk import claims as risk_claims
     from chainlight.risk import features as risk_features
     cfg, day = Config(), date(2024, 12, 31)
-    expert.prepare_sales(tiny_workspace)
+    risk_features.prepare(tiny_workspace)  # the expert's seller lines too
     table = expert.operating_inputs(tiny_workspace, cfg, as_of=day, sample=False)
     mine = tiny_workspace.engine.query(
         f"SELECT uscc, order_size_change, order_rate_change, customers_quiet, customers_before FROM {table} "

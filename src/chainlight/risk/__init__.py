@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-import chainlight.expert as expert_stage
 from chainlight import tables
 from chainlight.config import Config
 from chainlight.engine.base import check_identifier, stable_bucket
@@ -150,7 +149,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     views = features.views(ws)
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {OBS} AS SELECT uscc, observed_at AS as_of, {LABEL} FROM outcomes "
                    "WHERE uscc IN (SELECT uscc FROM enterprises)")
-    expert_stage.prepare_sales(ws)  # the seller lines with their customers, as the expert reads them (both builds)
+    features.prepare(ws)  # the seller lines and invoice lines both builds read, once
     features.build(ws, cfg, OBS, verdicts, HISTORY)
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {LABELLED} AS SELECT f.*, CAST(o.{LABEL} AS BOOLEAN) AS {LABEL} "
                    f"FROM {HISTORY} f JOIN {OBS} o ON o.uscc = f.uscc AND o.as_of = f.as_of")

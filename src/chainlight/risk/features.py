@@ -155,8 +155,8 @@ def build(ws: Workspace, cfg: Config, obs: str, verdicts: str, out: str) -> str:
     """Temp table ``out``: one row per (uscc, as_of) of table ``obs``, every feature of both views; returns ``out``.
 
     The rows stay in the engine (read them with an ORDER BY): the stage trains on a bounded sample of them,
-    scores the rest where they live and writes the snapshot from SQL. ``expert.prepare_sales`` must have run
-    (the seller lines with their customers; once for all of a run's builds)."""
+    scores the rest where they live and writes the snapshot from SQL. ``prepare`` must have run (once for all
+    of a run's builds)."""
     engine = ws.engine
     bureau = ws.table_or_empty("bureau")
     graph = ws.table_or_empty("graph_features")
@@ -168,8 +168,8 @@ def build(ws: Workspace, cfg: Config, obs: str, verdicts: str, out: str) -> str:
     registry = render(load_sql("chainlight.risk", "registry_features"), {"obs": obs, "bureau": bureau})
     season = expert_stage.seasons_as_of(ws, dates, "_risk_season")
     recent = recent_movement(ws, obs, "_expert_sales_all", season, RECENT_MONTHS, RECENT_PRIOR, "_risk_recent")
-    chain = _chain_features(ws, obs, dates, {"links": links_view(ws), "sales": sales_view(ws), "verdicts": verdicts,
-                                             "graph": graph, "patents": patents, "mounts": mounts, "recent": recent},
+    chain = _chain_features(ws, obs, dates, {"links": links_view(ws), "verdicts": verdicts, "graph": graph,
+                                             "patents": patents, "mounts": mounts, "recent": recent},
                             {"large_sales": cfg.graph.large_firm_sales, "lfl_prior": LFL_PRIOR})
     expert, expert_join = "", ""
     if ws.table_exists("operating_scores"):  # as of each observation date; the stage's own scores at the data end
@@ -197,11 +197,15 @@ def build(ws: Workspace, cfg: Config, obs: str, verdicts: str, out: str) -> str:
 
 
 CHAIN_FEATURES = "_risk_chain_features"
-#: Every invoice with its resolved buyer (NULL when unresolved) and whether the shared sales rule counts it.
-INVOICE_LINES = """
-    SELECT i.seller_uscc, i.issue_date, i.amount, i.status, l.uscc AS buyer, s.invoice_id IS NOT NULL AS counted
-    FROM invoices i LEFT JOIN {{ links }} l ON l.mention_id = 'invoice:' || i.invoice_id
-    LEFT JOIN (SELECT DISTINCT invoice_id FROM {{ sales }}) s ON s.invoice_id = i.invoice_id"""
+INVOICE_LINES = "_risk_invoice_lines"
+
+
+def prepare(ws: Workspace) -> None:
+    """What every ``build`` of a run reads and no observation changes, made once per run: the expert's seller
+    lines (``expert.prepare_sales``) and each invoice with its resolved buyer and sales flag (``invoice_lines.sql``)."""
+    expert_stage.prepare_sales(ws)
+    ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {INVOICE_LINES} AS " + render(
+        load_sql("chainlight.risk", "invoice_lines"), {"links": links_view(ws), "sales": sales_view(ws)}))
 
 
 def _chain_features(ws: Workspace, obs: str, dates: list[date], tables: dict[str, str], params: dict[str, Any]) -> str:
@@ -209,8 +213,7 @@ def _chain_features(ws: Workspace, obs: str, dates: list[date], tables: dict[str
     its firms with every invoice issued up to it, so all dates at once hold dates × invoices rows (a 1M-firm
     workspace with 8 dates filled a 43 GB disk with DuckDB's spill); one date at a time holds an eighth. Each
     date's features depend only on that date's rows, so the rows are the same. Returns the table's name."""
-    ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {CHAIN_FEATURES}_lines AS " + render(INVOICE_LINES, tables))
-    tables = {**tables, "lines": f"{CHAIN_FEATURES}_lines"}
+    tables = {**tables, "lines": INVOICE_LINES}
 
     def features(day_filter: str) -> str:
         ws.engine.execute(f"CREATE OR REPLACE TEMP TABLE {CHAIN_FEATURES}_obs AS "
