@@ -50,13 +50,13 @@ def test_resolve_batch_of_no_names_is_empty_with_its_schema() -> None:
 
 def test_the_index_is_built_once_per_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[int] = []
-    original = blocks.Resolver
+    original = blocks.Resolver.from_arrow
 
-    def counting(rows: list[tuple[str, str, str]]) -> Resolver:
-        built.append(len(rows))
-        return original(rows)
+    def counting(table: pa.Table) -> Resolver:
+        built.append(table.num_rows)
+        return original(table)
 
-    monkeypatch.setattr(blocks, "Resolver", counting)
+    monkeypatch.setattr(blocks.Resolver, "from_arrow", counting)
     for part in (NAMES[:3], NAMES[3:]):
         blocks.resolve_batch(_names(part), registry=ArrowRef("first", REGISTRY_TABLE))
     assert built == [len(REGISTRY_ROWS)]

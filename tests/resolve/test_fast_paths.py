@@ -39,7 +39,7 @@ def _registry(n: int, seed: int) -> list[tuple[str, str, str]]:
 def test_abbreviation_candidates_equal_the_brute_force_scan() -> None:
     """The signature-filtered posting finds exactly the entries that hold the text's characters in order."""
     resolver = Resolver(_registry(3000, 1))
-    texts = {_full(e.parts)[:k] for e in resolver.entries[:300] for k in (2, 3, 4)}
+    texts = {_full(e.parts)[:k] for e in list(resolver.entries)[:300] for k in (2, 3, 4)}
     texts |= {"宝钢", "中能建", "杭能", "驰宝", "无此字"}
     for text in sorted(texts):
         expected = {i for i, e in enumerate(resolver.entries) if _is_subsequence(text, _full(e.parts))}
@@ -111,3 +111,34 @@ def test_lazy_homophone_test_keeps_what_the_decision_reads() -> None:
             near_full = [(u, w) for u, w in full if w >= top - MODEL_MARGIN]
             assert lazy[: len(near_full)] == tuple(near_full)
             assert lazy[:2] == full[:2]
+
+
+def test_the_flat_index_holds_what_the_rows_say() -> None:
+    """Each lookup of the flat index (hashed keys over one entry array) lists exactly the entries a dict
+    of lists built from the same rows would, and counts what a Counter would."""
+    resolver = Resolver(_registry(1500, 4))
+    entries = list(resolver.entries)
+    cores = [e.parts.core for e in entries]
+    for core in sorted(set(cores))[:200] + ["无此", "丞"]:
+        assert resolver.by_core.get(core).tolist() == [i for i, c in enumerate(cores) if c == core]
+        for head in (core[:2], core[:3]):
+            expected = [i for i, c in enumerate(cores) if c[:2] == head or (len(c) >= 3 and c[:3] == head)]
+            assert resolver.by_head.get(head).tolist() == expected
+            assert resolver.by_head.size(head) == len(expected)
+        assert resolver.prefix_count.get(core[:4], 0) == sum(c[:k] == core[:4] for c in cores for k in range(2, 5))
+    assert resolver.by_core.get("无此字号").tolist() == [] and resolver.prefix_count.get("无此字号", 1) == 1
+
+
+def test_building_from_arrow_equals_building_from_rows() -> None:
+    """A registry table in any order, with repeated rows, gives the resolver that the rows give."""
+    import pyarrow as pa
+
+    registry = _registry(800, 5)
+    shuffled = registry[::-1] + registry[:100]
+    random.Random(5).shuffle(shuffled)
+    table = pa.table({c: [r[i] for r in shuffled] for i, c in enumerate(("uscc", "name", "kind"))})
+    from_rows, from_arrow = Resolver(registry), Resolver.from_arrow(table)
+    assert [(e.uscc, e.parts, e.from_alias) for e in from_arrow.entries] == \
+        [(e.uscc, e.parts, e.from_alias) for e in from_rows.entries]
+    names = [name[:k] for _, name, _ in registry[:150] for k in (3, 5, 8)]
+    assert [from_arrow.resolve(n) for n in names] == [from_rows.resolve(n) for n in names]

@@ -74,7 +74,7 @@ def shared_registry(ws: Workspace, fingerprint: str | None = None) -> TableRef:
 
 def resolve_names(ws: Workspace, names: list[str]) -> list[Match]:
     """Match names against the workspace's registry (for other stages, e.g. the extractor)."""
-    return resolve_all(Resolver(registry_names(ws)), names)
+    return resolve_all(Resolver.from_arrow(ws.engine.query(REGISTRY_SQL)), names)
 
 
 _WORKER_RESOLVER: Resolver | None = None

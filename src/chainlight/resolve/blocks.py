@@ -38,10 +38,6 @@ _LOCK = threading.Lock()
 _INDEXES: dict[str, tuple[str, Any]] = {}  # kind -> (registry fingerprint, index): the latest registry only
 
 
-def registry_rows(registry: pa.Table) -> list[tuple[str, str, str]]:
-    return list(zip(*(registry.column(c).to_pylist() for c in ("uscc", "name", "kind")), strict=True))
-
-
 def indexed(kind: str, key: str, build: Callable[[], T]) -> T:
     """The index ``kind`` for the registry fingerprinted ``key``: built on first use in this process (under a
     lock: an in-process engine runs two batches at once), then reused."""
@@ -62,7 +58,7 @@ def forget() -> None:
 
 def resolver(registry: TableRef) -> Resolver:
     """The matcher over the registry, built once per process and registry."""
-    return indexed("resolver", registry.key, lambda: Resolver(registry_rows(registry.read())))
+    return indexed("resolver", registry.key, lambda: Resolver.from_arrow(registry.read()))
 
 
 def firm_gazetteer(registry: TableRef) -> ahocorasick.Automaton:

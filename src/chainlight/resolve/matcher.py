@@ -33,17 +33,20 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from array import array
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import pyarrow as pa
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 
 from chainlight.resolve import constants as C
 from chainlight.resolve.constants import MAX_BLOCK, MODEL_MARGIN, MODEL_THRESHOLD
+from chainlight.resolve.index import Counts, Entries, Entry, KeyHashes, Postings
 from chainlight.resolve.normalise import NameParts, clean, normalise
 
 THRESHOLD = MODEL_THRESHOLD
@@ -81,7 +84,6 @@ class Context:
 
 
 UNRESOLVED = Match(None, 0.0, "unresolved")
-_NO_ENTRIES = np.zeros(0, dtype=np.int32)
 NO_CONTEXT = Context()
 
 # one-character province (and a few city) abbreviations as written in short names: 沪农商行, 粤高速, 深康佳
@@ -182,11 +184,9 @@ def _linear(features: dict[str, float], weights: Mapping[str, float]) -> float:
     return sum(weights.get(k, 0.0) * v for k, v in features.items())
 
 
-@dataclass(frozen=True)
-class _Entry:
-    uscc: str
-    parts: NameParts
-    from_alias: bool
+def _rows(table: pa.Table, slice_rows: int = 100_000) -> Iterator[tuple[str, str, str]]:
+    for batch in table.to_batches(max_chunksize=slice_rows):
+        yield from zip(*(batch.column(c).to_pylist() for c in ("uscc", "name", "kind")), strict=True)
 
 
 def _blocks(core: str) -> list[str]:
@@ -233,40 +233,59 @@ class Resolver:
     def __init__(self, names: Iterable[tuple[str, str, str]], cities: Mapping[str, str] | None = None) -> None:
         """``names``: (uscc, name, kind) with kind ``registered`` or an alias kind (short, former, other);
         ``cities``: the registered city of a firm where the registry knows it (uscc → city)."""
+        self._build(sorted(set(names)), cities)
+
+    @classmethod
+    def from_arrow(cls, registry: pa.Table, cities: Mapping[str, str] | None = None) -> Resolver:
+        """The resolver over a registry table (``uscc``, ``name``, ``kind``) too large for a list of tuples:
+        deduplicated and ordered in Arrow (UTF-8 byte order is code-point order, as Python sorts), then read
+        in slices, so the same entries come in the same order as from ``Resolver(rows)``."""
+        columns = ["uscc", "name", "kind"]
+        unique = registry.select(columns).group_by(columns).aggregate([]).sort_by([(c, "ascending") for c in columns])
+        resolver = cls.__new__(cls)
+        resolver._build(_rows(unique), cities)
+        return resolver
+
+    def _build(self, rows: Iterable[tuple[str, str, str]], cities: Mapping[str, str] | None) -> None:
+        """One pass over the sorted, distinct rows into the flat index (``index``): entries, then per
+        lookup the (key, entry) pairs, made postings at the end."""
         self.cities = dict(cities or {})
-        self.entries: list[_Entry] = []
-        self.by_core: dict[str, list[int]] = defaultdict(list)
-        self.by_full: dict[str, set[str]] = defaultdict(set)
-        self.blocks: dict[str, list[int]] = defaultdict(list)
-        by_head: dict[str, list[int]] = defaultdict(list)  # brand heads: first 2 and 3 core characters
-        for uscc, name, kind in sorted(set(names)):
-            parts = normalise(name)
-            if len(parts.core) < 2:
-                continue
-            index = len(self.entries)
-            self.entries.append(_Entry(uscc, parts, kind != "registered"))
-            if kind == "registered":
-                self.by_full[clean(name)].add(uscc)
-            self.by_core[parts.core].append(index)
-            by_head[parts.core[:2]].append(index)
-            if len(parts.core) >= 3:
-                by_head[parts.core[:3]].append(index)
-            for key in _blocks(parts.core):
-                self.blocks[key].append(index)
-        self.prefix_count = Counter(e.parts.core[:k] for e in self.entries for k in range(2, 5))
+        by_full, by_core, by_head, blocks = KeyHashes(), KeyHashes(), KeyHashes(), KeyHashes()
+        prefixes = array("q")
+        signatures = array("Q")
         # for abbreviations (中国能建 → 中国能源建设): per character the entries whose place + core hold it
-        # (sorted int32 arrays), and per entry a character signature to filter a posting in one numpy step
-        postings: dict[str, list[int]] = defaultdict(list)
-        signatures = np.zeros(len(self.entries), dtype=np.uint64)
-        for index, entry in enumerate(self.entries):
-            text = _full(entry.parts)
-            signatures[index] = _signature(text)
-            for ch in set(text):
-                postings[ch].append(index)
-        self.by_char = {ch: np.array(ix, dtype=np.int32) for ch, ix in postings.items()}
-        self.by_char_signatures = {ch: signatures[ix] for ch, ix in self.by_char.items()}  # contiguous per posting
-        self.by_head = {head: np.array(ix, dtype=np.int32) for head, ix in by_head.items()}
-        self.signatures = signatures
+        # (ascending int32 arrays), and per entry a character signature to filter a posting in one numpy step
+        by_char: dict[str, array] = defaultdict(lambda: array("i"))
+
+        def kept() -> Iterator[tuple[str, NameParts, bool]]:
+            index = 0
+            for uscc, name, kind in rows:
+                parts = normalise(name)
+                core = parts.core
+                if len(core) < 2:
+                    continue
+                if kind == "registered":
+                    by_full.add(clean(name), index)
+                by_core.add(core, index)
+                by_head.add(core[:2], index)  # brand heads: first 2 and 3 core characters
+                if len(core) >= 3:
+                    by_head.add(core[:3], index)
+                for key in _blocks(core):
+                    blocks.add(key, index)
+                prefixes.extend(hash(core[:k]) for k in range(2, 5))
+                text = _full(parts)
+                signatures.append(_signature(text))
+                for ch in set(text):
+                    by_char[ch].append(index)
+                yield uscc, parts, kind != "registered"
+                index += 1
+
+        self.entries = Entries(kept())
+        self.by_full, self.by_core, self.by_head, self.blocks = (Postings(p) for p in (by_full, by_core, by_head, blocks))
+        self.prefix_count = Counts(prefixes)
+        self.signatures = np.frombuffer(signatures, dtype=np.uint64).copy()
+        self.by_char = {ch: np.frombuffer(ix, dtype=np.int32).copy() for ch, ix in by_char.items()}
+        self.by_char_signatures = {ch: self.signatures[ix] for ch, ix in self.by_char.items()}  # contiguous
         # per-process memos of the pieces one resolve() may need twice (structure stage, confirmation)
         self._abbreviations = lru_cache(maxsize=64)(self._abbreviation_candidates)
         self._ranked_memo = lru_cache(maxsize=64)(self._ranked)
@@ -276,7 +295,7 @@ class Resolver:
         parts = normalise(name or "")
         if len(parts.core) < 2:
             return UNRESOLVED
-        same_text = self.by_full.get(clean(name or ""), set())
+        same_text = {self.entries.uscc(i) for i in self.by_full.get(clean(name or "")).tolist()}
         if len(same_text) == 1:  # the name as registered, up to width, script and spacing
             return Match(next(iter(same_text)), 1.0, "exact")
         context = context or NO_CONTEXT
@@ -345,10 +364,10 @@ class Resolver:
 
     def _structure_candidates(self, parts: NameParts) -> set[int]:
         core = parts.core
-        found = set(self.by_core.get(core, []))
-        block = self.by_head.get(core[:2], _NO_ENTRIES)
+        found = set(self.by_core.get(core).tolist())
+        block = self.by_head.get(core[:2])
         if len(block) > C.MAX_STRUCTURE_BLOCK and len(core) >= 3:
-            block = self.by_head.get(core[:3], _NO_ENTRIES)
+            block = self.by_head.get(core[:3])
         if len(block) <= C.MAX_STRUCTURE_BLOCK:
             if parts.legal_form or len(core) < 3:
                 # then every way _structure_features can fit an entry needs all the core's characters in
@@ -377,7 +396,7 @@ class Resolver:
         return all(uscc in scored for uscc, weight in ranked if weight >= top - MODEL_MARGIN)
 
     def _exact(self, parts: NameParts) -> Match | None:
-        hits = [self.entries[i] for i in self.by_core.get(parts.core, [])]
+        hits = [self.entries[i] for i in self.by_core.get(parts.core).tolist()]
         if parts.regions:  # a place in the mention must be matched by a place in the name, not by silence
             hits = [e for e in hits if e.parts.regions]
         if not hits:
@@ -396,7 +415,7 @@ class Resolver:
             return None  # same brand and trade words in another city: let the model weigh it
         return Match(uscc, 1.0, "alias" if via_alias else "exact")
 
-    def _weight(self, parts: NameParts, entry: _Entry, abbreviations: int, homophone: bool) -> float:
+    def _weight(self, parts: NameParts, entry: Entry, abbreviations: int, homophone: bool) -> float:
         """Log-likelihood weight of "this mention names this entry"; ``abbreviations`` = how many entries
         the mention fits as an abbreviation (0 when this one is not among them); ``homophone``: whether
         the cores sound the same (used only where ``_homophone_asked`` says the rule asks)."""
@@ -430,7 +449,7 @@ class Resolver:
         rarest = min(chars, key=lambda ch: len(self.by_char[ch]))
         wanted = np.uint64(_signature(text))
         survivors = self.by_char[rarest][(self.by_char_signatures[rarest] & wanted) == wanted]
-        return frozenset(i for i in survivors.tolist() if _is_subsequence(text, _full(self.entries[i].parts)))
+        return frozenset(i for i in survivors.tolist() if _is_subsequence(text, self.entries.full(i)))
 
     def _ranked(self, parts: NameParts, complete: bool = False) -> tuple[tuple[str, float], ...]:
         """Every blocked candidate firm with its best weight, highest first. The homophone test (pinyin,
@@ -440,9 +459,9 @@ class Resolver:
         is all ``_model`` and ``_rivals_weighed`` read (and its listed weight is still below theirs)."""
         candidates: set[int] = set()
         for key in _blocks(parts.core):
-            block = self.blocks.get(key, [])
+            block = self.blocks.get(key)
             if len(block) <= MAX_BLOCK:
-                candidates.update(block)
+                candidates.update(block.tolist())
         abbreviations = self._abbreviations(_full(parts)) if len(_full(parts)) <= 6 else frozenset()
         candidates |= abbreviations
         sure: dict[str, float] = {}  # per firm: its best weight not counting an untested homophone bonus
