@@ -73,7 +73,8 @@ def main() -> None:
     added = process.memory_info().rss - before
     arrays = (resolver.entries.nbytes + resolver.signatures.nbytes
               + sum(p.nbytes for p in (resolver.by_full, resolver.by_core, resolver.by_head, resolver.blocks))
-              + resolver.prefix_count.nbytes + sum(a.nbytes for a in resolver.by_char.values()) * 3)
+              + resolver.prefix_count.nbytes
+              + sum(a.nbytes for a in resolver.by_char.values()) * 3)  # int32 postings + their uint64 signatures
     count = len(resolver.entries)
     print(f"registry: {count:,} indexed names; build {built:,.1f} s", flush=True)
     print(f"index: resident memory added {added / 2**20:,.0f} MiB ({added / count:,.0f} B/name); "

@@ -25,6 +25,13 @@ from chainlight.resolve.normalise import NameParts
 NO_ENTRIES = np.zeros(0, dtype=np.int32)
 
 
+def _slot(keys: np.ndarray, key: str) -> int:
+    """Where ``key``'s hash sits in the sorted ``keys``, or -1."""
+    wanted = hash(key)
+    slot = int(np.searchsorted(keys, wanted))
+    return slot if slot < len(keys) and keys[slot] == wanted else -1
+
+
 class KeyHashes:
     """Pairs (key, entry) collected while the index is built, 12 bytes each (no Python object per pair)."""
 
@@ -38,7 +45,7 @@ class KeyHashes:
 
 
 class Postings:
-    """Per key, its entries in ascending order; ``get`` and ``size`` mirror a dict of arrays."""
+    """Per key, its entries in ascending order; ``get`` mirrors a dict of arrays."""
 
     def __init__(self, pairs: KeyHashes) -> None:
         keys = np.frombuffer(pairs.keys, dtype=np.int64)
@@ -49,18 +56,9 @@ class Postings:
         self._keys, starts = np.unique(sorted_keys, return_index=True)
         self._starts = np.append(starts, len(sorted_keys)).astype(np.int64)
 
-    def _slot(self, key: str) -> int:
-        wanted = hash(key)
-        slot = int(np.searchsorted(self._keys, wanted))
-        return slot if slot < len(self._keys) and self._keys[slot] == wanted else -1
-
     def get(self, key: str, default: np.ndarray = NO_ENTRIES) -> np.ndarray:
-        slot = self._slot(key)
+        slot = _slot(self._keys, key)
         return default if slot < 0 else self._entries[self._starts[slot]:self._starts[slot + 1]]
-
-    def size(self, key: str) -> int:
-        slot = self._slot(key)
-        return 0 if slot < 0 else int(self._starts[slot + 1] - self._starts[slot])
 
     @property
     def nbytes(self) -> int:
@@ -75,9 +73,8 @@ class Counts:
         self._counts = counts.astype(np.int32)
 
     def get(self, key: str, default: int = 0) -> int:
-        wanted = hash(key)
-        slot = int(np.searchsorted(self._keys, wanted))
-        return int(self._counts[slot]) if slot < len(self._keys) and self._keys[slot] == wanted else default
+        slot = _slot(self._keys, key)
+        return default if slot < 0 else int(self._counts[slot])
 
     @property
     def nbytes(self) -> int:
@@ -157,7 +154,7 @@ class Entries:
         return (self[i] for i in range(len(self)))
 
     def uscc(self, index: int) -> str:
-        return str(self._usccs[index].decode())
+        return self._usccs[index].decode()  # type: ignore[no-any-return]
 
     def full(self, index: int) -> str:
         """Place + core (``matcher._full``) without building the entry."""
