@@ -45,3 +45,15 @@ def test_matcher_version_follows_code_and_constants(monkeypatch: pytest.MonkeyPa
     assert resolve.matcher_version() == before
     monkeypatch.setattr(matcher, "MAX_BLOCK", matcher.MAX_BLOCK + 1)
     assert resolve.matcher_version() != before
+
+
+def test_matcher_version_is_the_same_in_every_process() -> None:
+    """A version that differs per process would make every run resolve every name again (an object's
+    default repr holds its address: the OpenCC converter among normalise's constants did)."""
+    import subprocess
+    import sys
+
+    code = "from chainlight.resolve import matcher_version; print(matcher_version())"
+    versions = {subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+                for _ in range(2)}
+    assert versions == {resolve.matcher_version() + "\n"}

@@ -22,6 +22,7 @@ import inspect
 import logging
 import multiprocessing
 import os
+import re
 from types import ModuleType
 from typing import Any
 
@@ -112,6 +113,9 @@ def resolve_all(resolver: Resolver, names: list[str]) -> list[Match]:
     return [by_key[k] for k in keys]
 
 
+_DEFAULT_REPR = re.compile(r"<.* at 0x[0-9a-fA-F]+>")
+
+
 def _canonical(value: Any) -> str:
     """A repr that is the same in every process (set order follows the per-process string hash)."""
     if isinstance(value, set | frozenset):
@@ -120,7 +124,10 @@ def _canonical(value: Any) -> str:
         return "{" + ", ".join(f"{_canonical(k)}: {_canonical(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_canonical(v) for v in value) + "]"
-    return repr(value)
+    text = repr(value)
+    # an object without a repr of its own (``<… object at 0x…>``, e.g. the OpenCC converter) is named by its
+    # type: its address differs in every process, and a version that differs per process reuses nothing
+    return f"<{type(value).__module__}.{type(value).__qualname__}>" if _DEFAULT_REPR.fullmatch(text) else text
 
 
 def matcher_version(*modules: ModuleType) -> str:
