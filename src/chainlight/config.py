@@ -80,6 +80,13 @@ class ServeSettings(_Section):
     search_limit: int = Field(20, ge=1, le=200, description="Most enterprises a name search returns.")
 
 
+class ResolveSettings(_Section):
+    registry: Literal["auto", "whole", "blocks"] = Field(
+        "auto", description="How name resolution holds the registry: whole (each worker indexes all of it; fastest "
+                            "where it fits), blocks (per group of names, only the entries their blocking keys reach; "
+                            "memory flat in the registry's size), auto (whole in-process, blocks on a cluster engine).")
+
+
 class GraphSettings(_Section):
     anchors: list[str] = Field(default_factory=list, description="USCCs always treated as anchor enterprises (核心企业).")
     anchor_top_k: int = Field(
@@ -127,6 +134,7 @@ class Config(_Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Input checks.")
     llm: LLMSettings = Field(default_factory=LLMSettings, description="Optional LLM endpoint.")
     serve: ServeSettings = Field(default_factory=ServeSettings, description="HTTP service.")
+    resolve: ResolveSettings = Field(default_factory=ResolveSettings, description="Name resolution.")
     graph: GraphSettings = Field(default_factory=GraphSettings, description="Supply graph.")
     risk: RiskSettings = Field(default_factory=RiskSettings, description="Risk engine.")
     expert: ExpertSettings = Field(default_factory=ExpertSettings, description="Industry research expert.")

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from chainlight import rules, tables
 from chainlight.config import Config
-from chainlight.engine.base import TableRef, load_sql, one_batch, render, stable_hash
+from chainlight.engine.base import BatchFunction, TableRef, load_sql, one_batch, render, stable_hash
 from chainlight.resolve import blocks
 from chainlight.resolve.matcher import Context, Match, Resolver
 from chainlight.resolve.normalise import clean
@@ -143,11 +143,14 @@ def matcher_version(*modules: ModuleType) -> str:
     return digest.hexdigest()[:16]
 
 
+#: A registry row's 60-bit MD5, spelt the same on every engine.
+ROW_HASH = stable_hash("concat_ws('|', coalesce(uscc, ''), name, kind)", 15)
+
+
 def _fingerprint(ws: Workspace) -> str:
     """What a cached decision depends on: the registry and the matcher. The registry's part is its row
     count and the sum of a 60-bit MD5 per row, spelt the same on every engine."""
-    row_hash = stable_hash("concat_ws('|', coalesce(uscc, ''), name, kind)", 15)
-    row = ws.engine.query(f"SELECT count(*) AS n, CAST(sum(CAST({row_hash} AS DECIMAL(38, 0))) AS VARCHAR) AS h "
+    row = ws.engine.query(f"SELECT count(*) AS n, CAST(sum(CAST({ROW_HASH} AS DECIMAL(38, 0))) AS VARCHAR) AS h "
                           f"FROM ({REGISTRY_SQL}) AS registry").to_pylist()[0]
     return f"{row['n']}:{row['h'] or 0}:{matcher_version()}"
 
@@ -164,17 +167,51 @@ NO_PREVIOUS_SQL = ("SELECT CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) 
                    "CAST(NULL AS VARCHAR) AS registry_fingerprint WHERE 1 = 0")
 
 
+#: Names per group when resolving per blocking key (a group's entries are its names' candidates: a few
+#: thousand names keep a group's partial index small and the number of groups modest).
+NAMES_PER_GROUP = 2_000
+
+
 def run(ws: Workspace, cfg: Config) -> StageResult:
     """Every step runs where the data lives: SQL on the engine, the per-name and per-report Python as
-    ``map_batches`` block functions given a reference to the registry (``shared_registry``), which they read
-    themselves. On a cluster engine no table's rows come to this process; only counts and the fingerprint."""
+    ``map_batches`` block functions. With the whole registry (``resolve.registry``), each worker reads it
+    (``shared_registry``) and indexes it once; per blocking key, SQL joins each group of names with the
+    registry entries their lookups reach and a group function resolves them against those alone. On a
+    cluster engine no table's rows come to this process; only counts and the fingerprint."""
+    choice = cfg.resolve.registry
     try:
-        return _run(ws)
+        return _run(ws, by_blocks=choice == "blocks" or (choice == "auto" and not ws.engine.in_process))
     finally:
         blocks.forget()
 
 
-def _run(ws: Workspace) -> StageResult:
+def _index_registry(ws: Workspace) -> None:
+    """The registry's distinct rows (``_resolve_entries``), every key each is indexed under (``_resolve_keys``)
+    and each key's number of entries in the whole registry (``_resolve_key_sizes``), for ``_resolve_by_blocks``."""
+    engine = ws.engine
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE _resolve_entries AS SELECT {ROW_HASH} AS entry_id, uscc, name, kind "
+                   f"FROM (SELECT DISTINCT uscc, name, kind FROM ({REGISTRY_SQL}) AS registry) AS registry")
+    engine.map_batches("_resolve_keys", "SELECT entry_id, name, kind FROM _resolve_entries",
+                       blocks.registry_keys_batch, blocks.KEY_SCHEMA)
+    engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_key_sizes AS "
+                   "SELECT key, count(*) AS n FROM _resolve_keys GROUP BY key")
+
+
+def _resolve_by_blocks(ws: Workspace, out: str, questions: str, fn: BatchFunction, schema: pa.Schema) -> None:
+    """Table ``out`` (``schema``): ``fn`` over each group of the names of table ``questions`` (``name``,
+    ``seller_uscc``, ``partner``) with the registry entries their lookups reach (``blocked_groups.sql``).
+    Entries reached through another key, or for another name of the group, change no decision (an entry
+    id that two rows share only adds one), so the groups' decisions equal the whole registry's."""
+    engine = ws.engine
+    names = f"SELECT DISTINCT name FROM {questions}"
+    buckets = max(1, -(-int(engine.scalar(f"SELECT count(*) FROM ({names}) AS n")) // NAMES_PER_GROUP))
+    engine.map_batches("_resolve_asks", names, functools.partial(blocks.name_keys_batch, buckets=buckets),
+                       blocks.ASK_SCHEMA)
+    engine.map_batches(out, render(load_sql("chainlight.resolve", "blocked_groups"), {"questions": questions}),
+                       fn, schema, group_by=["bucket"])
+
+
+def _run(ws: Workspace, *, by_blocks: bool) -> StageResult:
     engine = ws.engine
     fingerprint = _fingerprint(ws)
     registry = shared_registry(ws, fingerprint)
@@ -187,21 +224,30 @@ def _run(ws: Workspace) -> StageResult:
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_previous AS " + (
         "SELECT name, uscc, score, method, candidates, registry_fingerprint FROM resolved_names "
         "WHERE registry_fingerprint = $f" if has_previous else NO_PREVIOUS_SQL), {"f": fingerprint} if has_previous else None)
+    engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_pending AS SELECT name, CAST(NULL AS VARCHAR) AS seller_uscc, "
+                   "CAST(NULL AS VARCHAR) AS partner FROM (" + PENDING_SQL + ") AS pending")
     resolve_fn = functools.partial(blocks.resolve_batch, registry=registry)
-    if engine.in_process:
+    if by_blocks:
+        _index_registry(ws)
+        _resolve_by_blocks(ws, "_resolve_fresh", "_resolve_pending", blocks.resolve_group, blocks.DECISION_SCHEMA)
+    elif engine.in_process:
         # The same block function over the whole pending set in one call: ``resolve_all`` then forks one
         # worker per core, which beats in-process batches on threads (the matcher is Python, held by the GIL).
-        pending = one_batch(engine.query(PENDING_SQL + " ORDER BY 1"))
+        pending = one_batch(engine.query("SELECT name FROM _resolve_pending ORDER BY 1"))
         engine.register_arrow("_resolve_fresh", pa.Table.from_batches([resolve_fn(pending)], schema=blocks.DECISION_SCHEMA))
     else:
-        engine.map_batches("_resolve_fresh", PENDING_SQL, resolve_fn, blocks.DECISION_SCHEMA)
+        engine.map_batches("_resolve_fresh", "SELECT name FROM _resolve_pending", resolve_fn, blocks.DECISION_SCHEMA)
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_names AS SELECT * FROM _resolve_previous UNION ALL "
                    "SELECT name, uscc, score, method, candidates, CAST($f AS VARCHAR) AS registry_fingerprint "
                    "FROM _resolve_fresh", {"f": fingerprint})
-    engine.map_batches("_resolve_partner_names", render(load_sql("chainlight.resolve", "partners"),
-                                                        {"written_links": rules.fallback_links_view(ws)}),
-                       functools.partial(blocks.partner_group, registry=registry), blocks.PARTNER_SCHEMA,
-                       group_by=["name", "seller_uscc"])
+    partners = render(load_sql("chainlight.resolve", "partners"), {"written_links": rules.fallback_links_view(ws)})
+    if by_blocks:
+        engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_partner_questions AS " + partners)
+        _resolve_by_blocks(ws, "_resolve_partner_names", "_resolve_partner_questions", blocks.partner_blocked_group,
+                           blocks.PARTNER_SCHEMA)
+    else:
+        engine.map_batches("_resolve_partner_names", partners, functools.partial(blocks.partner_group, registry=registry),
+                           blocks.PARTNER_SCHEMA, group_by=["name", "seller_uscc"])
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_context AS " + load_sql("chainlight.resolve", "partner_links"))
     with ws.stage("resolve") as writer:
         writer.write_sql("resolved_names", "SELECT * FROM _resolve_names")

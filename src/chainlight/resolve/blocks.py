@@ -12,14 +12,18 @@ are cut into batches or groups changes nothing.
 from __future__ import annotations
 
 import threading
+import zlib
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import ahocorasick
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from chainlight.engine.base import TableRef
-from chainlight.resolve.matcher import Context, Match, Resolver
+from chainlight.resolve.matcher import Context, Match, Resolver, index_keys, lookups, signature
+from chainlight.resolve.normalise import normalise
 from chainlight.resolve.reports import find_mentions, gazetteer
 
 T = TypeVar("T")
@@ -33,6 +37,16 @@ MENTION_SCHEMA = pa.schema([("mention_id", pa.string()), ("source", pa.string())
 #: ``_resolve_partner_names``: ambiguous buyer names settled by the known partners of a seller that writes them.
 PARTNER_SCHEMA = pa.schema([("name", pa.string()), ("seller_uscc", pa.string()), ("uscc", pa.string()),
                             ("score", pa.float64())])
+
+#: ``_resolve_keys``: per registry entry, every key it is indexed under (``matcher.index_keys``) as
+#: ``table:key``; the signature of its place + core on its character keys (abbreviations are found by them).
+KEY_SCHEMA = pa.schema([("key", pa.string()), ("entry_id", pa.int64()), ("signature", pa.int64())])
+#: ``_resolve_asks``: per name, one ``name`` row (its group, ``bucket``) and every key its decision may read
+#: (``matcher.lookups``): ``fetch`` (entries always), ``capped`` (entries when at most ``cap``; the size too),
+#: ``count`` (the size only), ``char`` (one row per character of an abbreviation ``text``, with its signature
+#: and how many distinct characters it has).
+ASK_SCHEMA = pa.schema([("name", pa.string()), ("bucket", pa.int64()), ("key", pa.string()), ("role", pa.string()),
+                        ("cap", pa.int64()), ("text", pa.string()), ("signature", pa.int64()), ("chars", pa.int64())])
 
 _LOCK = threading.Lock()
 _INDEXES: dict[str, tuple[str, Any]] = {}  # kind -> (registry fingerprint, index): the latest registry only
@@ -102,14 +116,101 @@ def partner_group(group: pa.RecordBatch, *, registry: TableRef) -> pa.RecordBatc
     """One ambiguous invoice-buyer name (``name``) as one seller (``seller_uscc``) writes it, with that
     seller's known partners (one row each, ``partner``), decided again with them: a row only when that
     evidence settles it."""
-    out: dict[str, list[Any]] = {"name": [], "seller_uscc": [], "uscc": [], "score": []}
+    asked = []
     if group.num_rows:
-        known = frozenset(p for p in group.column("partner").to_pylist() if p is not None)
-        name = group.column("name")[0].as_py()
-        match = resolver(registry).resolve(name, Context(partners=known))
+        known = {p for p in group.column("partner").to_pylist() if p is not None}
+        asked.append(((group.column("name")[0].as_py(), group.column("seller_uscc")[0].as_py()), known))
+    out = _settled(resolver(registry), asked)
+    return pa.RecordBatch.from_arrays([pa.array(out[f.name], f.type) for f in PARTNER_SCHEMA], schema=PARTNER_SCHEMA)
+
+
+def _settled(matcher: Resolver, asked: list[tuple[tuple[str, str], set[str]]]) -> dict[str, list[Any]]:
+    """Per (name, seller) with the seller's known partners, the decision with them as context: a row only
+    when that evidence settles it (the winner is one of the partners)."""
+    out: dict[str, list[Any]] = {"name": [], "seller_uscc": [], "uscc": [], "score": []}
+    for (name, seller), known in asked:
+        match = matcher.resolve(name, Context(partners=frozenset(known)))
         if match.uscc is not None and match.uscc in known:
             out["name"].append(name)
-            out["seller_uscc"].append(group.column("seller_uscc")[0].as_py())
+            out["seller_uscc"].append(seller)
             out["uscc"].append(match.uscc)
             out["score"].append(match.score)
+    return out
+
+
+# -- resolution per blocking key: each group of names with the registry entries its lookups reach ----------
+
+def registry_keys_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Registry entries (``entry_id``, ``name``, ``kind``) → their index keys (``KEY_SCHEMA``)."""
+    rows: dict[str, list[Any]] = {name: [] for name in KEY_SCHEMA.names}
+    for entry_id, name, kind in zip(*(batch.column(c).to_pylist() for c in ("entry_id", "name", "kind")), strict=True):
+        parts = normalise(name)
+        if len(parts.core) < 2:
+            continue
+        full = signature("".join(parts.regions) + parts.core)
+        for table, key in index_keys(name, kind, parts):
+            rows["key"].append(f"{table}:{key}")
+            rows["entry_id"].append(entry_id)
+            rows["signature"].append(full if table == "char" else None)
+    return pa.RecordBatch.from_arrays([pa.array(rows[f.name], f.type) for f in KEY_SCHEMA], schema=KEY_SCHEMA)
+
+
+def name_bucket(name: str, buckets: int) -> int:
+    """A name's group: names with the same core head share most of their candidates, so they go together
+    (CRC-32: the same in every process, unlike ``hash``)."""
+    return zlib.crc32(normalise(name).core[:2].encode()) % buckets
+
+
+def name_keys_batch(batch: pa.RecordBatch, *, buckets: int) -> pa.RecordBatch:
+    """Distinct names (``name``) → their group and every key their decision may read (``ASK_SCHEMA``)."""
+    rows: dict[str, list[Any]] = {name: [] for name in ASK_SCHEMA.names}
+
+    def add(name: str, bucket: int, key: str | None, role: str, cap: int | None = None,
+            text: str | None = None, bits: int | None = None, chars: int | None = None) -> None:
+        for column, value in zip(ASK_SCHEMA.names, (name, bucket, key, role, cap, text, bits, chars), strict=True):
+            rows[column].append(value)
+
+    for name in batch.column("name").to_pylist():
+        bucket = name_bucket(name, buckets)
+        add(name, bucket, None, "name")
+        for lookup in lookups(name):
+            if lookup.table == "abbreviation":
+                distinct = sorted(set(lookup.key))
+                for ch in distinct:
+                    add(name, bucket, f"char:{ch}", "char", None, lookup.key, signature(lookup.key), len(distinct))
+            else:
+                role = "fetch" if lookup.cap is None else "count" if lookup.cap == 0 else "capped"
+                add(name, bucket, f"{lookup.table}:{lookup.key}", role, lookup.cap)
+    return pa.RecordBatch.from_arrays([pa.array(rows[f.name], f.type) for f in ASK_SCHEMA], schema=ASK_SCHEMA)
+
+
+def _group_resolver(group: pa.RecordBatch) -> tuple[Resolver, pa.RecordBatch]:
+    """A group's partial resolver (its ``entry`` and ``size`` rows) and its ``name`` rows."""
+    kinds = group.column("row_kind")
+    entries = group.filter(pc.equal(kinds, "entry"))
+    registry = pa.table({"uscc": entries.column("a"), "name": entries.column("b"), "kind": entries.column("c")})
+    sizes = group.filter(pc.equal(kinds, "size"))
+    known = dict(zip(sizes.column("a").to_pylist(), sizes.column("n").to_pylist(), strict=True))
+    return Resolver.partial(registry, known), group.filter(pc.equal(kinds, "name"))
+
+
+def resolve_group(group: pa.RecordBatch) -> pa.RecordBatch:
+    """One group of names (``blocked_groups.sql``) → their decisions, equal to the whole registry's."""
+    from chainlight.resolve import resolve_all  # the stage package imports this module
+
+    resolver, asked = _group_resolver(group)
+    names = sorted(set(asked.column("a").to_pylist()))
+    return decisions(names, resolve_all(resolver, names) if names else [])
+
+
+def partner_blocked_group(group: pa.RecordBatch) -> pa.RecordBatch:
+    """``partner_group`` for every (name, seller) of one group of names (``blocked_groups.sql``, the name
+    rows carrying the seller and one known partner each)."""
+    resolver, asked = _group_resolver(group)
+    partners: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for name, seller, partner in zip(*(asked.column(c).to_pylist() for c in ("a", "b", "c")), strict=True):
+        known = partners[(name, seller)]
+        if partner is not None:
+            known.add(partner)
+    out = _settled(resolver, sorted(partners.items()))
     return pa.RecordBatch.from_arrays([pa.array(out[f.name], f.type) for f in PARTNER_SCHEMA], schema=PARTNER_SCHEMA)

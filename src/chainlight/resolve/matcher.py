@@ -196,6 +196,59 @@ def _blocks(core: str) -> list[str]:
     return keys
 
 
+def index_keys(name: str, kind: str, parts: NameParts) -> Iterator[tuple[str, str]]:
+    """The (lookup table, key) pairs a registry name (normalised to ``parts``, core of 2+) is indexed
+    under: the same-text lookup, its core, its 2- and 3-character heads, the fuzzy blocks, the core's
+    prefixes (counted only) and each character of place + core (abbreviations)."""
+    core = parts.core
+    if kind == "registered":
+        yield "full", clean(name)
+    yield "core", core
+    yield "head", core[:2]  # brand heads: first 2 and 3 core characters
+    if len(core) >= 3:
+        yield "head", core[:3]
+    for key in _blocks(core):
+        yield "block", key
+    for k in range(2, 5):
+        yield "pre", core[:k]
+    for ch in set(_full(parts)):
+        yield "char", ch
+
+
+@dataclass(frozen=True, order=True)
+class Lookup:
+    """One key ``Resolver.resolve`` may read for a name. ``cap``: the entries under it are read only when
+    the whole registry holds at most that many (None: always; 0: only their number is read)."""
+    table: str  # full | core | head | block | pre | abbreviation (text whose characters an entry holds in order)
+    key: str
+    cap: int | None
+
+
+def lookups(name: str) -> list[Lookup]:
+    """Every index key ``Resolver.resolve(name, context)`` may read, whatever the context: the entries a
+    partial resolver (``Resolver.partial``) needs to decide this name as the whole registry would."""
+    parts = normalise(name or "")
+    if len(parts.core) < 2:
+        return []
+    keys = {Lookup("full", clean(name), None), Lookup("core", parts.core, None)}
+    for reading in _readings(name):  # the structure stage
+        keys.add(Lookup("core", reading.core, None))
+        keys.update(Lookup("head", reading.core[:k], C.MAX_STRUCTURE_BLOCK) for k in (2, 3) if len(reading.core) >= k)
+        if len(_full(reading)) <= 6:
+            keys.add(Lookup("abbreviation", _full(reading), None))
+    keys.update(Lookup("block", key, MAX_BLOCK) for key in _blocks(parts.core))  # the fuzzy model
+    if len(_full(parts)) <= 6:
+        keys.add(Lookup("abbreviation", _full(parts), None))
+    keys.update(Lookup("pre", parts.core[:k], 0) for k in range(2, 5))
+    return sorted(keys)
+
+
+def signature(text: str) -> int:
+    """``_signature`` as a signed 64-bit integer (a SQL BIGINT: bitwise tests in SQL read the same bits)."""
+    bits = _signature(text)
+    return bits - (1 << 64) if bits >= 1 << 63 else bits
+
+
 def _full(parts: NameParts) -> str:
     return "".join(parts.regions) + parts.core
 
@@ -246,10 +299,22 @@ class Resolver:
         resolver._build(_rows(unique), cities)
         return resolver
 
+    @classmethod
+    def partial(cls, registry: pa.Table, sizes: Mapping[str, int]) -> Resolver:
+        """A resolver over part of the registry that decides some names as the whole registry would: it
+        holds (at least) every entry those names' ``lookups`` reach, and ``sizes`` gives, per ``table:key``
+        of their capped and counted lookups, how many entries the whole registry holds under it (a key
+        missing from ``sizes`` has none). Extra entries change nothing: a name meets an entry only
+        through its own lookups, and every cut-off reads the whole registry's sizes."""
+        resolver = cls.from_arrow(registry)
+        resolver._sizes = sizes
+        return resolver
+
     def _build(self, rows: Iterable[tuple[str, str, str]], cities: Mapping[str, str] | None) -> None:
         """One pass over the sorted, distinct rows into the flat index (``index``): entries, then per
         lookup the (key, entry) pairs, made postings at the end."""
         self.cities = dict(cities or {})
+        self._sizes: Mapping[str, int] | None = None  # the whole registry's key sizes, for a partial resolver
         by_full, by_core, by_head, blocks = KeyHashes(), KeyHashes(), KeyHashes(), KeyHashes()
         prefixes = array("q")
         signatures = array("Q")
@@ -257,31 +322,28 @@ class Resolver:
         # (ascending int32 arrays), and per entry a character signature to filter a posting in one numpy step
         by_char: dict[str, array] = defaultdict(lambda: array("i"))
 
+        postings = {"full": by_full, "core": by_core, "head": by_head, "block": blocks}
+
         def kept() -> Iterator[tuple[str, NameParts, bool]]:
             index = 0
             for uscc, name, kind in rows:
                 parts = normalise(name)
-                core = parts.core
-                if len(core) < 2:
+                if len(parts.core) < 2:
                     continue
-                if kind == "registered":
-                    by_full.add(clean(name), index)
-                by_core.add(core, index)
-                by_head.add(core[:2], index)  # brand heads: first 2 and 3 core characters
-                if len(core) >= 3:
-                    by_head.add(core[:3], index)
-                for key in _blocks(core):
-                    blocks.add(key, index)
-                prefixes.extend(hash(core[:k]) for k in range(2, 5))
-                text = _full(parts)
-                signatures.append(_signature(text))
-                for ch in set(text):
-                    by_char[ch].append(index)
+                for table, key in index_keys(name, kind, parts):
+                    if table == "pre":
+                        prefixes.append(hash(key))
+                    elif table == "char":
+                        by_char[key].append(index)
+                    else:
+                        postings[table].add(key, index)
+                signatures.append(_signature(_full(parts)))
                 yield uscc, parts, kind != "registered"
                 index += 1
 
         self.entries = Entries(kept())
         self.by_full, self.by_core, self.by_head, self.blocks = (Postings(p) for p in (by_full, by_core, by_head, blocks))
+        self._postings = {"head": self.by_head, "block": self.blocks}
         self.prefix_count = Counts(prefixes)
         self.signatures = np.frombuffer(signatures, dtype=np.uint64).copy()
         self.by_char = {ch: np.frombuffer(ix, dtype=np.int32).copy() for ch, ix in by_char.items()}
@@ -365,10 +427,10 @@ class Resolver:
     def _structure_candidates(self, parts: NameParts) -> set[int]:
         core = parts.core
         found = set(self.by_core.get(core).tolist())
-        block = self.by_head.get(core[:2])
-        if len(block) > C.MAX_STRUCTURE_BLOCK and len(core) >= 3:
-            block = self.by_head.get(core[:3])
-        if len(block) <= C.MAX_STRUCTURE_BLOCK:
+        block = self._capped("head", core[:2], C.MAX_STRUCTURE_BLOCK)
+        if block is None and len(core) >= 3:
+            block = self._capped("head", core[:3], C.MAX_STRUCTURE_BLOCK)
+        if block is not None:
             if parts.legal_form or len(core) < 3:
                 # then every way _structure_features can fit an entry needs all the core's characters in
                 # the entry's place + core (only brand_other, for a short name of 3+, does not): drop the
@@ -430,7 +492,7 @@ class Resolver:
         shorter = mine if len(mine) <= len(theirs) else theirs
         if (theirs.startswith(mine) or mine.startswith(theirs)) and len(shorter) >= 2:
             # a short name keeps the head of the core: proof in inverse proportion to how common the head is
-            weight = max(weight, 4.5 - math.log(max(self.prefix_count.get(shorter[:4], 1), 1)))
+            weight = max(weight, 4.5 - math.log(max(self._prefix_count(shorter[:4]), 1)))
         elif abbreviations:
             contiguous = mine in _full(entry.parts)
             first_agrees = _full(parts)[0] == _full(entry.parts)[0]
@@ -439,6 +501,18 @@ class Resolver:
         if parts.regions and entry.parts.regions:
             weight += 1.5 if set(parts.regions) & set(entry.parts.regions) else -3.0
         return weight
+
+    def _capped(self, table: str, key: str, cap: int) -> np.ndarray | None:
+        """The entries under ``key`` in lookup ``table`` (head, block), or None when the registry holds
+        more than ``cap`` of them (too common to tell firms apart)."""
+        block = self._postings[table].get(key)
+        size = len(block) if self._sizes is None else self._sizes.get(f"{table}:{key}", 0)
+        return block if size <= cap else None
+
+    def _prefix_count(self, prefix: str) -> int:
+        """How many registry cores start with ``prefix`` (2 to 4 characters; a shorter core counts once per
+        length it is cut at, as ``index_keys`` emits it)."""
+        return self.prefix_count.get(prefix) if self._sizes is None else self._sizes.get(f"pre:{prefix}", 0)
 
     def _abbreviation_candidates(self, text: str) -> frozenset[int]:
         """Entries whose region + core hold every character of ``text`` (a mention's), in order: from
@@ -459,8 +533,8 @@ class Resolver:
         is all ``_model`` and ``_rivals_weighed`` read (and its listed weight is still below theirs)."""
         candidates: set[int] = set()
         for key in _blocks(parts.core):
-            block = self.blocks.get(key)
-            if len(block) <= MAX_BLOCK:
+            block = self._capped("block", key, MAX_BLOCK)
+            if block is not None:
                 candidates.update(block.tolist())
         abbreviations = self._abbreviations(_full(parts)) if len(_full(parts)) <= 6 else frozenset()
         candidates |= abbreviations

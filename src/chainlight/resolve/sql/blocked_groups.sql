@@ -1,0 +1,32 @@
+-- Resolution per blocking key: per group of names (bucket), the registry entries their lookups reach, the whole
+-- registry's size of each key they read a size of, and the questions (a name, with a seller and one of its known
+-- partners when asked with that context), as one table whose groups a block function reads whole
+-- (blocks.resolve_group, blocks.partner_blocked_group). No worker holds more of the registry than its group reaches.
+WITH asked AS (
+    SELECT a.name, a.bucket, a.key, a.role, a.cap, a.text, a.signature, a.chars, s.n
+    FROM _resolve_asks a JOIN _resolve_key_sizes s ON s.key = a.key
+),
+rarest AS (  -- per abbreviation text, its rarest character (any would find the same entries; the rarest, fewest)
+    SELECT name, bucket, key, signature FROM (
+        SELECT name, bucket, key, signature, chars,
+               row_number() OVER (PARTITION BY name, text ORDER BY n, key) AS pick,
+               count(*) OVER (PARTITION BY name, text) AS present
+        FROM asked WHERE role = 'char') AS per_char
+    WHERE pick = 1 AND present = chars  -- a character no registry name holds: no entry holds them all
+),
+reached AS (
+    SELECT a.bucket, k.entry_id FROM asked a JOIN _resolve_keys k ON k.key = a.key
+    WHERE a.role = 'fetch' OR (a.role = 'capped' AND a.n <= a.cap)
+    UNION  -- entries holding every character of the text: the signature test, then the group checks the order
+    SELECT r.bucket, k.entry_id FROM rarest r
+    JOIN _resolve_keys k ON k.key = r.key AND (k.signature & r.signature) = r.signature
+)
+SELECT r.bucket, 'entry' AS row_kind, e.uscc AS a, e.name AS b, e.kind AS c, CAST(NULL AS BIGINT) AS n
+FROM reached r JOIN _resolve_entries e ON e.entry_id = r.entry_id
+UNION ALL
+SELECT DISTINCT bucket, 'size', key, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), n
+FROM asked WHERE role IN ('capped', 'count')
+UNION ALL
+SELECT DISTINCT a.bucket, 'name', q.name, q.seller_uscc, q.partner, CAST(NULL AS BIGINT)
+FROM _resolve_asks a JOIN {{ questions }} q ON q.name = a.name
+WHERE a.role = 'name'

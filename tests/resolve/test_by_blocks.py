@@ -1,0 +1,109 @@
+"""Resolution per blocking key (``resolve.registry: blocks``): each group of names is resolved against only
+the registry entries its lookups reach, and every decision and link equals resolving against the whole
+registry — with the production groups, with one name per group (the smallest reach), and with the
+block cut-offs lowered so that they bite on a small registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from conftest import table_digest
+
+from chainlight import ingest, resolve
+from chainlight.config import Config
+from chainlight.resolve import blocks, constants, matcher
+from chainlight.resolve.matcher import Resolver, lookups
+from chainlight.workspace import Workspace
+
+FIRMS, SEED = 1500, 11
+
+
+@pytest.fixture(scope="module")
+def blind_economy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The blind profile: buyer names with typos, homophones, short names and abbreviations."""
+    from chainlight import synth
+
+    out = tmp_path_factory.mktemp("blind_economy")
+    synth.generate(out, firms=FIRMS, seed=SEED, profile="blind")
+    return out
+
+
+def _resolved(economy: Path, folder: Path, registry: str) -> tuple[dict[str, str], dict[str, int]]:
+    cfg = Config.model_validate({"resolve": {"registry": registry}})
+    ws = Workspace(folder, cfg)
+    try:
+        assert not ingest.run(ws, cfg, [economy]).errors
+        resolve.run(ws, cfg)
+        methods = {r["method"]: r["n"] for r in ws.engine.query(
+            "SELECT method, count(*) AS n FROM entity_links GROUP BY 1").to_pylist()}
+        return {t: table_digest(ws, t) for t in ("resolved_names", "entity_links")}, methods
+    finally:
+        ws.close()
+
+
+@pytest.fixture(scope="module")
+def whole(blind_economy: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], dict[str, int]]:
+    return _resolved(blind_economy, tmp_path_factory.mktemp("whole"), "whole")
+
+
+def test_blocks_give_the_whole_registrys_decisions_and_links(blind_economy: Path, tmp_path: Path,
+                                                            whole: tuple[dict[str, str], dict[str, int]]) -> None:
+    digests, methods = _resolved(blind_economy, tmp_path / "ws", "blocks")
+    assert digests == whole[0]
+    # not vacuous: every path of the matcher and the partner context decided some mentions
+    assert all(methods.get(m, 0) > 0 for m in ("exact", "alias", "structure", "model", "ambiguous", "partner")), methods
+
+
+def test_one_name_per_group_reaches_enough(blind_economy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           whole: tuple[dict[str, str], dict[str, int]]) -> None:
+    """With one name per group, a group holds exactly what its name's lookups reach: nothing another name
+    brought in can hide a missing lookup."""
+    monkeypatch.setattr(resolve, "NAMES_PER_GROUP", 1)
+    assert _resolved(blind_economy, tmp_path / "ws", "blocks")[0] == whole[0]
+
+
+def test_cut_offs_read_the_whole_registrys_sizes(blind_economy: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lowered block cut-offs skip common heads and blocks: a group's own (smaller) count of a key must
+    not let it read a block the whole registry finds too common."""
+    monkeypatch.setattr(constants, "MAX_STRUCTURE_BLOCK", 6)
+    monkeypatch.setattr(matcher, "MAX_BLOCK", 3)
+    monkeypatch.setattr(resolve, "NAMES_PER_GROUP", 7)
+    lowered = _resolved(blind_economy, tmp_path / "whole", "whole")
+    assert _resolved(blind_economy, tmp_path / "blocks", "blocks")[0] == lowered[0]
+
+
+def test_blocks_never_build_the_whole_registrys_matcher(blind_economy: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def whole_index(*_: object, **__: object) -> Resolver:
+        raise AssertionError("the whole registry's matcher was built")
+
+    monkeypatch.setattr(blocks, "resolver", whole_index)
+    digests, methods = _resolved(blind_economy, tmp_path / "ws", "blocks")
+    assert methods["exact"] > 0
+
+
+A, B, C = "914403001922038216", "91440300708461136T", "91110108551385082Q"
+ROWS = [(A, "嘉兴丞达新材料科技有限公司", "registered"), (B, "宁波恒驰汽车部件有限公司", "registered"),
+        (C, "苏州恒驰汽车部件有限公司", "registered"), (C, "恒驰部件", "short")]
+
+
+def _table(rows: list[tuple[str, str, str]]) -> pa.Table:
+    return pa.table({k: [r[i] for r in rows] for i, k in enumerate(("uscc", "name", "kind"))})
+
+
+def test_a_partial_resolver_reads_its_cut_offs_from_the_sizes_it_is_given() -> None:
+    """Two entries under a head the whole registry holds 4,000 times: too common to read, whatever the
+    partial index holds; told nothing, the head is read."""
+    name = "恒驰汽车"
+    assert Resolver.partial(_table(ROWS), {}).resolve(name) == Resolver(ROWS).resolve(name)
+    crowded = {f"head:{key}": 4_000 for key in ("恒驰", "恒驰汽")} | {f"block:{lookup.key}": 4_000 for lookup in
+                                                                     lookups(name) if lookup.table == "block"}
+    assert Resolver.partial(_table(ROWS), crowded).resolve(name).uscc is None
+
+
+def test_lookups_of_a_name_without_a_core_are_none() -> None:
+    assert lookups("A") == [] and lookups("") == []
+    assert {lookup.table for lookup in lookups("嘉兴丞达新材")} >= {"full", "core", "head", "block", "pre"}
