@@ -37,14 +37,18 @@ def measure(workspace: Path, stage: str, memory_limit: str = "") -> dict:
 
 
 def prepare(workspace: Path, firms: int, stages: list[str]) -> None:
-    """Synthesise, ingest and run the stages a benchmark needs first (skipped when already there)."""
-    if (workspace / "chainlight.duckdb").exists():
-        return
-    inputs = workspace / "inputs"
-    subprocess.run([sys.executable, "-m", "chainlight", "--quiet", "synth", "--out", str(inputs), "--firms",
-                    str(firms)], check=True)
-    subprocess.run([sys.executable, "-m", "chainlight", "--quiet", "ingest", "--workspace", str(workspace),
-                    str(inputs)], check=True)
+    """Synthesise, ingest and run the stages a benchmark needs first (each skipped when already done)."""
+    if not (workspace / "chainlight.duckdb").exists():
+        inputs = workspace / "inputs"
+        subprocess.run([sys.executable, "-m", "chainlight", "--quiet", "synth", "--out", str(inputs), "--firms",
+                        str(firms)], check=True)
+        subprocess.run([sys.executable, "-m", "chainlight", "--quiet", "ingest", "--workspace", str(workspace),
+                        str(inputs)], check=True)
+    from chainlight.config import Config
+    from chainlight.workspace import Workspace
+
+    with Workspace(workspace, Config(), read_only=True) as ws:
+        stages = [stage for stage in stages if ws.last_run(stage) is None]
     for stage in stages:
         subprocess.run([sys.executable, "-m", "chainlight", "--quiet", "run", "--workspace", str(workspace),
                         "--stage", stage], check=True)

@@ -1,7 +1,7 @@
 """Stage time on DuckDB against Spark local mode, on the same economy, in one run.
 
     python bench/engines.py [--firms 100000] [--workspace DIR] [--stages resolve ...] [--engines duckdb spark]
-                            [--spark-conf KEY=VALUE ...]
+                            [--spark-conf KEY=VALUE ...] [--set SETTING=VALUE ...]
 
 Prepares (once, on DuckDB) a synthetic economy of that size, ingested, resolved, extracted and mounted.
 Then, each in a fresh process: the batch stages (ontology, resolve, extract, mount, graph, expert, risk; or
@@ -36,12 +36,13 @@ CHILD = """
 import json, resource, sys, threading, time
 import psutil
 from chainlight import tables
-from chainlight.config import Config, EngineSettings
+from chainlight.config import Config
 from chainlight.engine.transfer import copy_tables
 from chainlight.pipeline import runner
 from chainlight.workspace import Workspace
 duck_path, engine, conf = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 stages, handed = sys.argv[4].split(","), [t for t in sys.argv[5].split(",") if t]
+settings = json.loads(sys.argv[6])  # --set, e.g. {"resolve": {"registry": "whole"}}
 peak = {"tree": 0}
 
 def sample():  # this process and its children (Spark's JVM, the Python workers)
@@ -67,7 +68,7 @@ def timed(label, work):
                       "python_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
 
 if engine == "spark":
-    cfg = Config(engine=EngineSettings(name="spark", spark_conf=conf))
+    cfg = Config.model_validate({**settings, "engine": {"name": "spark", "spark_conf": conf}})
     with Workspace(duck_path, Config(), read_only=True) as duck, Workspace(duck_path + "-spark", cfg) as ws:
         timed("hand_over", lambda: copy_tables(duck.engine, ws.engine, [*tables.INPUT_TABLES, *handed]))
         if "resolve" in stages:
@@ -75,7 +76,7 @@ if engine == "spark":
         for stage in stages:
             timed(stage, lambda: runner(stage)(ws, cfg))
 else:
-    cfg = Config()
+    cfg = Config.model_validate(settings)
     with Workspace(duck_path, cfg) as ws:
         if "resolve" in stages:
             ws.engine.execute("DROP TABLE IF EXISTS resolved_names")  # resolve from no earlier decisions
@@ -132,26 +133,38 @@ def main() -> None:
     parser.add_argument("--firms", type=int, default=100_000)
     parser.add_argument("--workspace", type=Path)
     parser.add_argument("--spark-conf", nargs="*", default=[], help="KEY=VALUE Spark settings")
+    parser.add_argument("--set", nargs="*", default=[], dest="settings", metavar="SETTING=VALUE",
+                        help="settings for both engines' runs, e.g. resolve.registry=whole")
     parser.add_argument("--stages", nargs="*", choices=STAGES, default=STAGES, help="the stages to time")
     parser.add_argument("--engines", nargs="*", choices=["duckdb", "spark"], default=["duckdb", "spark"],
                         help="the engines to time (default both, for the ratio)")
     args = parser.parse_args()
     stages = [s for s in STAGES if s in args.stages]  # pipeline order
     workspace = args.workspace or Path(tempfile.gettempdir()) / f"chainlight-bench-ws-{args.firms}"
-    prepare(workspace, args.firms, ["resolve", "extract", "mount"])
+    last = max(STAGES.index(s) for s in stages)  # the tables of stages after the last timed one are not needed
+    prepare(workspace, args.firms, [s for s in ("resolve", "extract", "mount") if STAGES.index(s) < last])
     conf = {"spark.driver.memory": "2g", "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8"}
     conf.update(dict(item.split("=", 1) for item in args.spark_conf))
     for stage in (BEFORE_RISK if "risk" in stages else []):
         if stage not in stages:
             subprocess.run([sys.executable, "-m", "chainlight", "--quiet", "run", "--workspace", str(workspace),
                             "--stage", stage], check=True)
-    duck = engine_child("duckdb", str(workspace), "duckdb", "{}", ",".join(stages), "") \
+    settings: dict = {}
+    for item in args.settings:
+        dotted, value = item.split("=", 1)
+        *sections, name = dotted.split(".")
+        node = settings
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = value
+    duck = engine_child("duckdb", str(workspace), "duckdb", "{}", ",".join(stages), "", json.dumps(settings)) \
         if "duckdb" in args.engines else {}
-    handed = [t for stage, made in MADE_BY.items() if stage not in stages for t in made]  # Spark does not make these
-    spark = engine_child("spark", str(workspace), "spark", json.dumps(conf), ",".join(stages), ",".join(handed)) \
-        if "spark" in args.engines else {}
+    handed = [t for stage, made in MADE_BY.items()  # what Spark does not make but a later timed stage reads
+              if stage not in stages and STAGES.index(stage) < last for t in made]
+    spark = engine_child("spark", str(workspace), "spark", json.dumps(conf), ",".join(stages), ",".join(handed),
+                         json.dumps(settings)) if "spark" in args.engines else {}
     algo = child(ALGORITHMS, str(workspace)) if "graph" in stages and "duckdb" in args.engines else None
-    print(f"engines on {args.firms:,} firms (Spark local mode, {json.dumps(conf)}):")
+    print(f"engines on {args.firms:,} firms (Spark local mode, {json.dumps(conf)}; settings {json.dumps(settings)}):")
     for stage in stages:
         seconds = {name: figures[stage]["seconds"] for name, figures in (("duckdb", duck), ("spark", spark))
                    if stage in figures}

@@ -37,7 +37,8 @@ def _resolved(economy: Path, folder: Path, registry: str) -> tuple[dict[str, str
         assert not ingest.run(ws, cfg, [economy]).errors
         resolve.run(ws, cfg)
         methods = {r["method"]: r["n"] for r in ws.engine.query(
-            "SELECT method, count(*) AS n FROM entity_links GROUP BY 1").to_pylist()}
+            "SELECT method, count(*) AS n FROM entity_links GROUP BY 1 UNION ALL "
+            "SELECT 'report:' || method, count(*) FROM entity_links WHERE source = 'report' GROUP BY method").to_pylist()}
         return {t: table_digest(ws, t) for t in ("resolved_names", "entity_links")}, methods
     finally:
         ws.close()
@@ -53,7 +54,8 @@ def test_blocks_give_the_whole_registrys_decisions_and_links(blind_economy: Path
     digests, methods = _resolved(blind_economy, tmp_path / "ws", "blocks")
     assert digests == whole[0]
     # not vacuous: every path of the matcher and the partner context decided some mentions
-    assert all(methods.get(m, 0) > 0 for m in ("exact", "alias", "structure", "model", "ambiguous", "partner")), methods
+    assert all(methods.get(m, 0) > 0 for m in ("exact", "alias", "structure", "model", "ambiguous", "partner",
+                                               "report:exact", "report:unresolved")), methods
 
 
 def test_one_name_per_group_reaches_enough(blind_economy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -75,14 +77,17 @@ def test_cut_offs_read_the_whole_registrys_sizes(blind_economy: Path, tmp_path: 
     assert _resolved(blind_economy, tmp_path / "blocks", "blocks")[0] == lowered[0]
 
 
-def test_blocks_never_build_the_whole_registrys_matcher(blind_economy: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_blocks_never_index_the_whole_registry(blind_economy: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither the matcher nor the report gazetteer over the whole registry is built (nor its shared copy)."""
     def whole_index(*_: object, **__: object) -> Resolver:
-        raise AssertionError("the whole registry's matcher was built")
+        raise AssertionError("a whole-registry index was built")
 
-    monkeypatch.setattr(blocks, "resolver", whole_index)
-    digests, methods = _resolved(blind_economy, tmp_path / "ws", "blocks")
-    assert methods["exact"] > 0
+    for name in ("resolver", "firm_gazetteer"):
+        monkeypatch.setattr(blocks, name, whole_index)
+    monkeypatch.setattr(resolve, "shared_registry", whole_index)
+    _, methods = _resolved(blind_economy, tmp_path / "ws", "blocks")
+    assert methods["exact"] > 0 and methods["report:exact"] > 0
 
 
 A, B, C = "914403001922038216", "91440300708461136T", "91110108551385082Q"

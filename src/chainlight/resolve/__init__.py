@@ -185,38 +185,91 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
         blocks.forget()
 
 
-def _index_registry(ws: Workspace) -> None:
-    """The registry's distinct rows (``_resolve_entries``), every key each is indexed under (``_resolve_keys``)
-    and each key's number of entries in the whole registry (``_resolve_key_sizes``), for ``_resolve_by_blocks``."""
-    engine = ws.engine
-    engine.execute(f"CREATE OR REPLACE TEMP TABLE _resolve_entries AS SELECT {ROW_HASH} AS entry_id, uscc, name, kind "
-                   f"FROM (SELECT DISTINCT uscc, name, kind FROM ({REGISTRY_SQL}) AS registry) AS registry")
-    engine.map_batches("_resolve_keys", "SELECT entry_id, name, kind FROM _resolve_entries",
-                       blocks.registry_keys_batch, blocks.KEY_SCHEMA)
-    engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_key_sizes AS "
-                   "SELECT key, count(*) AS n FROM _resolve_keys GROUP BY key")
+class _WholeRegistry:
+    """The registry-wide steps with the whole registry indexed in each worker (``shared_registry``)."""
+
+    def __init__(self, ws: Workspace, registry: TableRef) -> None:
+        self.engine, self.registry = ws.engine, registry
+
+    def report_mentions(self) -> None:
+        """``_resolve_report_mentions``: firm names found in report text with the registry's gazetteer."""
+        self.engine.map_batches("_resolve_report_mentions", "SELECT report_id, text FROM reports",
+                                functools.partial(blocks.report_mentions_batch, registry=self.registry),
+                                blocks.MENTION_SCHEMA)
+
+    def fresh_decisions(self) -> None:
+        """``_resolve_fresh``: the decisions of ``_resolve_pending``'s names."""
+        resolve_fn = functools.partial(blocks.resolve_batch, registry=self.registry)
+        if self.engine.in_process:
+            # The same block function over the whole pending set in one call: ``resolve_all`` then forks one
+            # worker per core, which beats in-process batches on threads (the matcher is Python, held by the GIL).
+            pending = one_batch(self.engine.query("SELECT name FROM _resolve_pending ORDER BY 1"))
+            self.engine.register_arrow("_resolve_fresh", pa.Table.from_batches([resolve_fn(pending)],
+                                                                               schema=blocks.DECISION_SCHEMA))
+        else:
+            self.engine.map_batches("_resolve_fresh", "SELECT name FROM _resolve_pending", resolve_fn,
+                                    blocks.DECISION_SCHEMA)
+
+    def partner_decisions(self, questions_sql: str) -> None:
+        """``_resolve_partner_names``: ambiguous names settled by their seller's known partners."""
+        self.engine.map_batches("_resolve_partner_names", questions_sql,
+                                functools.partial(blocks.partner_group, registry=self.registry),
+                                blocks.PARTNER_SCHEMA, group_by=["name", "seller_uscc"])
 
 
-def _resolve_by_blocks(ws: Workspace, out: str, questions: str, fn: BatchFunction, schema: pa.Schema) -> None:
-    """Table ``out`` (``schema``): ``fn`` over each group of the names of table ``questions`` (``name``,
-    ``seller_uscc``, ``partner``) with the registry entries their lookups reach (``blocked_groups.sql``).
-    Entries reached through another key, or for another name of the group, change no decision (an entry
-    id that two rows share only adds one), so the groups' decisions equal the whole registry's."""
-    engine = ws.engine
-    names = f"SELECT DISTINCT name FROM {questions}"
-    buckets = max(1, -(-int(engine.scalar(f"SELECT count(*) FROM ({names}) AS n")) // NAMES_PER_GROUP))
-    engine.map_batches("_resolve_asks", names, functools.partial(blocks.name_keys_batch, buckets=buckets),
-                       blocks.ASK_SCHEMA)
-    engine.map_batches(out, render(load_sql("chainlight.resolve", "blocked_groups"), {"questions": questions}),
-                       fn, schema, group_by=["bucket"])
+class _ByBlockingKey:
+    """The same steps with no worker holding the whole registry: SQL joins each group of names (or each
+    report) with the registry entries (text forms) their keys reach, and a group function decides them as
+    the whole registry would."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.engine = ws.engine
+        # the registry's distinct rows, every key each is indexed under, and each key's size in the whole registry
+        self.engine.execute(f"CREATE OR REPLACE TEMP TABLE _resolve_entries AS SELECT {ROW_HASH} AS entry_id, uscc, "
+                            f"name, kind FROM (SELECT DISTINCT uscc, name, kind FROM ({REGISTRY_SQL}) AS registry) AS r")
+        self.engine.map_batches("_resolve_keys", "SELECT entry_id, name, kind FROM _resolve_entries",
+                                blocks.registry_keys_batch, blocks.KEY_SCHEMA)
+        self.engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_key_sizes AS "
+                            "SELECT key, count(*) AS n FROM _resolve_keys GROUP BY key")
+
+    def report_mentions(self) -> None:
+        """The registry's text forms joined with the reports' windows by their first characters
+        (``report_forms.sql``), then per report the same choice among overlapping names as ``find_mentions``."""
+        engine = self.engine
+        engine.map_batches("_resolve_form_rows", "SELECT DISTINCT name FROM _resolve_entries", blocks.forms_batch,
+                           blocks.FORM_SCHEMA)
+        engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_forms AS SELECT DISTINCT form, head FROM _resolve_form_rows")
+        engine.map_batches("_resolve_report_windows", "SELECT report_id, text FROM reports", blocks.windows_batch,
+                           blocks.WINDOW_SCHEMA)
+        engine.map_batches("_resolve_report_mentions", load_sql("chainlight.resolve", "report_forms"),
+                           blocks.report_mentions_group, blocks.MENTION_SCHEMA, group_by=["report_id"])
+
+    def fresh_decisions(self) -> None:
+        self._decide("_resolve_fresh", "_resolve_pending", blocks.resolve_group, blocks.DECISION_SCHEMA)
+
+    def partner_decisions(self, questions_sql: str) -> None:
+        self.engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_partner_questions AS " + questions_sql)
+        self._decide("_resolve_partner_names", "_resolve_partner_questions", blocks.partner_blocked_group,
+                     blocks.PARTNER_SCHEMA)
+
+    def _decide(self, out: str, questions: str, fn: BatchFunction, schema: pa.Schema) -> None:
+        """Table ``out`` (``schema``): ``fn`` over each group of the names of table ``questions`` (``name``,
+        ``seller_uscc``, ``partner``) with the registry entries their lookups reach (``blocked_groups.sql``).
+        Entries reached through another key, or for another name of the group, change no decision (an entry
+        id that two rows share only adds one), so the groups' decisions equal the whole registry's."""
+        names = f"SELECT DISTINCT name FROM {questions}"
+        buckets = max(1, -(-int(self.engine.scalar(f"SELECT count(*) FROM ({names}) AS n")) // NAMES_PER_GROUP))
+        self.engine.map_batches("_resolve_asks", names, functools.partial(blocks.name_keys_batch, buckets=buckets),
+                                blocks.ASK_SCHEMA)
+        self.engine.map_batches(out, render(load_sql("chainlight.resolve", "blocked_groups"), {"questions": questions}),
+                                fn, schema, group_by=["bucket"])
 
 
 def _run(ws: Workspace, *, by_blocks: bool) -> StageResult:
     engine = ws.engine
     fingerprint = _fingerprint(ws)
-    registry = shared_registry(ws, fingerprint)
-    engine.map_batches("_resolve_report_mentions", "SELECT report_id, text FROM reports",
-                       functools.partial(blocks.report_mentions_batch, registry=registry), blocks.MENTION_SCHEMA)
+    steps = _ByBlockingKey(ws) if by_blocks else _WholeRegistry(ws, shared_registry(ws, fingerprint))
+    steps.report_mentions()
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_mentions AS " + load_sql("chainlight.resolve", "mentions")
                    + " UNION ALL SELECT * FROM _resolve_report_mentions")
     has_previous = (engine.table_exists("resolved_names")
@@ -226,28 +279,12 @@ def _run(ws: Workspace, *, by_blocks: bool) -> StageResult:
         "WHERE registry_fingerprint = $f" if has_previous else NO_PREVIOUS_SQL), {"f": fingerprint} if has_previous else None)
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_pending AS SELECT name, CAST(NULL AS VARCHAR) AS seller_uscc, "
                    "CAST(NULL AS VARCHAR) AS partner FROM (" + PENDING_SQL + ") AS pending")
-    resolve_fn = functools.partial(blocks.resolve_batch, registry=registry)
-    if by_blocks:
-        _index_registry(ws)
-        _resolve_by_blocks(ws, "_resolve_fresh", "_resolve_pending", blocks.resolve_group, blocks.DECISION_SCHEMA)
-    elif engine.in_process:
-        # The same block function over the whole pending set in one call: ``resolve_all`` then forks one
-        # worker per core, which beats in-process batches on threads (the matcher is Python, held by the GIL).
-        pending = one_batch(engine.query("SELECT name FROM _resolve_pending ORDER BY 1"))
-        engine.register_arrow("_resolve_fresh", pa.Table.from_batches([resolve_fn(pending)], schema=blocks.DECISION_SCHEMA))
-    else:
-        engine.map_batches("_resolve_fresh", "SELECT name FROM _resolve_pending", resolve_fn, blocks.DECISION_SCHEMA)
+    steps.fresh_decisions()
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_names AS SELECT * FROM _resolve_previous UNION ALL "
                    "SELECT name, uscc, score, method, candidates, CAST($f AS VARCHAR) AS registry_fingerprint "
                    "FROM _resolve_fresh", {"f": fingerprint})
-    partners = render(load_sql("chainlight.resolve", "partners"), {"written_links": rules.fallback_links_view(ws)})
-    if by_blocks:
-        engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_partner_questions AS " + partners)
-        _resolve_by_blocks(ws, "_resolve_partner_names", "_resolve_partner_questions", blocks.partner_blocked_group,
-                           blocks.PARTNER_SCHEMA)
-    else:
-        engine.map_batches("_resolve_partner_names", partners, functools.partial(blocks.partner_group, registry=registry),
-                           blocks.PARTNER_SCHEMA, group_by=["name", "seller_uscc"])
+    steps.partner_decisions(render(load_sql("chainlight.resolve", "partners"),
+                                   {"written_links": rules.fallback_links_view(ws)}))
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_context AS " + load_sql("chainlight.resolve", "partner_links"))
     with ws.stage("resolve") as writer:
         writer.write_sql("resolved_names", "SELECT * FROM _resolve_names")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import zlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import ahocorasick
@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from chainlight.engine.base import TableRef
 from chainlight.resolve.matcher import Context, Match, Resolver, index_keys, lookups, signature
 from chainlight.resolve.normalise import normalise
-from chainlight.resolve.reports import find_mentions, gazetteer
+from chainlight.resolve.reports import FORM_HEAD, TextMention, choose_mentions, find_mentions, gazetteer, text_forms
 
 T = TypeVar("T")
 
@@ -47,6 +47,11 @@ KEY_SCHEMA = pa.schema([("key", pa.string()), ("entry_id", pa.int64()), ("signat
 #: and how many distinct characters it has).
 ASK_SCHEMA = pa.schema([("name", pa.string()), ("bucket", pa.int64()), ("key", pa.string()), ("role", pa.string()),
                         ("cap", pa.int64()), ("text", pa.string()), ("signature", pa.int64()), ("chars", pa.int64())])
+
+#: ``_resolve_forms``: the registry's text forms (``reports.text_forms``) by their first characters.
+FORM_SCHEMA = pa.schema([("form", pa.string()), ("head", pa.string())])
+#: ``_resolve_report_windows``: each window of ``FORM_HEAD`` characters of a report's text, by its start.
+WINDOW_SCHEMA = pa.schema([("report_id", pa.string()), ("start", pa.int64()), ("window", pa.string())])
 
 _LOCK = threading.Lock()
 _INDEXES: dict[str, tuple[str, Any]] = {}  # kind -> (registry fingerprint, index): the latest registry only
@@ -100,9 +105,14 @@ def resolve_batch(batch: pa.RecordBatch, *, registry: TableRef) -> pa.RecordBatc
 def report_mentions_batch(batch: pa.RecordBatch, *, registry: TableRef) -> pa.RecordBatch:
     """Reports (``report_id``, ``text``) → the firm names found in their text, one mention each."""
     automaton = firm_gazetteer(registry)
+    return _mentions((report_id, find_mentions(text or "", automaton)) for report_id, text in
+                     zip(batch.column("report_id").to_pylist(), batch.column("text").to_pylist(), strict=True))
+
+
+def _mentions(found: Iterable[tuple[str, list[TextMention]]]) -> pa.RecordBatch:
     rows: dict[str, list[str | None]] = {name: [] for name in MENTION_SCHEMA.names}
-    for report_id, text in zip(batch.column("report_id").to_pylist(), batch.column("text").to_pylist(), strict=True):
-        for mention in find_mentions(text or "", automaton):
+    for report_id, mentions in found:
+        for mention in mentions:
             rows["mention_id"].append(f"report:{report_id}:{mention.start}")
             rows["source"].append("report")
             rows["source_id"].append(report_id)
@@ -110,6 +120,39 @@ def report_mentions_batch(batch: pa.RecordBatch, *, registry: TableRef) -> pa.Re
             rows["given_uscc"].append(None)
     return pa.RecordBatch.from_arrays([pa.array(rows[n], pa.string()) for n in MENTION_SCHEMA.names],
                                       schema=MENTION_SCHEMA)
+
+
+def forms_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Registry names (``name``) → their text forms (``FORM_SCHEMA``), for the scan per key."""
+    forms = sorted({form for name in batch.column("name").to_pylist() for form in text_forms(name)})
+    return pa.RecordBatch.from_arrays([pa.array(forms, pa.string()), pa.array([f[:FORM_HEAD] for f in forms], pa.string())],
+                                      schema=FORM_SCHEMA)
+
+
+def windows_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Reports (``report_id``, ``text``) → every window of ``FORM_HEAD`` characters (``WINDOW_SCHEMA``)."""
+    ids: list[str] = []
+    starts: list[int] = []
+    windows: list[str] = []
+    for report_id, text in zip(batch.column("report_id").to_pylist(), batch.column("text").to_pylist(), strict=True):
+        text = text or ""
+        for start in range(len(text) - FORM_HEAD + 1):
+            ids.append(report_id)
+            starts.append(start)
+            windows.append(text[start:start + FORM_HEAD])
+    return pa.RecordBatch.from_arrays([pa.array(ids, pa.string()), pa.array(starts, pa.int64()),
+                                       pa.array(windows, pa.string())], schema=WINDOW_SCHEMA)
+
+
+def report_mentions_group(group: pa.RecordBatch) -> pa.RecordBatch:
+    """One report (``report_id``, ``text``) with where registry forms occur in it (``start``, ``length``; null
+    when none does: ``report_forms.sql``) → its mentions, as ``report_mentions_batch`` finds them."""
+    if not group.num_rows:
+        return _mentions([])
+    text = group.column("text")[0].as_py() or ""
+    known = [(start, start + length) for start, length in
+             zip(group.column("start").to_pylist(), group.column("length").to_pylist(), strict=True) if start is not None]
+    return _mentions([(group.column("report_id")[0].as_py(), choose_mentions(text, known))])
 
 
 def partner_group(group: pa.RecordBatch, *, registry: TableRef) -> pa.RecordBatch:

@@ -27,13 +27,22 @@ class TextMention:
     name: str
 
 
+#: Every text form is at least this long; a scan per key joins the text's windows of this length with the forms.
+FORM_HEAD = 4
+
+
+def text_forms(name: str) -> set[str]:
+    """The forms of a registry name looked for in text: the name, its core and the core's first four
+    characters, each of four characters or more and not generic."""
+    core = normalise(name).core
+    return {form for form in (name, core, core[:4]) if len(form) >= FORM_HEAD and not is_generic(form)}
+
+
 def gazetteer(names: Iterable[str]) -> ahocorasick.Automaton:
     automaton = ahocorasick.Automaton()
     for name in names:
-        core = normalise(name).core
-        for form in (name, core, core[:4]):
-            if len(form) >= 4 and not is_generic(form):
-                automaton.add_word(form, len(form))
+        for form in text_forms(name):
+            automaton.add_word(form, len(form))
     if len(automaton):
         automaton.make_automaton()
     return automaton
@@ -41,7 +50,12 @@ def gazetteer(names: Iterable[str]) -> ahocorasick.Automaton:
 
 def find_mentions(text: str, automaton: ahocorasick.Automaton) -> list[TextMention]:
     """Non-overlapping mentions: registry forms first (longest wins), then unknown legal-form names."""
-    known = [(end - length + 1, end + 1) for end, length in automaton.iter(text)] if len(automaton) else []
+    return choose_mentions(text, [(end - length + 1, end + 1) for end, length in automaton.iter(text)]
+                           if len(automaton) else [])
+
+
+def choose_mentions(text: str, known: Iterable[tuple[int, int]]) -> list[TextMention]:
+    """``find_mentions`` given where registry forms occur in the text (start, end), however they were found."""
     pattern = [(m.start(), m.end()) for m in LEGAL_NAME.finditer(text)]
     chosen: list[tuple[int, int]] = []
     for start, end in [*sorted(known, key=lambda s: (s[0], -(s[1] - s[0]))), *pattern]:
