@@ -14,11 +14,12 @@ rarest AS (  -- per abbreviation text, its rarest character (any would find the 
         FROM asked WHERE role = 'char') AS per_char
     WHERE pick = 1 AND present = chars  -- a character no registry name holds: no entry holds them all
 ),
-reached AS (
-    SELECT a.bucket, k.entry_id FROM asked a JOIN _resolve_keys k ON k.key = a.key
-    WHERE a.role = 'fetch' OR (a.role = 'capped' AND a.n <= a.cap)
+reached AS (  -- per group, each key once (its names share most keys: they are grouped by core head)
+    SELECT g.bucket, k.entry_id
+    FROM (SELECT DISTINCT bucket, key FROM asked WHERE role = 'fetch' OR (role = 'capped' AND n <= cap)) g
+    JOIN _resolve_keys k ON k.key = g.key
     UNION  -- entries holding every character of the text: the signature test, then the group checks the order
-    SELECT r.bucket, k.entry_id FROM rarest r
+    SELECT r.bucket, k.entry_id FROM (SELECT DISTINCT bucket, key, signature FROM rarest) r
     JOIN _resolve_keys k ON k.key = r.key AND (k.signature & r.signature) = r.signature
 )
 SELECT r.bucket, 'entry' AS row_kind, e.uscc AS a, e.name AS b, e.kind AS c, CAST(NULL AS BIGINT) AS n
