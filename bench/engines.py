@@ -12,7 +12,8 @@ Resolve starts from no decisions on both engines (the DuckDB child drops ``resol
 iterative measures as SQL against the scipy.sparse forms the stage uses there: why DuckDB keeps scipy.
 Prints each stage's seconds as it ends (so a long run that fails keeps what it measured), then the table with
 the ratio, and peak memory per stage: the Python process, and its whole process tree sampled once a second
-(Spark's JVM and Python workers, or DuckDB resolve's forked matchers: pages they share count in each).
+(Spark's JVM and Python workers, or DuckDB resolve's forked matchers: pages they share count in each), and the
+largest single Python worker (what one executor core's Python needs: resolve's index lives there).
 """
 
 from __future__ import annotations
@@ -43,12 +44,15 @@ from chainlight.workspace import Workspace
 duck_path, engine, conf = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 stages, handed = sys.argv[4].split(","), [t for t in sys.argv[5].split(",") if t]
 settings = json.loads(sys.argv[6])  # --set, e.g. {"resolve": {"registry": "whole"}}
-peak = {"tree": 0}
+peak = {"tree": 0, "worker": 0}
 
 def sample():  # this process and its children (Spark's JVM, the Python workers)
     me = psutil.Process()
     try:
-        peak["tree"] = max(peak["tree"], sum(p.memory_info().rss for p in [me, *me.children(recursive=True)]))
+        children = me.children(recursive=True)
+        peak["tree"] = max(peak["tree"], sum(p.memory_info().rss for p in [me, *children]))
+        workers = [p.memory_info().rss for p in children if "python" in p.name().lower()]
+        peak["worker"] = max(peak["worker"], *workers, 0)  # the largest Python worker (or forked matcher)
     except psutil.Error:
         pass
 
@@ -60,11 +64,12 @@ def sampler():
 threading.Thread(target=sampler, daemon=True).start()
 
 def timed(label, work):
-    peak["tree"] = 0
+    peak["tree"] = peak["worker"] = 0
     start = time.perf_counter()
     work()
     sample()
     print(json.dumps({"stage": label, "seconds": time.perf_counter() - start, "tree_mb": peak["tree"] / 2**20,
+                      "worker_mb": peak["worker"] / 2**20,
                       "python_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
 
 if engine == "spark":
@@ -121,7 +126,7 @@ def engine_child(engine: str, *args: str) -> dict[str, dict]:
                 row = json.loads(line)
                 figures[row["stage"]] = row
                 print(f"  {engine:6s} {row['stage']:9s} {row['seconds']:9.1f} s   peak RSS {row['tree_mb']:,.0f} MB "
-                      "(process tree)", flush=True)
+                      f"(process tree), largest Python worker {row['worker_mb']:,.0f} MB", flush=True)
         error = proc.stderr.read()
     if proc.returncode:
         print(f"{engine} child failed after {list(figures)}:\n{error[-3000:]}", flush=True)
