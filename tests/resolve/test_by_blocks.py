@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import table_digest
+from conftest import load_tables, table_digest
 
 from chainlight import ingest, resolve
 from chainlight.config import Config
@@ -112,3 +112,23 @@ def test_a_partial_resolver_reads_its_cut_offs_from_the_sizes_it_is_given() -> N
 def test_lookups_of_a_name_without_a_core_are_none() -> None:
     assert lookups("A") == [] and lookups("") == []
     assert {lookup.table for lookup in lookups("嘉兴丞达新材")} >= {"full", "core", "head", "block", "pre"}
+
+
+def test_report_mentions_per_key_equal_the_gazetteers(ws: Workspace, tmp_path: Path) -> None:
+    """Overlapping forms (a name inside a longer one, a core and its 4-character head), a form at the very
+    end, an unknown legal-form name, and a report without any: the same mentions at the same offsets."""
+    load_tables(ws, tmp_path / "in", {
+        "enterprises": [{"uscc": uscc, "name": name} for uscc, name, kind in ROWS if kind == "registered"],
+        "aliases": [{"uscc": C, "alias": "恒驰部件", "kind": "short"}],
+        "reports": [{"report_id": "R1", "title": "t", "published": "2024-01-01",
+                     "text": "宁波恒驰汽车部件有限公司与恒驰部件、丞达新材料签约，杭州某某新能源有限公司扩产，见恒驰汽车"},
+                    {"report_id": "R2", "title": "t", "published": "2024-01-01", "text": "行业景气度回升。"},
+                    {"report_id": "R3", "title": "t", "published": "2024-01-01", "text": "恒驰"}]})
+
+    def mentions(steps: object) -> list[dict[str, object]]:
+        steps.report_mentions()  # type: ignore[attr-defined]
+        return ws.engine.query("SELECT * FROM _resolve_report_mentions ORDER BY mention_id").to_pylist()
+
+    expected = mentions(resolve._WholeRegistry(ws, resolve.shared_registry(ws)))
+    assert mentions(resolve._ByBlockingKey(ws)) == expected
+    assert {m["source_id"] for m in expected} == {"R1"} and len(expected) >= 4
