@@ -110,8 +110,9 @@ class RiskSettings(_Section):
     reason_count: int = Field(
         3, ge=1, le=10, description="Model reasons shown per decision in each direction (adverse, favourable).")
     train_max_rows: int = Field(
-        5_000_000, ge=1000, description="Most training rows the scorecards are fitted on (they fit in one process); "
-                                        "above it a stable hash sample of the (firm, date) rows is taken.")
+        1_000_000, ge=1000, description="Most training rows the scorecards are fitted on (they fit in one process, on "
+                                        "Spark the driver: 1M rows of the features ≈ 0.3 GB); above it a stable hash "
+                                        "sample of the (firm, date) rows is taken.")
     audit_fsync: bool = Field(
         True, description="Flush each audit entry to disk before its decision returns "
                           "(off: faster; the newest entries may be lost in a crash).")

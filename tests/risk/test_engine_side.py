@@ -47,14 +47,16 @@ def _labelled(ws: Workspace, firms: int) -> None:
     rows = [(f"F{i:06d}", d, (i * 7 + k) % 11 == 0, float(i % 13)) for i in range(firms) for k, d in enumerate(days)]
     ws.engine.register_arrow(risk.LABELLED, pa.table({
         "uscc": [r[0] for r in rows], "as_of": pa.array([r[1] for r in rows], pa.date32()),
-        risk.LABEL: [r[2] for r in rows], "x": [r[3] for r in rows], "industry_division": ["C"] * len(rows),
+        risk.LABEL: [r[2] for r in rows], "x": [r[3] for r in rows], "unread": [r[3] for r in rows],
+        "industry_division": ["C"] * len(rows),
         "province": ["p"] * len(rows), "tier": ["t"] * len(rows)}))
 
 
 def test_training_rows_are_all_rows_in_order_below_the_bound(ws: Workspace) -> None:
     _labelled(ws, 3000)
-    frame, train, test = risk._training_rows(ws, Config().risk, date(2025, 1, 1))
+    frame, train, test = risk._training_rows(ws, Config().risk, date(2025, 1, 1), ["x", "tier"])
     assert (train, test) == (6000, 6000) and len(frame) == 6000
+    assert list(frame.columns) == ["uscc", "as_of", risk.LABEL, "x", "tier"]  # only what the scorecards read
     assert list(zip(frame["uscc"], frame["as_of"], strict=True)) == sorted(zip(frame["uscc"], frame["as_of"], strict=True))
     assert all(d < date(2025, 1, 1) for d in frame["as_of"])
 
@@ -62,8 +64,8 @@ def test_training_rows_are_all_rows_in_order_below_the_bound(ws: Workspace) -> N
 def test_training_rows_above_the_bound_are_a_stable_hash_sample(ws: Workspace) -> None:
     _labelled(ws, 3000)
     settings = Config().risk.model_copy(update={"train_max_rows": 1500})
-    first, train, _ = risk._training_rows(ws, settings, date(2025, 1, 1))
-    again, _, _ = risk._training_rows(ws, settings, date(2025, 1, 1))
+    first, train, _ = risk._training_rows(ws, settings, date(2025, 1, 1), ["x"])
+    again, _, _ = risk._training_rows(ws, settings, date(2025, 1, 1), ["x"])
     assert train == 6000 and 1200 <= len(first) <= 1800  # about the bound, not all rows
     assert first.equals(again)  # the same rows in the same order every run (and on every engine: md5 in SQL)
     keys = list(zip(first["uscc"], first["as_of"], strict=True))
@@ -73,7 +75,7 @@ def test_training_rows_above_the_bound_are_a_stable_hash_sample(ws: Workspace) -
 def test_a_split_without_test_rows_is_an_input_error(ws: Workspace) -> None:
     _labelled(ws, 10)
     with pytest.raises(InputError, match="time split"):
-        risk._training_rows(ws, Config().risk, date(2030, 1, 1))
+        risk._training_rows(ws, Config().risk, date(2030, 1, 1), ["x"])
 
 
 def test_every_batch_decision_is_the_services(tiny_workspace: Workspace) -> None:

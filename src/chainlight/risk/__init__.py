@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from chainlight import tables
 from chainlight.config import Config
-from chainlight.engine.base import check_identifier, stable_bucket
+from chainlight.engine.base import check_identifier, quote_identifier, stable_bucket
 from chainlight.errors import InputError
 from chainlight.risk import audit, batch, claims, decide, features
 from chainlight.risk.model import fit_card, save_card
@@ -112,9 +112,10 @@ def test_pds(batch: pa.RecordBatch, *, cards: dict[str, tuple[Any, list[str]]]) 
                      "pd": pds["chain"], "pd_traditional": pds["traditional"]})
 
 
-def _training_rows(ws: Workspace, settings: Any, cutoff: date) -> tuple[Any, int, int]:
+def _training_rows(ws: Workspace, settings: Any, cutoff: date, columns: list[str]) -> tuple[Any, int, int]:
     """(the training frame, training rows, test rows): every training row in (uscc, as_of) order, or a stable
-    hash sample of about ``risk.train_max_rows`` of them when there are more."""
+    hash sample of about ``risk.train_max_rows`` of them when there are more; only the key, the label and
+    ``columns`` (what the scorecards read), since these rows are the one table that comes to this process."""
     counts = ws.engine.query(f"SELECT count(*) FILTER (WHERE as_of < $cutoff) AS train, "
                              f"count(*) FILTER (WHERE as_of >= $cutoff) AS test, "
                              f"count(DISTINCT {LABEL}) FILTER (WHERE as_of < $cutoff) AS classes FROM {LABELLED}",
@@ -127,8 +128,9 @@ def _training_rows(ws: Workspace, settings: Any, cutoff: date) -> tuple[Any, int
     if train_rows > settings.train_max_rows:
         sample = " AND " + stable_bucket("uscc || '|' || CAST(as_of AS VARCHAR)", 65536) + " < $keep"
         params["keep"] = max(1, 65536 * settings.train_max_rows // train_rows)
+    wanted = ", ".join(quote_identifier(c) for c in ["uscc", "as_of", LABEL, *columns])
     frame = features.frame_of_rows(ws.engine.query(
-        f"SELECT * FROM {LABELLED} WHERE as_of < $cutoff{sample} ORDER BY uscc, as_of", params))
+        f"SELECT {wanted} FROM {LABELLED} WHERE as_of < $cutoff{sample} ORDER BY uscc, as_of", params))
     log.info("risk: training on %d of %d rows", len(frame), train_rows)
     return frame, train_rows, test_rows
 
@@ -153,7 +155,7 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     features.build(ws, cfg, OBS, verdicts, HISTORY)
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {LABELLED} AS SELECT f.*, CAST(o.{LABEL} AS BOOLEAN) AS {LABEL} "
                    f"FROM {HISTORY} f JOIN {OBS} o ON o.uscc = f.uscc AND o.as_of = f.as_of")
-    train, train_rows, test_rows = _training_rows(ws, settings, cutoff)
+    train, train_rows, test_rows = _training_rows(ws, settings, cutoff, views.chain)
 
     models_dir = ws.root / "risk" / "models"
     fitted: dict[str, Any] = {}
