@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainlight.engine.base import TableRef
-from chainlight.resolve.matcher import Context, Match, Resolver, index_keys, lookups, signature
+from chainlight.resolve.matcher import Context, Match, Resolver, char_pairs, index_keys, lookups, signature
 from chainlight.resolve.normalise import normalise
 from chainlight.resolve.reports import FORM_HEAD, TextMention, choose_mentions, find_mentions, gazetteer, text_forms
 
@@ -39,14 +39,15 @@ PARTNER_SCHEMA = pa.schema([("name", pa.string()), ("seller_uscc", pa.string()),
                             ("score", pa.float64())])
 
 #: ``_resolve_keys``: per registry entry, every key it is indexed under (``matcher.index_keys``) as
-#: ``table:key``; the signature of its place + core on its character keys (abbreviations are found by them).
+#: ``table:key``. Abbreviations are found through ``pair:`` keys (``matcher.char_pairs`` of its place + core,
+#: carrying its character signature) instead of the index's per-character postings.
 KEY_SCHEMA = pa.schema([("key", pa.string()), ("entry_id", pa.int64()), ("signature", pa.int64())])
 #: ``_resolve_asks``: per name, one ``name`` row (its group, ``bucket``) and every key its decision may read
 #: (``matcher.lookups``): ``fetch`` (entries always), ``capped`` (entries when at most ``cap``; the size too),
-#: ``count`` (the size only), ``char`` (one row per character of an abbreviation ``text``, with its signature
-#: and how many distinct characters it has).
+#: ``count`` (the size only), ``pair`` (one row per character pair of an abbreviation ``text``, with its
+#: signature and how many pairs it has, ``needed``).
 ASK_SCHEMA = pa.schema([("name", pa.string()), ("bucket", pa.int64()), ("key", pa.string()), ("role", pa.string()),
-                        ("cap", pa.int64()), ("text", pa.string()), ("signature", pa.int64()), ("chars", pa.int64())])
+                        ("cap", pa.int64()), ("text", pa.string()), ("signature", pa.int64()), ("needed", pa.int64())])
 
 #: ``_resolve_forms``: the registry's text forms (``reports.text_forms``) by their first characters.
 FORM_SCHEMA = pa.schema([("form", pa.string()), ("head", pa.string())])
@@ -190,11 +191,13 @@ def registry_keys_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
         parts = normalise(name)
         if len(parts.core) < 2:
             continue
-        full = signature("".join(parts.regions) + parts.core)
-        for table, key in index_keys(name, kind, parts):
-            rows["key"].append(f"{table}:{key}")
+        full = "".join(parts.regions) + parts.core
+        keys = [(f"{table}:{key}", None) for table, key in index_keys(name, kind, parts) if table != "char"]
+        bits = signature(full)
+        for key, sig in keys + [(f"pair:{pair}", bits) for pair in char_pairs(full)]:
+            rows["key"].append(key)
             rows["entry_id"].append(entry_id)
-            rows["signature"].append(full if table == "char" else None)
+            rows["signature"].append(sig)
     return pa.RecordBatch.from_arrays([pa.array(rows[f.name], f.type) for f in KEY_SCHEMA], schema=KEY_SCHEMA)
 
 
@@ -209,8 +212,8 @@ def name_keys_batch(batch: pa.RecordBatch, *, buckets: int) -> pa.RecordBatch:
     rows: dict[str, list[Any]] = {name: [] for name in ASK_SCHEMA.names}
 
     def add(name: str, bucket: int, key: str | None, role: str, cap: int | None = None,
-            text: str | None = None, bits: int | None = None, chars: int | None = None) -> None:
-        for column, value in zip(ASK_SCHEMA.names, (name, bucket, key, role, cap, text, bits, chars), strict=True):
+            text: str | None = None, bits: int | None = None, needed: int | None = None) -> None:
+        for column, value in zip(ASK_SCHEMA.names, (name, bucket, key, role, cap, text, bits, needed), strict=True):
             rows[column].append(value)
 
     for name in batch.column("name").to_pylist():
@@ -218,9 +221,9 @@ def name_keys_batch(batch: pa.RecordBatch, *, buckets: int) -> pa.RecordBatch:
         add(name, bucket, None, "name")
         for lookup in lookups(name):
             if lookup.table == "abbreviation":
-                distinct = sorted(set(lookup.key))
-                for ch in distinct:
-                    add(name, bucket, f"char:{ch}", "char", None, lookup.key, signature(lookup.key), len(distinct))
+                pairs = sorted(char_pairs(lookup.key))
+                for pair in pairs:
+                    add(name, bucket, f"pair:{pair}", "pair", None, lookup.key, signature(lookup.key), len(pairs))
             else:
                 role = "fetch" if lookup.cap is None else "count" if lookup.cap == 0 else "capped"
                 add(name, bucket, f"{lookup.table}:{lookup.key}", role, lookup.cap)

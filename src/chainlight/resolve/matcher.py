@@ -243,6 +243,14 @@ def lookups(name: str) -> list[Lookup]:
     return sorted(keys)
 
 
+def char_pairs(text: str) -> set[str]:
+    """Every unordered pair of the text's characters (a character with itself when it occurs twice): an entry
+    holding a text's characters in order holds all of the text's pairs, and a pair is far rarer than a
+    character, so an abbreviation's candidates are found through its rarest pair."""
+    chars = sorted(text)
+    return {a + b for i, a in enumerate(chars) for b in chars[i + 1:] if a != b or chars.count(a) > 1}
+
+
 def signature(text: str) -> int:
     """``_signature`` as a signed 64-bit integer (a SQL BIGINT: bitwise tests in SQL read the same bits)."""
     bits = _signature(text)

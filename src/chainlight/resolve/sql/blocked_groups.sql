@@ -3,22 +3,22 @@
 -- partners when asked with that context), as one table whose groups a block function reads whole
 -- (blocks.resolve_group, blocks.partner_blocked_group). No worker holds more of the registry than its group reaches.
 WITH asked AS (
-    SELECT a.name, a.bucket, a.key, a.role, a.cap, a.text, a.signature, a.chars, s.n
+    SELECT a.name, a.bucket, a.key, a.role, a.cap, a.text, a.signature, a.needed, s.n
     FROM _resolve_asks a JOIN _resolve_key_sizes s ON s.key = a.key
 ),
-rarest AS (  -- per abbreviation text, its rarest character (any would find the same entries; the rarest, fewest)
+rarest AS (  -- per abbreviation text, its rarest character pair (any would find the same entries; the rarest, fewest)
     SELECT name, bucket, key, signature FROM (
-        SELECT name, bucket, key, signature, chars,
+        SELECT name, bucket, key, signature, needed,
                row_number() OVER (PARTITION BY name, text ORDER BY n, key) AS pick,
                count(*) OVER (PARTITION BY name, text) AS present
-        FROM asked WHERE role = 'char') AS per_char
-    WHERE pick = 1 AND present = chars  -- a character no registry name holds: no entry holds them all
+        FROM asked WHERE role = 'pair') AS per_pair
+    WHERE pick = 1 AND present = needed  -- a pair no registry name holds: no entry holds the text in order
 ),
 reached AS (  -- per group, each key once (its names share most keys: they are grouped by core head)
     SELECT g.bucket, k.entry_id
     FROM (SELECT DISTINCT bucket, key FROM asked WHERE role = 'fetch' OR (role = 'capped' AND n <= cap)) g
     JOIN _resolve_keys k ON k.key = g.key
-    UNION  -- entries holding every character of the text: the signature test, then the group checks the order
+    UNION  -- entries holding the rarest pair and every character of the text (signature); the group checks the order
     SELECT r.bucket, k.entry_id FROM (SELECT DISTINCT bucket, key, signature FROM rarest) r
     JOIN _resolve_keys k ON k.key = r.key AND (k.signature & r.signature) = r.signature
 )
