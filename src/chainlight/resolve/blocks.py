@@ -86,6 +86,11 @@ def firm_gazetteer(registry: TableRef) -> ahocorasick.Automaton:
     return indexed("gazetteer", registry.key, lambda: gazetteer(registry.read().column("name").to_pylist()))
 
 
+def columns_batch(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.RecordBatch:
+    """A batch of ``schema`` from its columns as Python lists."""
+    return pa.RecordBatch.from_arrays([pa.array(columns[f.name], f.type) for f in schema], schema=schema)
+
+
 def decisions(names: list[str], matches: list[Match]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([
         pa.array(names, pa.string()), pa.array([m.uscc for m in matches], pa.string()),
@@ -119,8 +124,7 @@ def _mentions(found: Iterable[tuple[str, list[TextMention]]]) -> pa.RecordBatch:
             rows["source_id"].append(report_id)
             rows["name_as_written"].append(mention.name)
             rows["given_uscc"].append(None)
-    return pa.RecordBatch.from_arrays([pa.array(rows[n], pa.string()) for n in MENTION_SCHEMA.names],
-                                      schema=MENTION_SCHEMA)
+    return columns_batch(rows, MENTION_SCHEMA)
 
 
 def forms_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -164,11 +168,10 @@ def partner_group(group: pa.RecordBatch, *, registry: TableRef) -> pa.RecordBatc
     if group.num_rows:
         known = {p for p in group.column("partner").to_pylist() if p is not None}
         asked.append(((group.column("name")[0].as_py(), group.column("seller_uscc")[0].as_py()), known))
-    out = _settled(resolver(registry), asked)
-    return pa.RecordBatch.from_arrays([pa.array(out[f.name], f.type) for f in PARTNER_SCHEMA], schema=PARTNER_SCHEMA)
+    return _settled(resolver(registry), asked)
 
 
-def _settled(matcher: Resolver, asked: list[tuple[tuple[str, str], set[str]]]) -> dict[str, list[Any]]:
+def _settled(matcher: Resolver, asked: list[tuple[tuple[str, str], set[str]]]) -> pa.RecordBatch:
     """Per (name, seller) with the seller's known partners, the decision with them as context: a row only
     when that evidence settles it (the winner is one of the partners)."""
     out: dict[str, list[Any]] = {"name": [], "seller_uscc": [], "uscc": [], "score": []}
@@ -179,7 +182,7 @@ def _settled(matcher: Resolver, asked: list[tuple[tuple[str, str], set[str]]]) -
             out["seller_uscc"].append(seller)
             out["uscc"].append(match.uscc)
             out["score"].append(match.score)
-    return out
+    return columns_batch(out, PARTNER_SCHEMA)
 
 
 # -- resolution per blocking key: each group of names with the registry entries its lookups reach ----------
@@ -198,7 +201,7 @@ def registry_keys_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
             rows["key"].append(key)
             rows["entry_id"].append(entry_id)
             rows["signature"].append(sig)
-    return pa.RecordBatch.from_arrays([pa.array(rows[f.name], f.type) for f in KEY_SCHEMA], schema=KEY_SCHEMA)
+    return columns_batch(rows, KEY_SCHEMA)
 
 
 def name_bucket(name: str, buckets: int) -> int:
@@ -227,7 +230,7 @@ def name_keys_batch(batch: pa.RecordBatch, *, buckets: int) -> pa.RecordBatch:
             else:
                 role = "fetch" if lookup.cap is None else "count" if lookup.cap == 0 else "capped"
                 add(name, bucket, f"{lookup.table}:{lookup.key}", role, lookup.cap)
-    return pa.RecordBatch.from_arrays([pa.array(rows[f.name], f.type) for f in ASK_SCHEMA], schema=ASK_SCHEMA)
+    return columns_batch(rows, ASK_SCHEMA)
 
 
 def _group_resolver(group: pa.RecordBatch) -> tuple[Resolver, pa.RecordBatch]:
@@ -258,5 +261,4 @@ def partner_blocked_group(group: pa.RecordBatch) -> pa.RecordBatch:
         known = partners[(name, seller)]
         if partner is not None:
             known.add(partner)
-    out = _settled(resolver, sorted(partners.items()))
-    return pa.RecordBatch.from_arrays([pa.array(out[f.name], f.type) for f in PARTNER_SCHEMA], schema=PARTNER_SCHEMA)
+    return _settled(resolver, sorted(partners.items()))
