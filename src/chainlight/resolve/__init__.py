@@ -61,10 +61,10 @@ REGISTRY_SQL = """
     UNION ALL SELECT uscc, alias, kind FROM aliases WHERE alias IS NOT NULL"""
 
 
-def registry_names(ws: Workspace) -> list[tuple[str, str, str]]:
-    """The registry's rows in this process (for the service and in-process helpers; the batch stages use
-    ``shared_registry``, which a cluster engine never brings to its driver)."""
-    return [tuple(r.values()) for r in ws.engine.query(REGISTRY_SQL).to_pylist()]  # type: ignore[misc]
+def registry_table(ws: Workspace) -> pa.Table:
+    """The registry's rows (``uscc``, ``name``, ``kind``) in this process, for the service (the batch stages use
+    ``shared_registry`` or resolve per blocking key: neither brings it to a cluster engine's driver)."""
+    return ws.engine.query(REGISTRY_SQL)
 
 
 def shared_registry(ws: Workspace, fingerprint: str | None = None) -> TableRef:
@@ -75,7 +75,7 @@ def shared_registry(ws: Workspace, fingerprint: str | None = None) -> TableRef:
 
 def resolve_names(ws: Workspace, names: list[str]) -> list[Match]:
     """Match names against the workspace's registry (for other stages, e.g. the extractor)."""
-    return resolve_all(Resolver.from_arrow(ws.engine.query(REGISTRY_SQL)), names)
+    return resolve_all(Resolver.from_arrow(registry_table(ws)), names)
 
 
 _WORKER_RESOLVER: Resolver | None = None

@@ -91,8 +91,8 @@ class Service:
         snap = self.snapshot
         cached = self._resolver
         if cached is None or cached[0] is not snap:
-            rows = resolve.registry_names(snap.view()) if snap.has("enterprises", "aliases") else []  # type: ignore[arg-type]
-            cached = self._resolver = (snap, search.build_resolver(rows))
+            registry = resolve.registry_table(snap.view()) if snap.has("enterprises", "aliases") else None  # type: ignore[arg-type]
+            cached = self._resolver = (snap, search.build_resolver(registry))
         return cached[1]
 
     # -- decisions --------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from chainlight import uscc as uscc_codes
 from chainlight.resolve.matcher import Resolver
 from chainlight.resolve.normalise import clean
@@ -22,8 +24,9 @@ class Hit:
     method: str  # uscc | exact | alias | model | candidate | contains
 
 
-def build_resolver(rows: list[tuple[str, str, str]]) -> Resolver:
-    return Resolver(rows)
+def build_resolver(registry: pa.Table | None) -> Resolver:
+    """The name search's matcher over the registry table (``resolve.registry_table``; None: no registry)."""
+    return Resolver([]) if registry is None else Resolver.from_arrow(registry)
 
 
 def search(resolver: Resolver, query: str, contains: list[str], limit: int) -> list[Hit]:
