@@ -228,16 +228,25 @@ def test_stable_hash_is_the_md5_prefix_on_every_engine(engine: Engine) -> None:
     assert {r["t"]: r["h"] for r in rows} == {t: int(hashlib.md5(t.encode()).hexdigest()[:15], 16) for t in texts}
 
 
-def test_copy_tables_hands_a_table_over_in_chunks(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A table larger than a chunk arrives whole and in its types (Spark's driver holds a chunk at a time);
-    an empty one keeps its schema."""
+def test_copy_tables_hands_tables_over_through_parquet(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables of several row groups arrive whole and in their types (dates, decimals, booleans, nulls, Chinese
+    text); an empty one keeps its schema."""
+    import datetime
+    from decimal import Decimal
+
     from chainlight.engine import transfer
     from chainlight.engine.duckdb_engine import DuckDBEngine
-    monkeypatch.setattr(transfer, "CHUNK_BYTES", 40)  # (a few rows a chunk)
+    monkeypatch.setattr(transfer, "ROW_GROUP_ROWS", 3)
     source = DuckDBEngine()
-    source.write_arrow("firms", pa.table({"uscc": [f"u{i}" for i in range(8)], "sales": [float(i) for i in range(8)]}))
+    source.write_arrow("firms", pa.table({
+        "uscc": [f"u{i}" for i in range(8)], "sales": [float(i) for i in range(8)],
+        "name": ["嘉兴丞达", None, *[f"名{i}" for i in range(6)]],
+        "founded": pa.array([datetime.date(2020, 1, 1 + i) for i in range(8)], pa.date32()),
+        "capital": pa.array([Decimal(f"{i}.50") for i in range(8)], pa.decimal128(18, 2)),
+        "listed": [i % 2 == 0 for i in range(8)]}))
     source.write_arrow("none", pa.table({"uscc": pa.array([], pa.string())}))
     assert transfer.copy_tables(source, engine, ["firms", "none"]) == {"firms": 8, "none": 0}
-    rows = engine.query("SELECT uscc, sales FROM firms ORDER BY sales").to_pylist()
-    assert rows == [{"uscc": f"u{i}", "sales": float(i)} for i in range(8)]
+    assert engine.query("SELECT * FROM firms ORDER BY sales").to_pylist() == \
+        source.query("SELECT * FROM firms ORDER BY sales").to_pylist()
+    assert engine.columns("firms") == source.columns("firms")
     assert engine.scalar("SELECT count(*) FROM none") == 0 and [c for c, _ in engine.columns("none")] == ["uscc"]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -342,6 +343,11 @@ class Engine(ABC):
     @abstractmethod
     def write_arrow(self, name: str, data: pa.Table, *, replace: bool = True) -> None:
         """Create (or replace) a table from Arrow data."""
+
+    @abstractmethod
+    def write_parquet(self, name: str, folder: Path) -> None:
+        """Create (or replace) table ``name`` from the Parquet files in ``folder``, read where the engine's
+        workers run (a cluster engine's driver never holds the rows)."""
 
     @abstractmethod
     def register_arrow(self, name: str, data: pa.Table) -> None:

@@ -138,6 +138,11 @@ class DuckDBEngine(Engine):
         finally:
             self.con.unregister(view)
 
+    def write_parquet(self, name: str, folder: Path) -> None:
+        check_identifier(name)
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM read_parquet($files)",
+                         {"files": str(folder / "*.parquet")})
+
     def register_arrow(self, name: str, data: pa.Table) -> None:
         self.con.register(check_identifier(name), data)
 

@@ -616,6 +616,11 @@ class SparkEngine(Engine):
         with self._changing():
             self._set_table(name, self._frame(data))
 
+    def write_parquet(self, name: str, folder: Path) -> None:
+        check_identifier(name)
+        with self._changing():
+            self._set_table(name, self.spark.read.parquet(str(folder)))
+
     def _frame(self, data: pa.Table) -> Any:
         if data.num_rows == 0:  # Spark cannot infer from no rows: give the schema
             from pyspark.sql.pandas.types import from_arrow_schema
