@@ -167,9 +167,11 @@ NO_PREVIOUS_SQL = ("SELECT CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) 
                    "CAST(NULL AS VARCHAR) AS registry_fingerprint WHERE 1 = 0")
 
 
-#: Names per group when resolving per blocking key (a group's entries are its names' candidates: a few
-#: thousand names keep a group's partial index small and the number of groups modest).
-NAMES_PER_GROUP = 2_000
+#: Names per group when resolving per blocking key. A group's entries are its names' candidates, each name's
+#: capped (a few hundred at most), so a group's partial index is bounded whatever the registry's size; larger
+#: groups share more candidates (100k firms: 2,000 names a group built 3.26M entries in all, 20,000 built 1.04M
+#: at most 137k per group; the stage took 65 s and 44 s in-process, against 29 s with the whole registry).
+NAMES_PER_GROUP = 20_000
 
 
 def run(ws: Workspace, cfg: Config) -> StageResult:

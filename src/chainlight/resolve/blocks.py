@@ -39,11 +39,12 @@ PARTNER_SCHEMA = pa.schema([("name", pa.string()), ("seller_uscc", pa.string()),
                             ("score", pa.float64())])
 
 #: ``_resolve_keys``: per registry entry, every key it is indexed under (``matcher.index_keys``) as
-#: ``table:key``. Abbreviations are found through ``pair:`` keys (``matcher.char_pairs`` of its place + core,
-#: carrying its character signature) instead of the index's per-character postings.
+#: ``table:key``, with the character signature of its place + core. Abbreviations are found through ``pair:``
+#: keys (``matcher.char_pairs`` of its place + core) instead of the index's per-character postings.
 KEY_SCHEMA = pa.schema([("key", pa.string()), ("entry_id", pa.int64()), ("signature", pa.int64())])
 #: ``_resolve_asks``: per name, one ``name`` row (its group, ``bucket``) and every key its decision may read
-#: (``matcher.lookups``): ``fetch`` (entries always), ``capped`` (entries when at most ``cap``; the size too),
+#: (``matcher.lookups``): ``fetch`` (entries always), ``capped`` (entries when at most ``cap``, those whose
+#: signature has every bit of ``signature``; the size too),
 #: ``count`` (the size only), ``pair`` (one row per character pair of an abbreviation ``text``, with its
 #: signature and how many pairs it has, ``needed``).
 ASK_SCHEMA = pa.schema([("name", pa.string()), ("bucket", pa.int64()), ("key", pa.string()), ("role", pa.string()),
@@ -195,12 +196,12 @@ def registry_keys_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
         if len(parts.core) < 2:
             continue
         full = "".join(parts.regions) + parts.core
-        keys = [(f"{table}:{key}", None) for table, key in index_keys(name, kind, parts) if table != "char"]
+        keys = [f"{table}:{key}" for table, key in index_keys(name, kind, parts) if table != "char"]
         bits = signature(full)
-        for key, sig in keys + [(f"pair:{pair}", bits) for pair in char_pairs(full)]:
+        for key in keys + [f"pair:{pair}" for pair in char_pairs(full)]:
             rows["key"].append(key)
             rows["entry_id"].append(entry_id)
-            rows["signature"].append(sig)
+            rows["signature"].append(bits)
     return columns_batch(rows, KEY_SCHEMA)
 
 
@@ -229,7 +230,7 @@ def name_keys_batch(batch: pa.RecordBatch, *, buckets: int) -> pa.RecordBatch:
                     add(name, bucket, f"pair:{pair}", "pair", None, lookup.key, signature(lookup.key), len(pairs))
             else:
                 role = "fetch" if lookup.cap is None else "count" if lookup.cap == 0 else "capped"
-                add(name, bucket, f"{lookup.table}:{lookup.key}", role, lookup.cap)
+                add(name, bucket, f"{lookup.table}:{lookup.key}", role, lookup.cap, None, lookup.holds)
     return columns_batch(rows, ASK_SCHEMA)
 
 

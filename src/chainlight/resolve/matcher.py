@@ -222,6 +222,7 @@ class Lookup:
     table: str  # full | core | head | block | pre | abbreviation (text whose characters an entry holds in order)
     key: str
     cap: int | None
+    holds: int = 0  # a character signature every entry it needs has (``signature``; 0: no test)
 
 
 def lookups(name: str) -> list[Lookup]:
@@ -233,7 +234,10 @@ def lookups(name: str) -> list[Lookup]:
     keys = {Lookup("full", clean(name), None), Lookup("core", parts.core, None)}
     for reading in _readings(name):  # the structure stage
         keys.add(Lookup("core", reading.core, None))
-        keys.update(Lookup("head", reading.core[:k], C.MAX_STRUCTURE_BLOCK) for k in (2, 3) if len(reading.core) >= k)
+        # the entries of a head block without all the core's characters are dropped unread (_structure_candidates)
+        holds = signature(reading.core) if reading.legal_form or len(reading.core) < 3 else 0
+        keys.update(Lookup("head", reading.core[:k], C.MAX_STRUCTURE_BLOCK, holds)
+                    for k in (2, 3) if len(reading.core) >= k)
         if len(_full(reading)) <= 6:
             keys.add(Lookup("abbreviation", _full(reading), None))
     keys.update(Lookup("block", key, MAX_BLOCK) for key in _blocks(parts.core))  # the fuzzy model

@@ -16,8 +16,8 @@ rarest AS (  -- per abbreviation text, its rarest character pair (any would find
 ),
 reached AS (  -- per group, each key once (its names share most keys: they are grouped by core head)
     SELECT g.bucket, k.entry_id
-    FROM (SELECT DISTINCT bucket, key FROM asked WHERE role = 'fetch' OR (role = 'capped' AND n <= cap)) g
-    JOIN _resolve_keys k ON k.key = g.key
+    FROM (SELECT DISTINCT bucket, key, signature FROM asked WHERE role = 'fetch' OR (role = 'capped' AND n <= cap)) g
+    JOIN _resolve_keys k ON k.key = g.key AND (k.signature & g.signature) = g.signature  -- 0: every entry
     UNION  -- entries holding the rarest pair and every character of the text (signature); the group checks the order
     SELECT r.bucket, k.entry_id FROM (SELECT DISTINCT bucket, key, signature FROM rarest) r
     JOIN _resolve_keys k ON k.key = r.key AND (k.signature & r.signature) = r.signature
