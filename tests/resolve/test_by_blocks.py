@@ -10,11 +10,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from conftest import load_tables, table_digest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chainlight import ingest, resolve
 from chainlight.config import Config
 from chainlight.resolve import blocks, constants, matcher
-from chainlight.resolve.matcher import Resolver, lookups
+from chainlight.resolve.matcher import Resolver, char_pairs, lookups, signature
 from chainlight.workspace import Workspace
 
 FIRMS, SEED = 1500, 11
@@ -132,3 +134,13 @@ def test_report_mentions_per_key_equal_the_gazetteers(ws: Workspace, tmp_path: P
     expected = mentions(resolve._WholeRegistry(ws, resolve.shared_registry(ws)))
     assert mentions(resolve._ByBlockingKey(ws)) == expected
     assert {m["source_id"] for m in expected} == {"R1"} and len(expected) >= 4
+
+
+@given(st.text(alphabet="宏达科技新材料达宏", min_size=2, max_size=12), st.data())
+def test_a_text_held_in_order_has_every_pair_and_signature_bit_of_the_abbreviation(full: str, data: st.DataObject) -> None:
+    """The SQL finds abbreviation candidates through a pair and the signature: both must hold for every entry
+    that holds the text's characters in order, or a candidate would be lost."""
+    picks = data.draw(st.lists(st.sampled_from(range(len(full))), min_size=2, max_size=6, unique=True))
+    text = "".join(full[i] for i in sorted(picks))
+    assert char_pairs(text) <= char_pairs(full)
+    assert signature(text) & signature(full) == signature(text)
