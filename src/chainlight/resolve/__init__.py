@@ -227,10 +227,11 @@ class _ByBlockingKey:
     def __init__(self, ws: Workspace) -> None:
         self.engine = ws.engine
         # the registry's distinct rows, every key each is indexed under, and each key's size in the whole registry
-        self.engine.execute(f"CREATE OR REPLACE TEMP TABLE _resolve_entries AS SELECT {ROW_HASH} AS entry_id, uscc, "
-                            f"name, kind FROM (SELECT DISTINCT uscc, name, kind FROM ({REGISTRY_SQL}) AS registry) AS r")
-        self.engine.map_batches("_resolve_keys", "SELECT entry_id, name, kind FROM _resolve_entries",
-                                blocks.registry_keys_batch, blocks.KEY_SCHEMA)
+        self.engine.map_batches("_resolve_entries", f"SELECT {ROW_HASH} AS entry_id, uscc, name, kind FROM "
+                                f"(SELECT DISTINCT uscc, name, kind FROM ({REGISTRY_SQL}) AS registry) AS r",
+                                blocks.registry_entries_batch, blocks.ENTRY_SCHEMA)
+        self.engine.map_batches("_resolve_keys", "SELECT * FROM _resolve_entries", blocks.registry_keys_batch,
+                                blocks.KEY_SCHEMA)
         self.engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_key_sizes AS "
                             "SELECT key, count(*) AS n FROM _resolve_keys GROUP BY key")
 

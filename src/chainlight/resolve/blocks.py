@@ -22,7 +22,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainlight.engine.base import TableRef
-from chainlight.resolve.matcher import Context, Match, Resolver, char_pairs, index_keys, lookups, signature
+from chainlight.resolve.matcher import (
+    PARTS_COLUMNS,
+    Context,
+    Match,
+    Resolver,
+    char_pairs,
+    index_keys,
+    lookups,
+    parts_columns,
+    read_parts,
+    signature,
+)
 from chainlight.resolve.normalise import normalise
 from chainlight.resolve.reports import FORM_HEAD, TextMention, choose_mentions, find_mentions, gazetteer, text_forms
 
@@ -38,6 +49,11 @@ MENTION_SCHEMA = pa.schema([("mention_id", pa.string()), ("source", pa.string())
 PARTNER_SCHEMA = pa.schema([("name", pa.string()), ("seller_uscc", pa.string()), ("uscc", pa.string()),
                             ("score", pa.float64())])
 
+#: ``_resolve_entries``: the registry's distinct rows with their id and their parts (``matcher.PARTS_COLUMNS``),
+#: each name normalised once however many groups reach it.
+ENTRY_SCHEMA = pa.schema([("entry_id", pa.int64()), ("uscc", pa.string()), ("name", pa.string()), ("kind", pa.string()),
+                          ("regions", pa.string()), ("core", pa.string()), ("legal_form", pa.string()),
+                          ("branch", pa.bool_())])
 #: ``_resolve_keys``: per registry entry, every key it is indexed under (``matcher.index_keys``) as
 #: ``table:key``, with the character signature of its place + core. Abbreviations are found through ``pair:``
 #: keys (``matcher.char_pairs`` of its place + core) instead of the index's per-character postings.
@@ -188,11 +204,17 @@ def _settled(matcher: Resolver, asked: list[tuple[tuple[str, str], set[str]]]) -
 
 # -- resolution per blocking key: each group of names with the registry entries its lookups reach ----------
 
+def registry_entries_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Registry rows (``entry_id``, ``uscc``, ``name``, ``kind``) → the same with their parts (``ENTRY_SCHEMA``)."""
+    columns = {name: batch.column(name).to_pylist() for name in ("entry_id", "uscc", "name", "kind")}
+    return columns_batch({**columns, **parts_columns(columns["name"])}, ENTRY_SCHEMA)
+
+
 def registry_keys_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Registry entries (``entry_id``, ``name``, ``kind``) → their index keys (``KEY_SCHEMA``)."""
+    """Registry entries (``ENTRY_SCHEMA``) → their index keys (``KEY_SCHEMA``)."""
     rows: dict[str, list[Any]] = {name: [] for name in KEY_SCHEMA.names}
-    for entry_id, name, kind in zip(*(batch.column(c).to_pylist() for c in ("entry_id", "name", "kind")), strict=True):
-        parts = normalise(name)
+    for entry_id, name, kind, parts in zip(*(batch.column(c).to_pylist() for c in ("entry_id", "name", "kind")),
+                                           read_parts(batch), strict=True):
         if len(parts.core) < 2:
             continue
         full = "".join(parts.regions) + parts.core
@@ -238,7 +260,8 @@ def _group_resolver(group: pa.RecordBatch) -> tuple[Resolver, pa.RecordBatch]:
     """A group's partial resolver (its ``entry`` and ``size`` rows) and its ``name`` rows."""
     kinds = group.column("row_kind")
     entries = group.filter(pc.equal(kinds, "entry"))
-    registry = pa.table({"uscc": entries.column("a"), "name": entries.column("b"), "kind": entries.column("c")})
+    registry = pa.table({"uscc": entries.column("a"), "name": entries.column("b"), "kind": entries.column("c"),
+                         **{column: entries.column(column) for column in PARTS_COLUMNS}})
     sizes = group.filter(pc.equal(kinds, "size"))
     known = dict(zip(sizes.column("a").to_pylist(), sizes.column("n").to_pylist(), strict=True))
     return Resolver.partial(registry, known), group.filter(pc.equal(kinds, "name"))

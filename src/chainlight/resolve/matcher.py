@@ -31,6 +31,7 @@ trade words) and legal form. A mention is matched in stages:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from array import array
@@ -38,6 +39,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -184,9 +186,37 @@ def _linear(features: dict[str, float], weights: Mapping[str, float]) -> float:
     return sum(weights.get(k, 0.0) * v for k, v in features.items())
 
 
-def _rows(table: pa.Table, slice_rows: int = 100_000) -> Iterator[tuple[str, str, str]]:
+#: A registry table's columns ``Resolver.from_arrow`` reads; with ``PARTS_COLUMNS`` too (``parts_columns``), it
+#: reads each name's parts instead of normalising it (the per-key resolution normalises each registry name once,
+#: though every group reaching it builds it into its own partial resolver).
+REGISTRY_COLUMNS = ("uscc", "name", "kind")
+PARTS_COLUMNS = ("regions", "core", "legal_form", "branch")
+
+
+def parts_columns(names: Iterable[str]) -> dict[str, list[Any]]:
+    """``PARTS_COLUMNS`` of the names, as Python lists (regions as a JSON list: any character may occur in one)."""
+    columns: dict[str, list[Any]] = {column: [] for column in PARTS_COLUMNS}
+    for name in names:
+        parts = normalise(name)
+        for column, value in zip(PARTS_COLUMNS, (json.dumps(parts.regions, ensure_ascii=False), parts.core,
+                                                 parts.legal_form, parts.branch), strict=True):
+            columns[column].append(value)
+    return columns
+
+
+def read_parts(batch: pa.RecordBatch | pa.Table) -> Iterator[NameParts]:
+    """The ``NameParts`` of each row of a batch with ``PARTS_COLUMNS``."""
+    regions, cores, forms, branches = (batch.column(c).to_pylist() for c in PARTS_COLUMNS)
+    for region, core, form, branch in zip(regions, cores, forms, branches, strict=True):
+        yield NameParts(tuple(json.loads(region)), core, form, bool(branch))
+
+
+def _rows(table: pa.Table, slice_rows: int = 100_000) -> Iterator[tuple[str, str, str, NameParts]]:
+    normalised = set(PARTS_COLUMNS) <= set(table.column_names)
     for batch in table.to_batches(max_chunksize=slice_rows):
-        yield from zip(*(batch.column(c).to_pylist() for c in ("uscc", "name", "kind")), strict=True)
+        uscc, names, kinds = (batch.column(c).to_pylist() for c in REGISTRY_COLUMNS)
+        parts = read_parts(batch) if normalised else map(normalise, names)
+        yield from zip(uscc, names, kinds, parts, strict=True)
 
 
 def _blocks(core: str) -> list[str]:
@@ -298,15 +328,16 @@ class Resolver:
     def __init__(self, names: Iterable[tuple[str, str, str]], cities: Mapping[str, str] | None = None) -> None:
         """``names``: (uscc, name, kind) with kind ``registered`` or an alias kind (short, former, other);
         ``cities``: the registered city of a firm where the registry knows it (uscc → city)."""
-        self._build(sorted(set(names)), cities)
+        self._build(((uscc, name, kind, normalise(name)) for uscc, name, kind in sorted(set(names))), cities)
 
     @classmethod
     def from_arrow(cls, registry: pa.Table, cities: Mapping[str, str] | None = None) -> Resolver:
         """The resolver over a registry table (``uscc``, ``name``, ``kind``) too large for a list of tuples:
         deduplicated and ordered in Arrow (UTF-8 byte order is code-point order, as Python sorts), then read
-        in slices, so the same entries come in the same order as from ``Resolver(rows)``."""
-        columns = ["uscc", "name", "kind"]
-        unique = registry.select(columns).group_by(columns).aggregate([]).sort_by([(c, "ascending") for c in columns])
+        in slices, so the same entries come in the same order as from ``Resolver(rows)``. With ``PARTS_COLUMNS``
+        (``parts_columns``) each name's parts are read, not normalised again."""
+        columns = [*REGISTRY_COLUMNS, *(c for c in PARTS_COLUMNS if c in registry.column_names)]
+        unique = registry.select(columns).group_by(columns).aggregate([]).sort_by([(c, "ascending") for c in REGISTRY_COLUMNS])
         resolver = cls.__new__(cls)
         resolver._build(_rows(unique), cities)
         return resolver
@@ -322,7 +353,7 @@ class Resolver:
         resolver._sizes = sizes
         return resolver
 
-    def _build(self, rows: Iterable[tuple[str, str, str]], cities: Mapping[str, str] | None) -> None:
+    def _build(self, rows: Iterable[tuple[str, str, str, NameParts]], cities: Mapping[str, str] | None) -> None:
         """One pass over the sorted, distinct rows into the flat index (``index``): entries, then per
         lookup the (key, entry) pairs, made postings at the end."""
         self.cities = dict(cities or {})
@@ -338,8 +369,7 @@ class Resolver:
 
         def kept() -> Iterator[tuple[str, NameParts, bool]]:
             index = 0
-            for uscc, name, kind in rows:
-                parts = normalise(name)
+            for uscc, name, kind, parts in rows:
                 if len(parts.core) < 2:
                     continue
                 for table, key in index_keys(name, kind, parts):

@@ -22,12 +22,15 @@ reached AS (  -- per group, each key once (its names share most keys: they are g
     SELECT r.bucket, k.entry_id FROM (SELECT DISTINCT bucket, key, signature FROM rarest) r
     JOIN _resolve_keys k ON k.key = r.key AND (k.signature & r.signature) = r.signature
 )
-SELECT r.bucket, 'entry' AS row_kind, e.uscc AS a, e.name AS b, e.kind AS c, CAST(NULL AS BIGINT) AS n
+SELECT r.bucket, 'entry' AS row_kind, e.uscc AS a, e.name AS b, e.kind AS c, CAST(NULL AS BIGINT) AS n,
+       e.regions, e.core, e.legal_form, e.branch  -- each name's parts, normalised once (blocks.registry_entries_batch)
 FROM reached r JOIN _resolve_entries e ON e.entry_id = r.entry_id
 UNION ALL
-SELECT DISTINCT bucket, 'size', key, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), n
+SELECT DISTINCT bucket, 'size', key, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), n, CAST(NULL AS VARCHAR),
+       CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS BOOLEAN)
 FROM asked WHERE role IN ('capped', 'count')
 UNION ALL
-SELECT DISTINCT a.bucket, 'name', q.name, q.seller_uscc, q.partner, CAST(NULL AS BIGINT)
+SELECT DISTINCT a.bucket, 'name', q.name, q.seller_uscc, q.partner, CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
+       CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS BOOLEAN)
 FROM _resolve_asks a JOIN {{ questions }} q ON q.name = a.name
 WHERE a.role = 'name'
