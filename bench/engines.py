@@ -74,8 +74,9 @@ def timed(label, work):
 
 if engine == "spark":
     cfg = Config.model_validate({**settings, "engine": {"name": "spark", "spark_conf": conf}})
-    with Workspace(duck_path, Config(), read_only=True) as duck, Workspace(duck_path + "-spark", cfg) as ws:
-        timed("hand_over", lambda: copy_tables(duck.engine, ws.engine, [*tables.INPUT_TABLES, *handed]))
+    with Workspace(duck_path + "-spark", cfg) as ws:
+        with Workspace(duck_path, Config(), read_only=True) as duck:  # closed before the stages: its memory is not theirs
+            timed("hand_over", lambda: copy_tables(duck.engine, ws.engine, [*tables.INPUT_TABLES, *handed]))
         if "resolve" in stages:
             ws.engine.execute("DROP TABLE IF EXISTS resolved_names")  # a warehouse left by an earlier bench
         for stage in stages:
