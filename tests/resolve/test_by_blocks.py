@@ -17,6 +17,7 @@ from chainlight import ingest, resolve
 from chainlight.config import Config
 from chainlight.resolve import blocks, constants, matcher
 from chainlight.resolve.matcher import Resolver, char_pairs, lookups, signature
+from chainlight.resolve.normalise import normalise
 from chainlight.workspace import Workspace
 
 FIRMS, SEED = 1500, 11
@@ -144,3 +145,25 @@ def test_a_text_held_in_order_has_every_pair_and_signature_bit_of_the_abbreviati
     text = "".join(full[i] for i in sorted(picks))
     assert char_pairs(text) <= char_pairs(full)
     assert signature(text) & signature(full) == signature(text)
+
+
+def test_parts_carried_with_the_registry_are_the_names_own() -> None:
+    """A group reads each entry's parts instead of normalising it again: they round-trip through their
+    columns (places, a bracketed region, a branch, a legal form, a name without a core) and the resolver
+    built from them decides as one that normalises."""
+    names = ["江苏天目湖(集团)有限公司", "腾讯科技(深圳)有限公司", "宁波恒驰汽车部件有限公司苏州分公司", "A", "恒驰部件"]
+    carried = pa.table(matcher.parts_columns(names))
+    assert list(matcher.read_parts(carried)) == [normalise(name) for name in names]
+    with_parts = pa.table({**{c: _table(ROWS).column(c) for c in ("uscc", "name", "kind")},
+                           **matcher.parts_columns(r[1] for r in ROWS)})
+    for name in ("恒驰部件", "苏州恒驰汽车部件有限公司", "宁波恒驰", "嘉兴承达新材料", "恒驰汽车"):
+        assert Resolver.from_arrow(with_parts).resolve(name) == Resolver(ROWS).resolve(name)
+
+
+def test_a_group_builds_its_resolver_from_the_carried_parts() -> None:
+    """Non-vacuous: the carried parts are what the group's index holds (a changed core changes the decision)."""
+    rows = pa.table({"uscc": [A], "name": ["嘉兴丞达新材料科技有限公司"], "kind": ["registered"],
+                     **matcher.parts_columns(["嘉兴丞达新材料科技有限公司"])})
+    assert Resolver.from_arrow(rows).resolve("丞达新材料").uscc == A
+    altered = rows.set_column(rows.schema.get_field_index("core"), "core", pa.array(["无关名字"]))
+    assert Resolver.from_arrow(altered).resolve("丞达新材料").uscc is None
