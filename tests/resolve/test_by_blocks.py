@@ -33,8 +33,9 @@ def blind_economy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _resolved(economy: Path, folder: Path, registry: str) -> tuple[dict[str, str], dict[str, int]]:
-    cfg = Config.model_validate({"resolve": {"registry": registry}})
+def _resolved(economy: Path, folder: Path, registry: str,
+              names_per_group: int = 20_000) -> tuple[dict[str, str], dict[str, int]]:
+    cfg = Config.model_validate({"resolve": {"registry": registry, "names_per_group": names_per_group}})
     ws = Workspace(folder, cfg)
     try:
         assert not ingest.run(ws, cfg, [economy]).errors
@@ -61,12 +62,11 @@ def test_blocks_give_the_whole_registrys_decisions_and_links(blind_economy: Path
                                                "report:exact", "report:unresolved")), methods
 
 
-def test_one_name_per_group_reaches_enough(blind_economy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_one_name_per_group_reaches_enough(blind_economy: Path, tmp_path: Path,
                                            whole: tuple[dict[str, str], dict[str, int]]) -> None:
     """With one name per group, a group holds exactly what its name's lookups reach: nothing another name
     brought in can hide a missing lookup."""
-    monkeypatch.setattr(resolve, "NAMES_PER_GROUP", 1)
-    assert _resolved(blind_economy, tmp_path / "ws", "blocks")[0] == whole[0]
+    assert _resolved(blind_economy, tmp_path / "ws", "blocks", names_per_group=1)[0] == whole[0]
 
 
 def test_cut_offs_read_the_whole_registrys_sizes(blind_economy: Path, tmp_path: Path,
@@ -75,9 +75,8 @@ def test_cut_offs_read_the_whole_registrys_sizes(blind_economy: Path, tmp_path: 
     not let it read a block the whole registry finds too common."""
     monkeypatch.setattr(constants, "MAX_STRUCTURE_BLOCK", 6)
     monkeypatch.setattr(matcher, "MAX_BLOCK", 3)
-    monkeypatch.setattr(resolve, "NAMES_PER_GROUP", 7)
     lowered = _resolved(blind_economy, tmp_path / "whole", "whole")
-    assert _resolved(blind_economy, tmp_path / "blocks", "blocks")[0] == lowered[0]
+    assert _resolved(blind_economy, tmp_path / "blocks", "blocks", names_per_group=7)[0] == lowered[0]
 
 
 def test_blocks_never_index_the_whole_registry(blind_economy: Path, tmp_path: Path,

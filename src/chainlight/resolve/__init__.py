@@ -167,11 +167,6 @@ NO_PREVIOUS_SQL = ("SELECT CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) 
                    "CAST(NULL AS VARCHAR) AS registry_fingerprint WHERE 1 = 0")
 
 
-#: Names per group when resolving per blocking key. A group's entries are its names' candidates, each name's
-#: capped (a few hundred at most), so a group's partial index is bounded whatever the registry's size; larger
-#: groups share more candidates (100k firms: 2,000 names a group built 3.26M entries in all, 20,000 built 1.04M
-#: at most 137k per group; the stage took 65 s and 44 s in-process, against 29 s with the whole registry).
-NAMES_PER_GROUP = 20_000
 
 
 def run(ws: Workspace, cfg: Config) -> StageResult:
@@ -182,7 +177,8 @@ def run(ws: Workspace, cfg: Config) -> StageResult:
     cluster engine no table's rows come to this process; only counts and the fingerprint."""
     choice = cfg.resolve.registry
     try:
-        return _run(ws, by_blocks=choice == "blocks" or (choice == "auto" and not ws.engine.in_process))
+        by_blocks = choice == "blocks" or (choice == "auto" and not ws.engine.in_process)
+        return _run(ws, cfg.resolve.names_per_group if by_blocks else None)
     finally:
         blocks.forget()
 
@@ -224,8 +220,13 @@ class _ByBlockingKey:
     report) with the registry entries (text forms) their keys reach, and a group function decides them as
     the whole registry would."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, names_per_group: int = 20_000) -> None:
+        """``names_per_group``: a group's entries are its names' candidates, each name's capped (a few hundred at
+        most), so a group's partial index is bounded whatever the registry's size; larger groups share more
+        candidates (100k firms: 2,000 names a group built 3.26M entries in all, 20,000 built 1.04M, at most 137k
+        a group; the stage took 65 s and 44 s in-process, against 29 s with the whole registry)."""
         self.engine = ws.engine
+        self.names_per_group = names_per_group
         # the registry's distinct rows, every key each is indexed under, and each key's size in the whole registry
         self.engine.map_batches("_resolve_entries", f"SELECT {ROW_HASH} AS entry_id, uscc, name, kind FROM "
                                 f"(SELECT DISTINCT uscc, name, kind FROM ({REGISTRY_SQL}) AS registry) AS r",
@@ -261,17 +262,19 @@ class _ByBlockingKey:
         Entries reached through another key, or for another name of the group, change no decision (an entry
         id that two rows share only adds one), so the groups' decisions equal the whole registry's."""
         names = f"SELECT DISTINCT name FROM {questions}"
-        buckets = max(1, -(-int(self.engine.scalar(f"SELECT count(*) FROM ({names}) AS n")) // NAMES_PER_GROUP))
+        buckets = max(1, -(-int(self.engine.scalar(f"SELECT count(*) FROM ({names}) AS n")) // self.names_per_group))
         self.engine.map_batches("_resolve_asks", names, functools.partial(blocks.name_keys_batch, buckets=buckets),
                                 blocks.ASK_SCHEMA)
         self.engine.map_batches(out, render(load_sql("chainlight.resolve", "blocked_groups"), {"questions": questions}),
                                 fn, schema, group_by=["bucket"])
 
 
-def _run(ws: Workspace, *, by_blocks: bool) -> StageResult:
+def _run(ws: Workspace, names_per_group: int | None) -> StageResult:
+    """``names_per_group``: resolve per blocking key, in groups of that many names; None: with the whole registry."""
     engine = ws.engine
     fingerprint = _fingerprint(ws)
-    steps = _ByBlockingKey(ws) if by_blocks else _WholeRegistry(ws, shared_registry(ws, fingerprint))
+    steps = (_ByBlockingKey(ws, names_per_group) if names_per_group
+             else _WholeRegistry(ws, shared_registry(ws, fingerprint)))
     steps.report_mentions()
     engine.execute("CREATE OR REPLACE TEMP TABLE _resolve_mentions AS " + load_sql("chainlight.resolve", "mentions")
                    + " UNION ALL SELECT * FROM _resolve_report_mentions")
