@@ -132,7 +132,7 @@ def test_report_mentions_per_key_equal_the_gazetteers(ws: Workspace, tmp_path: P
         return ws.engine.query("SELECT * FROM _resolve_report_mentions ORDER BY mention_id").to_pylist()
 
     expected = mentions(resolve._WholeRegistry(ws, resolve.shared_registry(ws)))
-    assert mentions(resolve._ByBlockingKey(ws)) == expected
+    assert mentions(resolve._ByBlockingKey(ws, Config().resolve.names_per_group)) == expected
     assert {m["source_id"] for m in expected} == {"R1"} and len(expected) >= 4
 
 
@@ -166,3 +166,12 @@ def test_a_group_builds_its_resolver_from_the_carried_parts() -> None:
     assert Resolver.from_arrow(rows).resolve("丞达新材料").uscc == A
     altered = rows.set_column(rows.schema.get_field_index("core"), "core", pa.array(["无关名字"]))
     assert Resolver.from_arrow(altered).resolve("丞达新材料").uscc is None
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_a_bad_group_size_is_one_error_naming_the_setting(value: str) -> None:
+    from chainlight.config import load_config
+    from chainlight.errors import InputError
+
+    with pytest.raises(InputError, match="resolve.names_per_group"):
+        load_config(environ={"CHAINLIGHT_RESOLVE__NAMES_PER_GROUP": value})

@@ -167,8 +167,6 @@ NO_PREVIOUS_SQL = ("SELECT CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) 
                    "CAST(NULL AS VARCHAR) AS registry_fingerprint WHERE 1 = 0")
 
 
-
-
 def run(ws: Workspace, cfg: Config) -> StageResult:
     """Every step runs where the data lives: SQL on the engine, the per-name and per-report Python as
     ``map_batches`` block functions. With the whole registry (``resolve.registry``), each worker reads it
@@ -220,7 +218,7 @@ class _ByBlockingKey:
     report) with the registry entries (text forms) their keys reach, and a group function decides them as
     the whole registry would."""
 
-    def __init__(self, ws: Workspace, names_per_group: int = 20_000) -> None:
+    def __init__(self, ws: Workspace, names_per_group: int) -> None:
         """``names_per_group``: a group's entries are its names' candidates, each name's capped (a few hundred at
         most), so a group's partial index is bounded whatever the registry's size; larger groups share more
         candidates (100k firms: 2,000 names a group built 3.26M entries in all, 20,000 built 1.04M, at most 137k
