@@ -39,7 +39,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -219,6 +219,13 @@ def _rows(table: pa.Table, slice_rows: int = 100_000) -> Iterator[tuple[str, str
         yield from zip(uscc, names, kinds, parts, strict=True)
 
 
+def _unique(registry: pa.Table) -> pa.Table:
+    """A registry table's distinct rows in the order ``Resolver(rows)`` reads them (UTF-8 byte order is
+    code-point order, as Python sorts)."""
+    columns = [*REGISTRY_COLUMNS, *(c for c in PARTS_COLUMNS if c in registry.column_names)]
+    return registry.select(columns).group_by(columns).aggregate([]).sort_by([(c, "ascending") for c in REGISTRY_COLUMNS])
+
+
 def _blocks(core: str) -> list[str]:
     keys = [f"p:{core[:2]}"]
     if len(core) >= 4:
@@ -245,10 +252,10 @@ def index_keys(name: str, kind: str, parts: NameParts) -> Iterator[tuple[str, st
         yield "char", ch
 
 
-@dataclass(frozen=True, order=True)
-class Lookup:
+class Lookup(NamedTuple):
     """One key ``Resolver.resolve`` may read for a name. ``cap``: the entries under it are read only when
-    the whole registry holds at most that many (None: always; 0: only their number is read)."""
+    the whole registry holds at most that many (None: always; 0: only their number is read). A tuple, not a
+    dataclass: ``lookups`` makes about 20 a name, hashed and sorted, and a tuple's are C."""
     table: str  # full | core | head | block | pre | abbreviation (text whose characters an entry holds in order)
     key: str
     cap: int | None
@@ -333,13 +340,11 @@ class Resolver:
     @classmethod
     def from_arrow(cls, registry: pa.Table, cities: Mapping[str, str] | None = None) -> Resolver:
         """The resolver over a registry table (``uscc``, ``name``, ``kind``) too large for a list of tuples:
-        deduplicated and ordered in Arrow (UTF-8 byte order is code-point order, as Python sorts), then read
-        in slices, so the same entries come in the same order as from ``Resolver(rows)``. With ``PARTS_COLUMNS``
+        deduplicated and ordered in Arrow (``_unique``), then read in slices, so the same entries come in the
+        same order as from ``Resolver(rows)``. With ``PARTS_COLUMNS``
         (``parts_columns``) each name's parts are read, not normalised again."""
-        columns = [*REGISTRY_COLUMNS, *(c for c in PARTS_COLUMNS if c in registry.column_names)]
-        unique = registry.select(columns).group_by(columns).aggregate([]).sort_by([(c, "ascending") for c in REGISTRY_COLUMNS])
         resolver = cls.__new__(cls)
-        resolver._build(_rows(unique), cities)
+        resolver._build(_rows(_unique(registry)), cities)
         return resolver
 
     @classmethod
@@ -349,15 +354,17 @@ class Resolver:
         of their capped and counted lookups, how many entries the whole registry holds under it (a key
         missing from ``sizes`` has none). Extra entries change nothing: a name meets an entry only
         through its own lookups, and every cut-off reads the whole registry's sizes."""
-        resolver = cls.from_arrow(registry)
-        resolver._sizes = sizes
+        resolver = cls.__new__(cls)
+        resolver._build(_rows(_unique(registry)), None, sizes)
         return resolver
 
-    def _build(self, rows: Iterable[tuple[str, str, str, NameParts]], cities: Mapping[str, str] | None) -> None:
+    def _build(self, rows: Iterable[tuple[str, str, str, NameParts]], cities: Mapping[str, str] | None,
+               sizes: Mapping[str, int] | None = None) -> None:
         """One pass over the sorted, distinct rows into the flat index (``index``): entries, then per
-        lookup the (key, entry) pairs, made postings at the end."""
+        lookup the (key, entry) pairs, made postings at the end. With ``sizes`` (a partial resolver) the
+        prefixes are not counted: the whole registry's counts are among the sizes."""
         self.cities = dict(cities or {})
-        self._sizes: Mapping[str, int] | None = None  # the whole registry's key sizes, for a partial resolver
+        self._sizes = sizes
         by_full, by_core, by_head, blocks = KeyHashes(), KeyHashes(), KeyHashes(), KeyHashes()
         prefixes = array("q")
         signatures = array("Q")
@@ -374,7 +381,8 @@ class Resolver:
                     continue
                 for table, key in index_keys(name, kind, parts):
                     if table == "pre":
-                        prefixes.append(hash(key))
+                        if sizes is None:
+                            prefixes.append(hash(key))
                     elif table == "char":
                         by_char[key].append(index)
                     else:
