@@ -9,7 +9,7 @@ import pytest
 
 from chainlight.resolve import normalise as N
 from chainlight.resolve import resolve_all
-from chainlight.resolve.matcher import Context, Match, Resolver, _full, _is_subsequence
+from chainlight.resolve.matcher import Context, Match, Resolver, _is_subsequence, place_core
 
 
 def test_skipping_the_conversion_never_changes_a_text() -> None:
@@ -39,10 +39,10 @@ def _registry(n: int, seed: int) -> list[tuple[str, str, str]]:
 def test_abbreviation_candidates_equal_the_brute_force_scan() -> None:
     """The signature-filtered posting finds exactly the entries that hold the text's characters in order."""
     resolver = Resolver(_registry(3000, 1))
-    texts = {_full(e.parts)[:k] for e in list(resolver.entries)[:300] for k in (2, 3, 4)}
+    texts = {place_core(e.parts)[:k] for e in list(resolver.entries)[:300] for k in (2, 3, 4)}
     texts |= {"宝钢", "中能建", "杭能", "驰宝", "无此字"}
     for text in sorted(texts):
-        expected = {i for i, e in enumerate(resolver.entries) if _is_subsequence(text, _full(e.parts))}
+        expected = {i for i, e in enumerate(resolver.entries) if _is_subsequence(text, place_core(e.parts))}
         assert resolver._abbreviation_candidates(text) == expected, text
     assert resolver._abbreviation_candidates("") == frozenset()
 

@@ -31,6 +31,7 @@ from chainlight.resolve.matcher import (
     index_keys,
     lookups,
     parts_columns,
+    place_core,
     read_parts,
     signature,
 )
@@ -223,7 +224,7 @@ def registry_keys_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
                                            read_parts(batch), strict=True):
         if len(parts.core) < 2:
             continue
-        full = "".join(parts.regions) + parts.core
+        full = place_core(parts)
         bits = signature(full)
         rows.extend((f"{table}:{key}", entry_id, bits) for table, key in index_keys(name, kind, parts) if table != "char")
         rows.extend((f"pair:{pair}", entry_id, bits) for pair in char_pairs(full))

@@ -157,7 +157,7 @@ class Entries:
         return self._usccs[index].decode()  # type: ignore[no-any-return]
 
     def full(self, index: int) -> str:
-        """Place + core (``matcher._full``) without building the entry."""
+        """Place + core (``matcher.place_core``) without building the entry."""
         return self._region_texts[self._region_ids[index]] + self._cores[self._starts[index]:self._starts[index + 1]]
 
     @property

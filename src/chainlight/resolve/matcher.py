@@ -130,7 +130,7 @@ def _structure_features(mention: NameParts, entry: NameParts) -> dict[str, float
         features["brand_subset"] = 1.0
     elif mine[0] == theirs[0] and _is_subsequence(mine, theirs):
         features["abbreviation"] = 1.0
-    elif mine in theirs or _is_subsequence(mine, _full(entry)):
+    elif mine in theirs or _is_subsequence(mine, place_core(entry)):
         features["inside"] = 1.0
     elif len(mine) >= 3 and mine[:2] == theirs[:2] and not mention.legal_form:
         features["brand_other"] = 1.0  # a short name: the brand, then a word the registered name lacks (口子窖)
@@ -248,7 +248,7 @@ def index_keys(name: str, kind: str, parts: NameParts) -> Iterator[tuple[str, st
         yield "block", key
     for k in range(2, 5):
         yield "pre", core[:k]
-    for ch in set(_full(parts)):
+    for ch in set(place_core(parts)):
         yield "char", ch
 
 
@@ -275,11 +275,11 @@ def lookups(name: str) -> list[Lookup]:
         holds = signature(reading.core) if reading.legal_form or len(reading.core) < 3 else 0
         keys.update(Lookup("head", reading.core[:k], C.MAX_STRUCTURE_BLOCK, holds)
                     for k in (2, 3) if len(reading.core) >= k)
-        if len(_full(reading)) <= 6:
-            keys.add(Lookup("abbreviation", _full(reading), None))
+        if len(place_core(reading)) <= 6:
+            keys.add(Lookup("abbreviation", place_core(reading), None))
     keys.update(Lookup("block", key, MAX_BLOCK) for key in _blocks(parts.core))  # the fuzzy model
-    if len(_full(parts)) <= 6:
-        keys.add(Lookup("abbreviation", _full(parts), None))
+    if len(place_core(parts)) <= 6:
+        keys.add(Lookup("abbreviation", place_core(parts), None))
     keys.update(Lookup("pre", parts.core[:k], 0) for k in range(2, 5))
     return sorted(keys)
 
@@ -298,7 +298,8 @@ def signature(text: str) -> int:
     return bits - (1 << 64) if bits >= 1 << 63 else bits
 
 
-def _full(parts: NameParts) -> str:
+def place_core(parts: NameParts) -> str:
+    """Place + core: the text an abbreviation is read against (宝钢 in 上海宝山钢铁)."""
     return "".join(parts.regions) + parts.core
 
 
@@ -387,7 +388,7 @@ class Resolver:
                         by_char[key].append(index)
                     else:
                         postings[table].add(key, index)
-                signatures.append(_signature(_full(parts)))
+                signatures.append(_signature(place_core(parts)))
                 yield uscc, parts, kind != "registered"
                 index += 1
 
@@ -488,8 +489,8 @@ class Resolver:
                 wanted = np.uint64(_signature(core))
                 block = block[(self.signatures[block] & wanted) == wanted]
             found.update(block.tolist())
-        if len(_full(parts)) <= 6:
-            found |= self._abbreviations(_full(parts))
+        if len(place_core(parts)) <= 6:
+            found |= self._abbreviations(place_core(parts))
         return found
 
     def _structure(self, name: str, context: Context) -> Match | None:
@@ -544,8 +545,8 @@ class Resolver:
             # a short name keeps the head of the core: proof in inverse proportion to how common the head is
             weight = max(weight, 4.5 - math.log(max(self._prefix_count(shorter[:4]), 1)))
         elif abbreviations:
-            contiguous = mine in _full(entry.parts)
-            first_agrees = _full(parts)[0] == _full(entry.parts)[0]
+            contiguous = mine in place_core(entry.parts)
+            first_agrees = place_core(parts)[0] == place_core(entry.parts)[0]
             weight = max(weight, 3.0 - math.log(abbreviations) + (0.5 if contiguous else 0.0)
                          - (0.0 if contiguous or first_agrees else 2.0))
         if parts.regions and entry.parts.regions:
@@ -586,7 +587,7 @@ class Resolver:
             block = self._capped("block", key, MAX_BLOCK)
             if block is not None:
                 candidates.update(block.tolist())
-        abbreviations = self._abbreviations(_full(parts)) if len(_full(parts)) <= 6 else frozenset()
+        abbreviations = self._abbreviations(place_core(parts)) if len(place_core(parts)) <= 6 else frozenset()
         candidates |= abbreviations
         sure: dict[str, float] = {}  # per firm: its best weight not counting an untested homophone bonus
         open_bonus: dict[str, list[tuple[float, str]]] = defaultdict(list)  # (weight with the bonus, core)
