@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from conftest import load_tables, table_digest
 from hypothesis import given
@@ -60,6 +61,23 @@ def test_blocks_give_the_whole_registrys_decisions_and_links(blind_economy: Path
     # not vacuous: every path of the matcher and the partner context decided some mentions
     assert all(methods.get(m, 0) > 0 for m in ("exact", "alias", "structure", "model", "ambiguous", "partner",
                                                "report:exact", "report:unresolved")), methods
+
+
+def test_groups_index_most_entries_under_their_blocks_alone(blind_economy: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries reached only through fuzzy blocks are marked so (``matcher.BLOCKS_ONLY``), the others not: the
+    equality tests above then show that indexing those under their blocks alone changes no decision."""
+    marks: list[bool] = []
+    group_resolver = blocks._group_resolver
+
+    def spy(group: pa.RecordBatch) -> tuple[Resolver, pa.RecordBatch]:
+        entries = group.filter(pc.equal(group.column("row_kind"), "entry"))
+        marks.extend(entries.column(matcher.BLOCKS_ONLY).to_pylist())
+        return group_resolver(group)
+
+    monkeypatch.setattr(blocks, "_group_resolver", spy)
+    _resolved(blind_economy, tmp_path / "ws", "blocks")
+    assert None not in marks and 0 < sum(marks) < len(marks)
 
 
 def test_one_name_per_group_reaches_enough(blind_economy: Path, tmp_path: Path,

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from chainlight.engine.base import TableRef
 from chainlight.resolve.matcher import (
+    BLOCKS_ONLY,
     PARTS_COLUMNS,
     Context,
     Match,
@@ -259,7 +260,7 @@ def _group_resolver(group: pa.RecordBatch) -> tuple[Resolver, pa.RecordBatch]:
     kinds = group.column("row_kind")
     entries = group.filter(pc.equal(kinds, "entry"))
     registry = pa.table({"uscc": entries.column("a"), "name": entries.column("b"), "kind": entries.column("c"),
-                         **{column: entries.column(column) for column in PARTS_COLUMNS}})
+                         **{column: entries.column(column) for column in (*PARTS_COLUMNS, BLOCKS_ONLY)}})
     sizes = group.filter(pc.equal(kinds, "size"))
     known = dict(zip(sizes.column("a").to_pylist(), sizes.column("n").to_pylist(), strict=True))
     return Resolver.partial(registry, known), group.filter(pc.equal(kinds, "name"))

@@ -191,6 +191,11 @@ def _linear(features: dict[str, float], weights: Mapping[str, float]) -> float:
 #: though every group reaching it builds it into its own partial resolver).
 REGISTRY_COLUMNS = ("uscc", "name", "kind")
 PARTS_COLUMNS = ("regions", "core", "legal_form", "branch")
+#: A partial resolver's optional column: the entry is needed only as a fuzzy-model candidate (every lookup that
+#: reached it was a fuzzy block), so it is indexed under its blocks alone. Any other lookup of the group's names
+#: that would find it reached it too, so no other posting misses it (resolution per blocking key: most of a
+#: group's entries are such, and indexing each under every key was most of a group's build).
+BLOCKS_ONLY = "blocks_only"
 
 
 def parts_columns(names: Iterable[str]) -> dict[str, list[Any]]:
@@ -211,18 +216,22 @@ def read_parts(batch: pa.RecordBatch | pa.Table) -> Iterator[NameParts]:
         yield NameParts(tuple(json.loads(region)), core, form, bool(branch))
 
 
-def _rows(table: pa.Table, slice_rows: int = 100_000) -> Iterator[tuple[str, str, str, NameParts]]:
+Row = tuple[str, str, str, NameParts, bool]  # uscc, name, kind, parts, blocks only (``BLOCKS_ONLY``)
+
+
+def _rows(table: pa.Table, slice_rows: int = 100_000) -> Iterator[Row]:
     normalised = set(PARTS_COLUMNS) <= set(table.column_names)
     for batch in table.to_batches(max_chunksize=slice_rows):
         uscc, names, kinds = (batch.column(c).to_pylist() for c in REGISTRY_COLUMNS)
         parts = read_parts(batch) if normalised else map(normalise, names)
-        yield from zip(uscc, names, kinds, parts, strict=True)
+        only = batch.column(BLOCKS_ONLY).to_pylist() if BLOCKS_ONLY in batch.schema.names else [False] * batch.num_rows
+        yield from zip(uscc, names, kinds, parts, map(bool, only), strict=True)
 
 
 def _unique(registry: pa.Table) -> pa.Table:
     """A registry table's distinct rows in the order ``Resolver(rows)`` reads them (UTF-8 byte order is
     code-point order, as Python sorts)."""
-    columns = [*REGISTRY_COLUMNS, *(c for c in PARTS_COLUMNS if c in registry.column_names)]
+    columns = [*REGISTRY_COLUMNS, *(c for c in (*PARTS_COLUMNS, BLOCKS_ONLY) if c in registry.column_names)]
     return registry.select(columns).group_by(columns).aggregate([]).sort_by([(c, "ascending") for c in REGISTRY_COLUMNS])
 
 
@@ -336,7 +345,7 @@ class Resolver:
     def __init__(self, names: Iterable[tuple[str, str, str]], cities: Mapping[str, str] | None = None) -> None:
         """``names``: (uscc, name, kind) with kind ``registered`` or an alias kind (short, former, other);
         ``cities``: the registered city of a firm where the registry knows it (uscc → city)."""
-        self._build(((uscc, name, kind, normalise(name)) for uscc, name, kind in sorted(set(names))), cities)
+        self._build(((uscc, name, kind, normalise(name), False) for uscc, name, kind in sorted(set(names))), cities)
 
     @classmethod
     def from_arrow(cls, registry: pa.Table, cities: Mapping[str, str] | None = None) -> Resolver:
@@ -359,7 +368,7 @@ class Resolver:
         resolver._build(_rows(_unique(registry)), None, sizes)
         return resolver
 
-    def _build(self, rows: Iterable[tuple[str, str, str, NameParts]], cities: Mapping[str, str] | None,
+    def _build(self, rows: Iterable[Row], cities: Mapping[str, str] | None,
                sizes: Mapping[str, int] | None = None) -> None:
         """One pass over the sorted, distinct rows into the flat index (``index``): entries, then per
         lookup the (key, entry) pairs, made postings at the end. With ``sizes`` (a partial resolver) the
@@ -377,10 +386,11 @@ class Resolver:
 
         def kept() -> Iterator[tuple[str, NameParts, bool]]:
             index = 0
-            for uscc, name, kind, parts in rows:
+            for uscc, name, kind, parts, blocks_only in rows:
                 if len(parts.core) < 2:
                     continue
-                for table, key in index_keys(name, kind, parts):
+                keys = (("block", key) for key in _blocks(parts.core)) if blocks_only else index_keys(name, kind, parts)
+                for table, key in keys:
                     if table == "pre":
                         if sizes is None:
                             prefixes.append(hash(key))
@@ -388,7 +398,8 @@ class Resolver:
                         by_char[key].append(index)
                     else:
                         postings[table].add(key, index)
-                signatures.append(_signature(place_core(parts)))
+                # a blocks-only entry's signature is never read (it is in no head or character posting)
+                signatures.append(0 if blocks_only else _signature(place_core(parts)))
                 yield uscc, parts, kind != "registered"
                 index += 1
 
