@@ -228,11 +228,13 @@ def _rows(table: pa.Table, slice_rows: int = 100_000) -> Iterator[Row]:
         yield from zip(uscc, names, kinds, parts, map(bool, only), strict=True)
 
 
-def _unique(registry: pa.Table) -> pa.Table:
+def _unique(registry: pa.Table, known_distinct: bool = False) -> pa.Table:
     """A registry table's distinct rows in the order ``Resolver(rows)`` reads them (UTF-8 byte order is
-    code-point order, as Python sorts)."""
+    code-point order, as Python sorts). ``known_distinct``: the rows are distinct already, so only sorted (a
+    group per blocking key: deduplicating its 136k rows cost 0.59 s, sorting them 0.08 s)."""
     columns = [*REGISTRY_COLUMNS, *(c for c in (*PARTS_COLUMNS, BLOCKS_ONLY) if c in registry.column_names)]
-    return registry.select(columns).group_by(columns).aggregate([]).sort_by([(c, "ascending") for c in REGISTRY_COLUMNS])
+    rows = registry.select(columns) if known_distinct else registry.select(columns).group_by(columns).aggregate([])
+    return rows.sort_by([(c, "ascending") for c in REGISTRY_COLUMNS])
 
 
 def _blocks(core: str) -> list[str]:
@@ -363,9 +365,11 @@ class Resolver:
         holds (at least) every entry those names' ``lookups`` reach, and ``sizes`` gives, per ``table:key``
         of their capped and counted lookups, how many entries the whole registry holds under it (a key
         missing from ``sizes`` has none). Extra entries change nothing: a name meets an entry only
-        through its own lookups, and every cut-off reads the whole registry's sizes."""
+        through its own lookups, and every cut-off reads the whole registry's sizes. Its rows must be distinct
+        (``blocked_groups.sql`` gives each entry once per group): a repeated entry would count twice where the
+        matcher counts entries (an abbreviation's candidates)."""
         resolver = cls.__new__(cls)
-        resolver._build(_rows(_unique(registry)), None, sizes)
+        resolver._build(_rows(_unique(registry, known_distinct=True)), None, sizes)
         return resolver
 
     def _build(self, rows: Iterable[Row], cities: Mapping[str, str] | None,
