@@ -240,7 +240,7 @@ def name_bucket(name: str, buckets: int) -> int:
 
 def name_keys_batch(batch: pa.RecordBatch, *, buckets: int) -> pa.RecordBatch:
     """Distinct names (``name``) → their group and every key their decision may read (``ASK_SCHEMA``)."""
-    rows: list[tuple[Any, ...]] = []  # ~20 a name: tuples, then columns
+    rows: list[tuple[Any, ...]] = []  # ~20 a name, in ASK_SCHEMA order (``rows_batch``)
     for name in batch.column("name").to_pylist():
         bucket = name_bucket(name, buckets)
         rows.append((name, bucket, None, "name", None, None, None, None))
